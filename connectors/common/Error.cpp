@@ -1,0 +1,43 @@
+#include "Error.h"
+
+namespace popgate {
+
+std::string_view kindName(ErrorKind kind) noexcept {
+  switch (kind) {
+    case ErrorKind::Transient: return "transient";
+    case ErrorKind::Auth: return "auth";
+    case ErrorKind::Security: return "security";
+    case ErrorKind::Protocol: return "protocol";
+    case ErrorKind::MailboxProblem: return "mailbox";
+    case ErrorKind::OverQuota: return "overquota";
+    case ErrorKind::MessageRejected: return "rejected";
+    case ErrorKind::Config: return "config";
+    case ErrorKind::Internal: return "internal";
+  }
+  return "unknown";
+}
+
+Error::Error(ErrorKind kind, std::string message, std::string server_text)
+    : std::runtime_error(compose({}, message, server_text)),
+      kind_(kind),
+      message_(std::move(message)),
+      server_text_(std::move(server_text)) {}
+
+Error Error::withAccount(std::string account) const {
+  Error copy(kind_, message_, server_text_);
+  copy.account_ = std::move(account);
+  static_cast<std::runtime_error&>(copy) =
+      std::runtime_error(compose(copy.account_, message_, server_text_));
+  return copy;
+}
+
+std::string Error::compose(const std::string& account, const std::string& message,
+                           const std::string& server_text) {
+  std::string out;
+  if (!account.empty()) out += account + ": ";
+  out += message;
+  if (!server_text.empty()) out += " (server said: " + server_text + ")";
+  return out;
+}
+
+}  // namespace popgate
