@@ -16,7 +16,7 @@ namespace popgate::codec {
 struct Pop3Reply {
   enum class Status { Ok, Err, Continue };
   Status status = Status::Err;
-  std::string code;  // response code without brackets, e.g. "IN-USE", "SYS/TEMP"; empty if none
+  std::string code;  // response code without brackets, upper-cased: "IN-USE", "SYS/TEMP"; or empty
   std::string text;  // the rest of the line after the code (or after the status), no CRLF
   std::string line;  // the whole line without CRLF, for error messages
   bool ok() const noexcept { return status == Status::Ok; }
@@ -27,17 +27,25 @@ class Pop3ReplyParser {
   // max_line bounds one status line including CRLF; longer lines are an Error, never buffered.
   explicit Pop3ReplyParser(std::size_t max_line = 4096);
 
-  // Consumes bytes from `in` up to and including the line's LF. Done: `out` holds the reply.
-  // NeedMore: all of `in` consumed. Error: the line is over the limit, holds a NUL, or starts
-  // with neither "+OK", "-ERR" nor "+ "/"+" CRLF.
+  // Consumes bytes from `in` up to and including the line's LF. Done: `out` holds the reply, `in`
+  // starts right after the LF and the parser is ready for the next line. NeedMore: all of `in`
+  // consumed (kept). Error: the line is over the limit, holds a NUL, or starts with neither
+  // "+OK", "-ERR" (either followed by SP or the line end) nor "+" SP / "+" CRLF; status words
+  // match case-insensitively. After Error `in` is unspecified and every call fails until reset().
   Parse parse(std::string_view& in, Pop3Reply& out);
+  // Forgets any partial line and a previous error.
   void reset();
+  // Why the last call answered Error; empty otherwise.
   std::string_view error() const noexcept { return error_; }
 
  private:
+  Parse fail(std::string message);
+  Parse finish(Pop3Reply& out);
+
   std::size_t max_line_;
-  std::string line_;
+  std::string line_;  // the current line so far, without its LF
   std::string error_;
+  bool failed_ = false;
 };
 
 }  // namespace popgate::codec

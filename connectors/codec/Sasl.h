@@ -9,9 +9,11 @@ namespace popgate::codec {
 
 // RFC 4648 base64 with padding, no line breaks.
 std::string base64Encode(std::string_view bytes);
-// Decodes RFC 4648 base64 (padding required, no whitespace); nullopt on any invalid input.
+// Decodes RFC 4648 base64 (padding required, no whitespace); nullopt on any invalid input,
+// including non-zero pad bits (only canonical encodings decode). "" decodes to "".
 std::optional<std::string> base64Decode(std::string_view text);
 // RFC 4616 PLAIN: base64(authzid NUL authcid NUL passwd). Contains the secret: never log it.
+// authzid/authcid must not hold NUL (config validation); the clear intermediate is wiped.
 std::string saslPlain(std::string_view authcid, std::string_view password,
                       std::string_view authzid = {});
 
