@@ -1,1 +1,436 @@
-// placeholder: being written
+#include "ConfigLoader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cstdlib>
+#include <system_error>
+
+#include "MessageText.h"
+#include "SecretSources.h"
+#include "TextFile.h"
+#include "ValueChecks.h"
+#include "YamlCursor.h"
+
+namespace popgate::config {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Entries = std::vector<YamlEntry>;
+
+constexpr std::array<std::string_view, 8> kTopKeys{"state_dir",          "log_level", "log_format",
+                                                   "max_parallel_polls", "admin",     "target",
+                                                   "defaults",           "accounts"};
+constexpr std::array<std::string_view, 2> kAdminKeys{"listen", "token_file"};
+constexpr std::array<std::string_view, 11> kTargetKeys{
+    "host",          "port",         "tls",  "ca_file",     "username", "password",
+    "password_file", "password_env", "auth", "connections", "timeout"};
+constexpr std::array<std::string_view, 17> kAccountKeys{"name",
+                                                        "host",
+                                                        "port",
+                                                        "tls",
+                                                        "ca_file",
+                                                        "username",
+                                                        "password",
+                                                        "password_file",
+                                                        "password_env",
+                                                        "auth",
+                                                        "folder",
+                                                        "poll_interval",
+                                                        "keep",
+                                                        "delete_after_days",
+                                                        "max_message_size",
+                                                        "flags",
+                                                        "timeout"};
+constexpr std::array<std::string_view, 3> kSecretKeys{"password", "password_file", "password_env"};
+
+constexpr std::array<std::string_view, 3> kTlsNames{"implicit", "starttls", "none"};
+constexpr std::array<TlsMode, 3> kTlsValues{TlsMode::Implicit, TlsMode::StartTls, TlsMode::None};
+constexpr std::array<std::string_view, 4> kLogLevelNames{"error", "warning", "info", "debug"};
+constexpr std::array<LogLevel, 4> kLogLevelValues{LogLevel::Error, LogLevel::Warning,
+                                                  LogLevel::Info, LogLevel::Debug};
+constexpr std::array<std::string_view, 2> kLogFormatNames{"text", "json"};
+constexpr std::array<LogFormat, 2> kLogFormatValues{LogFormat::Text, LogFormat::Json};
+constexpr std::array<std::string_view, 4> kPopAuthNames{"auto", "user", "apop", "plain"};
+constexpr std::array<PopAuth, 4> kPopAuthValues{PopAuth::Auto, PopAuth::User, PopAuth::Apop,
+                                                PopAuth::Plain};
+constexpr std::array<std::string_view, 3> kImapAuthNames{"auto", "login", "plain"};
+constexpr std::array<ImapAuth, 3> kImapAuthValues{ImapAuth::Auto, ImapAuth::Login, ImapAuth::Plain};
+
+constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
+constexpr std::uint64_t kMaxParallelPolls = 64;
+constexpr std::uint64_t kMaxConnections = 32;
+constexpr std::uint64_t kMaxDeleteAfterDays = 36500;
+constexpr std::uint64_t kMinMessageSize = 1024;
+constexpr std::chrono::seconds kMinPollInterval = 10s;
+constexpr std::chrono::seconds kMaxPollInterval = 168h;
+constexpr std::chrono::seconds kMinTimeout = 1s;
+constexpr std::chrono::seconds kMaxTimeout = 1h;
+
+template <typename E, std::size_t N>
+E pick(const YamlCursor& where, const std::array<std::string_view, N>& names,
+       const std::array<E, N>& values) {
+  return values[where.choice(names)];
+}
+
+bool isSecretKey(std::string_view key) {
+  for (const std::string_view secret : kSecretKeys) {
+    if (secret == key) return true;
+  }
+  return false;
+}
+
+// Exactly one of password, password_file, password_env (none is fine when not `required`).
+void checkOneSecret(const YamlCursor& mapping, const Entries& settings, bool required) {
+  const YamlEntry* first = nullptr;
+  for (const auto& entry : settings) {
+    if (!isSecretKey(entry.key)) continue;
+    if (first != nullptr) {
+      entry.value.fail("conflicts with " + first->key + " (line " +
+                       std::to_string(first->value.line()) +
+                       "); use exactly one of password, password_file, password_env");
+    }
+    first = &entry;
+  }
+  if (first == nullptr && required) {
+    mapping.failMissing("password", " (or password_file, or password_env)");
+  }
+}
+
+// The account's own keys, then each default the account does not set. The three password keys
+// count as one setting: an account that names any of them ignores those of defaults.
+Entries mergeDefaults(const Entries& own, const Entries& defaults) {
+  Entries merged = own;
+  bool own_secret = false;
+  for (const auto& entry : own) own_secret = own_secret || isSecretKey(entry.key);
+  for (const auto& entry : defaults) {
+    if (findEntry(own, entry.key) != nullptr) continue;
+    if (own_secret && isSecretKey(entry.key)) continue;
+    merged.push_back(entry);
+  }
+  return merged;
+}
+
+// keep: false deletes right after upload, so a delete_after_days > 0 would be silently ignored.
+void checkKeepPolicy(const Entries& settings, const PopAccount& account) {
+  if (account.keep || account.delete_after_days == 0) return;
+  const YamlCursor* keep = findEntry(settings, "keep");
+  const YamlCursor* days = findEntry(settings, "delete_after_days");
+  days->fail("conflicts with keep: false (line " + std::to_string(keep->line()) +
+             "), which deletes messages right after upload; set keep: true or remove this key");
+}
+
+class Loader {
+ public:
+  Loader(std::string name, std::filesystem::path base_dir, const EnvLookup& env)
+      : name_(std::move(name)), base_dir_(std::move(base_dir)), env_(env) {}
+
+  GatewayConfig load(const std::string& yaml) const;
+
+ private:
+  YAML::Node parseDocument(const std::string& yaml) const;
+  std::filesystem::path resolve(const YamlCursor& where) const;
+  std::filesystem::path readableFile(const YamlCursor& where) const;
+  std::filesystem::path stateDir(const YamlCursor& where) const;
+  AdminConfig admin(const YamlCursor& where) const;
+  ImapTarget target(const YamlCursor& where) const;
+  Entries defaults(const YamlCursor& where) const;
+  std::vector<PopAccount> accounts(const YamlCursor& where, const Entries& defaults) const;
+  PopAccount account(const YamlCursor& where, const Entries& own, const Entries& defaults) const;
+  void checkEndpoint(const YamlCursor& mapping, const Entries& settings) const;
+  void finishEndpoint(const Entries& settings, ServerEndpoint& server, std::uint16_t implicit_port,
+                      std::uint16_t plain_port) const;
+  bool applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) const;
+  void applyAccountKey(const YamlEntry& entry, PopAccount& account) const;
+
+  std::string name_;
+  std::filesystem::path base_dir_;
+  const EnvLookup& env_;
+};
+
+YAML::Node Loader::parseDocument(const std::string& yaml) const {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml);
+  } catch (const YAML::Exception& e) {
+    failInFile(name_, e.mark.is_null() ? 0 : e.mark.line + 1, "YAML syntax error: " + e.msg);
+  }
+  if (documents.size() > 1) {
+    const YAML::Mark mark = documents[1].Mark();
+    failInFile(name_, mark.is_null() ? 0 : mark.line + 1,
+               "a second YAML document ('---') begins here; popgate reads exactly one");
+  }
+  if (documents.empty() || documents.front().IsNull()) {
+    failInFile(name_, 0, "the file holds no settings; expected state_dir, target and accounts");
+  }
+  return documents.front();
+}
+
+GatewayConfig Loader::load(const std::string& yaml) const {
+  const YamlCursor root = YamlCursor::document(parseDocument(yaml), name_);
+  if (!root.node().IsMap()) {
+    root.fail(std::string("expected a mapping (key: value lines) with state_dir, target and ") +
+              "accounts, found " + (root.node().IsSequence() ? "a list" : "a single value"));
+  }
+  const Entries top = root.entries(kTopKeys);
+  GatewayConfig cfg;
+  cfg.source = name_;
+  if (const YamlCursor* v = findEntry(top, "state_dir")) cfg.state_dir = stateDir(*v);
+  if (const YamlCursor* v = findEntry(top, "log_level")) {
+    cfg.log_level = pick(*v, kLogLevelNames, kLogLevelValues);
+  }
+  if (const YamlCursor* v = findEntry(top, "log_format")) {
+    cfg.log_format = pick(*v, kLogFormatNames, kLogFormatValues);
+  }
+  if (const YamlCursor* v = findEntry(top, "max_parallel_polls")) {
+    cfg.max_parallel_polls = static_cast<std::uint32_t>(v->number(1, kMaxParallelPolls));
+  }
+  if (const YamlCursor* v = findEntry(top, "admin")) cfg.admin = admin(*v);
+  if (const YamlCursor* v = findEntry(top, "target")) cfg.target = target(*v);
+  Entries shared;
+  if (const YamlCursor* v = findEntry(top, "defaults")) shared = defaults(*v);
+  if (const YamlCursor* v = findEntry(top, "accounts")) cfg.accounts = accounts(*v, shared);
+  // Missing sections last, so that a typo inside a present one is reported with its suggestion.
+  for (const std::string_view key : {"state_dir", "target", "accounts"}) {
+    if (findEntry(top, key) == nullptr) root.failMissing(key);
+  }
+  return cfg;
+}
+
+std::filesystem::path Loader::resolve(const YamlCursor& where) const {
+  const std::string text = where.nonEmptyText();
+  if (hasLineBreakOrNul(text)) where.fail("a path must not contain a line break or NUL byte");
+  if (text == "~" || text.starts_with("~/")) {
+    where.fail("'~' is not expanded here; write the full path");
+  }
+  const std::filesystem::path path(text);
+  return (path.is_absolute() ? path : base_dir_ / path).lexically_normal();
+}
+
+std::filesystem::path Loader::readableFile(const YamlCursor& where) const {
+  std::filesystem::path path = resolve(where);
+  const std::string reason = unreadableReason(path);
+  if (!reason.empty()) where.fail("cannot read " + printable(path.string()) + ": " + reason);
+  return path;
+}
+
+std::filesystem::path Loader::stateDir(const YamlCursor& where) const {
+  std::filesystem::path path = resolve(where);
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
+    where.fail(printable(path.string()) + " exists and is not a directory");
+  }
+  return path;
+}
+
+AdminConfig Loader::admin(const YamlCursor& where) const {
+  const Entries entries = where.entries(kAdminKeys);
+  AdminConfig admin;
+  if (const YamlCursor* v = findEntry(entries, "listen")) {
+    if (v->node().IsSequence()) {
+      v->fail("expected host:port; in YAML an IPv6 address needs quotes: listen: '[::1]:8025'");
+    }
+    auto parsed = parseListen(v->text());
+    if (!parsed.value) v->fail(parsed.error);
+    admin.host = std::move(parsed.value->host);
+    admin.port = parsed.value->port;
+  }
+  if (const YamlCursor* v = findEntry(entries, "token_file")) {
+    const std::filesystem::path path = resolve(*v);
+    ResolvedSecret token = secretFromFile(*v, "token_file", path);
+    for (const char c : token.value.reveal()) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte <= 0x20 || byte == 0x7f) {
+        v->fail(printable(path.string()) + " holds spaces or control characters; a bearer " +
+                "token cannot");
+      }
+    }
+    admin.token_file = path;
+    admin.token = std::move(token.value);
+  }
+  return admin;
+}
+
+void Loader::checkEndpoint(const YamlCursor& mapping, const Entries& settings) const {
+  for (const std::string_view key : {"host", "username"}) {
+    if (findEntry(settings, key) == nullptr) mapping.failMissing(key);
+  }
+  checkOneSecret(mapping, settings, true);
+}
+
+void Loader::finishEndpoint(const Entries& settings, ServerEndpoint& server,
+                            std::uint16_t implicit_port, std::uint16_t plain_port) const {
+  if (findEntry(settings, "port") == nullptr) {
+    server.port = server.tls == TlsMode::Implicit ? implicit_port : plain_port;
+  }
+}
+
+bool Loader::applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) const {
+  const YamlCursor& v = entry.value;
+  const std::string& key = entry.key;
+  if (key == "host") {
+    auto host = parseHost(v.text());
+    if (!host.value) v.fail(host.error);
+    server.host = std::move(*host.value);
+  } else if (key == "port") {
+    server.port = static_cast<std::uint16_t>(v.number(1, 65535));
+  } else if (key == "tls") {
+    server.tls = pick(v, kTlsNames, kTlsValues);
+  } else if (key == "ca_file") {
+    server.ca_file = readableFile(v);
+  } else if (key == "username") {
+    server.username = v.nonEmptyText();
+    if (hasLineBreakOrNul(server.username)) v.fail("must not contain a line break or NUL byte");
+  } else if (key == "password" || key == "password_file" || key == "password_env") {
+    ResolvedSecret secret = key == "password"        ? inlineSecret(v)
+                            : key == "password_file" ? secretFromFile(v, key, resolve(v))
+                                                     : secretFromEnv(v, env_);
+    server.password = std::move(secret.value);
+    server.password_source = std::move(secret.source);
+  } else if (key == "timeout") {
+    server.timeout = v.duration(kMinTimeout, kMaxTimeout);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+ImapTarget Loader::target(const YamlCursor& where) const {
+  const Entries settings = where.entries(kTargetKeys);
+  checkEndpoint(where, settings);
+  ImapTarget target;
+  for (const auto& entry : settings) {
+    if (applyEndpointKey(entry, target.server)) continue;
+    if (entry.key == "auth") {
+      target.auth = pick(entry.value, kImapAuthNames, kImapAuthValues);
+    } else if (entry.key == "connections") {
+      target.connections = static_cast<std::uint32_t>(entry.value.number(1, kMaxConnections));
+    }
+  }
+  finishEndpoint(settings, target.server, 993, 143);
+  return target;
+}
+
+void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const {
+  if (applyEndpointKey(entry, account.server)) return;
+  const YamlCursor& v = entry.value;
+  const std::string& key = entry.key;
+  if (key == "name") {
+    account.name = v.text();
+    if (const std::string problem = accountNameProblem(account.name); !problem.empty()) {
+      v.fail(problem);
+    }
+  } else if (key == "auth") {
+    account.auth = pick(v, kPopAuthNames, kPopAuthValues);
+  } else if (key == "folder") {
+    account.folder = v.text();
+    if (const std::string problem = folderProblem(account.folder); !problem.empty()) {
+      v.fail(problem);
+    }
+  } else if (key == "poll_interval") {
+    account.poll_interval = v.duration(kMinPollInterval, kMaxPollInterval);
+  } else if (key == "keep") {
+    account.keep = v.boolean();
+  } else if (key == "delete_after_days") {
+    account.delete_after_days = static_cast<std::uint32_t>(v.number(0, kMaxDeleteAfterDays));
+  } else if (key == "max_message_size") {
+    account.max_message_size = v.size(kMinMessageSize);
+  } else if (key == "flags") {
+    if (v.node().IsScalar()) v.fail("expected a list of flags, e.g. ['\\Seen']");
+    account.flags.clear();
+    for (const YamlCursor& item : v.elements()) {
+      auto flag = parseImapFlag(item.text());
+      if (!flag.value) item.fail(flag.error);
+      bool seen = false;
+      for (const auto& earlier : account.flags) seen = seen || earlier == *flag.value;
+      if (!seen) account.flags.push_back(std::move(*flag.value));
+    }
+  }
+}
+
+Entries Loader::defaults(const YamlCursor& where) const {
+  Entries entries = where.entries(kAccountKeys);
+  if (const YamlCursor* v = findEntry(entries, "name")) {
+    v->fail("cannot have a default; give each account its own name");
+  }
+  checkOneSecret(where, entries, false);
+  PopAccount scratch;  // checks every default once, even those all accounts override
+  for (const auto& entry : entries) applyAccountKey(entry, scratch);
+  checkKeepPolicy(entries, scratch);
+  return entries;
+}
+
+PopAccount Loader::account(const YamlCursor& where, const Entries& own,
+                           const Entries& defaults) const {
+  if (findEntry(own, "name") == nullptr) where.failMissing("name");
+  const Entries settings = mergeDefaults(own, defaults);
+  checkEndpoint(where, settings);
+  PopAccount account;
+  for (const auto& entry : settings) applyAccountKey(entry, account);
+  checkKeepPolicy(settings, account);
+  finishEndpoint(settings, account.server, 995, 110);
+  return account;
+}
+
+std::vector<PopAccount> Loader::accounts(const YamlCursor& where, const Entries& defaults) const {
+  if (where.node().IsMap()) {
+    where.fail("expected a list of accounts, each item starting with '- name:'; found a mapping");
+  }
+  const std::vector<YamlCursor> items = where.elements();
+  if (items.empty()) where.fail("must list at least one account");
+  std::vector<PopAccount> out;
+  std::vector<int> name_lines;
+  for (const YamlCursor& item : items) {
+    const Entries own = item.entries(kAccountKeys);
+    PopAccount account = this->account(item, own, defaults);
+    const YamlCursor* name = findEntry(own, "name");
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].name == account.name) {
+        name->fail(quoteForMessage(account.name) + " is already the name of " + items[i].path() +
+                   " (line " + std::to_string(name_lines[i]) + ")");
+      }
+    }
+    name_lines.push_back(name->line());
+    out.push_back(std::move(account));
+  }
+  return out;
+}
+
+}  // namespace
+
+EnvLookup processEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+GatewayConfig loadConfigText(const std::string& yaml, const std::string& name,
+                             const std::filesystem::path& base_dir, const EnvLookup& env) {
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::absolute(base_dir, ec);
+  if (ec) base = base_dir;
+  try {
+    return Loader(name, base.lexically_normal(), env).load(yaml);
+  } catch (const YAML::Exception& e) {  // not expected past parsing; still never a raw trace
+    failInFile(name, e.mark.is_null() ? 0 : e.mark.line + 1, "YAML error: " + e.msg);
+  }
+}
+
+GatewayConfig loadConfig(const std::filesystem::path& file, const EnvLookup& env) {
+  const std::string name = file.string();
+  auto content = readTextFile(file, kMaxConfigBytes);
+  if (!content.value) failInFile(name, 0, "cannot read the file: " + content.error);
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(file, ec);
+  if (ec) absolute = file;
+  absolute = absolute.lexically_normal();
+  GatewayConfig cfg = loadConfigText(*content.value, name, absolute.parent_path(), env);
+  cfg.source = absolute;
+  return cfg;
+}
+
+}  // namespace popgate::config

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "GatewayConfig.h"
 
@@ -27,7 +28,11 @@ GatewayConfig loadConfigText(const std::string& yaml, const std::string& name,
                              const std::filesystem::path& base_dir, const EnvLookup& env);
 
 // A human summary for `popgate check`: target, accounts, intervals, folders, where secrets come
-// from (never their values).
+// from (never their values), then the warnings() lines. Several lines, each ending in "\n".
 std::string describe(const GatewayConfig& cfg);
+
+// Settings that are allowed but deserve a second look, one line each without a newline: passwords
+// sent in plaintext (tls: none), an admin endpoint reachable off loopback without a token.
+std::vector<std::string> warnings(const GatewayConfig& cfg);
 
 }  // namespace popgate::config

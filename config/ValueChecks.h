@@ -1,0 +1,46 @@
+#pragma once
+// Checks for single configuration values (host names, listen addresses, account names, folders,
+// IMAP flags, environment variable names). Pure functions: no YAML, no file names; an error text
+// says what is wrong and is ready to follow "FILE:LINE: KEY: ". Never given a secret's value.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "Parsed.h"
+
+namespace popgate::config {
+
+// A host name (RFC 1123 labels; "_" tolerated), an IPv4 address, or an IPv6 address with or without
+// [brackets]. The value is the host as a resolver wants it: IPv6 without brackets.
+Parsed<std::string> parseHost(std::string_view text);
+
+// A TCP port written as text, 1..65535.
+Parsed<std::uint16_t> parsePort(std::string_view text);
+
+struct ListenAddress {
+  std::string host;  // IPv6 without brackets
+  std::uint16_t port = 0;
+};
+// "host:port", "[IPv6]:port" or "hostname:port"; the port is required, 1..65535.
+Parsed<ListenAddress> parseListen(std::string_view text);
+
+// Empty when `name` matches [A-Za-z0-9_.-]+, is at most 64 bytes and is neither "." nor ".."
+// (names become file names and metric labels); otherwise what is wrong.
+std::string accountNameProblem(std::string_view name);
+
+// Empty when `folder` is a usable target mailbox name (non-empty, no CR, LF or NUL; "/" allowed).
+std::string folderProblem(std::string_view folder);
+
+// An IMAP flag for APPEND: a system flag (\Seen, \Answered, \Flagged, \Draft, \Deleted, any case;
+// the value is the canonical spelling) or a keyword atom (RFC 3501 flag-keyword). \Recent is
+// refused.
+Parsed<std::string> parseImapFlag(std::string_view text);
+
+// Empty when `name` is a POSIX environment variable name ([A-Za-z_][A-Za-z0-9_]*).
+std::string envNameProblem(std::string_view name);
+
+// True when `text` holds CR, LF or NUL: it could not be sent as one protocol line.
+bool hasLineBreakOrNul(std::string_view text);
+
+}  // namespace popgate::config
