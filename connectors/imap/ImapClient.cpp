@@ -1,1 +1,472 @@
-// placeholder: being written
+#include "ImapClient.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+
+#include "connectors/codec/Sasl.h"
+
+namespace popgate::imap {
+
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string statusName(codec::ImapStatus status) {
+  switch (status) {
+    case codec::ImapStatus::Ok: return "OK";
+    case codec::ImapStatus::No: return "NO";
+    case codec::ImapStatus::Bad: return "BAD";
+    case codec::ImapStatus::Bye: return "BYE";
+    case codec::ImapStatus::PreAuth: return "PREAUTH";
+    case codec::ImapStatus::None: return "";
+  }
+  return "";
+}
+
+std::string taggedLine(const codec::ImapTagged& t) {
+  std::string line = t.tag + " " + statusName(t.status);
+  if (!t.code.empty()) line += " [" + t.code + "]";
+  if (!t.text.empty()) line += " " + t.text;
+  return line;
+}
+
+std::string untaggedLine(const codec::ImapUntagged& u) {
+  std::string line = "*";
+  if (u.number) line += " " + std::to_string(*u.number);
+  line += " " + (u.status != codec::ImapStatus::None ? statusName(u.status) : u.keyword);
+  if (!u.code.empty()) line += " [" + u.code + "]";
+  if (!u.text.empty()) line += " " + u.text;
+  return line;
+}
+
+// How to treat a refused APPEND (RFC 5530 response codes).
+ErrorKind appendFailureKind(const codec::ImapTagged& t) {
+  const std::string name = codec::codeName(t.code);
+  if (name == "OVERQUOTA") return ErrorKind::OverQuota;
+  if (name == "TRYCREATE" || name == "NONEXISTENT" || name == "NOPERM") {
+    return ErrorKind::MailboxProblem;
+  }
+  if (name == "UNAVAILABLE" || name == "INUSE" || name == "SERVERBUG" || name == "LIMIT") {
+    return ErrorKind::Transient;
+  }
+  return ErrorKind::MessageRejected;
+}
+
+bool isAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f;
+  });
+}
+
+}  // namespace
+
+ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
+                       net::TraceSink trace)
+    : connection_(std::move(transport), "IMAP " + endpoint.label(), std::move(trace)) {
+  const codec::ImapResponse hello = readResponse("greeting");
+  const auto* greeting = std::get_if<codec::ImapUntagged>(&hello);
+  if (greeting == nullptr || (greeting->status != codec::ImapStatus::Ok &&
+                              greeting->status != codec::ImapStatus::PreAuth)) {
+    const std::string line = greeting ? untaggedLine(*greeting) : std::string("(not a greeting)");
+    throw Error(ErrorKind::Transient, connection_.label() + " refused the session", line);
+  }
+  preauth_ = greeting->status == codec::ImapStatus::PreAuth;
+  if (preauth_ && endpoint.tls == TlsMode::StartTls) {
+    // PROTOCOL-NOTES: a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
+    throw Error(ErrorKind::Security,
+                connection_.label() + " greeted with PREAUTH, so STARTTLS cannot be used; "
+                                      "refusing to continue without TLS (tls: starttls)");
+  }
+  if (codec::codeName(greeting->code) == "CAPABILITY") {
+    noteCapabilities(std::string_view(greeting->code).substr(10));
+  } else {
+    readCapabilities();
+  }
+  if (endpoint.tls == TlsMode::StartTls) startTls();
+}
+
+ImapClient::~ImapClient() { connection_.close(); }
+
+std::string ImapClient::nextTag() {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "A%04u", ++tag_counter_);
+  return buf;
+}
+
+bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(upper(name)) > 0; }
+
+codec::LiteralMode ImapClient::literalMode() const {
+  if (hasCapability("LITERAL+")) return codec::LiteralMode::LiteralPlus;
+  if (hasCapability("LITERAL-")) return codec::LiteralMode::LiteralMinus;
+  return codec::LiteralMode::Synchronizing;
+}
+
+void ImapClient::noteCapabilities(std::string_view list) {
+  caps_.clear();
+  std::size_t pos = 0;
+  while (pos < list.size()) {
+    const std::size_t end = std::min(list.find(' ', pos), list.size());
+    if (end > pos) caps_.insert(upper(list.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+}
+
+codec::ImapResponse ImapClient::readResponse(std::string_view what) {
+  codec::ImapResponse response;
+  parser_.reset();
+  connection_.pump(what, parser_,
+                   [&](std::string_view& in) { return parser_.parse(in, response); });
+  if (connection_.tracing()) {
+    if (const auto* t = std::get_if<codec::ImapTagged>(&response)) {
+      connection_.traceIn(taggedLine(*t));
+    } else if (const auto* u = std::get_if<codec::ImapUntagged>(&response)) {
+      connection_.traceIn(untaggedLine(*u));
+    } else {
+      connection_.traceIn("+ " + std::get<codec::ImapContinuation>(response).text);
+    }
+  }
+  return response;
+}
+
+codec::ImapTagged ImapClient::readTagged(
+    const std::string& tag, std::string_view what,
+    const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
+  for (;;) {
+    codec::ImapResponse response = readResponse(what);
+    if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
+      if (tagged->tag == tag) return std::move(*tagged);
+      throw Error(ErrorKind::Protocol,
+                  connection_.label() + " answered a command we did not send while we waited for " +
+                      std::string(what),
+                  taggedLine(*tagged));
+    }
+    if (std::holds_alternative<codec::ImapContinuation>(response)) {
+      throw Error(ErrorKind::Protocol, connection_.label() + " asked for data we did not announce (" +
+                                           std::string(what) + ")");
+    }
+    const auto& untagged = std::get<codec::ImapUntagged>(response);
+    if (untagged.status == codec::ImapStatus::Bye) {
+      bye_ = untaggedLine(untagged);
+      throw Error(ErrorKind::Transient, connection_.label() + " ended the session", bye_);
+    }
+    if (on_untagged) on_untagged(untagged);
+    // Anything else (EXISTS, EXPUNGE, FETCH, [ALERT] ...) is not ours to act on.
+  }
+}
+
+std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
+                                                        const std::vector<Piece>& pieces,
+                                                        std::string_view trace) {
+  const codec::LiteralMode mode = literalMode();
+  connection_.queue({}, trace);
+  for (const Piece& piece : pieces) {
+    if (!piece.literal) {
+      connection_.queue(piece.text);
+      continue;
+    }
+    const std::uint64_t size = piece.source ? piece.source->size() : piece.text.size();
+    const codec::LiteralPrefix prefix = codec::literalPrefix(size, mode);
+    connection_.queue(prefix.text + "\r\n");
+    if (prefix.needs_wait) {
+      connection_.flush();
+      for (;;) {
+        codec::ImapResponse response = readResponse("the go-ahead for a literal");
+        if (std::holds_alternative<codec::ImapContinuation>(response)) break;
+        if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
+          // The server refused instead of saying "+": the literal must not be sent.
+          if (tagged->tag == tag) return std::move(*tagged);
+          throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                      taggedLine(*tagged));
+        }
+        const auto& untagged = std::get<codec::ImapUntagged>(response);
+        if (untagged.status == codec::ImapStatus::Bye) {
+          throw Error(ErrorKind::Transient, connection_.label() + " ended the session",
+                      untaggedLine(untagged));
+        }
+      }
+    }
+    if (piece.source) {
+      piece.source->forEachChunk([&](std::string_view chunk) { connection_.queue(chunk); });
+    } else {
+      connection_.queue(piece.text);
+    }
+  }
+  connection_.queue("\r\n");
+  return std::nullopt;
+}
+
+codec::ImapTagged ImapClient::simpleCommand(
+    const std::vector<Piece>& pieces, std::string_view what, std::string_view trace,
+    const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
+  const std::string tag = nextTag();
+  std::vector<Piece> all;
+  all.reserve(pieces.size() + 1);
+  all.push_back(Piece{tag + " ", nullptr, false});
+  all.insert(all.end(), pieces.begin(), pieces.end());
+  if (auto early = sendPieces(tag, all, tag + " " + std::string(trace))) return *early;
+  connection_.flush();
+  return readTagged(tag, what, on_untagged);
+}
+
+void ImapClient::appendAstring(std::vector<Piece>& pieces, std::string_view value) const {
+  if (codec::astringForm(value) == codec::AstringForm::Literal) {
+    pieces.push_back(Piece{std::string(value), nullptr, true});
+  } else {
+    pieces.push_back(Piece{codec::astringText(value), nullptr, false});
+  }
+}
+
+void ImapClient::readCapabilities() {
+  const codec::ImapTagged reply =
+      simpleCommand({Piece{"CAPABILITY", nullptr, false}}, "CAPABILITY reply", "CAPABILITY",
+                    [&](const codec::ImapUntagged& u) {
+                      if (u.keyword == "CAPABILITY") noteCapabilities(u.text);
+                    });
+  if (reply.status != codec::ImapStatus::Ok) {
+    throw Error(ErrorKind::Protocol, connection_.label() + " refused CAPABILITY", taggedLine(reply));
+  }
+}
+
+void ImapClient::startTls() {
+  if (!hasCapability("STARTTLS")) {
+    throw Error(ErrorKind::Security,
+                connection_.label() + " does not offer STARTTLS; with tls: starttls popgate will "
+                                      "not log in without TLS (use tls: implicit if the server has "
+                                      "port 993)");
+  }
+  const codec::ImapTagged reply =
+      simpleCommand({Piece{"STARTTLS", nullptr, false}}, "STARTTLS reply", "STARTTLS");
+  if (reply.status != codec::ImapStatus::Ok) {
+    throw Error(ErrorKind::Security, connection_.label() + " refused STARTTLS", taggedLine(reply));
+  }
+  connection_.startTls();  // drops anything sent before the handshake
+  caps_.clear();           // pre-TLS capabilities are forgotten
+  readCapabilities();
+}
+
+void ImapClient::login(const Credentials& credentials) {
+  if (preauth_) return;  // already authenticated (only accepted over TLS or with tls: none)
+  AuthMethod method = credentials.method;
+  if (method == AuthMethod::Auto) {
+    method = hasCapability("AUTH=PLAIN") || hasCapability("LOGINDISABLED") ? AuthMethod::Plain
+                                                                           : AuthMethod::Login;
+  }
+  codec::ImapTagged reply;
+  if (method == AuthMethod::Plain) {
+    const std::string response = codec::saslPlain(credentials.username, credentials.password);
+    if (hasCapability("SASL-IR")) {
+      reply = simpleCommand({Piece{"AUTHENTICATE PLAIN " + response, nullptr, false}},
+                            "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+    } else {
+      const std::string tag = nextTag();
+      connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
+      bool answered = false;
+      for (;;) {
+        codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
+        if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
+          connection_.send(response + "\r\n", "********");
+          answered = true;
+          continue;
+        }
+        if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
+          if (tagged->tag != tag) {
+            throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                        taggedLine(*tagged));
+          }
+          reply = std::move(*tagged);
+          break;
+        }
+        if (std::holds_alternative<codec::ImapContinuation>(response_line)) {
+          connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
+        }
+      }
+    }
+  } else {
+    if (hasCapability("LOGINDISABLED")) {
+      throw Error(ErrorKind::Auth, connection_.label() + " does not allow LOGIN here (LOGINDISABLED)");
+    }
+    std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
+    appendAstring(pieces, credentials.username);
+    pieces.push_back(Piece{" ", nullptr, false});
+    appendAstring(pieces, credentials.password);
+    reply = simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+  }
+  if (reply.status != codec::ImapStatus::Ok) {
+    const std::string name = codec::codeName(reply.code);
+    const ErrorKind kind = name == "UNAVAILABLE" ? ErrorKind::Transient : ErrorKind::Auth;
+    throw Error(kind, connection_.label() + " refused the login of " + credentials.username,
+                taggedLine(reply));
+  }
+  if (codec::codeName(reply.code) == "CAPABILITY") {
+    noteCapabilities(std::string_view(reply.code).substr(10));
+  } else {
+    readCapabilities();  // capabilities may change after login (RFC 3501 §6.2.3)
+  }
+}
+
+std::string ImapClient::encodeMailbox(std::string_view mailbox) const {
+  const auto encoded = codec::encodeMailboxName(mailbox);
+  if (!encoded) {
+    throw Error(ErrorKind::MailboxProblem,
+                "folder name \"" + std::string(mailbox) + "\" is not valid UTF-8");
+  }
+  return *encoded;
+}
+
+void ImapClient::create(std::string_view mailbox) {
+  const std::string encoded = encodeMailbox(mailbox);
+  std::vector<Piece> pieces{Piece{"CREATE ", nullptr, false}};
+  appendAstring(pieces, encoded);
+  const codec::ImapTagged reply = simpleCommand(pieces, "CREATE reply", "CREATE " + encoded);
+  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS") return;
+  throw Error(ErrorKind::MailboxProblem,
+              connection_.label() + " could not create folder \"" + std::string(mailbox) + "\"",
+              taggedLine(reply));
+}
+
+std::vector<AppendOutcome> ImapClient::appendOnce(const std::string& encoded,
+                                                  const std::vector<AppendItem>& items,
+                                                  const std::vector<std::size_t>& which) {
+  std::vector<AppendOutcome> outcomes(items.size());
+  std::vector<std::pair<std::size_t, std::string>> pending;
+  auto settle = [&](std::size_t index, const codec::ImapTagged& reply) {
+    AppendOutcome& outcome = outcomes[index];
+    outcome.reply = taggedLine(reply);
+    outcome.ok = reply.status == codec::ImapStatus::Ok;
+    if (outcome.ok) {
+      if (codec::codeName(reply.code) == "APPENDUID") outcome.uid = codec::parseAppendUid(reply.code);
+    } else {
+      outcome.kind = appendFailureKind(reply);
+    }
+  };
+  for (const std::size_t index : which) {
+    const AppendItem& item = items[index];
+    const std::string tag = nextTag();
+    std::string head = "APPEND " + codec::astringText(encoded);
+    if (!item.flags.empty()) {
+      const auto flags = codec::flagList(item.flags);
+      if (!flags) throw Error(ErrorKind::Config, "invalid IMAP flag in flags");
+      head += " " + *flags;
+    }
+    if (item.date) head += " " + codec::imapDateTime(item.date->utc, item.date->offset_minutes);
+    head += " ";
+    std::vector<Piece> pieces{Piece{tag + " " + head, nullptr, false},
+                              Piece{{}, item.message, true}};
+    const std::string trace =
+        tag + " " + head + "{" + std::to_string(item.message->size()) + "} <message>";
+    if (auto early = sendPieces(tag, pieces, trace)) {
+      settle(index, *early);
+    } else {
+      pending.emplace_back(index, tag);
+    }
+  }
+  connection_.flush();
+  for (const auto& [index, tag] : pending) settle(index, readTagged(tag, "APPEND reply"));
+  return outcomes;
+}
+
+std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
+                                              const std::vector<AppendItem>& items) {
+  const std::string encoded = encodeMailbox(mailbox);
+  std::vector<std::size_t> all(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) all[i] = i;
+  std::vector<AppendOutcome> outcomes = appendOnce(encoded, items, all);
+
+  std::vector<std::size_t> retry;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i].ok && outcomes[i].reply.find("[TRYCREATE") != std::string::npos) {
+      retry.push_back(i);
+    }
+  }
+  if (!retry.empty()) {
+    create(mailbox);
+    std::vector<AppendOutcome> again = appendOnce(encoded, items, retry);
+    for (const std::size_t i : retry) outcomes[i] = std::move(again[i]);
+  }
+  return outcomes;
+}
+
+bool ImapClient::examine(std::string_view encoded) {
+  if (selected_ == encoded) return true;
+  std::vector<Piece> pieces{Piece{"EXAMINE ", nullptr, false}};
+  appendAstring(pieces, encoded);
+  const codec::ImapTagged reply =
+      simpleCommand(pieces, "EXAMINE reply", "EXAMINE " + std::string(encoded));
+  if (reply.status != codec::ImapStatus::Ok) {
+    selected_.clear();
+    return false;
+  }
+  selected_ = std::string(encoded);
+  return true;
+}
+
+std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
+                                            const MessageFingerprint& fingerprint) {
+  if (fingerprint.size == 0) return {};
+  if (!examine(encodeMailbox(mailbox))) return {};
+  std::vector<Piece> pieces{Piece{"UID SEARCH", nullptr, false}};
+  std::string trace = "UID SEARCH";
+  auto header = [&](std::string_view name, const std::optional<std::string>& value) {
+    if (!value || value->empty() || !isAscii(*value)) return false;
+    pieces.push_back(Piece{" HEADER " + std::string(name) + " ", nullptr, false});
+    appendAstring(pieces, *value);
+    trace += " HEADER " + std::string(name) + " ...";
+    return true;
+  };
+  if (!header("Message-ID", fingerprint.message_id)) {
+    header("Date", fingerprint.date);
+    header("From", fingerprint.from);
+    header("Subject", fingerprint.subject);
+  }
+  // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
+  const std::string size = " LARGER " + std::to_string(fingerprint.size - 1) + " SMALLER " +
+                           std::to_string(fingerprint.size + 1);
+  pieces.push_back(Piece{size, nullptr, false});
+  trace += size;
+  std::vector<std::uint32_t> uids;
+  const codec::ImapTagged reply =
+      simpleCommand(pieces, "SEARCH reply", trace, [&](const codec::ImapUntagged& u) {
+        if (u.keyword != "SEARCH") return;
+        std::size_t pos = 0;
+        while (pos < u.text.size()) {
+          const std::size_t end = std::min(u.text.find(' ', pos), u.text.size());
+          std::uint32_t value = 0;
+          bool any = false;
+          for (std::size_t i = pos; i < end; ++i) {
+            const char c = u.text[i];
+            if (c < '0' || c > '9') break;
+            value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            any = true;
+          }
+          if (any) uids.push_back(value);
+          pos = end + 1;
+        }
+      });
+  if (reply.status != codec::ImapStatus::Ok) {
+    throw Error(ErrorKind::Protocol, connection_.label() + " refused the recovery search",
+                taggedLine(reply));
+  }
+  return uids;
+}
+
+void ImapClient::logout() noexcept {
+  try {
+    const std::string tag = nextTag();
+    connection_.send(tag + " LOGOUT\r\n", tag + " LOGOUT");
+    for (int i = 0; i < 8; ++i) {
+      codec::ImapResponse response = readResponse("LOGOUT reply");
+      if (std::holds_alternative<codec::ImapTagged>(response)) break;
+    }
+  } catch (...) {
+  }
+  connection_.close();
+}
+
+}  // namespace popgate::imap

@@ -1,1 +1,186 @@
-// placeholder: being written
+#include "PocoTransport.h"
+
+#include <chrono>
+#include <csignal>
+#include <mutex>
+
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Timespan.h>
+
+#include "TlsContextCache.h"
+#include "connectors/common/Error.h"
+
+namespace popgate::net {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kBlockingSlice{500};
+
+Poco::Timespan toTimespan(std::chrono::microseconds d) {
+  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(std::max<long long>(d.count(), 1)));
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  return std::to_string((d.count() + 999) / 1000) + "s";
+}
+
+}  // namespace
+
+std::string Endpoint::label() const { return host + ":" + std::to_string(port); }
+
+std::unique_ptr<Transport> openTransport(const Endpoint& endpoint) {
+  // OpenSSL writes with plain send(): a peer that vanished would raise SIGPIPE and kill the
+  // process. A broken connection must be an Error for this pass, nothing more.
+  static std::once_flag once;
+  std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+  return std::make_unique<PocoTransport>(endpoint);
+}
+
+PocoTransport::PocoTransport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
+  try {
+    Poco::Net::SocketAddress address(endpoint_.host, endpoint_.port);
+    plain_.connect(address, toTimespan(endpoint_.timeout));
+    plain_.setNoDelay(true);
+    // A short backstop: blocking calls inside Poco and OpenSSL (the TLS handshake, the rest of a
+    // TLS record) return at least this often, and the loops below enforce the real deadline.
+    plain_.setReceiveTimeout(toTimespan(std::min<std::chrono::milliseconds>(
+        endpoint_.timeout, kBlockingSlice)));
+    plain_.setSendTimeout(toTimespan(endpoint_.timeout));
+  } catch (const Poco::TimeoutException&) {
+    throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": no answer within " +
+                                          seconds(endpoint_.timeout));
+  } catch (const Poco::Exception& e) {
+    throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": " + e.displayText());
+  }
+  if (endpoint_.tls == TlsMode::Implicit) handshake();
+}
+
+PocoTransport::~PocoTransport() { close(); }
+
+Poco::Net::StreamSocket& PocoTransport::active() {
+  if (secure_) return *secure_;
+  return plain_;
+}
+
+void PocoTransport::handshake() {
+  auto context = TlsContextCache::instance().contextFor(endpoint_.host, endpoint_.ca_file);
+  const auto deadline = Clock::now() + endpoint_.timeout;
+  try {
+    secure_.emplace(Poco::Net::SecureStreamSocket::attach(plain_, endpoint_.host, context));
+    // Poco 1.11 may return from attach() before a slow server has finished the handshake. Finish it
+    // here within the deadline: nothing is sent until OpenSSL has verified a certificate whose name
+    // is pinned in the context (TlsContextCache), so a wrong-name certificate never gets a byte.
+    while (!secure_->havePeerCertificate()) {
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) {
+        throw Poco::TimeoutException("TLS handshake not finished");
+      }
+      int done = 0;
+      try {
+        done = secure_->completeHandshake();
+      } catch (const Poco::TimeoutException&) {
+        // The server is slow: keep going until the deadline.
+      }
+      if (done <= 0) {
+        secure_->poll(toTimespan(std::min<std::chrono::microseconds>(
+                          std::chrono::duration_cast<std::chrono::microseconds>(left),
+                          kBlockingSlice)),
+                      Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
+      }
+    }
+  } catch (const Poco::TimeoutException&) {
+    secure_.reset();
+    throw Error(ErrorKind::Transient, "TLS handshake with " + endpoint_.label() +
+                                          " did not finish within " + seconds(endpoint_.timeout));
+  } catch (const Poco::Exception& e) {
+    secure_.reset();
+    std::string hint;
+    if (e.displayText().find("certificate verify failed") != std::string::npos) {
+      hint = " (is the certificate valid for " + endpoint_.host +
+             " and issued by a trusted CA? a private CA goes in ca_file)";
+    }
+    throw Error(ErrorKind::Security,
+                "TLS handshake with " + endpoint_.label() + " failed: " + e.displayText() + hint);
+  }
+}
+
+std::size_t PocoTransport::readSome(char* buf, std::size_t n) {
+  const int want = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
+  const auto deadline = Clock::now() + endpoint_.timeout;
+  try {
+    auto& socket = active();
+    for (;;) {
+      // TLS may already hold decrypted bytes that poll() on the socket cannot see.
+      const bool buffered = secure_ && secure_->available() > 0;
+      if (!buffered) {
+        const auto left = deadline - Clock::now();
+        if (left <= Clock::duration::zero() ||
+            !socket.poll(toTimespan(std::chrono::duration_cast<std::chrono::microseconds>(left)),
+                         Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR)) {
+          throw Poco::TimeoutException();
+        }
+      }
+      int got = -1;
+      try {
+        got = socket.receiveBytes(buf, want);
+      } catch (const Poco::TimeoutException&) {
+        // Only part of a TLS record arrived within the slice: wait on, within the deadline.
+      }
+      if (got >= 0) return static_cast<std::size_t>(got);
+    }
+  } catch (const Poco::TimeoutException&) {
+    throw Error(ErrorKind::Transient,
+                endpoint_.label() + " sent nothing for " + seconds(endpoint_.timeout) + " (timeout)");
+  } catch (const Poco::Exception& e) {
+    fail("reading from", e);
+  }
+}
+
+void PocoTransport::writeAll(std::string_view bytes) {
+  try {
+    auto& socket = active();
+    while (!bytes.empty()) {
+      const int chunk = static_cast<int>(std::min<std::size_t>(bytes.size(), 1 << 20));
+      const int sent = socket.sendBytes(bytes.data(), chunk);
+      if (sent > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+        continue;
+      }
+      if (!socket.poll(toTimespan(endpoint_.timeout), Poco::Net::Socket::SELECT_WRITE)) {
+        throw Poco::TimeoutException();
+      }
+    }
+  } catch (const Poco::TimeoutException&) {
+    throw Error(ErrorKind::Transient,
+                endpoint_.label() + " accepted nothing for " + seconds(endpoint_.timeout) + " (timeout)");
+  } catch (const Poco::Exception& e) {
+    fail("writing to", e);
+  }
+}
+
+void PocoTransport::startTls() {
+  if (secure_) throw Error(ErrorKind::Protocol, "TLS is already active on " + endpoint_.label());
+  handshake();
+}
+
+void PocoTransport::close() noexcept {
+  try {
+    if (secure_) {
+      secure_->abort();  // no TLS close_notify round trip: the protocol goodbye is the client's job
+      secure_.reset();
+    }
+    plain_.close();
+  } catch (...) {
+  }
+}
+
+void PocoTransport::fail(const char* doing, const std::exception& e) const {
+  std::string text = e.what();
+  if (const auto* poco = dynamic_cast<const Poco::Exception*>(&e)) text = poco->displayText();
+  // Past the handshake every failure, TLS-level ones included, is a broken connection: retry later.
+  throw Error(ErrorKind::Transient, std::string(doing) + " " + endpoint_.label() + " failed: " + text);
+}
+
+}  // namespace popgate::net

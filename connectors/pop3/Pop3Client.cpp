@@ -1,1 +1,304 @@
-// placeholder: being written
+#include "Pop3Client.h"
+
+#include <map>
+
+#include "connectors/codec/DotUnstuffer.h"
+#include "connectors/codec/Pop3Command.h"
+#include "connectors/codec/Sasl.h"
+#include "connectors/common/Error.h"
+
+namespace popgate::pop3 {
+
+namespace {
+
+constexpr std::size_t kMaxListingBytes = 64 * 1024 * 1024;  // UIDL of ~800k messages
+constexpr std::size_t kSinkChunk = 256 * 1024;
+
+bool transientCode(std::string_view code) {
+  return code == "IN-USE" || code == "LOGIN-DELAY" || code == "SYS/TEMP";
+}
+
+// Feeds a RETR body to a sink in large chunks and watches the size limit.
+class BodyPump {
+ public:
+  BodyPump(ByteSink& sink, std::uint64_t max_bytes) : sink_(sink), max_bytes_(max_bytes) {}
+
+  codec::Parse step(std::string_view& in) {
+    const codec::Parse result = unstuffer_.feed(in, chunk_);
+    if (!too_large_ && unstuffer_.produced() > max_bytes_) too_large_ = true;
+    if (too_large_) {
+      chunk_.clear();  // drained, never stored
+    } else if (chunk_.size() >= kSinkChunk || result == codec::Parse::Done) {
+      if (!chunk_.empty()) sink_.write(chunk_);
+      chunk_.clear();
+    }
+    return result;
+  }
+  bool tooLarge() const noexcept { return too_large_; }
+  // Bytes seen so far beyond which draining stops and the connection is given up.
+  bool drainExhausted() const noexcept {
+    return too_large_ && unstuffer_.produced() > 2 * max_bytes_ + 1024 * 1024;
+  }
+  const codec::DotUnstuffer& parser() const noexcept { return unstuffer_; }
+
+ private:
+  ByteSink& sink_;
+  std::uint64_t max_bytes_;
+  codec::DotUnstuffer unstuffer_;
+  std::string chunk_;
+  bool too_large_ = false;
+};
+
+}  // namespace
+
+Pop3Client::Pop3Client(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
+                       net::TraceSink trace, Pop3Options options)
+    : connection_(std::move(transport), "POP3 " + endpoint.label(), std::move(trace)),
+      host_(endpoint.host),
+      options_(options) {
+  const codec::Pop3Reply hello = readReply("greeting");
+  if (!hello.ok()) {
+    throw Error(ErrorKind::Transient, connection_.label() + " refused the session", hello.line);
+  }
+  greeting_ = hello.text;
+  readCapabilities();
+  if (endpoint.tls == TlsMode::StartTls) startTls();
+}
+
+Pop3Client::~Pop3Client() { connection_.close(); }
+
+bool Pop3Client::pipelining() const noexcept { return options_.allow_pipelining && caps_.pipelining; }
+
+codec::Pop3Reply Pop3Client::readReply(std::string_view what) {
+  codec::Pop3Reply reply;
+  reply_parser_.reset();
+  connection_.pump(what, reply_parser_,
+                   [&](std::string_view& in) { return reply_parser_.parse(in, reply); });
+  connection_.traceIn(reply.line);
+  return reply;
+}
+
+std::string Pop3Client::readBody(std::string_view what, std::size_t max_bytes) {
+  codec::DotUnstuffer unstuffer(max_bytes);
+  std::string body;
+  connection_.pump(what, unstuffer,
+                   [&](std::string_view& in) { return unstuffer.feed(in, body); });
+  return body;
+}
+
+void Pop3Client::command(std::string_view verb, std::string_view arg, std::string_view what,
+                         bool flush) {
+  const auto line = codec::pop3Command(verb, arg);
+  if (!line) {
+    throw Error(ErrorKind::Config, connection_.label() + ": cannot send " + std::string(what) +
+                                       ": the value has a line break or is too long");
+  }
+  connection_.queue(*line, connection_.tracing() ? codec::pop3Trace(*line) : std::string());
+  if (flush) connection_.flush();
+}
+
+void Pop3Client::readCapabilities() {
+  command("CAPA", {}, "CAPA");
+  const codec::Pop3Reply reply = readReply("CAPA reply");
+  caps_ = codec::Pop3Capabilities{};
+  caps_known_ = reply.ok();
+  if (!caps_known_) return;  // RFC 1939-only server: no pipelining, USER/PASS, try UIDL anyway
+  const std::string body = readBody("CAPA list", 64 * 1024);
+  caps_ = codec::parseCapabilities(codec::splitLines(body));
+}
+
+void Pop3Client::startTls() {
+  // PROTOCOL-NOTES, STARTTLS rules: mandatory once configured; never fall back to plaintext.
+  if (caps_known_ && !caps_.stls) {
+    throw Error(ErrorKind::Security, connection_.label() +
+                                         " does not offer STLS; with tls: starttls popgate will "
+                                         "not log in without TLS (use tls: implicit if the server "
+                                         "has port 995)");
+  }
+  command("STLS", {}, "STLS");
+  const codec::Pop3Reply reply = readReply("STLS reply");
+  if (!reply.ok()) {
+    throw Error(ErrorKind::Security, connection_.label() + " refused STLS", reply.line);
+  }
+  connection_.startTls();  // drops anything sent before the handshake
+  readCapabilities();       // pre-TLS capabilities are forgotten
+}
+
+void Pop3Client::refused(std::string_view what, const codec::Pop3Reply& reply, bool at_login) {
+  ErrorKind kind = at_login ? ErrorKind::Auth : ErrorKind::Protocol;
+  if (transientCode(reply.code)) kind = ErrorKind::Transient;
+  throw Error(kind, connection_.label() + " refused " + std::string(what), reply.line);
+}
+
+void Pop3Client::login(const Credentials& credentials) {
+  AuthMethod method = credentials.method;
+  if (method == AuthMethod::Auto) {
+    method = caps_known_ && caps_.sasl_plain ? AuthMethod::Plain : AuthMethod::User;
+  }
+  const std::string who = "the login of " + credentials.username;
+  switch (method) {
+    case AuthMethod::Plain: {
+      const std::string response = codec::saslPlain(credentials.username, credentials.password);
+      // RFC 5034 §4: an initial response must keep the command within 255 octets.
+      if (const auto line = codec::pop3Command("AUTH", "PLAIN " + response)) {
+        connection_.send(*line, connection_.tracing() ? codec::pop3Trace(*line) : std::string());
+      } else {
+        command("AUTH", "PLAIN", "AUTH PLAIN");
+        const codec::Pop3Reply prompt = readReply("AUTH prompt");
+        if (prompt.status != codec::Pop3Reply::Status::Continue) refused(who, prompt, true);
+        connection_.send(response + "\r\n", "********");
+      }
+      const codec::Pop3Reply reply = readReply("AUTH reply");
+      if (!reply.ok()) refused(who, reply, true);
+      return;
+    }
+    case AuthMethod::Apop: {
+      // CVE-2007-1558: APOP's MD5 challenge leaks password characters to a man in the middle.
+      if (!connection_.isSecure()) {
+        throw Error(ErrorKind::Security,
+                    connection_.label() + ": auth: apop is only used over TLS (set tls: implicit "
+                                          "or starttls, or auth: user)");
+      }
+      const auto stamp = codec::apopTimestamp(greeting_);
+      if (!stamp) {
+        throw Error(ErrorKind::Auth,
+                    connection_.label() + " does not offer APOP (no timestamp in its greeting)");
+      }
+      const std::string digest = codec::apopDigest(*stamp, credentials.password);
+      if (digest.empty()) {
+        throw Error(ErrorKind::Auth, connection_.label() +
+                                         ": APOP needs MD5, which this system's OpenSSL refuses");
+      }
+      command("APOP", credentials.username + " " + digest, "APOP");
+      const codec::Pop3Reply reply = readReply("APOP reply");
+      if (!reply.ok()) refused(who, reply, true);
+      return;
+    }
+    case AuthMethod::User:
+    case AuthMethod::Auto: {
+      command("USER", credentials.username, "USER");
+      const codec::Pop3Reply user = readReply("USER reply");
+      if (!user.ok()) refused(who, user, true);
+      command("PASS", credentials.password, "PASS");
+      const codec::Pop3Reply pass = readReply("PASS reply");
+      if (!pass.ok()) refused(who, pass, true);
+      return;
+    }
+  }
+}
+
+Listing Pop3Client::list() {
+  const bool pipelined = pipelining();
+  command("UIDL", {}, "UIDL", !pipelined);
+  if (pipelined) command("LIST", {}, "LIST");
+  const codec::Pop3Reply uidl = readReply("UIDL reply");
+  std::string uidl_body;
+  if (uidl.ok()) uidl_body = readBody("UIDL list", kMaxListingBytes);
+  if (!pipelined) command("LIST", {}, "LIST");
+  const codec::Pop3Reply list = readReply("LIST reply");
+  if (!uidl.ok()) {
+    throw Error(ErrorKind::Protocol,
+                connection_.label() + " does not support UIDL, which popgate needs to remember "
+                                      "which messages it has already delivered",
+                uidl.line);
+  }
+  if (!list.ok()) refused("LIST", list, false);
+  const std::string list_body = readBody("LIST list", kMaxListingBytes);
+
+  Listing out;
+  std::map<std::uint32_t, std::uint64_t> sizes;
+  for (std::string_view line : codec::splitLines(list_body)) {
+    if (auto entry = codec::parseListLine(line)) sizes[entry->number] = entry->size;
+  }
+  for (std::string_view line : codec::splitLines(uidl_body)) {
+    auto entry = codec::parseUidlLine(line);
+    if (!entry) {
+      out.problems.push_back("unusable UIDL line \"" + std::string(line.substr(0, 100)) +
+                             "\": that message is left alone");
+      continue;
+    }
+    MessageInfo info;
+    info.number = entry->number;
+    info.uidl = std::move(entry->uidl);
+    if (auto it = sizes.find(info.number); it != sizes.end()) info.size = it->second;
+    out.messages.push_back(std::move(info));
+  }
+  return out;
+}
+
+void Pop3Client::retrieveMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
+                              RetrieveHandler& handler) {
+  const std::size_t window = pipelining() ? std::max<std::size_t>(options_.pipeline_window, 1) : 1;
+  std::size_t sent = 0;
+  std::uint64_t bytes_in_flight = 0;
+  for (std::size_t next = 0; next < messages.size(); ++next) {
+    // Keep up to `window` RETRs (and about pipeline_window_bytes) ahead of the one being read.
+    while (sent < messages.size() &&
+           (sent == next || (sent - next < window &&
+                             bytes_in_flight + messages[sent].size <= options_.pipeline_window_bytes))) {
+      command("RETR", std::to_string(messages[sent].number), "RETR", false);
+      bytes_in_flight += messages[sent].size;
+      ++sent;
+    }
+    connection_.flush();
+
+    const MessageInfo& message = messages[next];
+    const codec::Pop3Reply reply = readReply("RETR reply");
+    bytes_in_flight -= std::min(bytes_in_flight, message.size);
+    if (!reply.ok()) {
+      if (transientCode(reply.code)) refused("RETR " + std::to_string(message.number), reply, false);
+      handler.end(message, RetrieveOutcome::Refused, reply.line);
+      continue;
+    }
+    BodyPump body(handler.begin(message), max_bytes);
+    bool reported = false;
+    connection_.pump("message " + std::to_string(message.number), body.parser(),
+                     [&](std::string_view& in) {
+                       const codec::Parse result = body.step(in);
+                       if (body.tooLarge() && !reported) {
+                         reported = true;
+                         handler.end(message, RetrieveOutcome::TooLarge, reply.line);
+                       }
+                       if (body.drainExhausted()) {
+                         throw Error(ErrorKind::Transient,
+                                     connection_.label() + ": message " +
+                                         std::to_string(message.number) +
+                                         " is far larger than its LIST size; connection dropped");
+                       }
+                       return result;
+                     });
+    if (!reported) handler.end(message, RetrieveOutcome::Complete, reply.line);
+  }
+}
+
+std::vector<std::uint32_t> Pop3Client::markDeleted(const std::vector<std::uint32_t>& numbers) {
+  const std::size_t window = pipelining() ? std::max<std::size_t>(options_.pipeline_window, 1) : 1;
+  std::vector<std::uint32_t> refused_numbers;
+  std::size_t sent = 0;
+  for (std::size_t next = 0; next < numbers.size(); ++next) {
+    while (sent < numbers.size() && sent - next < window) {
+      command("DELE", std::to_string(numbers[sent]), "DELE", false);
+      ++sent;
+    }
+    connection_.flush();
+    const codec::Pop3Reply reply = readReply("DELE reply");
+    if (!reply.ok()) refused_numbers.push_back(numbers[next]);
+  }
+  return refused_numbers;
+}
+
+bool Pop3Client::quit() noexcept {
+  try {
+    command("QUIT", {}, "QUIT");
+    const bool ok = readReply("QUIT reply").ok();
+    connection_.close();
+    return ok;
+  } catch (...) {
+    connection_.close();
+    return false;
+  }
+}
+
+void Pop3Client::abandon() noexcept { connection_.close(); }
+
+}  // namespace popgate::pop3

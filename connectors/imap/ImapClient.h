@@ -1,0 +1,130 @@
+#pragma once
+// An IMAP4rev1 client for delivery (RFC 3501/9051; LITERAL+/LITERAL- RFC 7888, UIDPLUS RFC 4315,
+// MULTIAPPEND RFC 3502, SASL-IR RFC 4959) on a net::Connection. It appends raw bytes as literals and
+// never parses a message.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/codec/HeaderScan.h"
+#include "connectors/codec/ImapCommand.h"
+#include "connectors/codec/ImapResponseParser.h"
+#include "connectors/common/Error.h"
+#include "connectors/net/Connection.h"
+
+namespace popgate::imap {
+
+enum class AuthMethod { Auto, Login, Plain };
+
+struct Credentials {
+  std::string username;
+  std::string password;  // secret: sent on the wire only, never traced or put in an error
+  AuthMethod method = AuthMethod::Auto;
+};
+
+// The bytes of one message, readable more than once (a refused batch is sent again).
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+  virtual std::uint64_t size() const = 0;
+  // Calls `chunk` with consecutive pieces of the message, in order.
+  virtual void forEachChunk(const std::function<void(std::string_view)>& chunk) const = 0;
+};
+
+// One message to append.
+struct AppendItem {
+  const MessageSource* message = nullptr;
+  std::vector<std::string> flags;                // e.g. "\\Seen"; validated by config
+  std::optional<codec::MessageDate> date;        // internal date; none = the server's "now"
+};
+
+// What the server said to one APPEND.
+struct AppendOutcome {
+  bool ok = false;
+  std::optional<codec::AppendUid> uid;  // from APPENDUID, when the server has UIDPLUS
+  ErrorKind kind = ErrorKind::MessageRejected;  // when !ok: how to treat the refusal
+  std::string reply;                   // the server's tagged line (for logs and quarantine)
+};
+
+// Recovery search: what is known of a message whose upload may or may not have happened.
+struct MessageFingerprint {
+  std::uint64_t size = 0;
+  std::optional<std::string> message_id;  // the Message-ID header value
+  std::optional<std::string> date, from, subject;  // used when there is no Message-ID
+};
+
+class ImapClient {
+ public:
+  // Reads the greeting and capabilities and, for TlsMode::StartTls, upgrades (PREAUTH, STARTTLS
+  // not offered or refused: Error(Security)). Throws Error(Transient/Protocol/Security).
+  ImapClient(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
+             net::TraceSink trace = {});
+  ~ImapClient();
+
+  // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED).
+  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE].
+  void login(const Credentials& credentials);
+
+  // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
+  // allow it, several APPENDs travel pipelined. A missing mailbox ([TRYCREATE]) is created and the
+  // refused appends retried once. Returns one outcome per item, in order; throws only when the
+  // connection fails (outcomes of that call are then unknown: treat all as not uploaded).
+  std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
+
+  // UIDs in `mailbox` of messages matching the fingerprint (Message-ID and exact size, or size and
+  // the Date/From/Subject headers). An absent mailbox has none. Throws on connection trouble.
+  std::vector<std::uint32_t> find(std::string_view mailbox, const MessageFingerprint& fingerprint);
+
+  // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
+  void create(std::string_view mailbox);
+
+  // LOGOUT, then close. Never throws.
+  void logout() noexcept;
+
+  bool hasCapability(std::string_view name) const;
+  codec::LiteralMode literalMode() const;
+
+ private:
+  struct Piece {
+    std::string text;            // command text or literal bytes
+    const MessageSource* source = nullptr;  // literal streamed from a source
+    bool literal = false;
+  };
+  std::string nextTag();
+  std::string encodeMailbox(std::string_view mailbox) const;
+  void appendAstring(std::vector<Piece>& pieces, std::string_view value) const;
+  // Sends a command made of text and literal pieces; waits for "+" where the literal mode needs it.
+  // Returns the tagged reply early (without sending the rest) if the server refuses a literal.
+  std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
+                                              std::string_view trace);
+  codec::ImapResponse readResponse(std::string_view what);
+  // Reads until the tagged reply for `tag`, handing untagged responses to `on_untagged`.
+  codec::ImapTagged readTagged(const std::string& tag, std::string_view what,
+                               const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
+  codec::ImapTagged simpleCommand(const std::vector<Piece>& pieces, std::string_view what,
+                                  std::string_view trace,
+                                  const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
+  void readCapabilities();
+  void noteCapabilities(std::string_view list);
+  void startTls();
+  bool examine(std::string_view encoded_mailbox);
+  std::vector<AppendOutcome> appendOnce(const std::string& encoded,
+                                        const std::vector<AppendItem>& items,
+                                        const std::vector<std::size_t>& which);
+
+  net::Connection connection_;
+  codec::ImapResponseParser parser_;
+  std::set<std::string> caps_;  // upper-case
+  bool preauth_ = false;
+  std::uint32_t tag_counter_ = 0;
+  std::string selected_;  // encoded name of the EXAMINEd mailbox, if any
+  std::string bye_;       // text of an untagged BYE, if one arrived
+};
+
+}  // namespace popgate::imap

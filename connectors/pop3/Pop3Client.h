@@ -1,0 +1,124 @@
+#pragma once
+// A POP3 client (RFC 1939, 2449 CAPA and PIPELINING, 2595 STLS, 5034 SASL) on a net::Connection.
+// Written on our own parsers: a RETR only counts when its CRLF "." CRLF arrived; EOF, a timeout
+// or an over-long line mid-message is an error, never a short message (PROTOCOL-NOTES: do not use
+// Poco's POP3ClientSession).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/codec/Pop3Listing.h"
+#include "connectors/codec/Pop3ReplyParser.h"
+#include "connectors/net/Connection.h"
+
+namespace popgate::pop3 {
+
+enum class AuthMethod { Auto, User, Apop, Plain };
+
+struct Credentials {
+  std::string username;
+  std::string password;  // secret: sent on the wire only, never traced or put in an error
+  AuthMethod method = AuthMethod::Auto;
+};
+
+// One message of the maildrop as listed in this session.
+struct MessageInfo {
+  std::uint32_t number = 0;  // valid for this session only
+  std::string uidl;          // stable across sessions; may repeat on hash-based servers
+  std::uint64_t size = 0;    // as LIST reported it (servers can lie; the RETR is what counts)
+};
+
+struct Listing {
+  std::vector<MessageInfo> messages;  // in server order
+  std::vector<std::string> problems;  // lines we could not use (bad UIDL...), for the log
+};
+
+// Where a RETR's unstuffed bytes go.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  // Receives the next piece of the message, in order. May throw to abandon the pass.
+  virtual void write(std::string_view bytes) = 0;
+};
+
+// What happened to one RETR of a window.
+enum class RetrieveOutcome {
+  Complete,  // every byte up to the terminator went to the sink
+  TooLarge,  // more than the limit arrived; the sink holds a prefix only and must be discarded
+  Refused,   // the server answered -ERR (text in `reply`); nothing went to the sink
+};
+
+// Callbacks for retrieveMany(), called in message order from the calling thread.
+class RetrieveHandler {
+ public:
+  virtual ~RetrieveHandler() = default;
+  // The sink for the next message, just before its bytes arrive.
+  virtual ByteSink& begin(const MessageInfo& message) = 0;
+  // The message is over: `reply` is the server's status line (useful when Refused).
+  virtual void end(const MessageInfo& message, RetrieveOutcome outcome, std::string_view reply) = 0;
+};
+
+struct Pop3Options {
+  std::size_t pipeline_window = 32;       // RETR/DELE commands in flight with PIPELINING
+  std::uint64_t pipeline_window_bytes = 8ull * 1024 * 1024;  // and at most this many listed bytes
+  bool allow_pipelining = true;
+};
+
+class Pop3Client {
+ public:
+  // Reads the greeting and capabilities and, for TlsMode::StartTls, upgrades with STLS (failing when
+  // it is not offered or refused). Throws Error(Transient/Protocol/Security).
+  Pop3Client(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
+             net::TraceSink trace = {}, Pop3Options options = {});
+  ~Pop3Client();
+
+  // Authenticates. Auto: AUTH PLAIN when SASL PLAIN is offered, else USER/PASS. APOP only over TLS.
+  // Throws Error(Auth) on refusal ([IN-USE], [LOGIN-DELAY], [SYS/TEMP]: Error(Transient)).
+  void login(const Credentials& credentials);
+
+  // UIDL and LIST (pipelined when offered). Throws Error(Protocol) when the server has no UIDL.
+  Listing list();
+
+  // RETRs each message (windows of pipelined commands when offered), streaming unstuffed bytes to
+  // the handler's sinks; a message whose bytes pass `max_bytes` is drained and reported TooLarge.
+  // Throws on connection trouble: messages not yet ended must be treated as not retrieved.
+  void retrieveMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
+                    RetrieveHandler& handler);
+
+  // Marks messages for deletion (pipelined when offered); returns the numbers the server refused.
+  // Nothing is deleted until quit() succeeds.
+  std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers);
+
+  // QUIT: the server commits deletions. Returns true on +OK. Never throws.
+  bool quit() noexcept;
+  // Drops the connection without QUIT: marked deletions are forgotten by the server.
+  void abandon() noexcept;
+
+  const codec::Pop3Capabilities& capabilities() const noexcept { return caps_; }
+  bool pipelining() const noexcept;
+  const std::string& greeting() const noexcept { return greeting_; }
+
+ private:
+  codec::Pop3Reply readReply(std::string_view what);
+  std::string readBody(std::string_view what, std::size_t max_bytes);
+  void readCapabilities();
+  void startTls();
+  void command(std::string_view verb, std::string_view arg, std::string_view what,
+               bool flush = true);
+  [[noreturn]] void refused(std::string_view what, const codec::Pop3Reply& reply, bool at_login);
+
+  net::Connection connection_;
+  std::string host_;
+  Pop3Options options_;
+  codec::Pop3ReplyParser reply_parser_;
+  codec::Pop3Capabilities caps_;
+  bool caps_known_ = false;
+  std::string greeting_;
+};
+
+}  // namespace popgate::pop3

@@ -1,0 +1,395 @@
+// ImapClient against scripted IMAP servers on loopback: literal forms, TRYCREATE, refusals before
+// and after the literal, untagged noise, recovery search, and the STARTTLS/PREAUTH/certificate
+// rules of PROTOCOL-NOTES.md.
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+
+#include "connectors/common/Error.h"
+#include "connectors/imap/ImapClient.h"
+#include "tests/support/ScriptedServer.h"
+#include "tests/support/TestCerts.h"
+
+using namespace std::chrono_literals;
+using namespace popgate;
+using popgate::test::imapCapability;
+using popgate::test::imapGreeting;
+using popgate::test::imapStartTls;
+using popgate::test::Script;
+using popgate::test::ScriptedServer;
+using popgate::test::TestCerts;
+
+namespace {
+
+net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None) {
+  net::Endpoint e;
+  e.host = "localhost";
+  e.port = srv.port();
+  e.tls = tls;
+  e.ca_file = TestCerts::caFile();
+  e.timeout = 5s;
+  return e;
+}
+
+std::unique_ptr<imap::ImapClient> connect(const net::Endpoint& e) {
+  return std::make_unique<imap::ImapClient>(net::openTransport(e), e);
+}
+
+imap::Credentials creds(imap::AuthMethod method = imap::AuthMethod::Login) {
+  return imap::Credentials{"me", "s3cret-pw", method};
+}
+
+class Bytes final : public imap::MessageSource {
+ public:
+  explicit Bytes(std::string b) : b_(std::move(b)) {}
+  std::uint64_t size() const override { return b_.size(); }
+  void forEachChunk(const std::function<void(std::string_view)>& f) const override {
+    for (std::size_t i = 0; i < b_.size(); i += 3) f(std::string_view(b_).substr(i, 3));
+  }
+
+ private:
+  std::string b_;
+};
+
+imap::AppendItem item(const Bytes& b) {
+  imap::AppendItem i;
+  i.message = &b;
+  i.flags = {"\\Seen"};
+  i.date = codec::MessageDate{1751359957, 120};  // Tue, 1 Jul 2025 10:52:37 +0200
+  return i;
+}
+
+// Greeting and LOGIN for a server with `caps` (answered with a CAPABILITY code, as Dovecot does).
+Script loggedIn(const std::string& caps) {
+  return imapGreeting(caps)
+      .expectCommand("LOGIN")
+      .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n");
+}
+
+template <class F>
+Error expectError(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  BOOST_FAIL("no popgate::Error was thrown");
+  throw std::logic_error("unreachable");
+}
+
+const std::string kMessage = "Subject: hi\r\n\r\nbody\r\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(testSynchronizingLiteralWaitsForContinuation) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+                          .expectLine("APPEND with flags, date and {n}",
+                                      [](std::string_view l) {
+                                        return l.find(R"(APPEND Work (\Seen) " 1-Jul-2025 10:52:37 +0200" {21})") !=
+                                               std::string_view::npos;
+                                      })
+                          .send("+ Ready for literal data\r\n")
+                          .readAnnouncedLiteral()
+                          .expect("")
+                          .send("A0002 OK [APPENDUID 38505 3955] Append completed.\r\n")
+                          .expectCommand("LOGOUT").send("* BYE\r\n").sendTagged("OK\r\n").close()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("Work", {item(m)});
+  BOOST_REQUIRE(outcomes.size() == 1u);
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_REQUIRE(outcomes[0].uid.has_value());
+  BOOST_TEST(outcomes[0].uid->uidvalidity == 38505u);
+  BOOST_TEST(outcomes[0].uid->uid == 3955u);
+  client->logout();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+  BOOST_TEST(srv.received(0, kMessage));
+}
+
+BOOST_AUTO_TEST_CASE(testLiteralPlusAppendsArePipelined) {
+  const std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS";
+  ScriptedServer srv({loggedIn(caps)
+                          .expect("").readAnnouncedLiteral().expect("")  // 1st, no "+" asked
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .send("A0002 OK [APPENDUID 7 1] done\r\n* 2 EXISTS\r\n"
+                                "A0003 NO [LIMIT] too big\r\nA0004 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a("a\r\n"), b("bb\r\n"), c("ccc\r\n");
+  const auto outcomes = client->append("INBOX", {item(a), item(b), item(c)});
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_TEST(!outcomes[1].ok);
+  BOOST_TEST((outcomes[1].kind == ErrorKind::Transient));
+  BOOST_TEST(outcomes[2].ok);
+  BOOST_TEST(!outcomes[2].uid.has_value());  // OK without APPENDUID is fine
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+  BOOST_TEST(!srv.received(0, "+ "));
+}
+
+BOOST_AUTO_TEST_CASE(testLiteralMinusOnlyForSmallMessages) {
+  const std::string caps = "IMAP4rev1 LITERAL- UIDPLUS";
+  const std::string big(5000, 'x');
+  ScriptedServer srv({loggedIn(caps)
+                          .expectLine("small literal is {n+}",
+                                      [](std::string_view l) { return l.ends_with("{3+}"); })
+                          .readLiteral(3).expect("")
+                          .expectLine("big literal is {n}",
+                                      [](std::string_view l) { return l.ends_with("{5000}"); })
+                          .send("+ go\r\n")
+                          .readLiteral(5000).expect("")
+                          .send("A0002 OK done\r\nA0003 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a("a\r\n"), b(big);
+  const auto outcomes = client->append("INBOX", {item(a), item(b)});
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_TEST(outcomes[1].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testTryCreateCreatesTheFolderAndRetriesOnce) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+                          .expectCommand("APPEND")
+                          .sendTagged("NO [TRYCREATE] Mailbox doesn't exist: Work\r\n")
+                          .expectCommand("CREATE").sendTagged("OK Create completed.\r\n")
+                          .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral()
+                          .expect("").sendTagged("OK [APPENDUID 1 1] done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("Work", {item(m)});
+  BOOST_TEST(outcomes[0].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testTryCreateTwiceIsAMailboxProblem) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
+                          .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] still no\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("Work", {item(m)});
+  BOOST_TEST(!outcomes[0].ok);
+  BOOST_TEST((outcomes[0].kind == ErrorKind::MailboxProblem));
+}
+
+BOOST_AUTO_TEST_CASE(testNoInsteadOfContinuationSendsNoLiteral) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+                          .expectCommand("APPEND")
+                          .sendTagged("NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("INBOX", {item(m)});
+  BOOST_TEST(!outcomes[0].ok);
+  BOOST_TEST((outcomes[0].kind == ErrorKind::OverQuota));
+  BOOST_TEST(outcomes[0].reply.find("OVERQUOTA") != std::string::npos);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(!srv.received(0, kMessage));
+}
+
+BOOST_AUTO_TEST_CASE(testRefusedMessageIsRejectedNotFatal) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral()
+                          .expect("").sendTagged("NO Message contains invalid characters\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("INBOX", {item(m)});
+  BOOST_TEST(!outcomes[0].ok);
+  BOOST_TEST((outcomes[0].kind == ErrorKind::MessageRejected));
+}
+
+BOOST_AUTO_TEST_CASE(testUntaggedNoiseDuringAppendIsSkipped) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND")
+                          .send("* 3 EXISTS\r\n* OK [ALERT] System shutdown in 10 minutes\r\n+ go\r\n")
+                          .readAnnouncedLiteral().expect("")
+                          .send("* 4 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen) BODY[] {7}\r\nA0002\r\n)\r\n"
+                                "* 1 EXPUNGE\r\n")
+                          .sendTagged("OK [APPENDUID 9 12] done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const auto outcomes = client->append("INBOX", {item(m)});
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_TEST(outcomes[0].uid->uid == 12u);  // the "A0002" inside the literal was not a reply
+}
+
+BOOST_AUTO_TEST_CASE(testByeMidAppendIsTransient) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral()
+                          .expect("").send("* BYE Server shutting down\r\n").close()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const Error e = expectError([&] { client->append("INBOX", {item(m)}); });
+  BOOST_TEST((e.kind() == ErrorKind::Transient));
+  BOOST_TEST(e.serverText().find("BYE") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(testResetMidLiteralIsTransient) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").send("+ go\r\n").readLiteral(5).reset()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  BOOST_TEST((expectError([&] { client->append("INBOX", {item(m)}); }).kind() ==
+              ErrorKind::Transient));
+}
+
+BOOST_AUTO_TEST_CASE(testLoginRefusedIsAuth) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1")
+                          .expectCommand("LOGIN")
+                          .sendTagged("NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  const Error e = expectError([&] { client->login(creds()); });
+  BOOST_TEST((e.kind() == ErrorKind::Auth));
+  BOOST_TEST(std::string(e.what()).find("s3cret") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(testEightBitPasswordTravelsAsALiteral) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1")
+                          .expectLine("LOGIN me {n}",
+                                      [](std::string_view l) { return l.ends_with("LOGIN me {9}"); })
+                          .send("+ go\r\n")
+                          .readLiteral(9).expect("")
+                          .send("A0001 OK Logged in\r\n")
+                          .then(imapCapability("IMAP4rev1"))
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(imap::Credentials{"me", "p\xc3\xa4sswort", imap::AuthMethod::Login});
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testAuthenticatePlainWithSaslIr) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 SASL-IR AUTH=PLAIN")
+                          .expectLine("AUTHENTICATE PLAIN <ir>",
+                                      [](std::string_view l) {
+                                        return l.ends_with("AUTHENTICATE PLAIN AG1lAHMzY3JldC1wdw==");
+                                      })
+                          .send("A0001 OK [CAPABILITY IMAP4rev1 LITERAL+] Logged in\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds(imap::AuthMethod::Auto));
+  BOOST_TEST(client->hasCapability("LITERAL+"));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testFindSearchesByMessageIdAndExactSize) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
+                          .expectLine("UID SEARCH by Message-ID and size",
+                                      [](std::string_view l) {
+                                        return l.find("UID SEARCH HEADER Message-ID ") !=
+                                                   std::string_view::npos &&
+                                               l.find("<a@b>") != std::string_view::npos &&
+                                               l.ends_with(" LARGER 99 SMALLER 101");
+                                      })
+                          .send("* SEARCH 17 42\r\nA0003 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f;
+  f.size = 100;
+  f.message_id = "<a@b>";
+  const auto uids = client->find("Work", f);
+  BOOST_TEST((uids == std::vector<std::uint32_t>{17, 42}));
+}
+
+BOOST_AUTO_TEST_CASE(testFindInAMissingFolderFindsNothing) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("EXAMINE").sendTagged("NO [NONEXISTENT] Mailbox doesn't exist\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f;
+  f.size = 10;
+  BOOST_TEST(client->find("Work", f).empty());
+}
+
+BOOST_AUTO_TEST_CASE(testStartTlsUpgradeAndCapabilitiesAskedAgain) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 STARTTLS LOGINDISABLED")
+                          .then(imapStartTls(TestCerts::localhost()))
+                          .then(imapCapability("IMAP4rev1 AUTH=PLAIN"))
+                          .expectCommand("AUTHENTICATE").send("+ \r\n")
+                          .expect("AG1lAHMzY3JldC1wdw==")
+                          .sendTagged("OK Logged in\r\n")
+                          .then(imapCapability("IMAP4rev1 LITERAL+"))
+                          .expectEof()});
+  auto client = connect(endpoint(srv, TlsMode::StartTls));
+  client->login(creds(imap::AuthMethod::Auto));
+  BOOST_TEST(client->hasCapability("LITERAL+"));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testStartTlsNotOfferedFails) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 AUTH=PLAIN").expectEof()});
+  BOOST_TEST((expectError([&] { connect(endpoint(srv, TlsMode::StartTls)); }).kind() ==
+              ErrorKind::Security));
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(!srv.received(0, "LOGIN"));
+}
+
+BOOST_AUTO_TEST_CASE(testStartTlsRefusedFails) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 STARTTLS")
+                          .expectCommand("STARTTLS").sendTagged("NO not today\r\n")
+                          .expectEof()});
+  BOOST_TEST((expectError([&] { connect(endpoint(srv, TlsMode::StartTls)); }).kind() ==
+              ErrorKind::Security));
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(!srv.received(0, "LOGIN"));
+}
+
+BOOST_AUTO_TEST_CASE(testPreauthWithStartTlsRequiredFails) {
+  ScriptedServer srv({Script{}.send("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n").expectEof()});
+  const Error e = expectError([&] { connect(endpoint(srv, TlsMode::StartTls)); });
+  BOOST_TEST((e.kind() == ErrorKind::Security));
+  BOOST_TEST(std::string(e.what()).find("PREAUTH") != std::string::npos);
+  BOOST_TEST(srv.wait());
+}
+
+BOOST_AUTO_TEST_CASE(testCertificateForAnotherHostIsRefusedBeforeLogin) {
+  ScriptedServer srv({Script{}.tls(TestCerts::otherHost()).then(imapGreeting()).expectEof(2s)});
+  BOOST_TEST((expectError([&] { connect(endpoint(srv, TlsMode::Implicit)); }).kind() ==
+              ErrorKind::Security));
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(!srv.received(0, "LOGIN"));
+}
+
+BOOST_AUTO_TEST_CASE(testStartTlsWithCertificateForAnotherHostSendsNoCredentials) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 STARTTLS")
+                          .then(imapStartTls(TestCerts::otherHost()))
+                          .expectEof(2s)});
+  BOOST_TEST((expectError([&] { connect(endpoint(srv, TlsMode::StartTls)); }).kind() ==
+              ErrorKind::Security));
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(!srv.received(0, "LOGIN"));
+  BOOST_TEST(!srv.received(0, "s3cret"));
+}
