@@ -1,1 +1,178 @@
-// placeholder: being written
+#include "Ledger.h"
+
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+
+#include "connectors/common/Error.h"
+
+using namespace Poco::Data::Keywords;
+
+namespace popgate::gateway {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+std::once_flag register_once;
+
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& doing,
+                       const Poco::Exception& e) {
+  throw Error(ErrorKind::Internal,
+              "ledger " + file.string() + ": cannot " + doing + ": " + e.displayText());
+}
+
+using Int = Poco::Int64;
+
+}  // namespace
+
+std::string uidlOfKey(const std::string& key) { return key.substr(0, key.find(' ')); }
+
+Ledger::Ledger(const std::filesystem::path& file) : file_(file) {
+  std::call_once(register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  try {
+    session_ = std::make_unique<Poco::Data::Session>("SQLite", file.string());
+    auto& s = *session_;
+    s << "PRAGMA journal_mode=WAL", now;
+    s << "PRAGMA synchronous=FULL", now;
+    s << "PRAGMA busy_timeout=10000", now;
+    migrate();
+  } catch (const Poco::Exception& e) {
+    fail(file_, "open it", e);
+  }
+}
+
+Ledger::~Ledger() = default;
+
+void Ledger::migrate() {
+  auto& s = *session_;
+  s << "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
+  std::vector<std::string> version;
+  s << "SELECT value FROM meta WHERE key = 'schema'", into(version), now;
+  if (!version.empty() && std::stoi(version.front()) > kSchemaVersion) {
+    throw Error(ErrorKind::Internal, "ledger " + file_.string() + " was written by a newer popgate (schema " +
+                                         version.front() + ")");
+  }
+  s << "CREATE TABLE IF NOT EXISTS messages ("
+       " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
+       " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
+       " message_id TEXT NOT NULL DEFAULT '', folder TEXT NOT NULL DEFAULT '',"
+       " uidvalidity INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
+       " uploaded_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+       " retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+       " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+       " PRIMARY KEY (account, key)) WITHOUT ROWID",
+      now;
+  if (version.empty()) {
+    s << "INSERT INTO meta (key, value) VALUES ('schema', '" + std::to_string(kSchemaVersion) + "')",
+        now;
+  }
+}
+
+std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> keys, shas, ids, folders, reasons;
+  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts;
+  std::string acct = account;
+  try {
+    *session_ << "SELECT key, state, size, sha256, message_id, folder, uidvalidity, uid,"
+                 " uploaded_at, reason, retry_at, attempts FROM messages WHERE account = ?",
+        use(acct), into(keys), into(states), into(sizes), into(shas), into(ids), into(folders),
+        into(validities), into(uids), into(uploaded), into(reasons), into(retries),
+        into(attempts), now;
+  } catch (const Poco::Exception& e) {
+    fail(file_, "read the entries of " + account, e);
+  }
+  std::map<std::string, LedgerEntry> out;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    LedgerEntry e;
+    e.key = keys[i];
+    e.state = static_cast<LedgerState>(states[i]);
+    e.size = static_cast<std::uint64_t>(sizes[i]);
+    e.sha256 = shas[i];
+    e.message_id = ids[i];
+    e.folder = folders[i];
+    e.uidvalidity = static_cast<std::uint32_t>(validities[i]);
+    e.uid = static_cast<std::uint32_t>(uids[i]);
+    e.uploaded_at = uploaded[i];
+    e.reason = reasons[i];
+    e.retry_at = retries[i];
+    e.attempts = static_cast<std::uint32_t>(attempts[i]);
+    out.emplace(e.key, std::move(e));
+  }
+  return out;
+}
+
+void Ledger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
+  if (changes.empty()) return;
+  std::lock_guard lock(mutex_);
+  auto& s = *session_;
+  try {
+    s.begin();
+    for (const LedgerChange& c : changes) {
+      std::string acct = account;
+      std::string key = c.entry.key;
+      if (c.forget) {
+        s << "DELETE FROM messages WHERE account = ? AND key = ?", use(acct), use(key), now;
+        continue;
+      }
+      Int state = static_cast<Int>(c.entry.state);
+      Int size = static_cast<Int>(c.entry.size);
+      std::string sha = c.entry.sha256, id = c.entry.message_id, folder = c.entry.folder,
+                  reason = c.entry.reason;
+      Int validity = c.entry.uidvalidity, uid = c.entry.uid, uploaded = c.entry.uploaded_at,
+          retry = c.entry.retry_at, attempts = c.entry.attempts;
+      s << "INSERT OR REPLACE INTO messages (account, key, state, size, sha256, message_id, folder,"
+           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, updated_at)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
+          use(acct), use(key), use(state), use(size), use(sha), use(id), use(folder),
+          use(validity), use(uid), use(uploaded), use(reason), use(retry), use(attempts), now;
+    }
+    s.commit();
+  } catch (const Poco::Exception& e) {
+    try {
+      s.rollback();
+    } catch (...) {
+    }
+    fail(file_, "record the progress of " + account, e);
+  }
+}
+
+std::size_t Ledger::prune(const std::string& account, const std::set<std::string>& present) {
+  std::vector<LedgerChange> gone;
+  for (auto& [key, entry] : load(account)) {
+    if (present.count(uidlOfKey(key)) == 0) gone.push_back(LedgerChange{entry, true});
+  }
+  commit(account, gone);
+  return gone.size();
+}
+
+std::map<LedgerState, std::uint64_t> Ledger::counts(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  std::vector<Int> states, numbers;
+  std::string acct = account;
+  try {
+    *session_ << "SELECT state, COUNT(*) FROM messages WHERE account = ? GROUP BY state",
+        use(acct), into(states), into(numbers), now;
+  } catch (const Poco::Exception& e) {
+    fail(file_, "count the entries of " + account, e);
+  }
+  std::map<LedgerState, std::uint64_t> out;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    out[static_cast<LedgerState>(states[i])] = static_cast<std::uint64_t>(numbers[i]);
+  }
+  return out;
+}
+
+std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {
+  std::vector<LedgerEntry> out;
+  for (auto& [key, entry] : load(account)) {
+    if (entry.state == LedgerState::Rejected) out.push_back(entry);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LedgerEntry& a, const LedgerEntry& b) { return a.retry_at < b.retry_at; });
+  return out;
+}
+
+}  // namespace popgate::gateway

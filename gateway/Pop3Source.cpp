@@ -1,1 +1,41 @@
-// placeholder: being written
+#include "Pop3Source.h"
+
+namespace popgate::gateway {
+
+net::Endpoint endpointOf(const config::ServerEndpoint& server) {
+  net::Endpoint e;
+  e.host = server.host;
+  e.port = server.port;
+  e.tls = server.tls;
+  e.ca_file = server.ca_file;
+  e.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(server.timeout);
+  return e;
+}
+
+namespace {
+
+pop3::AuthMethod methodOf(config::PopAuth auth) {
+  switch (auth) {
+    case config::PopAuth::User: return pop3::AuthMethod::User;
+    case config::PopAuth::Apop: return pop3::AuthMethod::Apop;
+    case config::PopAuth::Plain: return pop3::AuthMethod::Plain;
+    case config::PopAuth::Auto: break;
+  }
+  return pop3::AuthMethod::Auto;
+}
+
+}  // namespace
+
+Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
+                       pop3::Pop3Options options) {
+  const net::Endpoint endpoint = endpointOf(account.server);
+  client_ = std::make_unique<pop3::Pop3Client>(net::openTransport(endpoint), endpoint,
+                                               std::move(trace), options);
+  pop3::Credentials credentials;
+  credentials.username = account.server.username;
+  credentials.password = std::string(account.server.password.reveal());
+  credentials.method = methodOf(account.auth);
+  client_->login(credentials);
+}
+
+}  // namespace popgate::gateway

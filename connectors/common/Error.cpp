@@ -1,5 +1,7 @@
 #include "Error.h"
 
+#include <ostream>
+
 namespace popgate {
 
 std::string_view kindName(ErrorKind kind) noexcept {
@@ -16,6 +18,8 @@ std::string_view kindName(ErrorKind kind) noexcept {
   }
   return "unknown";
 }
+
+std::ostream& operator<<(std::ostream& out, ErrorKind kind) { return out << kindName(kind); }
 
 Error::Error(ErrorKind kind, std::string message, std::string server_text)
     : std::runtime_error(compose({}, message, server_text)),

@@ -5,6 +5,7 @@
 // (PollJob) and main catch it: the kind decides what happens next (retry later, skip a message, give
 // up on the pass, exit 2). The text is written for an administrator and never contains a secret.
 
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +26,8 @@ enum class ErrorKind {
 
 // Short lower-case name of a kind ("transient", "auth", ...), for logs, /status and metrics labels.
 std::string_view kindName(ErrorKind kind) noexcept;
+// Writes kindName(kind) (test diagnostics, log lines).
+std::ostream& operator<<(std::ostream& out, ErrorKind kind);
 
 class Error : public std::runtime_error {
  public:

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# install-deps.sh [build|test|runtime] — installs the Debian 12 packages popgate needs, and only
+# those missing (dpkg -s). Used by tests/run.sh, deploy/demo.sh, bench/ and the Dockerfile.
+#   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
+#   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox (the default)
+#   runtime  the shared libraries and CA certificates a built popgate needs
+set -euo pipefail
+set_name=${1:-test}
+build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
+case "$set_name" in
+  build) pkgs="$build_pkgs ca-certificates" ;;
+  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2" ;;
+  runtime) pkgs="ca-certificates libpocofoundation80 libpoconet80 libpoconetssl80 libpococrypto80
+                 libpocoutil80 libpocojson80 libpocodata80 libpocodatasqlite80 libyaml-cpp0.7
+                 libssl3 libstdc++6" ;;
+  *) echo "usage: install-deps.sh [build|test|runtime]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in $pkgs; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Package scripts must not start the system Dovecot on the standard ports (the sandbox uses its own).
+policy_added=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+  policy_added=1
+fi
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$policy_added" = 1 ] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+exit 0

@@ -1,0 +1,168 @@
+#include "Daemon.h"
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "Ledger.h"
+#include "Logging.h"
+#include "PassRunner.h"
+#include "Scheduler.h"
+#include "StateLock.h"
+#include "admin/AdminServer.h"
+#include "config/ConfigLoader.h"
+
+#ifndef POPGATE_VERSION
+#define POPGATE_VERSION "dev"
+#endif
+
+namespace popgate::gateway {
+
+namespace {
+
+sigset_t daemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+std::vector<QuarantinedMessage> quarantineOf(Ledger& ledger, const std::string& account) {
+  std::vector<QuarantinedMessage> out;
+  try {
+    for (const LedgerEntry& e : ledger.quarantine(account)) {
+      out.push_back(QuarantinedMessage{e.key, e.reason, e.attempts, e.retry_at});
+    }
+  } catch (const Error& e) {
+    logWarning(account + ": cannot read the quarantine: " + e.what());
+  }
+  return out;
+}
+
+// Whether two target settings would open the same kind of session.
+bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
+  return a.server.host == b.server.host && a.server.port == b.server.port &&
+         a.server.tls == b.server.tls && a.server.ca_file == b.server.ca_file &&
+         a.server.username == b.server.username &&
+         a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
+         a.connections == b.connections && a.server.timeout == b.server.timeout;
+}
+
+// What a reload cannot change without a restart.
+void warnAboutFixedSettings(const config::GatewayConfig& running, const config::GatewayConfig& next) {
+  if (running.state_dir != next.state_dir) {
+    logWarning("state_dir changed in the configuration: it takes effect at the next restart");
+  }
+  const bool admin_changed =
+      running.admin.has_value() != next.admin.has_value() ||
+      (running.admin && (running.admin->host != next.admin->host ||
+                         running.admin->port != next.admin->port ||
+                         running.admin->token.reveal() != next.admin->token.reveal()));
+  if (admin_changed) logWarning("admin settings changed: they take effect at the next restart");
+}
+
+}  // namespace
+
+void blockDaemonSignals() {
+  const sigset_t set = daemonSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig initial) {
+  auto cfg = std::make_shared<const config::GatewayConfig>(std::move(initial));
+  setupLogging(cfg->log_level, cfg->log_format, std::cout);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->state_dir, ec);
+  StateLock lock(cfg->state_dir);
+  Ledger ledger(cfg->state_dir / "ledger.sqlite");
+  StatusBoard board(POPGATE_VERSION);
+
+  // Upload sessions are shared by every pass; a reload that changes the target replaces them.
+  std::mutex pool_mutex;
+  auto pool = std::make_shared<ImapPool>(cfg->target);
+  config::ImapTarget pool_target = cfg->target;
+  auto poolFor = [&](const config::GatewayConfig& c) {
+    std::lock_guard guard(pool_mutex);
+    if (!sameTarget(pool_target, c.target)) {
+      pool->closeAll();
+      pool = std::make_shared<ImapPool>(c.target);
+      pool_target = c.target;
+    }
+    return pool;
+  };
+
+  Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
+                                                 const config::PopAccount& account,
+                                                 const std::atomic<bool>& stop) {
+    PollOptions options;
+    options.stop = &stop;
+    PassOutcome outcome;
+    outcome.result = makePollJob(c, account, ledger, poolFor(c), options)->run();
+    outcome.quarantine = quarantineOf(ledger, account.name);
+    return outcome;
+  });
+  scheduler.configure(cfg);
+
+  std::optional<admin::AdminServer> server;
+  if (cfg->admin) {
+    server.emplace(cfg->admin->host, cfg->admin->port, std::string(cfg->admin->token.reveal()),
+                   board, [&scheduler](const std::string& account) {
+                     return scheduler.pollNow(account) ? admin::PollRequest::Accepted
+                                                       : admin::PollRequest::UnknownAccount;
+                   });
+    server->start();
+  }
+  scheduler.start();
+  logInfo(std::string("popgate ") + POPGATE_VERSION + " running: " +
+          std::to_string(cfg->accounts.size()) + " account(s), target " + cfg->target.server.host +
+          ":" + std::to_string(cfg->target.server.port) +
+          (cfg->admin ? ", admin on http://" + cfg->admin->host + ":" +
+                            std::to_string(server->port())
+                      : std::string(", no admin endpoint")));
+
+  const sigset_t set = daemonSignals();
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&set, &signal) != 0) continue;
+    if (signal == SIGHUP) {
+      logInfo("SIGHUP: reloading " + config_file.string());
+      try {
+        auto next = std::make_shared<const config::GatewayConfig>(config::loadConfig(config_file));
+        warnAboutFixedSettings(*cfg, *next);
+        setupLogging(next->log_level, next->log_format, std::cout);
+        scheduler.configure(next);
+        cfg = next;
+        logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
+      } catch (const Error& e) {
+        logError(std::string("configuration reload failed, still running on the previous one: ") +
+                 e.what());
+      }
+      continue;
+    }
+    logInfo(std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
+            ": stopping (passes end at their next safe point)");
+    break;
+  }
+
+  const bool clean = scheduler.stop(std::chrono::seconds(8));
+  if (server) server->stop();
+  if (clean) pool->closeAll();
+  if (!clean) {
+    // The ledger makes this as safe as a crash: the next start looks up what was in flight.
+    logWarning("a pass did not end in time and was abandoned; the next start resumes it");
+    std::cout.flush();
+    ::_exit(0);
+  }
+  logInfo("stopped");
+  return 0;
+}
+
+}  // namespace popgate::gateway

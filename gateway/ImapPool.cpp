@@ -1,0 +1,112 @@
+#include "ImapPool.h"
+
+#include <exception>
+
+#include "Logging.h"
+#include "Pop3Source.h"
+
+namespace popgate::gateway {
+
+namespace {
+
+imap::AuthMethod methodOf(config::ImapAuth auth) {
+  switch (auth) {
+    case config::ImapAuth::Login: return imap::AuthMethod::Login;
+    case config::ImapAuth::Plain: return imap::AuthMethod::Plain;
+    case config::ImapAuth::Auto: break;
+  }
+  return imap::AuthMethod::Auto;
+}
+
+}  // namespace
+
+std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
+                                                  net::TraceSink trace) {
+  const net::Endpoint endpoint = endpointOf(target.server);
+  auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint,
+                                                   std::move(trace));
+  imap::Credentials credentials;
+  credentials.username = target.server.username;
+  credentials.password = std::string(target.server.password.reveal());
+  credentials.method = methodOf(target.auth);
+  client->login(credentials);
+  client->setNotice([](std::string_view text) { logWarning(text); });
+  return client;
+}
+
+ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
+    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {
+  if (!opener_) {
+    const config::ImapTarget copy = target;
+    opener_ = [copy] { return openImapSession(copy, traceTo("imap")); };
+  }
+}
+
+ImapPool::~ImapPool() { closeAll(); }
+
+void ImapPool::setMaxIdle(std::chrono::seconds max_idle) {
+  std::lock_guard lock(mutex_);
+  max_idle_ = max_idle;
+}
+
+ImapPool::Lease::Lease(ImapPool& pool, std::unique_ptr<imap::ImapClient> client)
+    : pool_(&pool), client_(std::move(client)), exceptions_(std::uncaught_exceptions()) {}
+
+ImapPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), client_(std::move(other.client_)), exceptions_(other.exceptions_) {}
+
+ImapPool::Lease::~Lease() {
+  if (client_) pool_->giveBack(std::move(client_), std::uncaught_exceptions() > exceptions_);
+}
+
+ImapPool::Lease ImapPool::acquire() {
+  std::unique_ptr<imap::ImapClient> stale;
+  {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
+    if (!idle_.empty()) {
+      Idle idle = std::move(idle_.back());
+      idle_.pop_back();
+      if (std::chrono::steady_clock::now() - idle.since <= max_idle_) {
+        return Lease(*this, std::move(idle.client));
+      }
+      stale = std::move(idle.client);  // logged out below, its slot reused for a fresh session
+    } else {
+      ++open_;
+    }
+  }
+  if (stale) stale->logout();
+  try {
+    return Lease(*this, opener_());
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    --open_;
+    available_.notify_one();
+    throw;
+  }
+}
+
+void ImapPool::giveBack(std::unique_ptr<imap::ImapClient> client, bool broken) noexcept {
+  if (broken) {
+    client.reset();  // closes the socket without a goodbye
+    std::lock_guard lock(mutex_);
+    --open_;
+  } else {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(Idle{std::move(client), std::chrono::steady_clock::now()});
+  }
+  available_.notify_one();
+}
+
+void ImapPool::closeAll() noexcept {
+  std::vector<Idle> idle;
+  {
+    std::lock_guard lock(mutex_);
+    idle.swap(idle_);
+    open_ -= idle.size();
+  }
+  for (Idle& i : idle) i.client->logout();
+  available_.notify_all();
+}
+
+}  // namespace popgate::gateway

@@ -1,0 +1,52 @@
+#include "PassRunner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "ImapSink.h"
+#include "Logging.h"
+#include "Pop3Source.h"
+
+namespace popgate::gateway {
+
+std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
+                                     const config::PopAccount& account, Ledger& ledger,
+                                     std::shared_ptr<ImapPool> pool, PollOptions options) {
+  const config::PopAccount* acct = &account;
+  options.upload_threads = std::max<std::size_t>(cfg.target.connections, 1);
+  options.reopen_without_pipelining = [acct] {
+    pop3::Pop3Options pop3;
+    pop3.allow_pipelining = false;
+    return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3);
+  };
+  return std::make_unique<PollJob>(
+      account, ledger,
+      [acct] { return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3")); },
+      [pool] { return std::make_unique<ImapSink>(*pool); },
+      cfg.state_dir / "spool" / account.name, std::move(options));
+}
+
+std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
+                                  const std::vector<const config::PopAccount*>& accounts,
+                                  unsigned parallel) {
+  auto pool = std::make_shared<ImapPool>(cfg.target);
+  std::vector<PollResult> results(accounts.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < accounts.size(); i = next++) {
+      logDebug(accounts[i]->name + ": pass starts");
+      results[i] = makePollJob(cfg, *accounts[i], ledger, pool)->run();
+    }
+  };
+  const std::size_t threads =
+      std::clamp<std::size_t>(parallel, 1, std::max<std::size_t>(accounts.size(), 1));
+  std::vector<std::thread> workers;
+  for (std::size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
+  worker();
+  for (auto& t : workers) t.join();
+  pool->closeAll();
+  return results;
+}
+
+}  // namespace popgate::gateway

@@ -1,0 +1,62 @@
+#pragma once
+// One retrieved message on its way to the target: the exact bytes the POP server sent (unstuffed),
+// kept in memory when small and in a file under the spool directory when large, so nothing ever
+// holds a whole large message in memory. Computes size and SHA-256 as the bytes arrive and keeps
+// the header block for the internal date and recovery searches.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <openssl/evp.h>
+
+#include "connectors/codec/HeaderScan.h"
+#include "connectors/imap/ImapClient.h"
+#include "connectors/pop3/Pop3Client.h"
+
+namespace popgate::gateway {
+
+class Spool final : public pop3::ByteSink, public imap::MessageSource {
+ public:
+  // Bytes beyond `memory_limit` move to a file created in `dir` (which must exist).
+  Spool(std::filesystem::path dir, std::uint64_t memory_limit);
+  ~Spool() override;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // pop3::ByteSink: appends bytes. Throws Error(Internal) when the spool file cannot be written.
+  void write(std::string_view bytes) override;
+  // Ends writing: flushes the file and fixes the digest. Call once, after the last write().
+  void finish();
+
+  // imap::MessageSource (valid after finish()).
+  std::uint64_t size() const override { return size_; }
+  void forEachChunk(const std::function<void(std::string_view)>& chunk) const override;
+
+  // Lower-case hex SHA-256 of the bytes (after finish()).
+  const std::string& sha256() const noexcept { return sha256_; }
+  // The header block (up to the first empty line, at most 64 KB of it).
+  std::string_view header() const;
+  // Internal date from the Date header, if it parses.
+  std::optional<codec::MessageDate> date() const;
+  // The recovery fingerprint (size, Message-ID or Date/From/Subject).
+  imap::MessageFingerprint fingerprint() const;
+  bool inFile() const noexcept { return file_.has_value(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint64_t memory_limit_;
+  std::string memory_;                 // all bytes while small, else only the first header bytes
+  std::optional<std::filesystem::path> file_;
+  std::ofstream out_;
+  std::uint64_t size_ = 0;
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> digest_;
+  std::string sha256_;
+  std::string head_;                   // first bytes, for header()
+  bool finished_ = false;
+};
+
+}  // namespace popgate::gateway

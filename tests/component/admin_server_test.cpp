@@ -1,0 +1,534 @@
+// The admin endpoint on loopback: every route and status code, bearer-token checks (before
+// routing, constant-time compare), poll-now with percent-decoded names, exact binding (a port in
+// use is a configuration error), a prompt stop() with idle keep-alive clients, and probeHealth.
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/Timespan.h>
+
+#include "connectors/common/Error.h"
+#include "gateway/StatusBoard.h"
+#include "gateway/admin/AdminServer.h"
+#include "gateway/admin/HealthProbe.h"
+
+using namespace popgate;
+using namespace popgate::gateway;
+using namespace popgate::gateway::admin;
+using Poco::Net::HTTPClientSession;
+using Poco::Net::HTTPRequest;
+using Poco::Net::HTTPResponse;
+
+namespace {
+
+// The configured token (a function: no throwing initializer at namespace scope).
+std::string token() {
+  return "s3cr3t-T0ken_value";
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string headers;  // the whole header block as received
+  std::string content_type;
+  std::string allow;
+  std::string www_authenticate;
+  bool keep_alive = false;
+};
+
+Reply call(HTTPClientSession& session, const std::string& method, const std::string& path,
+           const std::string& authorization = {}, const std::string& body = {}) {
+  HTTPRequest request(method, path, HTTPRequest::HTTP_1_1);
+  request.setKeepAlive(true);
+  if (!authorization.empty()) request.set("Authorization", authorization);
+  if (!body.empty()) request.setContentLength(static_cast<std::streamsize>(body.size()));
+  std::ostream& out = session.sendRequest(request);
+  out << body;
+  HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  Reply reply;
+  reply.status = static_cast<int>(response.getStatus());
+  Poco::StreamCopier::copyToString(in, reply.body);
+  std::ostringstream headers;
+  response.write(headers);
+  reply.headers = headers.str();
+  reply.content_type = response.getContentType();
+  reply.allow = response.get("Allow", "");
+  reply.www_authenticate = response.get("WWW-Authenticate", "");
+  reply.keep_alive = response.getKeepAlive();
+  return reply;
+}
+
+std::unique_ptr<HTTPClientSession> session(std::uint16_t port) {
+  auto s = std::make_unique<HTTPClientSession>("127.0.0.1", port);
+  s->setTimeout(Poco::Timespan(5, 0));
+  s->setKeepAlive(true);
+  return s;
+}
+
+Reply call(std::uint16_t port, const std::string& method, const std::string& path,
+           const std::string& authorization = {}, const std::string& body = {}) {
+  return call(*session(port), method, path, authorization, body);
+}
+
+Poco::JSON::Object::Ptr json(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+AccountStatus account(const std::string& name) {
+  AccountStatus a;
+  a.name = name;
+  a.host = "pop." + name + ".example:995";
+  a.folder = "INBOX";
+  return a;
+}
+
+// A port nothing listens on (bound once by the system, then released).
+std::uint16_t closedPort() {
+  Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::uint16_t port = probe.address().port();
+  probe.close();
+  return port;
+}
+
+// A running server on 127.0.0.1 (system-chosen port) over three accounts; records poll-now calls.
+struct Server {
+  explicit Server(std::string token = {})
+      : server("127.0.0.1", 0, std::move(token), board, [this](const std::string& name) {
+          std::lock_guard lock(mutex);
+          polled.push_back(name);
+          return board.hasAccount(name) ? PollRequest::Accepted : PollRequest::UnknownAccount;
+        }) {
+    board.setAccounts({account("work"), account("home.mail"), account("a-b_c.d")});
+    server.start();
+  }
+
+  std::vector<std::string> polls() {
+    std::lock_guard lock(mutex);
+    return polled;
+  }
+
+  std::uint16_t port() const { return server.port(); }
+
+  StatusBoard board{"9.9.9-test"};
+  std::mutex mutex;
+  std::vector<std::string> polled;
+  AdminServer server;
+};
+
+struct TokenServer : Server {
+  TokenServer() : Server(token()) {}
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pure_helpers)
+
+BOOST_AUTO_TEST_CASE(testConstantTimeEquals) {
+  BOOST_TEST(constantTimeEquals("", ""));
+  BOOST_TEST(constantTimeEquals("abc", "abc"));
+  BOOST_TEST(!constantTimeEquals("abd", "abc"));
+  BOOST_TEST(!constantTimeEquals("xbc", "abc"));
+  BOOST_TEST(!constantTimeEquals("ab", "abc"));    // a prefix
+  BOOST_TEST(!constantTimeEquals("abcd", "abc"));  // longer
+  BOOST_TEST(!constantTimeEquals("", "abc"));
+  BOOST_TEST(!constantTimeEquals("abc", ""));
+  BOOST_TEST(!constantTimeEquals(std::string("abc\0", 4), "abc"));  // a trailing NUL differs
+  BOOST_TEST(!constantTimeEquals("ABC", "abc"));
+  // A candidate that repeats the expected value must not match by wrapping around.
+  BOOST_TEST(!constantTimeEquals("abcabc", "abc"));
+}
+
+BOOST_AUTO_TEST_CASE(testBearerMatches) {
+  BOOST_TEST(bearerMatches("Bearer " + token(), token()));
+  BOOST_TEST(bearerMatches("bearer " + token(), token()));  // the scheme is case-insensitive
+  BOOST_TEST(bearerMatches("BEARER   " + token() + "  ", token()));  // extra blanks around
+  BOOST_TEST(bearerMatches(" \tBearer " + token() + "\t", token()));
+  BOOST_TEST(!bearerMatches("Bearer " + token() + "x", token()));
+  BOOST_TEST(!bearerMatches("Bearer " + token().substr(1), token()));
+  BOOST_TEST(!bearerMatches("Basic " + token(), token()));
+  BOOST_TEST(!bearerMatches("Bearer" + token(), token()));  // no space after the scheme
+  BOOST_TEST(!bearerMatches("Bearer", token()));
+  BOOST_TEST(!bearerMatches("Bearer ", token()));
+  BOOST_TEST(!bearerMatches(token(), token()));
+  BOOST_TEST(!bearerMatches("", token()));
+  BOOST_TEST(!bearerMatches("Bearer ", ""));       // no token configured: no match
+  BOOST_TEST(bearerMatches("Bearer a b", "a b"));  // inner blanks belong to the token
+}
+
+BOOST_AUTO_TEST_CASE(testAccountNameSyntax) {
+  BOOST_TEST(isValidAccountName("work"));
+  BOOST_TEST(isValidAccountName("a-b_c.d"));
+  BOOST_TEST(isValidAccountName("ABC019"));
+  BOOST_TEST(!isValidAccountName(""));
+  BOOST_TEST(!isValidAccountName("a b"));
+  BOOST_TEST(!isValidAccountName("a/b"));
+  BOOST_TEST(!isValidAccountName("\xC3\xA9"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(without_token, Server)
+
+BOOST_AUTO_TEST_CASE(testHealthz) {
+  const Reply r = call(port(), "GET", "/healthz");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == "ok\n");
+  BOOST_TEST(r.content_type.starts_with("text/plain"));
+}
+
+BOOST_AUTO_TEST_CASE(testStatusJson) {
+  const Reply r = call(port(), "GET", "/status");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.content_type == "application/json");
+  const auto root = json(r.body);
+  BOOST_TEST(root->getValue<std::string>("version") == "9.9.9-test");
+  const auto accounts = root->getArray("accounts");
+  BOOST_REQUIRE(accounts->size() == 3u);
+  BOOST_TEST(accounts->getObject(0)->getValue<std::string>("name") == "work");
+  BOOST_TEST(accounts->getObject(0)->getValue<std::string>("state") == "idle");
+}
+
+BOOST_AUTO_TEST_CASE(testMetrics) {
+  const Reply r = call(port(), "GET", "/metrics?x=1");  // a query does not change the route
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  BOOST_TEST(r.body.find("\npopgate_up 1\n") != std::string::npos);
+  BOOST_TEST(r.body.find("popgate_polls_total{account=\"a-b_c.d\"} 0\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(testHeadOnGetRoutes) {
+  for (const std::string path : {"/healthz", "/status", "/metrics"}) {
+    BOOST_TEST_CONTEXT(path) {
+      const Reply r = call(port(), "HEAD", path);
+      BOOST_TEST(r.status == 200);
+      BOOST_TEST(r.body.empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testPollNowAccepted) {
+  const Reply r = call(port(), "POST", "/accounts/work/poll");
+  BOOST_TEST(r.status == 202);
+  BOOST_TEST(r.content_type == "application/json");
+  const auto body = json(r.body);
+  BOOST_TEST(body->getValue<std::string>("account") == "work");
+  BOOST_TEST(body->getValue<std::string>("status") == "poll requested");
+  BOOST_TEST(polls() == std::vector<std::string>{"work"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(testPollNowDecodesName) {
+  const Reply r = call(port(), "POST", "/accounts/a%2Db%5Fc%2ed/poll");
+  BOOST_TEST(r.status == 202);
+  BOOST_TEST(json(r.body)->getValue<std::string>("account") == "a-b_c.d");
+  BOOST_TEST(polls() == std::vector<std::string>{"a-b_c.d"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(testPollNowUnknownAccount) {
+  const Reply r = call(port(), "POST", "/accounts/nosuch/poll");
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(r.content_type == "application/json");
+  BOOST_TEST(json(r.body)->getValue<std::string>("error") == "no account named nosuch");
+  BOOST_TEST(polls() == std::vector<std::string>{"nosuch"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(testPollNowInvalidNameNeverReachesScheduler) {
+  for (const std::string path :
+       {"/accounts/bad%20name/poll", "/accounts/a%2Fb/poll", "/accounts/%ZZ/poll",
+        "/accounts/%C3%A9/poll", "/accounts/%22%0A/poll"}) {
+    BOOST_TEST_CONTEXT(path) {
+      const Reply r = call(port(), "POST", path);
+      BOOST_TEST(r.status == 404);
+      const auto body = json(r.body);  // well-formed JSON whatever the name held
+      BOOST_TEST(body->getValue<std::string>("error").starts_with("no account named "));
+    }
+  }
+  BOOST_TEST(polls().empty());
+}
+
+BOOST_AUTO_TEST_CASE(testWrongMethodGives405WithAllow) {
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
+  for (const Case& c :
+       {Case{"POST", "/status", "GET, HEAD"}, Case{"DELETE", "/metrics", "GET, HEAD"},
+        Case{"PUT", "/healthz", "GET, HEAD"}, Case{"GET", "/accounts/work/poll", "POST"},
+        Case{"DELETE", "/accounts/nosuch/poll", "POST"}}) {
+    BOOST_TEST_CONTEXT(c.method << " " << c.path) {
+      const Reply r = call(port(), c.method, c.path);
+      BOOST_TEST(r.status == 405);
+      BOOST_TEST(r.allow == c.allow);
+      BOOST_TEST(json(r.body)->has("error"));
+    }
+  }
+  BOOST_TEST(polls().empty());
+}
+
+BOOST_AUTO_TEST_CASE(testUnknownPathGives404Json) {
+  for (const std::string path : {"/", "/nope", "/status/", "/healthz/x", "/accounts/work",
+                                 "/accounts/work/poll/x", "/accounts//poll", "/STATUS"}) {
+    BOOST_TEST_CONTEXT(path) {
+      const Reply r = call(port(), "GET", path);
+      BOOST_TEST(r.status == 404);
+      BOOST_TEST(r.content_type == "application/json");
+      BOOST_TEST(json(r.body)->has("error"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testKeepAliveSessionServesSeveralRequests) {
+  auto s = session(port());
+  for (int i = 0; i < 3; ++i) {
+    // A small body is read and dropped so the next request on the connection parses.
+    const Reply r = call(*s, "POST", "/accounts/work/poll", {}, std::string(1000, 'b'));
+    BOOST_TEST(r.status == 202);
+    BOOST_TEST(r.keep_alive);
+    BOOST_TEST(call(*s, "GET", "/healthz").status == 200);
+  }
+  BOOST_TEST(polls().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(testRequestBodyOver64KiBRefused) {
+  // The headers announce 100 000 bytes; the server answers 413 without reading any of them.
+  auto s = session(port());
+  HTTPRequest request(HTTPRequest::HTTP_POST, "/accounts/work/poll", HTTPRequest::HTTP_1_1);
+  request.setContentLength(100000);
+  s->sendRequest(request);
+  HTTPResponse response;
+  std::istream& in = s->receiveResponse(response);
+  std::string body;
+  Poco::StreamCopier::copyToString(in, body);
+  BOOST_TEST(static_cast<int>(response.getStatus()) == 413);
+  BOOST_TEST(!response.getKeepAlive());
+  BOOST_TEST(polls().empty());
+  // 64 KiB exactly is fine.
+  BOOST_TEST(
+      call(port(), "POST", "/accounts/work/poll", {}, std::string(std::size_t{64} * 1024, 'x'))
+          .status == 202);
+}
+
+BOOST_AUTO_TEST_CASE(testChunkedBodyOver64KiBRefused) {
+  auto s = session(port());
+  HTTPRequest request(HTTPRequest::HTTP_POST, "/accounts/work/poll", HTTPRequest::HTTP_1_1);
+  request.setChunkedTransferEncoding(true);
+  std::ostream& out = s->sendRequest(request);
+  out << std::string(std::size_t{64} * 1024 + 1, 'x');
+  out.flush();
+  HTTPResponse response;
+  std::string body;
+  try {
+    std::istream& in = s->receiveResponse(response);
+    Poco::StreamCopier::copyToString(in, body);
+    BOOST_TEST(static_cast<int>(response.getStatus()) == 413);
+  } catch (const Poco::Exception&) {
+    // The server may close before the client finished its last chunk; what matters is below.
+  }
+  BOOST_TEST(polls().empty());
+}
+
+BOOST_AUTO_TEST_CASE(testNoAuthorizationNeededWithoutToken) {
+  BOOST_TEST(call(port(), "GET", "/status", "Bearer whatever").status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(with_token, TokenServer)
+
+BOOST_AUTO_TEST_CASE(testHealthzNeedsNoToken) {
+  BOOST_TEST(call(port(), "GET", "/healthz").status == 200);
+  BOOST_TEST(call(port(), "GET", "/healthz", "Bearer wrong").status == 200);
+  BOOST_TEST(call(port(), "HEAD", "/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(testUnauthorizedRequests) {
+  const std::vector<std::string> bad_headers{
+      "",                                                 // missing
+      "Bearer wrong",                                     // wrong token
+      "Bearer " + token() + "x",                          // longer
+      "Bearer " + token().substr(0, token().size() - 1),  // a prefix
+      "Basic " + token(),                                 // wrong scheme
+      "Bearer",                                           // no token
+      token(),                                            // no scheme
+  };
+  for (const std::string& header : bad_headers) {
+    for (const auto& [method, path] :
+         std::vector<std::pair<std::string, std::string>>{{"GET", "/status"},
+                                                          {"GET", "/metrics"},
+                                                          {"POST", "/accounts/work/poll"},
+                                                          {"GET", "/no/such/path"},
+                                                          {"DELETE", "/status"}}) {
+      BOOST_TEST_CONTEXT("'" << header << "' " << method << " " << path) {
+        const Reply r = call(port(), method, path, header);
+        BOOST_TEST(r.status == 401);  // before routing: also for unknown paths and methods
+        BOOST_TEST(r.www_authenticate == "Bearer");
+        BOOST_TEST(r.body == "unauthorized\n");
+      }
+    }
+  }
+  BOOST_TEST(polls().empty());
+}
+
+BOOST_AUTO_TEST_CASE(testAuthorizedRequests) {
+  for (const std::string& header :
+       {"Bearer " + token(), "bearer " + token(), "Bearer    " + token() + "   "}) {
+    BOOST_TEST_CONTEXT("'" << header << "'") {
+      BOOST_TEST(call(port(), "GET", "/status", header).status == 200);
+      BOOST_TEST(call(port(), "GET", "/metrics", header).status == 200);
+      BOOST_TEST(call(port(), "POST", "/accounts/work/poll", header).status == 202);
+      BOOST_TEST(call(port(), "POST", "/accounts/nosuch/poll", header).status == 404);
+      BOOST_TEST(call(port(), "GET", "/nope", header).status == 404);
+      BOOST_TEST(call(port(), "POST", "/status", header).status == 405);
+    }
+  }
+  BOOST_TEST(polls().size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(testTokenNeverInAResponse) {
+  std::vector<Reply> replies;
+  for (const std::string& header :
+       {std::string(), "Bearer " + token(), std::string("Bearer wrong")}) {
+    for (const auto& [method, path] :
+         std::vector<std::pair<std::string, std::string>>{{"GET", "/healthz"},
+                                                          {"GET", "/status"},
+                                                          {"GET", "/metrics"},
+                                                          {"POST", "/accounts/work/poll"},
+                                                          {"POST", "/accounts/nosuch/poll"},
+                                                          {"GET", "/nope"},
+                                                          {"PUT", "/status"}}) {
+      replies.push_back(call(port(), method, path, header));
+    }
+  }
+  for (const Reply& r : replies) {
+    BOOST_TEST(r.body.find(token()) == std::string::npos);
+    BOOST_TEST(r.headers.find(token()) == std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(testPortInUseIsConfigError) {
+  Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::uint16_t port = taken.address().port();
+  StatusBoard board("x");
+  AdminServer server("127.0.0.1", port, {}, board,
+                     [](const std::string&) { return PollRequest::Accepted; });
+  try {
+    server.start();
+    BOOST_FAIL("start() on a port in use did not throw");
+  } catch (const Error& e) {
+    BOOST_TEST(static_cast<int>(e.kind()) == static_cast<int>(ErrorKind::Config));
+    BOOST_TEST(std::string(e.what()) ==
+               "admin.listen 127.0.0.1:" + std::to_string(port) + ": address already in use");
+  }
+  BOOST_TEST(server.port() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(testSecondServerOnSamePortFails) {
+  Server first;
+  StatusBoard board("x");
+  AdminServer second("127.0.0.1", first.port(), {}, board,
+                     [](const std::string&) { return PollRequest::Accepted; });
+  BOOST_CHECK_THROW(second.start(), Error);
+  BOOST_TEST(call(first.port(), "GET", "/healthz").status == 200);  // the first one is unharmed
+}
+
+BOOST_AUTO_TEST_CASE(testUnusableListenAddressIsConfigError) {
+  StatusBoard board("x");
+  AdminServer server("192.0.2.1", 8025, {}, board,
+                     [](const std::string&) { return PollRequest::Accepted; });
+  try {
+    server.start();
+    BOOST_FAIL("start() on a foreign address did not throw");
+  } catch (const Error& e) {
+    BOOST_TEST(static_cast<int>(e.kind()) == static_cast<int>(ErrorKind::Config));
+    BOOST_TEST(std::string(e.what()).starts_with("admin.listen 192.0.2.1:8025: "));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testMissingCallbackRefused) {
+  StatusBoard board("x");
+  BOOST_CHECK_THROW(AdminServer("127.0.0.1", 0, {}, board, PollNowCallback{}), Error);
+}
+
+BOOST_AUTO_TEST_CASE(testStopIsPromptWithIdleKeepAliveClients) {
+  Server s;
+  const std::uint16_t port = s.port();
+  // Four kept-alive connections occupy every handler thread; a fifth client connected but silent
+  // waits in the queue (or in its first-request timeout).
+  std::vector<std::unique_ptr<HTTPClientSession>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(session(port));
+    const Reply r = call(*held.back(), "GET", "/healthz");
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.keep_alive);
+  }
+  Poco::Net::StreamSocket silent;
+  silent.connect(Poco::Net::SocketAddress("127.0.0.1", port));
+  const auto begin = std::chrono::steady_clock::now();
+  s.server.stop();
+  const auto elapsed = std::chrono::steady_clock::now() - begin;
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < 2000);
+  BOOST_TEST(s.server.port() == 0);
+  Poco::Net::StreamSocket late;
+  BOOST_CHECK_THROW(late.connect(Poco::Net::SocketAddress("127.0.0.1", port)),
+                    Poco::Net::ConnectionRefusedException);
+  s.server.stop();  // idempotent
+}
+
+BOOST_AUTO_TEST_CASE(testRestartOnSamePort) {
+  Server s;
+  const std::uint16_t port = s.port();
+  BOOST_TEST(call(port, "GET", "/healthz").status == 200);  // leaves a connection in TIME_WAIT
+  s.server.stop();
+  StatusBoard board("x");
+  AdminServer again("127.0.0.1", port, {}, board,
+                    [](const std::string&) { return PollRequest::Accepted; });
+  again.start();
+  BOOST_TEST(again.port() == port);
+  BOOST_TEST(call(port, "GET", "/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(health_probe)
+
+BOOST_AUTO_TEST_CASE(testProbeRunningServer) {
+  TokenServer s;  // /healthz needs no token even when one is configured
+  BOOST_TEST(probeHealth("127.0.0.1", s.port(), std::chrono::seconds{2}) == 0);
+  BOOST_TEST(probeHealth("0.0.0.0", s.port(), std::chrono::seconds{2}) == 0);  // probed on loopback
+}
+
+BOOST_AUTO_TEST_CASE(testProbeClosedPort) {
+  BOOST_TEST(probeHealth("127.0.0.1", closedPort(), std::chrono::seconds{2}) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(testProbeSilentServerTimesOut) {
+  // Listening, never accepting: the connection completes in the backlog, no answer ever comes.
+  Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const auto begin = std::chrono::steady_clock::now();
+  BOOST_TEST(probeHealth("127.0.0.1", silent.address().port(), std::chrono::seconds{1}) == 1);
+  const auto elapsed = std::chrono::steady_clock::now() - begin;
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < 2500);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

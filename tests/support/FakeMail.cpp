@@ -1,0 +1,154 @@
+#include "FakeMail.h"
+
+#include "connectors/codec/HeaderScan.h"
+
+namespace popgate::test {
+
+namespace {
+
+class FakeSource final : public gateway::MailSource {
+ public:
+  explicit FakeSource(FakeMaildrop& drop) : drop_(drop) { ++drop_.sessions; }
+
+  pop3::Listing list() override {
+    pop3::Listing listing;
+    for (std::size_t i = 0; i < drop_.messages.size(); ++i) {
+      const auto& m = drop_.messages[i];
+      const std::uint64_t size = m.bytes.size() > drop_.list_size_bonus
+                                     ? m.bytes.size() - drop_.list_size_bonus
+                                     : 1;
+      listing.messages.push_back({static_cast<std::uint32_t>(i + 1), m.uidl, size});
+    }
+    return listing;
+  }
+
+  void retrieve(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
+                pop3::RetrieveHandler& handler) override {
+    for (const auto& info : messages) {
+      const auto& m = drop_.messages.at(info.number - 1);
+      if (drop_.refuse_retr.count(m.uidl)) {
+        handler.end(info, pop3::RetrieveOutcome::Refused, "-ERR no such message");
+        continue;
+      }
+      drop_.retrieved.push_back(m.uidl);
+      retrieved_.insert(info.number);
+      pop3::ByteSink& sink = handler.begin(info);
+      if (m.bytes.size() > max_bytes) {
+        sink.write(std::string_view(m.bytes).substr(0, max_bytes));
+        handler.end(info, pop3::RetrieveOutcome::TooLarge, "+OK");
+        continue;
+      }
+      // Several pieces, as a real stream would arrive.
+      for (std::size_t pos = 0; pos < m.bytes.size(); pos += 7000) {
+        sink.write(std::string_view(m.bytes).substr(pos, 7000));
+      }
+      handler.end(info, pop3::RetrieveOutcome::Complete, "+OK");
+    }
+  }
+
+  std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers) override {
+    for (auto n : numbers) marked_.insert(n);
+    return {};
+  }
+
+  bool commit() noexcept override {
+    if (drop_.quit_fails) return false;
+    std::vector<FakeMaildrop::Message> kept;
+    for (std::size_t i = 0; i < drop_.messages.size(); ++i) {
+      const auto number = static_cast<std::uint32_t>(i + 1);
+      const bool gone = marked_.count(number) || (drop_.expire_zero && retrieved_.count(number));
+      if (!gone) kept.push_back(drop_.messages[i]);
+    }
+    drop_.messages = std::move(kept);
+    marked_.clear();
+    return true;
+  }
+
+  void abandon() noexcept override { marked_.clear(); }
+  bool expiresRetrieved() const noexcept override { return drop_.expire_zero; }
+
+ private:
+  FakeMaildrop& drop_;
+  std::set<std::uint32_t> marked_;
+  std::set<std::uint32_t> retrieved_;
+};
+
+std::string bytesOf(const imap::MessageSource& source) {
+  std::string out;
+  source.forEachChunk([&](std::string_view chunk) { out.append(chunk); });
+  return out;
+}
+
+class FakeSink final : public gateway::MailSink {
+ public:
+  explicit FakeSink(FakeTarget& target) : target_(target) {}
+
+  std::vector<imap::AppendOutcome> append(const std::string& folder,
+                                          const std::vector<imap::AppendItem>& items) override {
+    if (target_.fail_connection) throw Error(ErrorKind::Transient, "fake target unreachable");
+    std::vector<imap::AppendOutcome> out;
+    for (const auto& item : items) {
+      ++target_.appends;
+      const std::string bytes = bytesOf(*item.message);
+      imap::AppendOutcome o;
+      if (target_.judge) {
+        if (auto refusal = target_.judge(bytes)) {
+          o.ok = false;
+          o.kind = refusal->first;
+          o.reply = refusal->second;
+          out.push_back(o);
+          continue;
+        }
+      }
+      target_.folders[folder].push_back(bytes);
+      o.ok = true;
+      o.uid = codec::AppendUid{7, target_.next_uid++};
+      o.reply = "A1 OK [APPENDUID 7 " + std::to_string(o.uid->uid) + "] done";
+      out.push_back(o);
+    }
+    return out;
+  }
+
+  bool contains(const std::string& folder, const imap::MessageFingerprint& f) override {
+    ++target_.lookups;
+    for (const std::string& m : target_.folders[folder]) {
+      if (m.size() != f.size) continue;
+      const auto header = codec::headerBlock(m);
+      if (f.message_id) {
+        if (codec::headerValue(header, "Message-ID") == f.message_id) return true;
+        continue;
+      }
+      if (codec::headerValue(header, "Date") == f.date &&
+          codec::headerValue(header, "From") == f.from &&
+          codec::headerValue(header, "Subject") == f.subject) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void close() noexcept override {}
+
+ private:
+  FakeTarget& target_;
+};
+
+}  // namespace
+
+std::string FakeMaildrop::add(std::string bytes, std::string uidl) {
+  if (uidl.empty()) uidl = "uid" + std::to_string(messages.size() + 1) + "-" + std::to_string(bytes.size());
+  messages.push_back({uidl, std::move(bytes)});
+  return messages.back().uidl;
+}
+
+std::unique_ptr<gateway::MailSource> FakeMaildrop::open() { return std::make_unique<FakeSource>(*this); }
+
+std::unique_ptr<gateway::MailSink> FakeTarget::open() { return std::make_unique<FakeSink>(*this); }
+
+std::vector<std::string> FakeTarget::all() const {
+  std::vector<std::string> out;
+  for (const auto& [name, messages] : folders) out.insert(out.end(), messages.begin(), messages.end());
+  return out;
+}
+
+}  // namespace popgate::test

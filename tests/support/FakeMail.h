@@ -1,0 +1,54 @@
+#pragma once
+// In-memory stand-ins for a POP3 maildrop and an IMAP target, for PollJob tests: deterministic,
+// with the semantics that matter to the delivery promise (DELE only at a confirmed QUIT, APPEND
+// outcomes per message, recovery lookup by fingerprint) and switches for faults.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gateway/MailSink.h"
+#include "gateway/MailSource.h"
+
+namespace popgate::test {
+
+// The server-side state of a POP3 account, shared by the sessions opened on it.
+struct FakeMaildrop {
+  struct Message {
+    std::string uidl;
+    std::string bytes;
+  };
+  std::vector<Message> messages;
+  std::set<std::string> refuse_retr;  // UIDLs whose RETR answers -ERR
+  bool expire_zero = false;            // CAPA EXPIRE 0: RETR'd messages vanish at QUIT
+  bool quit_fails = false;
+  std::uint64_t list_size_bonus = 0;  // LIST reports sizes this much smaller (a lying server)
+  int sessions = 0;
+  std::vector<std::string> retrieved;  // UIDLs in RETR order, across sessions
+
+  // Adds a message; returns its UIDL.
+  std::string add(std::string bytes, std::string uidl = {});
+  // Opens a session (what a SourceFactory returns).
+  std::unique_ptr<gateway::MailSource> open();
+};
+
+// The target mailbox.
+struct FakeTarget {
+  std::map<std::string, std::vector<std::string>> folders;
+  // Decides each APPEND: return {} to accept, or a kind and reply text to refuse.
+  std::function<std::optional<std::pair<ErrorKind, std::string>>(const std::string& bytes)> judge;
+  bool fail_connection = false;  // every append throws Error(Transient)
+  int appends = 0;               // APPEND commands accepted or refused
+  int lookups = 0;               // contains() calls
+  std::uint32_t next_uid = 1;
+
+  std::unique_ptr<gateway::MailSink> open();
+  // Every message in every folder.
+  std::vector<std::string> all() const;
+};
+
+}  // namespace popgate::test

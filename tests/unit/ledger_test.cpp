@@ -1,0 +1,108 @@
+// The SQLite ledger: durable state transitions, pruning, counts and the quarantine view, and
+// reopening a file written before.
+#include <boost/test/unit_test.hpp>
+
+#include "connectors/common/Error.h"
+#include "gateway/Ledger.h"
+#include "tests/support/TempDir.h"
+
+using namespace popgate;
+using namespace popgate::gateway;
+
+namespace {
+
+LedgerEntry entry(const std::string& key, LedgerState state) {
+  LedgerEntry e;
+  e.key = key;
+  e.state = state;
+  e.size = 1234;
+  e.sha256 = std::string(64, 'a');
+  e.message_id = "<x@y>";
+  e.folder = "Work";
+  return e;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(testCommitLoadRoundTrip) {
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "l.sqlite");
+  LedgerEntry up = entry("u1", LedgerState::Uploaded);
+  up.uidvalidity = 38505;
+  up.uid = 3955;
+  up.uploaded_at = 1750000000;
+  ledger.commit("work", {{entry("f1", LedgerState::InFlight), false}, {up, false}});
+  const auto rows = ledger.load("work");
+  BOOST_REQUIRE(rows.size() == 2u);
+  const LedgerEntry& got = rows.at("u1");
+  BOOST_TEST((got.state == LedgerState::Uploaded));
+  BOOST_TEST(got.uidvalidity == 38505u);
+  BOOST_TEST(got.uid == 3955u);
+  BOOST_TEST(got.uploaded_at == 1750000000);
+  BOOST_TEST(got.sha256 == std::string(64, 'a'));
+  BOOST_TEST(got.folder == "Work");
+  BOOST_TEST(ledger.load("other").empty());  // accounts are separate
+}
+
+BOOST_AUTO_TEST_CASE(testStateSurvivesReopening) {
+  test::TempDir dir;
+  {
+    Ledger ledger(dir.path() / "l.sqlite");
+    ledger.commit("work", {{entry("a", LedgerState::InFlight), false}});
+    ledger.commit("work", {{entry("a", LedgerState::Uploaded), false}});
+  }
+  Ledger again(dir.path() / "l.sqlite");
+  BOOST_TEST((again.load("work").at("a").state == LedgerState::Uploaded));
+}
+
+BOOST_AUTO_TEST_CASE(testForgetAndPrune) {
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "l.sqlite");
+  ledger.commit("work", {{entry("a", LedgerState::Uploaded), false},
+                         {entry("b", LedgerState::Uploaded), false},
+                         {entry("dup sha256:ff", LedgerState::Uploaded), false},
+                         {entry("c", LedgerState::InFlight), false}});
+  ledger.commit("work", {{entry("c", LedgerState::InFlight), true}});
+  BOOST_TEST(ledger.load("work").count("c") == 0u);
+  // "b" left the server; the content-keyed row of "dup" stays while "dup" is listed.
+  BOOST_TEST(ledger.prune("work", {"a", "dup"}) == 1u);
+  const auto rows = ledger.load("work");
+  BOOST_TEST(rows.count("a") == 1u);
+  BOOST_TEST(rows.count("b") == 0u);
+  BOOST_TEST(rows.count("dup sha256:ff") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(testCountsAndQuarantine) {
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "l.sqlite");
+  LedgerEntry r1 = entry("r1", LedgerState::Rejected);
+  r1.retry_at = 200;
+  r1.reason = "A1 NO [LIMIT] too big";
+  LedgerEntry r2 = entry("r2", LedgerState::Rejected);
+  r2.retry_at = 100;
+  ledger.commit("work", {{r1, false}, {r2, false}, {entry("u", LedgerState::Uploaded), false}});
+  const auto counts = ledger.counts("work");
+  BOOST_TEST(counts.at(LedgerState::Rejected) == 2u);
+  BOOST_TEST(counts.at(LedgerState::Uploaded) == 1u);
+  const auto q = ledger.quarantine("work");
+  BOOST_REQUIRE(q.size() == 2u);
+  BOOST_TEST(q[0].key == "r2");  // soonest retry first
+  BOOST_TEST(q[1].reason == "A1 NO [LIMIT] too big");
+}
+
+BOOST_AUTO_TEST_CASE(testNotALedgerFileIsAnInternalError) {
+  test::TempDir dir;
+  dir.write("junk.sqlite", std::string(4096, 'x'));
+  try {
+    Ledger ledger(dir.path() / "junk.sqlite");
+    BOOST_FAIL("opened a file that is not a database");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Internal));
+    BOOST_TEST(std::string(e.what()).find("junk.sqlite") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testUidlOfKey) {
+  BOOST_TEST(uidlOfKey("abc") == "abc");
+  BOOST_TEST(uidlOfKey("abc sha256:00ff") == "abc");
+}

@@ -1,0 +1,270 @@
+// PollJob against an in-memory maildrop and target with a real SQLite ledger: the delivery promise
+// (every message exactly once, deletions only after a durable upload) under refusals, failures,
+// and a simulated crash after every single step of a pass.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+
+#include "gateway/PollJob.h"
+#include "tests/support/FakeMail.h"
+#include "tests/support/TempDir.h"
+
+using namespace popgate;
+using namespace popgate::gateway;
+using popgate::test::FakeMaildrop;
+using popgate::test::FakeTarget;
+
+namespace {
+
+// A crash: the job stops where it is; run() then drops the POP session without QUIT, as death would.
+[[noreturn]] void crash() { throw Error(ErrorKind::Internal, "simulated crash"); }
+
+std::string message(int n, bool with_id = true) {
+  std::string m = "From: a" + std::to_string(n) + "@example.org\r\n";
+  if (with_id) m += "Message-ID: <m" + std::to_string(n) + "@example.org>\r\n";
+  m += "Subject: test " + std::to_string(n) + "\r\nDate: Tue, 1 Jul 2025 10:52:37 +0200\r\n\r\n";
+  m += "body " + std::string(static_cast<std::size_t>(n) * 100, 'x') + "\r\n.line\r\n";
+  return m;
+}
+
+struct Fixture {
+  test::TempDir dir;
+  FakeMaildrop drop;
+  FakeTarget target;
+  config::PopAccount account;
+  std::unique_ptr<Ledger> ledger;
+  std::int64_t clock = 1'750'000'000;
+  std::size_t upload_threads = 0;  // 0: retrieve and upload in turn, deterministically
+
+  Fixture() {
+    account.name = "work";
+    account.folder = "Work";
+    ledger = std::make_unique<Ledger>(dir.path() / "ledger.sqlite");
+  }
+
+  PollResult run(std::function<void(std::string_view)> hook = {}) {
+    PollOptions options;
+    options.window = 2;
+    options.upload_threads = upload_threads;
+    options.memory_limit = 300;  // some messages go through spool files
+    options.step_hook = std::move(hook);
+    options.clock = [this] { return clock; };
+    PollJob job(account, *ledger, [this] { return drop.open(); }, [this] { return target.open(); },
+                dir.path() / "spool", options);
+    return job.run();
+  }
+
+  std::size_t copies(const std::string& bytes) const {
+    const auto all = target.all();
+    return static_cast<std::size_t>(std::count(all.begin(), all.end(), bytes));
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(testDeliversEveryMessageByteExactOnce) {
+  Fixture f;
+  for (int i = 1; i <= 5; ++i) f.drop.add(message(i, i != 3));
+  const PollResult first = f.run();
+  BOOST_TEST(first.ok());
+  BOOST_TEST(first.uploaded == 5u);
+  BOOST_TEST(f.target.folders["Work"].size() == 5u);
+  for (int i = 1; i <= 5; ++i) BOOST_TEST(f.copies(message(i, i != 3)) == 1u);
+  BOOST_TEST(f.drop.messages.size() == 5u);  // keep: true
+
+  const int appends = f.target.appends;
+  const PollResult second = f.run();
+  BOOST_TEST(second.ok());
+  BOOST_TEST(second.uploaded == 0u);
+  BOOST_TEST(second.skipped == 5u);
+  BOOST_TEST(f.target.appends == appends);
+}
+
+BOOST_AUTO_TEST_CASE(testKeepFalseDeletesOnlyUploadedMessages) {
+  Fixture f;
+  f.account.keep = false;
+  for (int i = 1; i <= 4; ++i) f.drop.add(message(i));
+  f.target.judge = [](const std::string& bytes) -> std::optional<std::pair<ErrorKind, std::string>> {
+    if (bytes.find("test 2") != std::string::npos) {
+      return std::make_pair(ErrorKind::MessageRejected, "A3 NO message refused");
+    }
+    return std::nullopt;
+  };
+  const PollResult r = f.run();
+  BOOST_TEST(r.ok());
+  BOOST_TEST(r.uploaded == 3u);
+  BOOST_TEST(r.rejected == 1u);
+  BOOST_TEST(r.deleted == 3u);
+  BOOST_REQUIRE(f.drop.messages.size() == 1u);
+  BOOST_TEST(f.drop.messages[0].bytes == message(2));
+  BOOST_TEST(f.ledger->quarantine("work").size() == 1u);
+
+  // Quarantined: not retried within the day, retried after it.
+  const int appends = f.target.appends;
+  f.clock += 3600;
+  BOOST_TEST(f.run().quarantined == 1u);
+  BOOST_TEST(f.target.appends == appends);
+  f.target.judge = nullptr;
+  f.clock += 24 * 3600;
+  const PollResult later = f.run();
+  BOOST_TEST(later.uploaded == 1u);
+  BOOST_TEST(f.drop.messages.empty());
+  BOOST_TEST(f.copies(message(2)) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(testUnreachableTargetDeletesNothing) {
+  Fixture f;
+  f.account.keep = false;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i));
+  f.target.fail_connection = true;
+  const PollResult r = f.run();
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(r.error->kind() == ErrorKind::Transient);
+  BOOST_TEST(std::string(r.error->what()).rfind("work: ", 0) == 0);
+  BOOST_TEST(f.drop.messages.size() == 3u);
+
+  f.target.fail_connection = false;
+  const PollResult again = f.run();
+  BOOST_TEST(again.ok());
+  BOOST_TEST(again.uploaded == 3u);
+  BOOST_TEST(f.drop.messages.empty());
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(testOverQuotaStopsThePassAndKeepsTheRest) {
+  Fixture f;
+  f.account.keep = false;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i));
+  f.target.judge = [](const std::string&) -> std::optional<std::pair<ErrorKind, std::string>> {
+    return std::make_pair(ErrorKind::OverQuota, "A2 NO [OVERQUOTA] Quota exceeded");
+  };
+  const PollResult r = f.run();
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(r.error->kind() == ErrorKind::OverQuota);
+  BOOST_TEST(std::string(r.error->what()).find("OVERQUOTA") != std::string::npos);
+  BOOST_TEST(f.drop.messages.size() == 3u);
+  BOOST_TEST(f.ledger->counts("work").empty());  // nothing left in flight: it was refused
+}
+
+BOOST_AUTO_TEST_CASE(testRepeatedUidlsAreKeyedByContent) {
+  Fixture f;
+  f.drop.add(message(1), "same");
+  f.drop.add(message(2), "same");
+  f.drop.add(message(3), "other");
+  BOOST_TEST(f.run().uploaded == 3u);
+  const PollResult again = f.run();
+  BOOST_TEST(again.uploaded == 0u);
+  BOOST_TEST(again.skipped == 3u);
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(testTooLargeIsReportedAndNeverDeleted) {
+  Fixture f;
+  f.account.keep = false;
+  f.account.max_message_size = 400;
+  f.drop.add(message(1));   // small
+  f.drop.add(message(9));   // > 900 bytes
+  const PollResult r = f.run();
+  BOOST_TEST(r.ok());
+  BOOST_TEST(r.uploaded == 1u);
+  BOOST_TEST(r.too_large == 1u);
+  BOOST_REQUIRE(f.drop.messages.size() == 1u);
+  BOOST_TEST(f.drop.messages[0].bytes == message(9));
+  // Known as too large: not even retrieved next time.
+  const auto retrieved = f.drop.retrieved.size();
+  BOOST_TEST(f.run().too_large == 1u);
+  BOOST_TEST(f.drop.retrieved.size() == retrieved);
+}
+
+BOOST_AUTO_TEST_CASE(testLyingListSizeStillCapsTheMessage) {
+  Fixture f;
+  f.account.max_message_size = 600;
+  f.drop.list_size_bonus = 10000;  // LIST says 1 byte for everything
+  f.drop.add(message(1));
+  f.drop.add(message(9));
+  const PollResult r = f.run();
+  BOOST_TEST(r.uploaded == 1u);
+  BOOST_TEST(r.too_large == 1u);
+  BOOST_TEST(f.copies(message(9)) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(testExpireZeroServerIsNotSentQuitAfterARefusal) {
+  Fixture f;
+  f.drop.expire_zero = true;
+  f.drop.add(message(1));
+  f.drop.add(message(2));
+  f.target.judge = [](const std::string& bytes) -> std::optional<std::pair<ErrorKind, std::string>> {
+    if (bytes.find("test 2") != std::string::npos) {
+      return std::make_pair(ErrorKind::MessageRejected, "A3 NO refused");
+    }
+    return std::nullopt;
+  };
+  const PollResult r = f.run();
+  BOOST_TEST(r.uploaded == 1u);
+  BOOST_TEST(f.drop.messages.size() == 2u);  // no QUIT: the server deleted nothing
+}
+
+BOOST_AUTO_TEST_CASE(testCrashAfterAppendRecoversWithoutDuplicate) {
+  Fixture f;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i, i != 2));
+  const PollResult crashed = f.run([](std::string_view step) {
+    if (step == "appended") crash();
+  });
+  BOOST_TEST(!crashed.ok());
+  BOOST_TEST(f.target.folders["Work"].size() == 2u);  // the first window went out
+  const PollResult resumed = f.run();
+  BOOST_TEST(resumed.ok());
+  BOOST_TEST(resumed.recovered == 2u);
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i, i != 2)) == 1u);
+}
+
+// isync's method: stop the pass after step k for every k, resume, and check that every message is
+// in the target exactly once, that only uploaded messages were deleted, and that one more pass
+// changes nothing. Once in strict order, once with retrieval and three upload threads overlapping
+// (where "after step k" is the k-th step of any thread: the others' progress at that moment is
+// a state a real crash can leave too).
+void killAfterEveryStep(std::size_t upload_threads) {
+  int total_steps = 0;
+  for (int k = 1;; ++k) {
+    Fixture f;
+    f.account.keep = false;
+    f.upload_threads = upload_threads;
+    std::vector<std::string> originals;
+    for (int i = 1; i <= 7; ++i) originals.push_back(message(i, i % 2 == 0));
+    for (const auto& m : originals) f.drop.add(m);
+    std::atomic<int> seen{0};
+    const PollResult crashed = f.run([&](std::string_view) {
+      if (++seen >= k) crash();  // from step k on, every thread dies at its next step
+    });
+    if (seen < k) {  // the pass finished before step k: every step has been tried
+      BOOST_TEST(crashed.ok());
+      total_steps = seen;
+      break;
+    }
+    BOOST_TEST_CONTEXT("crash at step " << k) {
+      // Deletions never outrun uploads.
+      for (const auto& m : originals) {
+        const bool on_pop = std::any_of(f.drop.messages.begin(), f.drop.messages.end(),
+                                        [&](const auto& d) { return d.bytes == m; });
+        BOOST_TEST((on_pop || f.copies(m) == 1u));
+      }
+      const PollResult resumed = f.run();
+      BOOST_TEST(resumed.ok());
+      for (const auto& m : originals) BOOST_TEST(f.copies(m) == 1u);
+      BOOST_TEST(f.drop.messages.empty());
+      const int appends = f.target.appends;
+      const PollResult idle = f.run();
+      BOOST_TEST(idle.ok());
+      BOOST_TEST(idle.uploaded + idle.recovered + idle.deleted == 0u);
+      BOOST_TEST(f.target.appends == appends);
+    }
+  }
+  BOOST_TEST_MESSAGE("kill-at-every-step with " << upload_threads << " upload threads: "
+                                                << total_steps << " steps, each survived");
+  BOOST_TEST(total_steps >= 15);
+}
+
+BOOST_AUTO_TEST_CASE(testKillAfterEveryStep) { killAfterEveryStep(0); }
+
+BOOST_AUTO_TEST_CASE(testKillAfterEveryStepWithOverlappedUploads) { killAfterEveryStep(3); }
