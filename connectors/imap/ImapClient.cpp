@@ -331,64 +331,126 @@ void ImapClient::create(std::string_view mailbox) {
               taggedLine(reply));
 }
 
+std::string ImapClient::appendArguments(const AppendItem& item) const {
+  std::string args;
+  if (!item.flags.empty()) {
+    const auto flags = codec::flagList(item.flags);
+    if (!flags) throw Error(ErrorKind::Config, "invalid IMAP flag in flags");
+    args += *flags + " ";
+  }
+  if (item.date) args += codec::imapDateTime(item.date->utc, item.date->offset_minutes) + " ";
+  return args;
+}
+
+namespace {
+
+// Fills an outcome from the server's tagged answer.
+void settle(AppendOutcome& outcome, const codec::ImapTagged& reply) {
+  outcome.reply = taggedLine(reply);
+  outcome.ok = reply.status == codec::ImapStatus::Ok;
+  outcome.uid.reset();
+  if (outcome.ok) {
+    if (codec::codeName(reply.code) == "APPENDUID") outcome.uid = codec::parseAppendUid(reply.code);
+  } else {
+    outcome.kind = appendFailureKind(reply);
+  }
+}
+
+bool wantsCreate(const AppendOutcome& outcome) {
+  return !outcome.ok && outcome.reply.find("[TRYCREATE") != std::string::npos;
+}
+
+}  // namespace
+
 std::vector<AppendOutcome> ImapClient::appendOnce(const std::string& encoded,
                                                   const std::vector<AppendItem>& items,
                                                   const std::vector<std::size_t>& which) {
   std::vector<AppendOutcome> outcomes(items.size());
   std::vector<std::pair<std::size_t, std::string>> pending;
-  auto settle = [&](std::size_t index, const codec::ImapTagged& reply) {
-    AppendOutcome& outcome = outcomes[index];
-    outcome.reply = taggedLine(reply);
-    outcome.ok = reply.status == codec::ImapStatus::Ok;
-    if (outcome.ok) {
-      if (codec::codeName(reply.code) == "APPENDUID") outcome.uid = codec::parseAppendUid(reply.code);
-    } else {
-      outcome.kind = appendFailureKind(reply);
-    }
-  };
   for (const std::size_t index : which) {
     const AppendItem& item = items[index];
     const std::string tag = nextTag();
-    std::string head = "APPEND " + codec::astringText(encoded);
-    if (!item.flags.empty()) {
-      const auto flags = codec::flagList(item.flags);
-      if (!flags) throw Error(ErrorKind::Config, "invalid IMAP flag in flags");
-      head += " " + *flags;
-    }
-    if (item.date) head += " " + codec::imapDateTime(item.date->utc, item.date->offset_minutes);
-    head += " ";
+    const std::string head = "APPEND " + codec::astringText(encoded) + " " + appendArguments(item);
     std::vector<Piece> pieces{Piece{tag + " " + head, nullptr, false},
                               Piece{{}, item.message, true}};
     const std::string trace =
         tag + " " + head + "{" + std::to_string(item.message->size()) + "} <message>";
     if (auto early = sendPieces(tag, pieces, trace)) {
-      settle(index, *early);
+      settle(outcomes[index], *early);
     } else {
       pending.emplace_back(index, tag);
     }
   }
   connection_.flush();
-  for (const auto& [index, tag] : pending) settle(index, readTagged(tag, "APPEND reply"));
+  for (const auto& [index, tag] : pending) settle(outcomes[index], readTagged(tag, "APPEND reply"));
+  return outcomes;
+}
+
+std::vector<AppendOutcome> ImapClient::appendBatch(const std::string& encoded,
+                                                   const std::vector<AppendItem>& items) {
+  const std::string tag = nextTag();
+  std::vector<Piece> pieces{Piece{tag + " APPEND " + codec::astringText(encoded), nullptr, false}};
+  std::uint64_t bytes = 0;
+  for (const AppendItem& item : items) {
+    pieces.push_back(Piece{" " + appendArguments(item), nullptr, false});
+    pieces.push_back(Piece{{}, item.message, true});
+    bytes += item.message->size();
+  }
+  const std::string trace = tag + " APPEND " + codec::astringText(encoded) + " <" +
+                            std::to_string(items.size()) + " messages, " + std::to_string(bytes) +
+                            " bytes>";
+  std::optional<codec::ImapTagged> reply = sendPieces(tag, pieces, trace);
+  if (!reply) {
+    connection_.flush();
+    reply = readTagged(tag, "MULTIAPPEND reply");
+  }
+  std::vector<AppendOutcome> outcomes(items.size());
+  for (AppendOutcome& outcome : outcomes) settle(outcome, *reply);
+  if (outcomes.front().ok && codec::codeName(reply->code) == "APPENDUID") {
+    // RFC 4315: a MULTIAPPEND answer carries one UID per message, in order.
+    const auto set = codec::parseAppendUidSet(reply->code);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      outcomes[i].uid.reset();
+      if (set && set->uids.size() == items.size()) {
+        outcomes[i].uid = codec::AppendUid{set->uidvalidity, set->uids[i]};
+      }
+    }
+  }
   return outcomes;
 }
 
 std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
                                               const std::vector<AppendItem>& items) {
+  if (items.empty()) return {};
   const std::string encoded = encodeMailbox(mailbox);
   std::vector<std::size_t> all(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) all[i] = i;
-  std::vector<AppendOutcome> outcomes = appendOnce(encoded, items, all);
+  const bool batch = multiappend_ && items.size() > 1 && hasCapability("MULTIAPPEND");
 
-  std::vector<std::size_t> retry;
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    if (!outcomes[i].ok && outcomes[i].reply.find("[TRYCREATE") != std::string::npos) {
-      retry.push_back(i);
+  std::vector<AppendOutcome> outcomes =
+      batch ? appendBatch(encoded, items) : appendOnce(encoded, items, all);
+  if (std::any_of(outcomes.begin(), outcomes.end(), wantsCreate)) {
+    create(mailbox);
+    if (batch) {
+      outcomes = appendBatch(encoded, items);
+    } else {
+      std::vector<std::size_t> retry;
+      for (const std::size_t i : all) {
+        if (wantsCreate(outcomes[i])) retry.push_back(i);
+      }
+      std::vector<AppendOutcome> again = appendOnce(encoded, items, retry);
+      for (const std::size_t i : retry) outcomes[i] = std::move(again[i]);
     }
   }
-  if (!retry.empty()) {
-    create(mailbox);
-    std::vector<AppendOutcome> again = appendOnce(encoded, items, retry);
-    for (const std::size_t i : retry) outcomes[i] = std::move(again[i]);
+  if (batch && !outcomes.front().ok && !wantsCreate(outcomes.front()) &&
+      outcomes.front().kind != ErrorKind::OverQuota) {
+    // All or nothing: one message the server dislikes sinks the batch. Find it by going single.
+    if (notice_) {
+      notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(items.size()) +
+              " messages was refused (" + outcomes.front().reply +
+              "); appending them one at a time");
+    }
+    outcomes = appendOnce(encoded, items, all);
   }
   return outcomes;
 }

@@ -89,6 +89,10 @@ class ImapClient {
 
   bool hasCapability(std::string_view name) const;
   codec::LiteralMode literalMode() const;
+  // Where to say things an administrator should know (a refused MULTIAPPEND batch...).
+  void setNotice(std::function<void(std::string_view)> notice) { notice_ = std::move(notice); }
+  // Use MULTIAPPEND batches when the server offers them (default true).
+  void setMultiAppend(bool enabled) { multiappend_ = enabled; }
 
  private:
   struct Piece {
@@ -117,6 +121,10 @@ class ImapClient {
   std::vector<AppendOutcome> appendOnce(const std::string& encoded,
                                         const std::vector<AppendItem>& items,
                                         const std::vector<std::size_t>& which);
+  // One MULTIAPPEND command for every item (RFC 3502: all or nothing); the same outcome for all.
+  std::vector<AppendOutcome> appendBatch(const std::string& encoded,
+                                         const std::vector<AppendItem>& items);
+  std::string appendArguments(const AppendItem& item) const;
 
   net::Connection connection_;
   codec::ImapResponseParser parser_;
@@ -125,6 +133,8 @@ class ImapClient {
   std::uint32_t tag_counter_ = 0;
   std::string selected_;  // encoded name of the EXAMINEd mailbox, if any
   std::string bye_;       // text of an untagged BYE, if one arrived
+  std::function<void(std::string_view)> notice_;
+  bool multiappend_ = true;
 };
 
 }  // namespace popgate::imap
