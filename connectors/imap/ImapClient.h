@@ -101,7 +101,10 @@ class ImapClient {
     bool literal = false;
   };
   std::string nextTag();
-  std::string encodeMailbox(std::string_view mailbox) const;
+  // The server's name for `mailbox` ("/" separates levels in popgate's folder names and becomes
+  // the server's hierarchy delimiter), in modified UTF-7.
+  std::string encodeMailbox(std::string_view mailbox);
+  const std::string& delimiter();
   void appendAstring(std::vector<Piece>& pieces, std::string_view value) const;
   // Sends a command made of text and literal pieces; waits for "+" where the literal mode needs it.
   // Returns the tagged reply early (without sending the rest) if the server refuses a literal.
@@ -134,6 +137,7 @@ class ImapClient {
   std::string selected_;  // encoded name of the EXAMINEd mailbox, if any
   std::string bye_;       // text of an untagged BYE, if one arrived
   std::function<void(std::string_view)> notice_;
+  std::optional<std::string> delimiter_;  // from LIST "" "", once logged in; "" = flat namespace
   bool multiappend_ = true;
 };
 

@@ -59,11 +59,14 @@ imap::AppendItem item(const Bytes& b) {
   return i;
 }
 
-// Greeting and LOGIN for a server with `caps` (answered with a CAPABILITY code, as Dovecot does).
-Script loggedIn(const std::string& caps) {
+// Greeting and LOGIN for a server with `caps` (answered with a CAPABILITY code, as Dovecot does),
+// then the hierarchy delimiter query the client makes before it names a folder (tag A0002).
+Script loggedIn(const std::string& caps, const std::string& delimiter = "/") {
   return imapGreeting(caps)
       .expectCommand("LOGIN")
-      .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n");
+      .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
+      .expectLine("LIST \"\" \"\"", [](std::string_view l) { return l == "A0002 LIST \"\" \"\""; })
+      .send("* LIST (\\Noselect) \"" + delimiter + "\" \"\"\r\nA0002 OK List completed\r\n");
 }
 
 template <class F>
@@ -91,7 +94,7 @@ BOOST_AUTO_TEST_CASE(testSynchronizingLiteralWaitsForContinuation) {
                           .send("+ Ready for literal data\r\n")
                           .readAnnouncedLiteral()
                           .expect("")
-                          .send("A0002 OK [APPENDUID 38505 3955] Append completed.\r\n")
+                          .send("A0003 OK [APPENDUID 38505 3955] Append completed.\r\n")
                           .expectCommand("LOGOUT").send("* BYE\r\n").sendTagged("OK\r\n").close()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -114,8 +117,8 @@ BOOST_AUTO_TEST_CASE(testLiteralPlusAppendsArePipelined) {
                           .expect("").readAnnouncedLiteral().expect("")  // 1st, no "+" asked
                           .expect("").readAnnouncedLiteral().expect("")
                           .expect("").readAnnouncedLiteral().expect("")
-                          .send("A0002 OK [APPENDUID 7 1] done\r\n* 2 EXISTS\r\n"
-                                "A0003 NO [LIMIT] too big\r\nA0004 OK done\r\n")
+                          .send("A0003 OK [APPENDUID 7 1] done\r\n* 2 EXISTS\r\n"
+                                "A0004 NO [LIMIT] too big\r\nA0005 OK done\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -143,7 +146,7 @@ BOOST_AUTO_TEST_CASE(testLiteralMinusOnlyForSmallMessages) {
                                       [](std::string_view l) { return l.ends_with("{5000}"); })
                           .send("+ go\r\n")
                           .readLiteral(5000).expect("")
-                          .send("A0002 OK done\r\nA0003 OK done\r\n")
+                          .send("A0003 OK done\r\nA0004 OK done\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -310,7 +313,7 @@ BOOST_AUTO_TEST_CASE(testFindSearchesByMessageIdAndExactSize) {
                                                l.find("<a@b>") != std::string_view::npos &&
                                                l.ends_with(" LARGER 99 SMALLER 101");
                                       })
-                          .send("* SEARCH 17 42\r\nA0003 OK done\r\n")
+                          .send("* SEARCH 17 42\r\nA0004 OK done\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -392,4 +395,23 @@ BOOST_AUTO_TEST_CASE(testStartTlsWithCertificateForAnotherHostSendsNoCredentials
   BOOST_TEST(srv.wait());
   BOOST_TEST(!srv.received(0, "LOGIN"));
   BOOST_TEST(!srv.received(0, "s3cret"));
+}
+
+BOOST_AUTO_TEST_CASE(testSlashInFolderNamesBecomesTheServersDelimiter) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+", ".")
+                          .expectLine("APPEND to ISP.Old Provider",
+                                      [](std::string_view l) {
+                                        return l.find("APPEND \"ISP.Old Provider\" ") !=
+                                               std::string_view::npos;
+                                      })
+                          .readAnnouncedLiteral().expect("")
+                          .send("A0003 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  BOOST_TEST(client->append("ISP/Old Provider", {item(m)})[0].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
 }

@@ -1,0 +1,40 @@
+#pragma once
+// Integration-test wiring for the real popgate binary against a DovecotSandbox: a config file
+// with secrets in files, and running the binary.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "DovecotSandbox.h"
+#include "Process.h"
+#include "TempDir.h"
+
+namespace popgate::test {
+
+// One POP account of the sandbox, as it goes into the config.
+struct AccountSetup {
+  std::string name;              // also the sandbox user
+  std::string folder;            // target folder
+  std::string tls = "implicit";  // implicit (POP3S port), starttls or none (plain port)
+  bool keep = true;
+  std::string password{};        // empty: the sandbox password
+  std::string extra{};           // more YAML lines for the account, each "    key: value\n"
+};
+
+// Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
+// port, the sandbox CA as ca_file), secrets written as files into `dir`. `extra_top` is added at
+// the top level (e.g. "admin:\n  listen: 127.0.0.1:0\n").
+std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
+                                         const std::string& target_user,
+                                         const std::vector<AccountSetup>& accounts,
+                                         const std::string& extra_top = {},
+                                         std::size_t connections = 4);
+
+// Runs `popgate ARGS...` to completion (at most `timeout`).
+CommandResult runPopgate(const std::vector<std::string>& args,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+}  // namespace popgate::test

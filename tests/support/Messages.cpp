@@ -1,0 +1,69 @@
+#include "tests/support/Messages.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "tests/support/Process.h"
+#include "tests/support/TempDir.h"
+
+namespace popgate::test {
+
+namespace fs = std::filesystem;
+
+fs::path sampleMessageDir() { return sourceDir() / "tests" / "data" / "messages"; }
+
+std::vector<SampleMessage> sampleMessages() {
+  const fs::path dir = sampleMessageDir();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw std::runtime_error("sample messages: no directory " + dir.string());
+  }
+  std::vector<SampleMessage> samples;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".eml") continue;
+    samples.push_back({entry.path().stem().string(), readFile(entry.path())});
+  }
+  if (samples.empty()) throw std::runtime_error("sample messages: none in " + dir.string());
+  std::sort(samples.begin(), samples.end(),
+            [](const SampleMessage& a, const SampleMessage& b) { return a.name < b.name; });
+  return samples;
+}
+
+SampleMessage sampleMessage(std::string_view name) {
+  for (SampleMessage& sample : sampleMessages()) {
+    if (sample.name == name) return std::move(sample);
+  }
+  throw std::out_of_range("no sample message named " + std::string(name));
+}
+
+std::string popDelivered(std::string_view stored) {
+  std::string delivered(stored);
+  if (delivered.empty() || delivered.back() != '\n') delivered += "\r\n";
+  return delivered;
+}
+
+std::string bulkMessage(std::size_t index, std::size_t body_bytes) {
+  const std::string n = std::to_string(index);
+  std::string message =
+      "From: Bulk Sender <bulk@popgate.test>\r\n"
+      "To: Sample Recipient <recipient@popgate.test>\r\n"
+      "Subject: Bulk message " + n + "\r\n"
+      "Date: Tue, 11 Jun 2024 08:00:00 +0000\r\n"
+      "Message-ID: <bulk-" + n + "@popgate.test>\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=us-ascii\r\n"
+      "\r\n";
+  // 62 characters + CRLF per line: "<index>:<line> " then letters cycling with the line number.
+  const std::size_t lines = std::max<std::size_t>(1, body_bytes / 64);
+  for (std::size_t line = 0; line < lines; ++line) {
+    std::string text = n + ":" + std::to_string(line) + " ";
+    while (text.size() < 62) text += static_cast<char>('a' + (text.size() + line) % 26);
+    message += text.substr(0, 62);
+    message += "\r\n";
+  }
+  return message;
+}
+
+}  // namespace popgate::test
