@@ -59,7 +59,14 @@ std::vector<std::string> warnings(const GatewayConfig& cfg) {
                   "can read /status and start polls");
   }
   plaintext("target", cfg.target.server);
-  for (const auto& account : cfg.accounts) plaintext("account " + account.name, account.server);
+  for (const auto& account : cfg.accounts) {
+    plaintext("account " + account.name, account.server);
+    if (account.poll_interval < std::chrono::minutes(1)) {
+      out.push_back("account " + account.name + ": poll_interval " +
+                    formatDuration(account.poll_interval) +
+                    " is very short; many providers lock accounts that log in this often");
+    }
+  }
   return out;
 }
 

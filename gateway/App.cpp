@@ -106,6 +106,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   } else {
     for (const auto& a : cfg.accounts) accounts.push_back(&a);
   }
+  for (const std::string& warning : config::warnings(cfg)) logWarning(warning);
   prepareStateDir(cfg);
   StateLock lock(cfg.state_dir);
   Ledger ledger(cfg.state_dir / "ledger.sqlite");

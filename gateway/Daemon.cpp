@@ -121,6 +121,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     server->start();
   }
   scheduler.start();
+  for (const std::string& warning : config::warnings(*cfg)) logWarning(warning);
   logInfo(std::string("popgate ") + POPGATE_VERSION + " running: " +
           std::to_string(cfg->accounts.size()) + " account(s), target " + cfg->target.server.host +
           ":" + std::to_string(cfg->target.server.port) +

@@ -31,8 +31,7 @@ using Clock = std::chrono::steady_clock;
 // its own buffered reader, lines must end in LF, EOF or a 10 s silence throws.
 class LineClient {
  public:
-  explicit LineClient(std::uint16_t port)
-      : socket_(Poco::Net::SocketAddress("127.0.0.1", port)) {
+  explicit LineClient(std::uint16_t port) : socket_(Poco::Net::SocketAddress("127.0.0.1", port)) {
     socket_.setReceiveTimeout(Poco::Timespan(10, 0));
   }
 
@@ -228,8 +227,8 @@ BOOST_AUTO_TEST_CASE(testGmailLikeAndQuotaSandboxBesideAPlainOne) {
   LineClient other(limited.imapPort());
   other.readLine();
   BOOST_TEST(startsWith(other.ask("b1 LOGIN dave pw-dave"), "b1 OK"));
-  BOOST_TEST_REQUIRE(startsWith(other.ask("b2 APPEND INBOX {" + std::to_string(big.size()) + "}"),
-                                "+"));
+  BOOST_TEST_REQUIRE(
+      startsWith(other.ask("b2 APPEND INBOX {" + std::to_string(big.size()) + "}"), "+"));
   other.sendRaw(big + "\r\n");
   answer = other.readLine();
   BOOST_TEST(startsWith(answer, "b2 OK [APPENDUID "), answer);

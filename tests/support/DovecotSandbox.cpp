@@ -18,7 +18,6 @@
 #include <system_error>
 #include <utility>
 
-#include "tests/support/Process.h"
 #include "tests/support/TestCerts.h"
 
 namespace popgate::test {
@@ -104,10 +103,36 @@ DovecotSandbox::DovecotSandbox(std::vector<std::string> users, SandboxOptions op
                                std::to_string(kStartAttempts) + " attempts");
     }
   }
-  settings_ = parseSettings(run({"env", dir().string()}));
+  try {
+    settings_ = parseSettings(run({"env", dir().string()}));
+    startWatchdog();
+  } catch (...) {
+    try {
+      stop();                          // no destructor runs for a constructor that throws
+    } catch (const std::exception&) {  // the first error is the one to report
+    }
+    throw;
+  }
+}
+
+void DovecotSandbox::startWatchdog() {
+  // A daemonized Dovecot outlives a test that crashes or is killed by ctest's timeout: this
+  // child (in a process group of its own) stops it and removes the directory once this process
+  // is gone. The destructor ends it first.
+  static const char* const kWatch =
+      R"(while kill -0 "$1" 2>/dev/null; do sleep 1; done
+bash "$2" stop "$3"
+[ "${POPGATE_KEEP_TEMP:-}" = 1 ] || rm -rf "$3")";
+  ProcessOptions options;
+  options.output_dir = dir() / "watchdog";
+  watchdog_ = std::make_unique<Process>(
+      std::vector<std::string>{"bash", "-c", kWatch, "sandbox-watchdog", std::to_string(::getpid()),
+                               script().string(), dir().string()},
+      options);
 }
 
 DovecotSandbox::~DovecotSandbox() {
+  watchdog_.reset();  // killed: this process stops Dovecot itself
   try {
     stop();
   } catch (const std::exception& e) {
@@ -124,9 +149,9 @@ std::string DovecotSandbox::run(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   CommandResult result = runCommand(argv, seconds(60));
   if (result.timed_out || result.exit_code != 0) {
-    throw std::runtime_error("DovecotSandbox: `dovecot-sandbox.sh " + args.front() + "` " +
-                             (result.timed_out ? std::string("timed out")
-                                               : "failed: " + result.err));
+    throw std::runtime_error(
+        "DovecotSandbox: `dovecot-sandbox.sh " + args.front() + "` " +
+        (result.timed_out ? std::string("timed out") : "failed: " + result.err));
   }
   return result.out;
 }
@@ -259,8 +284,8 @@ void DovecotSandbox::seedMany(const std::string& user, const std::vector<std::st
     if (seed_counter_ >= 1'000'000) throw std::runtime_error("DovecotSandbox: seed counter full");
     std::string usec = std::to_string(seed_counter_);
     usec.insert(0, 6 - usec.size(), '0');
-    std::string name = stamp + ".M" + usec + "P" + pid + "Q" + std::to_string(seed_counter_) +
-                       ".popgate-seed";
+    std::string name =
+        stamp + ".M" + usec + "P" + pid + "Q" + std::to_string(seed_counter_) + ".popgate-seed";
     ++seed_counter_;
     fs::path tmp = maildir / "tmp" / name;
     writeFile(tmp, message);
@@ -317,8 +342,7 @@ std::vector<std::string> DovecotSandbox::messages(const std::string& user,
     if (!vanished && result.size() == expected) return result;
     if (attempt == 3) {
       throw std::runtime_error("DovecotSandbox: found " + std::to_string(result.size()) + " of " +
-                               std::to_string(expected) + " messages in " + folder + " of " +
-                               user);
+                               std::to_string(expected) + " messages in " + folder + " of " + user);
     }
   }
 }

@@ -17,12 +17,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "tests/support/Process.h"
 #include "tests/support/TempDir.h"
 
 namespace popgate::test {
@@ -46,6 +48,8 @@ class DovecotSandbox {
   // std::runtime_error with Dovecot's error text when it cannot start.
   explicit DovecotSandbox(std::vector<std::string> users, SandboxOptions options = {});
   // Stops Dovecot; then the directory goes (kept with POPGATE_KEEP_TEMP=1). Never throws.
+  // Should this process die first (crash, SIGKILL from a ctest timeout), a watchdog child does
+  // the same within about a second.
   ~DovecotSandbox();
   DovecotSandbox(const DovecotSandbox&) = delete;
   DovecotSandbox& operator=(const DovecotSandbox&) = delete;
@@ -102,6 +106,8 @@ class DovecotSandbox {
                       const std::filesystem::path& stdin_file = {});
   // Tries to start on base_port_; false when a port was taken, throws on other failures.
   bool tryStart();
+  // Starts the child that cleans up after a crashed test.
+  void startWatchdog();
   // The maildir directory of `folder` of `user`.
   std::filesystem::path folderDir(const std::string& user, const std::string& folder) const;
 
@@ -109,10 +115,11 @@ class DovecotSandbox {
   std::vector<std::string> users_;
   SandboxOptions options_;
   std::uint16_t base_port_ = 0;
-  std::map<std::string, std::string> settings_;  // `env` output: MAIL_UID, MAIL_GID, ...
+  std::map<std::string, std::string> settings_;            // `env` output: MAIL_UID, MAIL_GID, ...
   std::set<std::pair<std::string, std::string>> created_;  // (user, folder) known to exist
-  unsigned seed_counter_ = 0;                    // names seed files and seedMany files
+  unsigned seed_counter_ = 0;                              // names seed files and seedMany files
   bool running_ = false;
+  std::unique_ptr<Process> watchdog_;
 };
 
 }  // namespace popgate::test

@@ -1,5 +1,14 @@
 #include "GatewaySetup.h"
 
+#include <thread>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/StreamCopier.h>
+
 
 namespace popgate::test {
 
@@ -47,6 +56,43 @@ CommandResult runPopgate(const std::vector<std::string>& args, std::chrono::mill
   std::vector<std::string> argv{popgateBinary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, timeout);
+}
+
+std::uint16_t freeLocalPort() {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::uint16_t port = socket.address().port();
+  socket.close();
+  return port;
+}
+
+HttpResponse httpRequest(const std::string& method, std::uint16_t port, const std::string& path,
+                         const std::string& token) {
+  HttpResponse out;
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    request.setContentLength(0);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    out.status = static_cast<int>(response.getStatus());
+    for (const auto& [name, value] : response) out.headers[name] = value;
+    Poco::StreamCopier::copyToString(in, out.body);
+  } catch (const Poco::Exception&) {
+    out.status = 0;
+  }
+  return out;
+}
+
+bool waitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ready();
 }
 
 }  // namespace popgate::test

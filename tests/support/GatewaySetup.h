@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,5 +37,20 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
 // Runs `popgate ARGS...` to completion (at most `timeout`).
 CommandResult runPopgate(const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+// A free TCP port on 127.0.0.1 at the time of the call (bound, read, released).
+std::uint16_t freeLocalPort();
+
+struct HttpResponse {
+  int status = 0;  // 0 when no answer came
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+// One HTTP/1.1 request to 127.0.0.1:port; `token` goes in "Authorization: Bearer" when not empty.
+HttpResponse httpRequest(const std::string& method, std::uint16_t port, const std::string& path,
+                         const std::string& token = {});
+
+// Waits up to `timeout` until `ready()` is true, checking every 100 ms. Returns ready()'s last answer.
+bool waitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 
 }  // namespace popgate::test

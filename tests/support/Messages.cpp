@@ -12,7 +12,9 @@ namespace popgate::test {
 
 namespace fs = std::filesystem;
 
-fs::path sampleMessageDir() { return sourceDir() / "tests" / "data" / "messages"; }
+fs::path sampleMessageDir() {
+  return sourceDir() / "tests" / "data" / "messages";
+}
 
 std::vector<SampleMessage> sampleMessages() {
   const fs::path dir = sampleMessageDir();
@@ -46,15 +48,14 @@ std::string popDelivered(std::string_view stored) {
 
 std::string bulkMessage(std::size_t index, std::size_t body_bytes) {
   const std::string n = std::to_string(index);
-  std::string message =
-      "From: Bulk Sender <bulk@popgate.test>\r\n"
-      "To: Sample Recipient <recipient@popgate.test>\r\n"
-      "Subject: Bulk message " + n + "\r\n"
-      "Date: Tue, 11 Jun 2024 08:00:00 +0000\r\n"
-      "Message-ID: <bulk-" + n + "@popgate.test>\r\n"
-      "MIME-Version: 1.0\r\n"
-      "Content-Type: text/plain; charset=us-ascii\r\n"
-      "\r\n";
+  std::string message = "From: Bulk Sender <bulk@popgate.test>\r\n";
+  message += "To: Sample Recipient <recipient@popgate.test>\r\n";
+  message += "Subject: Bulk message " + n + "\r\n";
+  message += "Date: Tue, 11 Jun 2024 08:00:00 +0000\r\n";
+  message += "Message-ID: <bulk-" + n + "@popgate.test>\r\n";
+  message += "MIME-Version: 1.0\r\n";
+  message += "Content-Type: text/plain; charset=us-ascii\r\n";
+  message += "\r\n";
   // 62 characters + CRLF per line: "<index>:<line> " then letters cycling with the line number.
   const std::size_t lines = std::max<std::size_t>(1, body_bytes / 64);
   for (std::size_t line = 0; line < lines; ++line) {

@@ -194,18 +194,21 @@ bool Process::poll() {
   return false;
 }
 
-bool Process::running() { return !poll(); }
+bool Process::running() {
+  return !poll();
+}
 
 std::optional<ExitStatus> Process::wait(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point deadline = Clock::now() + timeout;
-  std::chrono::milliseconds step{1};
+  constexpr std::chrono::milliseconds kMaxStep{20};
+  std::chrono::milliseconds step{1};  // polls at 1, 2, 4 ... 20 ms: quick for quick children
   while (!poll()) {
     Clock::time_point now = Clock::now();
     if (now >= deadline) return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    std::this_thread::sleep_for(std::min({step, left, std::chrono::milliseconds{20}}));
-    step *= 2;
+    std::this_thread::sleep_for(std::min(step, left));
+    step = std::min(step * 2, kMaxStep);
   }
   return status_;
 }

@@ -42,7 +42,9 @@ TempDir::TempDir(std::string_view prefix, const fs::path& parent) {
   path_ = fs::absolute(pattern);
 }
 
-TempDir::~TempDir() { remove(); }
+TempDir::~TempDir() {
+  remove();
+}
 
 TempDir::TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
 
@@ -71,7 +73,9 @@ fs::path TempDir::write(std::string_view relpath, std::string_view bytes) const 
   return file;
 }
 
-std::string TempDir::read(std::string_view relpath) const { return readFile(path_ / relpath); }
+std::string TempDir::read(std::string_view relpath) const {
+  return readFile(path_ / relpath);
+}
 
 void writeFile(const fs::path& file, std::string_view bytes) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());

@@ -588,8 +588,8 @@ BOOST_AUTO_TEST_CASE(testNumbersAndRanges) {
 }
 
 BOOST_AUTO_TEST_CASE(testDurationsAndSizesInConfig) {
-  BOOST_TEST(loadError(withAccountKey("poll_interval: 5s")) ==
-             "gw.yaml:11: accounts[0].poll_interval: 5s is too short; the minimum is 10s");
+  BOOST_TEST(loadError(withAccountKey("poll_interval: 0s")) ==
+             "gw.yaml:11: accounts[0].poll_interval: 0s is too short; the minimum is 1s");
   BOOST_TEST(loadError(withAccountKey("poll_interval: 300")) ==
              "gw.yaml:11: accounts[0].poll_interval: a unit is required: write 300s, 300m or 300h");
   BOOST_TEST(loadError(withAccountKey("poll_interval: 169h")) ==
@@ -845,9 +845,9 @@ BOOST_AUTO_TEST_CASE(testDefaultsAreCheckedToo) {
       loadError(head + "defaults:\n  name: x\n" + minimal().substr(minimal().find("accounts:"))) ==
       "gw.yaml:7: defaults.name: cannot have a default; give each account its own name");
   // A bad default is an error even when every account overrides it.
-  BOOST_TEST(loadError(head + "defaults:\n  poll_interval: 1s\n" +
+  BOOST_TEST(loadError(head + "defaults:\n  poll_interval: 0s\n" +
                        minimal().substr(minimal().find("accounts:")) + "    poll_interval: 5m\n") ==
-             "gw.yaml:7: defaults.poll_interval: 1s is too short; the minimum is 10s");
+             "gw.yaml:7: defaults.poll_interval: 0s is too short; the minimum is 1s");
   BOOST_TEST(loadError(head + "defaults:\n  connections: 3\n") ==
              "gw.yaml:7: defaults.connections: unknown key");
   BOOST_TEST(loadError(head + "defaults: [poll_interval]\n") ==
