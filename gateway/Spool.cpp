@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ Spool::~Spool() {
 void Spool::write(std::string_view bytes) {
   if (bytes.empty()) return;
   EVP_DigestUpdate(digest_.get(), bytes.data(), bytes.size());
+  if (!contains_nul_ && std::memchr(bytes.data(), '\0', bytes.size()) != nullptr) contains_nul_ = true;
   if (head_.size() < kHeadBytes) {
     head_.append(bytes.substr(0, kHeadBytes - head_.size()));
   }

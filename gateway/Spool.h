@@ -35,6 +35,7 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   // imap::MessageSource (valid after finish()).
   std::uint64_t size() const override { return size_; }
   void forEachChunk(const std::function<void(std::string_view)>& chunk) const override;
+  bool containsNul() const override { return contains_nul_; }
 
   // Lower-case hex SHA-256 of the bytes (after finish()).
   const std::string& sha256() const noexcept { return sha256_; }
@@ -57,6 +58,7 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   std::string sha256_;
   std::string head_;                   // first bytes, for header()
   bool finished_ = false;
+  bool contains_nul_ = false;
 };
 
 }  // namespace popgate::gateway

@@ -173,7 +173,7 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
     }
     const std::uint64_t size = piece.source ? piece.source->size() : piece.text.size();
     const codec::LiteralPrefix prefix = codec::literalPrefix(size, mode);
-    connection_.queue(prefix.text + "\r\n");
+    connection_.queue((piece.binary ? "~" : "") + prefix.text + "\r\n");
     if (prefix.needs_wait) {
       connection_.flush();
       for (;;) {
@@ -399,8 +399,7 @@ std::vector<AppendOutcome> ImapClient::appendOnce(const std::string& encoded,
     const AppendItem& item = items[index];
     const std::string tag = nextTag();
     const std::string head = "APPEND " + codec::astringText(encoded) + " " + appendArguments(item);
-    std::vector<Piece> pieces{Piece{tag + " " + head, nullptr, false},
-                              Piece{{}, item.message, true}};
+    std::vector<Piece> pieces{Piece{tag + " " + head, nullptr, false}, literalOf(item)};
     const std::string trace =
         tag + " " + head + "{" + std::to_string(item.message->size()) + "} <message>";
     if (auto early = sendPieces(tag, pieces, trace)) {
@@ -414,18 +413,23 @@ std::vector<AppendOutcome> ImapClient::appendOnce(const std::string& encoded,
   return outcomes;
 }
 
+ImapClient::Piece ImapClient::literalOf(const AppendItem& item) const {
+  return Piece{{}, item.message, true, item.message->containsNul()};
+}
+
 std::vector<AppendOutcome> ImapClient::appendBatch(const std::string& encoded,
-                                                   const std::vector<AppendItem>& items) {
+                                                   const std::vector<AppendItem>& items,
+                                                   const std::vector<std::size_t>& which) {
   const std::string tag = nextTag();
   std::vector<Piece> pieces{Piece{tag + " APPEND " + codec::astringText(encoded), nullptr, false}};
   std::uint64_t bytes = 0;
-  for (const AppendItem& item : items) {
-    pieces.push_back(Piece{" " + appendArguments(item), nullptr, false});
-    pieces.push_back(Piece{{}, item.message, true});
-    bytes += item.message->size();
+  for (const std::size_t i : which) {
+    pieces.push_back(Piece{" " + appendArguments(items[i]), nullptr, false});
+    pieces.push_back(literalOf(items[i]));
+    bytes += items[i].message->size();
   }
   const std::string trace = tag + " APPEND " + codec::astringText(encoded) + " <" +
-                            std::to_string(items.size()) + " messages, " + std::to_string(bytes) +
+                            std::to_string(which.size()) + " messages, " + std::to_string(bytes) +
                             " bytes>";
   std::optional<codec::ImapTagged> reply = sendPieces(tag, pieces, trace);
   if (!reply) {
@@ -433,15 +437,16 @@ std::vector<AppendOutcome> ImapClient::appendBatch(const std::string& encoded,
     reply = readTagged(tag, "MULTIAPPEND reply");
   }
   std::vector<AppendOutcome> outcomes(items.size());
-  for (AppendOutcome& outcome : outcomes) settle(outcome, *reply);
-  if (outcomes.front().ok && codec::codeName(reply->code) == "APPENDUID") {
+  for (const std::size_t i : which) settle(outcomes[i], *reply);
+  const auto set = codec::codeName(reply->code) == "APPENDUID"
+                       ? codec::parseAppendUidSet(reply->code)
+                       : std::nullopt;
+  for (std::size_t k = 0; k < which.size(); ++k) {
     // RFC 4315: a MULTIAPPEND answer carries one UID per message, in order.
-    const auto set = codec::parseAppendUidSet(reply->code);
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      outcomes[i].uid.reset();
-      if (set && set->uids.size() == items.size()) {
-        outcomes[i].uid = codec::AppendUid{set->uidvalidity, set->uids[i]};
-      }
+    AppendOutcome& outcome = outcomes[which[k]];
+    outcome.uid.reset();
+    if (outcome.ok && set && set->uids.size() == which.size()) {
+      outcome.uid = codec::AppendUid{set->uidvalidity, set->uids[k]};
     }
   }
   return outcomes;
@@ -449,36 +454,47 @@ std::vector<AppendOutcome> ImapClient::appendBatch(const std::string& encoded,
 
 std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
                                               const std::vector<AppendItem>& items) {
-  if (items.empty()) return {};
-  const std::string encoded = encodeMailbox(mailbox);
-  std::vector<std::size_t> all(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) all[i] = i;
-  const bool batch = multiappend_ && items.size() > 1 && hasCapability("MULTIAPPEND");
-
-  std::vector<AppendOutcome> outcomes =
-      batch ? appendBatch(encoded, items) : appendOnce(encoded, items, all);
-  if (std::any_of(outcomes.begin(), outcomes.end(), wantsCreate)) {
-    create(mailbox);
-    if (batch) {
-      outcomes = appendBatch(encoded, items);
+  std::vector<AppendOutcome> outcomes(items.size());
+  // A NUL byte can only travel in a BINARY literal; without BINARY the target would corrupt or
+  // refuse the message (Gmail drops the connection), so refuse it honestly here.
+  std::vector<std::size_t> send;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].message->containsNul() && !hasCapability("BINARY")) {
+      outcomes[i].ok = false;
+      outcomes[i].kind = ErrorKind::MessageRejected;
+      outcomes[i].reply = "not sent: the message contains NUL bytes and " + connection_.label() +
+                          " does not offer BINARY (RFC 3516)";
     } else {
-      std::vector<std::size_t> retry;
-      for (const std::size_t i : all) {
-        if (wantsCreate(outcomes[i])) retry.push_back(i);
-      }
-      std::vector<AppendOutcome> again = appendOnce(encoded, items, retry);
-      for (const std::size_t i : retry) outcomes[i] = std::move(again[i]);
+      send.push_back(i);
     }
   }
-  if (batch && !outcomes.front().ok && !wantsCreate(outcomes.front()) &&
-      outcomes.front().kind != ErrorKind::OverQuota) {
+  if (send.empty()) return outcomes;
+  const std::string encoded = encodeMailbox(mailbox);
+  const bool batch = multiappend_ && send.size() > 1 && hasCapability("MULTIAPPEND");
+  auto run = [&](const std::vector<std::size_t>& which) {
+    std::vector<AppendOutcome> got =
+        batch ? appendBatch(encoded, items, which) : appendOnce(encoded, items, which);
+    for (const std::size_t i : which) outcomes[i] = std::move(got[i]);
+  };
+
+  run(send);
+  std::vector<std::size_t> retry;
+  for (const std::size_t i : send) {
+    if (wantsCreate(outcomes[i])) retry.push_back(i);
+  }
+  if (!retry.empty()) {
+    create(mailbox);
+    run(retry);
+  }
+  const AppendOutcome& first = outcomes[send.front()];
+  if (batch && !first.ok && !wantsCreate(first) && first.kind != ErrorKind::OverQuota) {
     // All or nothing: one message the server dislikes sinks the batch. Find it by going single.
     if (notice_) {
-      notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(items.size()) +
-              " messages was refused (" + outcomes.front().reply +
-              "); appending them one at a time");
+      notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(send.size()) +
+              " messages was refused (" + first.reply + "); appending them one at a time");
     }
-    outcomes = appendOnce(encoded, items, all);
+    std::vector<AppendOutcome> got = appendOnce(encoded, items, send);
+    for (const std::size_t i : send) outcomes[i] = std::move(got[i]);
   }
   return outcomes;
 }

@@ -35,6 +35,8 @@ class MessageSource {
   virtual std::uint64_t size() const = 0;
   // Calls `chunk` with consecutive pieces of the message, in order.
   virtual void forEachChunk(const std::function<void(std::string_view)>& chunk) const = 0;
+  // True when the message holds a NUL byte, which only a BINARY (RFC 3516) literal may carry.
+  virtual bool containsNul() const { return false; }
 };
 
 // One message to append.
@@ -99,6 +101,7 @@ class ImapClient {
     std::string text;            // command text or literal bytes
     const MessageSource* source = nullptr;  // literal streamed from a source
     bool literal = false;
+    bool binary = false;         // literal8 "~{n}" (RFC 3516)
   };
   std::string nextTag();
   // The server's name for `mailbox` ("/" separates levels in popgate's folder names and becomes
@@ -124,9 +127,12 @@ class ImapClient {
   std::vector<AppendOutcome> appendOnce(const std::string& encoded,
                                         const std::vector<AppendItem>& items,
                                         const std::vector<std::size_t>& which);
-  // One MULTIAPPEND command for every item (RFC 3502: all or nothing); the same outcome for all.
+  // One MULTIAPPEND command for the items `which` (RFC 3502: all or nothing); the same outcome for
+  // each of them.
   std::vector<AppendOutcome> appendBatch(const std::string& encoded,
-                                         const std::vector<AppendItem>& items);
+                                         const std::vector<AppendItem>& items,
+                                         const std::vector<std::size_t>& which);
+  Piece literalOf(const AppendItem& item) const;
   std::string appendArguments(const AppendItem& item) const;
 
   net::Connection connection_;

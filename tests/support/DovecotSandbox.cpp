@@ -284,8 +284,9 @@ void DovecotSandbox::seedMany(const std::string& user, const std::vector<std::st
     if (seed_counter_ >= 1'000'000) throw std::runtime_error("DovecotSandbox: seed counter full");
     std::string usec = std::to_string(seed_counter_);
     usec.insert(0, 6 - usec.size(), '0');
-    std::string name =
-        stamp + ".M" + usec + "P" + pid + "Q" + std::to_string(seed_counter_) + ".popgate-seed";
+    std::string name = stamp;
+    name.append(".M").append(usec).append("P").append(pid);
+    name.append("Q").append(std::to_string(seed_counter_)).append(".popgate-seed");
     ++seed_counter_;
     fs::path tmp = maildir / "tmp" / name;
     writeFile(tmp, message);
@@ -341,8 +342,10 @@ std::vector<std::string> DovecotSandbox::messages(const std::string& user,
     }
     if (!vanished && result.size() == expected) return result;
     if (attempt == 3) {
-      throw std::runtime_error("DovecotSandbox: found " + std::to_string(result.size()) + " of " +
-                               std::to_string(expected) + " messages in " + folder + " of " + user);
+      std::string what = "DovecotSandbox: found " + std::to_string(result.size());
+      what.append(" of ").append(std::to_string(expected)).append(" messages in ");
+      what.append(folder).append(" of ").append(user);
+      throw std::runtime_error(what);
     }
   }
 }

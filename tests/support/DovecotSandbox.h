@@ -9,7 +9,9 @@
 //
 // Facts the tests rely on (Dovecot 2.3.19, checked):
 // - Users log in with password() = "pw-USER" by USER/PASS, APOP, AUTH PLAIN/LOGIN, IMAP LOGIN.
-// - TLS: the certificate is valid for "localhost" and 127.0.0.1 and signed by caFile().
+// - Dovecot listens on 127.0.0.1, and on ::1 when the host has IPv6 loopback ("localhost" may
+//   resolve to ::1 first). TLS: the certificate is valid for "localhost" and 127.0.0.1 and is
+//   signed by caFile().
 // - Mail is stored with CRLF line ends; messages() returns the stored bytes exactly.
 // - A wrong password is answered -ERR / NO within about 0.5 s (no growing penalty).
 
@@ -54,7 +56,8 @@ class DovecotSandbox {
   DovecotSandbox(const DovecotSandbox&) = delete;
   DovecotSandbox& operator=(const DovecotSandbox&) = delete;
 
-  // Ports on 127.0.0.1: IMAP (plaintext, STARTTLS), IMAPS, POP3 (plaintext, STLS), POP3S.
+  // Ports on 127.0.0.1 (and ::1): IMAP (plaintext, STARTTLS), IMAPS, POP3 (plaintext, STLS),
+  // POP3S.
   std::uint16_t imapPort() const { return static_cast<std::uint16_t>(base_port_ + 143); }
   std::uint16_t imapsPort() const { return static_cast<std::uint16_t>(base_port_ + 993); }
   std::uint16_t pop3Port() const { return static_cast<std::uint16_t>(base_port_ + 110); }

@@ -97,7 +97,12 @@ std::vector<std::string> childEnvironment(const ProcessOptions& options) {
                    options.unset_env.end();
     if (!replaced && !removed) env.emplace_back(item);
   }
-  for (const auto& [name, value] : options.env) env.push_back(name + "=" + value);
+  for (const auto& [name, value] : options.env) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    env.push_back(std::move(entry));
+  }
   return env;
 }
 
@@ -128,7 +133,8 @@ std::string ExitStatus::describe() const {
   return "signal " + std::to_string(signal) + " (" + (name != nullptr ? name : "?") + ")";
 }
 
-Process::Process(std::vector<std::string> argv, ProcessOptions options) : argv_(std::move(argv)) {
+Process::Process(std::vector<std::string> argv, const ProcessOptions& options)
+    : argv_(std::move(argv)) {
   if (argv_.empty() || argv_.front().empty()) {
     throw std::invalid_argument("Process: empty command line");
   }

@@ -53,7 +53,7 @@ class Process {
  public:
   // Starts the child. Throws std::invalid_argument for an empty argv, std::system_error when
   // the spawn fails (e.g. the program does not exist).
-  explicit Process(std::vector<std::string> argv, ProcessOptions options = {});
+  explicit Process(std::vector<std::string> argv, const ProcessOptions& options = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
