@@ -23,16 +23,19 @@ struct AccountSetup {
   bool keep = true;
   std::string password{};        // empty: the sandbox password
   std::string extra{};           // more YAML lines for the account, each "    key: value\n"
+  std::uint16_t port = 0;        // 0: the sandbox's port for `tls` (a FaultProxy's otherwise)
 };
 
 // Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
-// port, the sandbox CA as ca_file), secrets written as files into `dir`. `extra_top` is added at
-// the top level (e.g. "admin:\n  listen: 127.0.0.1:0\n").
+// port, or `target_port` when not 0; the sandbox CA as ca_file), secrets written as files into
+// `dir`, `timeout` for every server. `extra_top` is added at the top level (e.g. "admin: ...").
 std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
                                          const std::string& target_user,
                                          const std::vector<AccountSetup>& accounts,
                                          const std::string& extra_top = {},
-                                         std::size_t connections = 4);
+                                         std::size_t connections = 4,
+                                         std::uint16_t target_port = 0,
+                                         const std::string& timeout = "20s");
 
 // Runs `popgate ARGS...` to completion (at most `timeout`).
 CommandResult runPopgate(const std::vector<std::string>& args,

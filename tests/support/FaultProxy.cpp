@@ -1,0 +1,158 @@
+#include "FaultProxy.h"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace popgate::test {
+
+namespace {
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// Closes with RST instead of FIN.
+void resetAndClose(int fd) {
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(fd);
+}
+
+bool sendAll(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    const ssize_t sent = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (sent <= 0) {
+      if (sent < 0 && errno == EINTR) continue;
+      return false;
+    }
+    data += sent;
+    n -= static_cast<std::size_t>(sent);
+  }
+  return true;
+}
+
+}  // namespace
+
+FaultProxy::FaultProxy(std::uint16_t target_port, Fault fault, std::chrono::milliseconds delay)
+    : target_port_(target_port), fault_(fault), delay_(delay) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener_ < 0) throw std::runtime_error("FaultProxy: socket: " + std::string(std::strerror(errno)));
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listener_, 64) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(listener_);
+    throw std::runtime_error("FaultProxy: bind/listen: " + std::string(std::strerror(errno)));
+  }
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+FaultProxy::~FaultProxy() {
+  stopping_ = true;
+  if (acceptor_.joinable()) acceptor_.join();
+  ::close(listener_);
+  std::vector<std::thread> relays;
+  {
+    std::lock_guard lock(mutex_);
+    relays.swap(relays_);
+  }
+  for (auto& t : relays) t.join();
+}
+
+void FaultProxy::acceptLoop() {
+  while (!stopping_) {
+    pollfd p{listener_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    const int index = accepted_++;
+    std::lock_guard lock(mutex_);
+    relays_.emplace_back([this, client, index] { relay(client, index); });
+  }
+}
+
+void FaultProxy::relay(int client, int index) {
+  const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in target = loopback(target_port_);
+  if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+    if (server >= 0) ::close(server);
+    resetAndClose(client);
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  const bool armed = fault_.action != Fault::Action::None &&
+                     (fault_.connection < 0 || fault_.connection == index);
+  std::uint64_t forwarded[2] = {0, 0};  // [ToServer, ToClient]
+  bool stalled = false;
+  bool open[2] = {true, true};  // reading from client, reading from server
+  char buffer[16384];
+  while (!stopping_ && (open[0] || open[1])) {
+    pollfd p[2] = {{client, static_cast<short>(open[0] && !stalled ? POLLIN : 0), 0},
+                   {server, static_cast<short>(open[1] && !stalled ? POLLIN : 0), 0}};
+    if (::poll(p, 2, 100) <= 0) continue;
+    for (int side = 0; side < 2; ++side) {
+      if (!(p[side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      const int from = side == 0 ? client : server;
+      const int to = side == 0 ? server : client;
+      const auto direction = side == 0 ? Fault::Direction::ToServer : Fault::Direction::ToClient;
+      ssize_t got = ::recv(from, buffer, sizeof buffer, 0);
+      if (got <= 0) {
+        open[side] = false;
+        ::shutdown(to, SHUT_WR);
+        continue;
+      }
+      std::size_t n = static_cast<std::size_t>(got);
+      const bool strikes = armed && !fired_ && direction == fault_.direction &&
+                           forwarded[side] + n > fault_.offset;
+      if (strikes) n = static_cast<std::size_t>(fault_.offset - forwarded[side]);
+      if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+      if (n > 0 && !sendAll(to, buffer, n)) {
+        open[side] = false;
+        continue;
+      }
+      forwarded[side] += n;
+      if (!strikes) continue;
+      fired_ = true;
+      switch (fault_.action) {
+        case Fault::Action::Reset:
+          resetAndClose(client);
+          resetAndClose(server);
+          return;
+        case Fault::Action::Close:
+          ::close(client);
+          ::close(server);
+          return;
+        case Fault::Action::Stall:
+          stalled = true;  // hold both sides open, forward nothing, until the proxy goes
+          break;
+        case Fault::Action::None:
+          break;
+      }
+    }
+    if (stalled) {
+      while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ::close(client);
+  ::close(server);
+}
+
+}  // namespace popgate::test

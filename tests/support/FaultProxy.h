@@ -1,0 +1,59 @@
+#pragma once
+// A TCP proxy on 127.0.0.1 for fault injection: forwards every accepted connection to a target
+// port and, at a chosen byte offset of a chosen direction, resets the connection (RST), closes it
+// (FIN), or stalls it forever. It can also delay every chunk, to make a transfer slow enough to be
+// interrupted at will. Byte-level, so TLS passes through untouched (and a fault inside a TLS
+// record is a fault like any other).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace popgate::test {
+
+struct Fault {
+  enum class Direction { ToServer, ToClient };
+  enum class Action { None, Reset, Close, Stall };
+  Action action = Action::None;
+  Direction direction = Direction::ToClient;
+  std::uint64_t offset = 0;  // bytes of that direction forwarded before the fault strikes
+  int connection = 0;        // which accepted connection (0-based); -1 = every one
+};
+
+class FaultProxy {
+ public:
+  // Listens on a free loopback port; forwards to 127.0.0.1:target_port.
+  explicit FaultProxy(std::uint16_t target_port, Fault fault = {},
+                      std::chrono::milliseconds delay_per_chunk = std::chrono::milliseconds(0));
+  // Stops accepting, cuts every connection, joins every thread.
+  ~FaultProxy();
+  FaultProxy(const FaultProxy&) = delete;
+  FaultProxy& operator=(const FaultProxy&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  // Connections accepted so far.
+  int connections() const noexcept { return accepted_.load(); }
+  // Whether the fault has struck.
+  bool fired() const noexcept { return fired_.load(); }
+
+ private:
+  void acceptLoop();
+  void relay(int client, int index);
+
+  std::uint16_t target_port_;
+  Fault fault_;
+  std::chrono::milliseconds delay_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::atomic<bool> fired_{false};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> relays_;
+};
+
+}  // namespace popgate::test
