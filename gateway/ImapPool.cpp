@@ -105,7 +105,9 @@ void ImapPool::closeAll() noexcept {
     idle.swap(idle_);
     open_ -= idle.size();
   }
-  for (Idle& i : idle) i.client->logout();
+  // Goodbye to every session in one round trip, not one each.
+  for (Idle& i : idle) i.client->startLogout();
+  for (Idle& i : idle) i.client->finishLogout();
   available_.notify_all();
 }
 

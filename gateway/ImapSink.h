@@ -16,6 +16,7 @@ class ImapSink final : public MailSink {
                                           const std::vector<imap::AppendItem>& items) override;
   bool contains(const std::string& folder, const imap::MessageFingerprint& fingerprint) override;
   void close() noexcept override {}
+  void prepare() override { ImapPool::Lease warm = pool_.acquire(); }
 
  private:
   ImapPool& pool_;

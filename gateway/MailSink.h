@@ -19,6 +19,8 @@ class MailSink {
   virtual bool contains(const std::string& folder, const imap::MessageFingerprint& fingerprint) = 0;
   // Ends the session politely; never throws.
   virtual void close() noexcept = 0;
+  // Gets ready for appends that are about to come (opens and logs in a session). Throws Error.
+  virtual void prepare() {}
 };
 
 }  // namespace popgate::gateway

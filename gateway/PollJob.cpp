@@ -247,26 +247,61 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
   return fetch;
 }
 
-void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
-  std::vector<std::vector<pop3::MessageInfo>> windows;
-  std::uint64_t window_bytes = 0;
-  for (const auto& m : fetch) {
-    if (windows.empty() || windows.back().size() >= options_.window ||
-        window_bytes + m.size > options_.window_bytes) {
-      windows.emplace_back();
-      window_bytes = 0;
-    }
-    windows.back().push_back(m);
-    window_bytes += m.size;
+// Cuts one continuous, pipelined retrieval into windows: as soon as a window's last message has
+// ended, the window goes to `deliver` (which may block: that is the back-pressure).
+class PollJob::Windower final : public pop3::RetrieveHandler {
+ public:
+  Windower(const PollJob& job, std::function<void(std::unique_ptr<Collector>)> deliver)
+      : job_(job), deliver_(std::move(deliver)) {
+    fresh();
   }
-  if (windows.empty()) return;
+  pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
+    return current_->begin(message);
+  }
+  void end(const pop3::MessageInfo& message, pop3::RetrieveOutcome outcome,
+           std::string_view reply) override {
+    current_->end(message, outcome, reply);
+    ++count_;
+    bytes_ += message.size;
+    if (count_ >= job_.options_.window || bytes_ >= job_.options_.window_bytes) flush();
+  }
+  // Hands over the window being filled, if it has anything.
+  void flush() {
+    if (count_ == 0) return;
+    auto window = std::move(current_);
+    completed_ += count_;
+    fresh();
+    deliver_(std::move(window));
+  }
+  // Forgets the window being filled (its messages are retrieved again).
+  void discardPartial() { fresh(); }
+  // Messages handed over in full so far.
+  std::size_t completed() const noexcept { return completed_; }
+
+ private:
+  void fresh() {
+    current_ = std::make_unique<Collector>(job_.spool_dir_, job_.options_.memory_limit);
+    count_ = 0;
+    bytes_ = 0;
+  }
+  const PollJob& job_;
+  std::function<void(std::unique_ptr<Collector>)> deliver_;
+  std::unique_ptr<Collector> current_;
+  std::size_t count_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::size_t completed_ = 0;
+};
+
+void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
+  if (fetch.empty()) return;
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
     std::unique_ptr<MailSink> sink = sink_factory_();
-    for (const auto& window : windows) {
+    retrieveAll(fetch, [&](std::unique_ptr<Collector> window) {
+      step("retrieved");
+      upload(*window, *sink);
       checkStop();
-      upload(*retrieve(window), *sink);
-    }
+    });
     return;
   }
 
@@ -274,6 +309,7 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
   auto uploader = [&] {
     try {
       std::unique_ptr<MailSink> sink = sink_factory_();
+      sink->prepare();  // log in while the first window is still on its way
       while (auto window = queue.pop()) {
         if (!failed()) upload(*window, *sink);
       }
@@ -286,14 +322,16 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
     }  // after a failure: drain, so the producer never blocks on a full queue
   };
   std::vector<std::thread> uploaders;
-  const std::size_t threads = std::min(options_.upload_threads, windows.size());
+  const std::size_t windows = (fetch.size() + options_.window - 1) / options_.window;
+  const std::size_t threads = std::min(options_.upload_threads, std::max<std::size_t>(windows, 1));
   for (std::size_t i = 0; i < threads; ++i) uploaders.emplace_back(uploader);
   try {
-    for (const auto& window : windows) {
-      if (failed()) break;
+    retrieveAll(fetch, [&](std::unique_ptr<Collector> window) {
+      step("retrieved");
+      if (failed()) throw Error(ErrorKind::Transient, "an upload failed: retrieval stops");
       checkStop();
-      queue.push(retrieve(window));
-    }
+      queue.push(std::move(window));
+    });
   } catch (const Error& e) {
     fail(e);
   } catch (const std::exception& e) {
@@ -303,48 +341,58 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
   for (auto& t : uploaders) t.join();
 }
 
-std::unique_ptr<PollJob::Collector> PollJob::retrieve(const std::vector<pop3::MessageInfo>& window) {
-  auto collector = std::make_unique<Collector>(spool_dir_, options_.memory_limit);
+void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
+                          const std::function<void(std::unique_ptr<Collector>)>& deliver) {
+  bool delivery_failed = false;
+  Windower windower(*this, [&](std::unique_ptr<Collector> window) {
+    try {
+      deliver(std::move(window));
+    } catch (...) {
+      delivery_failed = true;  // not the POP server's doing: no fallback for this
+      throw;
+    }
+  });
   try {
-    source_->retrieve(window, account_.max_message_size, *collector);
+    source_->retrieve(fetch, account_.max_message_size, windower);
+    windower.flush();
+    return;
   } catch (const Error& e) {
     // A server that offers PIPELINING and then fails under it: go on one command at a time.
-    if (!source_->pipelining() || !options_.reopen_without_pipelining ||
+    if (delivery_failed || !source_->pipelining() || !options_.reopen_without_pipelining ||
         (e.kind() != ErrorKind::Transient && e.kind() != ErrorKind::Protocol)) {
       throw;
     }
-    {
-      std::lock_guard lock(mutex_);
-      result_.problems.push_back(std::string("the POP3 server failed under PIPELINING (") +
-                                 e.what() + "); going on without pipelining");
-    }
-    source_->abandon();
-    source_ = options_.reopen_without_pipelining();
-    step("connected");
-    // Message numbers belong to a session: find each message of the window again by UIDL.
-    std::map<std::string, std::vector<std::uint32_t>> numbers;
-    for (const auto& m : source_->list().messages) numbers[m.uidl].push_back(m.number);
-    step("listed");
-    std::map<std::string, std::size_t> seen;
-    std::vector<pop3::MessageInfo> again;
-    for (pop3::MessageInfo m : window) {
-      const auto& candidates = numbers[m.uidl];
-      const std::size_t k = seen[m.uidl]++;
-      if (k >= candidates.size()) continue;  // gone meanwhile
-      m.number = candidates[k];
-      again.push_back(m);
-    }
-    {
-      // Numbers of the old session, still held by windows on their way, are renumbered at DELE.
-      std::lock_guard lock(mutex_);
-      ++session_;
-      renumbered_ = numbers;
-    }
-    collector = std::make_unique<Collector>(spool_dir_, options_.memory_limit);
-    source_->retrieve(again, account_.max_message_size, *collector);
+    std::lock_guard lock(mutex_);
+    result_.problems.push_back(std::string("the POP3 server failed under PIPELINING (") +
+                               e.what() + "); going on without pipelining");
   }
-  step("retrieved");
-  return collector;
+  windower.discardPartial();
+  source_->abandon();
+  source_ = options_.reopen_without_pipelining();
+  step("connected");
+  // Message numbers belong to a session: find each remaining message again by UIDL.
+  std::map<std::string, std::vector<std::uint32_t>> numbers;
+  for (const auto& m : source_->list().messages) numbers[m.uidl].push_back(m.number);
+  step("listed");
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < windower.completed(); ++i) ++seen[fetch[i].uidl];
+  std::vector<pop3::MessageInfo> again;
+  for (std::size_t i = windower.completed(); i < fetch.size(); ++i) {
+    pop3::MessageInfo m = fetch[i];
+    const auto& candidates = numbers[m.uidl];
+    const std::size_t k = seen[m.uidl]++;
+    if (k >= candidates.size()) continue;  // gone meanwhile
+    m.number = candidates[k];
+    again.push_back(m);
+  }
+  {
+    // Numbers of the old session, still held by windows on their way, are renumbered at DELE.
+    std::lock_guard lock(mutex_);
+    ++session_;
+    renumbered_ = numbers;
+  }
+  source_->retrieve(again, account_.max_message_size, windower);
+  windower.flush();
 }
 
 void PollJob::upload(Collector& window, MailSink& sink) {

@@ -91,10 +91,13 @@ class PollJob {
   struct Retrieved;
   class Collector;
   class WindowQueue;
+  class Windower;
   void pass();
   std::vector<pop3::MessageInfo> plan(const pop3::Listing& listing);
   void transfer(const std::vector<pop3::MessageInfo>& fetch);
-  std::unique_ptr<Collector> retrieve(const std::vector<pop3::MessageInfo>& window);
+  // Retrieves `fetch` in one pipelined stream, handing each finished window to `deliver`.
+  void retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
+                   const std::function<void(std::unique_ptr<Collector>)>& deliver);
   void upload(Collector& window, MailSink& sink);
   void finishSession();
   void record(std::vector<LedgerChange>& changes);

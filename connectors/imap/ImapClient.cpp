@@ -135,13 +135,29 @@ codec::ImapResponse ImapClient::readResponse(std::string_view what) {
   return response;
 }
 
+bool ImapClient::stash(codec::ImapTagged& tagged) {
+  if (outstanding_.erase(tagged.tag) == 0) return false;
+  std::string tag = tagged.tag;
+  answered_.emplace(std::move(tag), std::move(tagged));
+  return true;
+}
+
 codec::ImapTagged ImapClient::readTagged(
     const std::string& tag, std::string_view what,
     const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
+  if (auto it = answered_.find(tag); it != answered_.end()) {
+    codec::ImapTagged early = std::move(it->second);
+    answered_.erase(it);
+    return early;
+  }
   for (;;) {
     codec::ImapResponse response = readResponse(what);
     if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
-      if (tagged->tag == tag) return std::move(*tagged);
+      if (tagged->tag == tag) {
+        outstanding_.erase(tag);
+        return std::move(*tagged);
+      }
+      if (stash(*tagged)) continue;  // a pipelined command's answer, in its own time
       throw Error(ErrorKind::Protocol,
                   connection_.label() + " answered a command we did not send while we waited for " +
                       std::string(what),
@@ -165,6 +181,7 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
                                                         const std::vector<Piece>& pieces,
                                                         std::string_view trace) {
   const codec::LiteralMode mode = literalMode();
+  outstanding_.insert(tag);
   connection_.queue({}, trace);
   for (const Piece& piece : pieces) {
     if (!piece.literal) {
@@ -181,7 +198,11 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
         if (std::holds_alternative<codec::ImapContinuation>(response)) break;
         if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
           // The server refused instead of saying "+": the literal must not be sent.
-          if (tagged->tag == tag) return std::move(*tagged);
+          if (tagged->tag == tag) {
+            outstanding_.erase(tag);
+            return std::move(*tagged);
+          }
+          if (stash(*tagged)) continue;  // an earlier pipelined command finished meanwhile
           throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
                       taggedLine(*tagged));
         }
@@ -563,12 +584,26 @@ std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
 }
 
 void ImapClient::logout() noexcept {
+  startLogout();
+  finishLogout();
+}
+
+void ImapClient::startLogout() noexcept {
   try {
-    const std::string tag = nextTag();
-    connection_.send(tag + " LOGOUT\r\n", tag + " LOGOUT");
-    for (int i = 0; i < 8; ++i) {
+    logout_tag_ = nextTag();
+    connection_.send(logout_tag_ + " LOGOUT\r\n", logout_tag_ + " LOGOUT");
+  } catch (...) {
+    logout_tag_.clear();
+  }
+}
+
+void ImapClient::finishLogout() noexcept {
+  try {
+    // "* BYE" then the tagged OK; whatever else comes is not our business any more.
+    for (int i = 0; !logout_tag_.empty() && i < 8; ++i) {
       codec::ImapResponse response = readResponse("LOGOUT reply");
-      if (std::holds_alternative<codec::ImapTagged>(response)) break;
+      const auto* tagged = std::get_if<codec::ImapTagged>(&response);
+      if (tagged != nullptr && tagged->tag == logout_tag_) break;
     }
   } catch (...) {
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -88,6 +89,10 @@ class ImapClient {
 
   // LOGOUT, then close. Never throws.
   void logout() noexcept;
+  // The two halves of logout(), so that many sessions can say goodbye in one round trip: send
+  // LOGOUT on each, then finish each. Never throw.
+  void startLogout() noexcept;
+  void finishLogout() noexcept;
 
   bool hasCapability(std::string_view name) const;
   codec::LiteralMode literalMode() const;
@@ -114,6 +119,8 @@ class ImapClient {
   std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
                                               std::string_view trace);
   codec::ImapResponse readResponse(std::string_view what);
+  // Keeps the answer to another outstanding command for later; false if nobody asked it.
+  bool stash(codec::ImapTagged& tagged);
   // Reads until the tagged reply for `tag`, handing untagged responses to `on_untagged`.
   codec::ImapTagged readTagged(const std::string& tag, std::string_view what,
                                const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
@@ -142,6 +149,11 @@ class ImapClient {
   std::uint32_t tag_counter_ = 0;
   std::string selected_;  // encoded name of the EXAMINEd mailbox, if any
   std::string bye_;       // text of an untagged BYE, if one arrived
+  // Pipelined commands: tags sent and not yet answered, and answers that came while we were
+  // waiting for something else (another command's reply, or a "+").
+  std::set<std::string> outstanding_;
+  std::map<std::string, codec::ImapTagged> answered_;
+  std::string logout_tag_;
   std::function<void(std::string_view)> notice_;
   std::optional<std::string> delimiter_;  // from LIST "" "", once logged in; "" = flat namespace
   bool multiappend_ = true;

@@ -64,8 +64,8 @@ class RetrieveHandler {
 };
 
 struct Pop3Options {
-  std::size_t pipeline_window = 32;       // RETR/DELE commands in flight with PIPELINING
-  std::uint64_t pipeline_window_bytes = 8ull * 1024 * 1024;  // and at most this many listed bytes
+  std::size_t pipeline_window = 100;      // RETR/DELE commands in flight with PIPELINING
+  std::uint64_t pipeline_window_bytes = 16ull * 1024 * 1024;  // and at most this many listed bytes
   bool allow_pipelining = true;
 };
 

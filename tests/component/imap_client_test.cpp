@@ -415,3 +415,43 @@ BOOST_AUTO_TEST_CASE(testSlashInFolderNamesBecomesTheServersDelimiter) {
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
+
+BOOST_AUTO_TEST_CASE(testPipelinedAnswerArrivingBeforeTheNextContinuation) {
+  // Without LITERAL+ a big message waits for "+"; the previous APPEND's OK may come first.
+  const std::string big(5000, 'y');
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
+                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .expectCommand("APPEND")
+                          .send("A0003 OK [APPENDUID 5 1] first\r\n+ go\r\n")
+                          .readAnnouncedLiteral().expect("")
+                          .send("A0004 OK [APPENDUID 5 2] second\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a(big), b(big + "z");
+  const auto outcomes = client->append("INBOX", {item(a), item(b)});
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_TEST(outcomes[0].uid->uid == 1u);
+  BOOST_TEST(outcomes[1].ok);
+  BOOST_TEST(outcomes[1].uid->uid == 2u);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testTryCreateInsteadOfContinuationCreatesTheFolder) {
+  const std::string big(5000, 'y');
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL-")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
+                          .expectCommand("CREATE").sendTagged("OK created\r\n")
+                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a(big);
+  BOOST_TEST(client->append("Work", {item(a)})[0].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
