@@ -22,7 +22,8 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
 
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
                                                   net::TraceSink trace) {
-  const net::Endpoint endpoint = endpointOf(target.server);
+  net::Endpoint endpoint = endpointOf(target.server);
+  endpoint.protocol = "IMAP";
   auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint,
                                                    std::move(trace));
   imap::Credentials credentials;

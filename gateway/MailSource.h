@@ -17,8 +17,8 @@ class MailSource {
   // Streams the messages to the handler in order (see Pop3Client::retrieveMany). Throws Error.
   virtual void retrieve(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
                         pop3::RetrieveHandler& handler) = 0;
-  // Marks for deletion; returns the numbers refused. Nothing is deleted before commit().
-  virtual std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers) = 0;
+  // Marks for deletion; returns those refused. Nothing is deleted before commit().
+  virtual std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) = 0;
   // Ends the session so the server applies the deletions (QUIT). True when it confirmed.
   virtual bool commit() noexcept = 0;
   // Drops the session: the server forgets marked deletions.

@@ -31,8 +31,9 @@ struct PollJob::Retrieved {
 // One window: gives each retrieved message its own spool and remembers how each RETR ended.
 class PollJob::Collector final : public pop3::RetrieveHandler {
  public:
-  Collector(const std::filesystem::path& dir, std::uint64_t memory_limit)
-      : dir_(dir), memory_limit_(memory_limit) {}
+  Collector(const std::filesystem::path& dir, std::uint64_t memory_limit,
+            std::function<void(const Retrieved&)> too_large)
+      : dir_(dir), memory_limit_(memory_limit), too_large_(std::move(too_large)) {}
 
   pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
     items_.push_back(Retrieved{message, std::make_unique<Spool>(dir_, memory_limit_), {}, {}});
@@ -48,12 +49,15 @@ class PollJob::Collector final : public pop3::RetrieveHandler {
     item.outcome = outcome;
     item.reply = std::string(reply);
     if (outcome == pop3::RetrieveOutcome::Complete) item.spool->finish();
+    // Parked at once: the rest of such a message may never arrive (an endless body).
+    if (outcome == pop3::RetrieveOutcome::TooLarge) too_large_(item);
   }
   std::vector<Retrieved>& items() { return items_; }
 
  private:
   const std::filesystem::path& dir_;
   std::uint64_t memory_limit_;
+  std::function<void(const Retrieved&)> too_large_;
   std::vector<Retrieved> items_;
 };
 
@@ -213,7 +217,7 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
             deleteLater(m.number, e);
             continue;
           case LedgerState::TooLarge:
-            if (m.size > account_.max_message_size) {
+            if (std::max(m.size, e.size) > account_.max_message_size) {
               ++result_.too_large;
               continue;
             }
@@ -251,7 +255,7 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
 // ended, the window goes to `deliver` (which may block: that is the back-pressure).
 class PollJob::Windower final : public pop3::RetrieveHandler {
  public:
-  Windower(const PollJob& job, std::function<void(std::unique_ptr<Collector>)> deliver)
+  Windower(PollJob& job, std::function<void(std::unique_ptr<Collector>)> deliver)
       : job_(job), deliver_(std::move(deliver)) {
     fresh();
   }
@@ -280,11 +284,12 @@ class PollJob::Windower final : public pop3::RetrieveHandler {
 
  private:
   void fresh() {
-    current_ = std::make_unique<Collector>(job_.spool_dir_, job_.options_.memory_limit);
+    current_ = std::make_unique<Collector>(job_.spool_dir_, job_.options_.memory_limit,
+                                           [this](const Retrieved& item) { job_.parkTooLarge(item); });
     count_ = 0;
     bytes_ = 0;
   }
-  const PollJob& job_;
+  PollJob& job_;
   std::function<void(std::unique_ptr<Collector>)> deliver_;
   std::unique_ptr<Collector> current_;
   std::size_t count_ = 0;
@@ -395,6 +400,27 @@ void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
   windower.flush();
 }
 
+void PollJob::parkTooLarge(const Retrieved& item) {
+  const pop3::MessageInfo& m = item.info;
+  std::vector<LedgerChange> changes;
+  {
+    std::lock_guard lock(mutex_);
+    ++result_.too_large;
+    retrieved_not_uploaded_ = true;
+    result_.problems.push_back("message " + m.uidl + " is larger than max_message_size (LIST said " +
+                               std::to_string(m.size) + " bytes); it stays on the server");
+    if (uidl_count_[m.uidl] > 1) return;  // a repeated UIDL cannot be parked by UIDL alone
+  }
+  LedgerEntry e;
+  e.key = m.uidl;
+  e.state = LedgerState::TooLarge;
+  // At least one byte over the limit, so the next pass leaves it alone whatever LIST claims.
+  e.size = std::max<std::uint64_t>(item.spool->size(), account_.max_message_size + 1);
+  e.reason = "larger than max_message_size (LIST said " + std::to_string(m.size) + " bytes)";
+  changes.push_back(LedgerChange{e, false});
+  record(changes);
+}
+
 void PollJob::upload(Collector& window, MailSink& sink) {
   struct Pending {
     Retrieved* item;
@@ -415,19 +441,7 @@ void PollJob::upload(Collector& window, MailSink& sink) {
                                    ") could not be retrieved: " + item.reply);
         continue;
       }
-      if (item.outcome == pop3::RetrieveOutcome::TooLarge) {
-        ++result_.too_large;
-        retrieved_not_uploaded_ = true;
-        if (!repeated) {
-          LedgerEntry e;
-          e.key = m.uidl;
-          e.state = LedgerState::TooLarge;
-          e.size = item.spool->size();
-          e.reason = "larger than max_message_size (LIST said " + std::to_string(m.size) + " bytes)";
-          changes.push_back(LedgerChange{e, false});
-        }
-        continue;
-      }
+      if (item.outcome == pop3::RetrieveOutcome::TooLarge) continue;  // parked when it happened
       const Spool& spool = *item.spool;
       const std::string key = repeated ? m.uidl + " sha256:" + spool.sha256() : m.uidl;
       std::optional<LedgerEntry> prior;
@@ -572,10 +586,16 @@ void PollJob::finishSession() {
     numbers.push_back(number);
     keys.push_back(d.key);
   }
-  std::vector<std::uint32_t> refused;
+  std::vector<pop3::Refusal> refused;
   if (!numbers.empty()) {
     refused = source_->markDeleted(numbers);
     step("marked-deleted");
+  }
+  for (const pop3::Refusal& r : refused) {
+    const auto at = std::find(numbers.begin(), numbers.end(), r.number) - numbers.begin();
+    result_.problems.push_back("DELE of message " + uidlOfKey(keys[static_cast<std::size_t>(at)]) +
+                               " was refused (server said: " + r.reply +
+                               "); it stays on the server and is deleted next pass");
   }
   const bool quit_ok = source_->commit();
   step("quit");
@@ -586,15 +606,14 @@ void PollJob::finishSession() {
   }
   std::vector<LedgerChange> deleted;
   for (std::size_t i = 0; i < numbers.size(); ++i) {
-    if (std::find(refused.begin(), refused.end(), numbers[i]) != refused.end()) continue;
+    if (std::any_of(refused.begin(), refused.end(),
+                    [&](const pop3::Refusal& r) { return r.number == numbers[i]; })) {
+      continue;
+    }
     LedgerEntry e = entries_[keys[i]];
     e.key = keys[i];
     e.state = LedgerState::Deleted;
     deleted.push_back(LedgerChange{e, false});
-  }
-  if (!refused.empty()) {
-    result_.problems.push_back(std::to_string(refused.size()) +
-                               " DELE commands were refused: those messages stay on the server");
   }
   const std::size_t count = deleted.size();
   record(deleted);

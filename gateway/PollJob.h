@@ -99,6 +99,8 @@ class PollJob {
   void retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
                    const std::function<void(std::unique_ptr<Collector>)>& deliver);
   void upload(Collector& window, MailSink& sink);
+  // Records at once that a message passed max_message_size while it was being retrieved.
+  void parkTooLarge(const Retrieved& item);
   void finishSession();
   void record(std::vector<LedgerChange>& changes);
   void deleteLater(std::uint32_t number, const LedgerEntry& entry);

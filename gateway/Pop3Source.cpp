@@ -28,7 +28,8 @@ pop3::AuthMethod methodOf(config::PopAuth auth) {
 
 Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                        pop3::Pop3Options options) {
-  const net::Endpoint endpoint = endpointOf(account.server);
+  net::Endpoint endpoint = endpointOf(account.server);
+  endpoint.protocol = "POP3";
   client_ = std::make_unique<pop3::Pop3Client>(net::openTransport(endpoint), endpoint,
                                                std::move(trace), options);
   pop3::Credentials credentials;

@@ -20,7 +20,7 @@ class Pop3Source final : public MailSource {
                 pop3::RetrieveHandler& handler) override {
     client_->retrieveMany(messages, max_bytes, handler);
   }
-  std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers) override {
+  std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) override {
     return client_->markDeleted(numbers);
   }
   bool commit() noexcept override { return client_->quit(); }

@@ -1,6 +1,7 @@
 #include "ImapClient.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -69,7 +70,10 @@ bool isAscii(std::string_view s) {
 
 ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
                        net::TraceSink trace)
-    : connection_(std::move(transport), "IMAP " + endpoint.label(), std::move(trace)) {
+    : connection_(std::move(transport),
+                  endpoint.protocol.empty() ? "IMAP " + endpoint.label() : endpoint.label(),
+                  endpoint.timeout, std::move(trace)),
+      patience_(endpoint.timeout) {
   const codec::ImapResponse hello = readResponse("greeting");
   const auto* greeting = std::get_if<codec::ImapUntagged>(&hello);
   if (greeting == nullptr || (greeting->status != codec::ImapStatus::Ok &&
@@ -150,7 +154,15 @@ codec::ImapTagged ImapClient::readTagged(
     answered_.erase(it);
     return early;
   }
+  const auto started = std::chrono::steady_clock::now();
   for (;;) {
+    // Untagged responses keep each read alive; they must not keep the command waiting forever.
+    if (std::chrono::steady_clock::now() - started > 4 * patience_) {
+      throw Error(ErrorKind::Transient,
+                  connection_.label() + " sent only untagged responses for " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(4 * patience_).count()) +
+                      " s while we waited for " + std::string(what));
+    }
     codec::ImapResponse response = readResponse(what);
     if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
       if (tagged->tag == tag) {

@@ -3,6 +3,7 @@
 // MULTIAPPEND RFC 3502, SASL-IR RFC 4959) on a net::Connection. It appends raw bytes as literals and
 // never parses a message.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -143,6 +144,7 @@ class ImapClient {
   std::string appendArguments(const AppendItem& item) const;
 
   net::Connection connection_;
+  std::chrono::milliseconds patience_;  // the configured timeout
   codec::ImapResponseParser parser_;
   std::set<std::string> caps_;  // upper-case
   bool preauth_ = false;

@@ -9,8 +9,39 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kFlushAt = 256 * 1024;
 }  // namespace
 
-Connection::Connection(std::unique_ptr<Transport> transport, std::string label, TraceSink trace)
-    : transport_(std::move(transport)), label_(std::move(label)), trace_(std::move(trace)) {}
+namespace {
+constexpr std::size_t kRecentBytes = 256;
+}  // namespace
+
+Connection::Connection(std::unique_ptr<Transport> transport, std::string label,
+                       std::chrono::milliseconds patience, TraceSink trace)
+    : transport_(std::move(transport)),
+      label_(std::move(label)),
+      trace_(std::move(trace)),
+      patience_(patience) {}
+
+void Connection::remember(std::string_view consumed) {
+  if (consumed.size() >= kRecentBytes) {
+    recent_.assign(consumed.substr(consumed.size() - kRecentBytes));
+    return;
+  }
+  recent_.append(consumed);
+  if (recent_.size() > 2 * kRecentBytes) recent_.erase(0, recent_.size() - kRecentBytes);
+}
+
+void Connection::checkProgress(std::string_view what,
+                               std::chrono::steady_clock::time_point started,
+                               std::uint64_t consumed) const {
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  if (elapsed <= patience_) return;
+  const auto late = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed - patience_);
+  const auto expected = static_cast<std::uint64_t>(late.count()) * kMinimumRate / 1000;
+  if (consumed >= expected) return;
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
+  throw Error(ErrorKind::Transient, label_ + " is sending " + std::string(what) +
+                                        " too slowly (" + std::to_string(consumed) + " bytes in " +
+                                        std::to_string(secs) + " s)");
+}
 
 void Connection::fill(std::string_view what) {
   if (start_ > 0 && start_ == buffer_.size()) {
@@ -24,7 +55,7 @@ void Connection::fill(std::string_view what) {
   buffer_.resize(old + kReadChunk);
   std::size_t got = 0;
   try {
-    got = transport_->readSome(buffer_.data() + old, kReadChunk);
+    got = transport_->readSome(buffer_.data() + old, kReadChunk, what);
   } catch (...) {
     buffer_.resize(old);
     throw;
@@ -39,7 +70,18 @@ void Connection::fill(std::string_view what) {
 void Connection::protocolError(std::string_view what, std::string_view detail) {
   std::string text = label_ + ": cannot understand the " + std::string(what);
   if (!detail.empty()) text += ": " + std::string(detail);
-  throw Error(ErrorKind::Protocol, text);
+  // Quote the line the server was sending: what was parsed of it (the parser may have taken the
+  // whole line, its end included), and what follows.
+  std::string_view seen(recent_);
+  while (!seen.empty() && (seen.back() == '\n' || seen.back() == '\r')) seen.remove_suffix(1);
+  const std::size_t line_start = seen.rfind('\n');
+  std::string line(seen.substr(line_start == std::string_view::npos ? 0 : line_start + 1));
+  if (seen.size() == recent_.size()) {  // the line was not finished: add what is buffered of it
+    const std::string_view rest(buffer_.data() + start_, buffer_.size() - start_);
+    line.append(rest.substr(0, std::min(rest.find('\n'), std::size_t{200})));
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  throw Error(ErrorKind::Protocol, text, line.substr(0, 200));
 }
 
 void Connection::queue(std::string_view bytes, std::string_view trace) {

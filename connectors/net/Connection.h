@@ -3,6 +3,8 @@
 // batched writes (so pipelined commands leave in one packet), STARTTLS with the pre-upgrade buffer
 // discarded, and an optional trace of what was said (callers pass secret-free trace forms).
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,22 +20,34 @@ using TraceSink = std::function<void(std::string_view direction, std::string_vie
 
 class Connection {
  public:
-  // `label` names the peer in every error ("POP3 pop.example.com:995").
-  Connection(std::unique_ptr<Transport> transport, std::string label, TraceSink trace = {});
+  // `label` names the peer in every error ("POP3 pop.example.com:995"). `patience` is the
+  // configured timeout: besides each read, a whole reply that takes longer than that must arrive
+  // at kMinimumRate on average (a server dripping one byte per timeout holds nothing forever).
+  Connection(std::unique_ptr<Transport> transport, std::string label,
+             std::chrono::milliseconds patience, TraceSink trace = {});
+
+  // Bytes per second a reply slower than `patience` must average.
+  static constexpr std::uint64_t kMinimumRate = 1024;
 
   // Runs `step` over buffered input until it answers Done, reading more as needed.
   // `step(std::string_view& in)` consumes from `in` and returns a codec::Parse (typically by
-  // calling `parser`). Error throws Error(Protocol) naming `what` with parser.error();
-  // EOF throws Error(Transient) naming `what`.
+  // calling `parser`). Error throws Error(Protocol) naming `what` with parser.error() and the
+  // server's line; EOF, a timeout or a dripping reply throws Error(Transient) naming `what`.
   template <class Parser, class Step>
   void pump(std::string_view what, const Parser& parser, Step&& step) {
+    const auto started = std::chrono::steady_clock::now();
+    std::uint64_t consumed = 0;
     for (;;) {
       std::string_view in(buffer_.data() + start_, buffer_.size() - start_);
       const std::size_t before = in.size();
       const codec::Parse result = step(in);
-      start_ += before - in.size();
+      const std::size_t used = before - in.size();
+      remember(std::string_view(buffer_.data() + start_, used));
+      start_ += used;
+      consumed += used;
       if (result == codec::Parse::Done) return;
       if (result == codec::Parse::Error) protocolError(what, parser.error());
+      checkProgress(what, started, consumed);
       fill(what);
     }
   }
@@ -61,6 +75,9 @@ class Connection {
 
  private:
   void fill(std::string_view what);
+  void remember(std::string_view consumed);
+  void checkProgress(std::string_view what, std::chrono::steady_clock::time_point started,
+                     std::uint64_t consumed) const;
   [[noreturn]] void protocolError(std::string_view what, std::string_view detail);
 
   std::unique_ptr<Transport> transport_;
@@ -69,6 +86,8 @@ class Connection {
   std::string buffer_;
   std::size_t start_ = 0;
   std::string out_;
+  std::chrono::milliseconds patience_;
+  std::string recent_;  // the last bytes parsed, to quote the server in a protocol error
 };
 
 }  // namespace popgate::net

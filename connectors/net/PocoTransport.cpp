@@ -28,7 +28,9 @@ std::string seconds(std::chrono::milliseconds d) {
 
 }  // namespace
 
-std::string Endpoint::label() const { return host + ":" + std::to_string(port); }
+std::string Endpoint::label() const {
+  return (protocol.empty() ? "" : protocol + " ") + host + ":" + std::to_string(port);
+}
 
 std::unique_ptr<Transport> openTransport(const Endpoint& endpoint) {
   // OpenSSL writes with plain send(): a peer that vanished would raise SIGPIPE and kill the
@@ -106,7 +108,7 @@ void PocoTransport::handshake() {
   }
 }
 
-std::size_t PocoTransport::readSome(char* buf, std::size_t n) {
+std::size_t PocoTransport::readSome(char* buf, std::size_t n, std::string_view waiting_for) {
   const int want = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
   const auto deadline = Clock::now() + endpoint_.timeout;
   try {
@@ -132,7 +134,9 @@ std::size_t PocoTransport::readSome(char* buf, std::size_t n) {
     }
   } catch (const Poco::TimeoutException&) {
     throw Error(ErrorKind::Transient,
-                endpoint_.label() + " sent nothing for " + seconds(endpoint_.timeout) + " (timeout)");
+                endpoint_.label() + " sent nothing for " + seconds(endpoint_.timeout) +
+                    (waiting_for.empty() ? "" : " while we waited for " + std::string(waiting_for)) +
+                    " (timeout)");
   } catch (const Poco::Exception& e) {
     fail("reading from", e);
   }

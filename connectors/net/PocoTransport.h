@@ -19,7 +19,7 @@ class PocoTransport final : public Transport {
   explicit PocoTransport(Endpoint endpoint);
   ~PocoTransport() override;
 
-  std::size_t readSome(char* buf, std::size_t n) override;
+  std::size_t readSome(char* buf, std::size_t n, std::string_view waiting_for) override;
   void writeAll(std::string_view bytes) override;
   void startTls() override;
   bool isSecure() const noexcept override { return secure_.has_value(); }

@@ -18,13 +18,14 @@ namespace popgate::net {
 
 // Where to connect and how to secure it.
 struct Endpoint {
+  std::string protocol;  // "POP3", "IMAP": only for messages
   std::string host;
   std::uint16_t port = 0;
   TlsMode tls = TlsMode::Implicit;
   std::optional<std::filesystem::path> ca_file;  // extra trust anchor; the system store is always used
   std::chrono::milliseconds timeout{60000};      // connect, TLS handshake, and each read or write
 
-  // "host:port", for messages.
+  // "POP3 host:port" (or "host:port" without a protocol), for messages.
   std::string label() const;
 };
 
@@ -33,8 +34,8 @@ class Transport {
   virtual ~Transport() = default;
 
   // Reads at least one and at most `n` bytes into `buf`; returns 0 at the peer's orderly close.
-  // Throws Error(Transient) on timeout or reset, Error(Security) on a TLS failure.
-  virtual std::size_t readSome(char* buf, std::size_t n) = 0;
+  // Throws Error(Transient) on timeout or reset (naming `waiting_for`, e.g. "the UIDL list").
+  virtual std::size_t readSome(char* buf, std::size_t n, std::string_view waiting_for) = 0;
   // Writes every byte or throws Error(Transient/Security).
   virtual void writeAll(std::string_view bytes) = 0;
   // Performs the TLS handshake on the open connection (STARTTLS/STLS), verifying the chain and the

@@ -53,7 +53,9 @@ class BodyPump {
 
 Pop3Client::Pop3Client(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
                        net::TraceSink trace, Pop3Options options)
-    : connection_(std::move(transport), "POP3 " + endpoint.label(), std::move(trace)),
+    : connection_(std::move(transport),
+                  endpoint.protocol.empty() ? "POP3 " + endpoint.label() : endpoint.label(),
+                  endpoint.timeout, std::move(trace)),
       host_(endpoint.host),
       options_(options) {
   const codec::Pop3Reply hello = readReply("greeting");
@@ -271,9 +273,9 @@ void Pop3Client::retrieveMany(const std::vector<MessageInfo>& messages, std::uin
   }
 }
 
-std::vector<std::uint32_t> Pop3Client::markDeleted(const std::vector<std::uint32_t>& numbers) {
+std::vector<Refusal> Pop3Client::markDeleted(const std::vector<std::uint32_t>& numbers) {
   const std::size_t window = pipelining() ? std::max<std::size_t>(options_.pipeline_window, 1) : 1;
-  std::vector<std::uint32_t> refused_numbers;
+  std::vector<Refusal> refused_numbers;
   std::size_t sent = 0;
   for (std::size_t next = 0; next < numbers.size(); ++next) {
     while (sent < numbers.size() && sent - next < window) {
@@ -282,7 +284,7 @@ std::vector<std::uint32_t> Pop3Client::markDeleted(const std::vector<std::uint32
     }
     connection_.flush();
     const codec::Pop3Reply reply = readReply("DELE reply");
-    if (!reply.ok()) refused_numbers.push_back(numbers[next]);
+    if (!reply.ok()) refused_numbers.push_back(Refusal{numbers[next], reply.line});
   }
   return refused_numbers;
 }

@@ -63,6 +63,12 @@ class RetrieveHandler {
   virtual void end(const MessageInfo& message, RetrieveOutcome outcome, std::string_view reply) = 0;
 };
 
+// A command the server refused for one message.
+struct Refusal {
+  std::uint32_t number = 0;
+  std::string reply;  // the server's status line
+};
+
 struct Pop3Options {
   std::size_t pipeline_window = 100;      // RETR/DELE commands in flight with PIPELINING
   std::uint64_t pipeline_window_bytes = 16ull * 1024 * 1024;  // and at most this many listed bytes
@@ -90,9 +96,9 @@ class Pop3Client {
   void retrieveMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
                     RetrieveHandler& handler);
 
-  // Marks messages for deletion (pipelined when offered); returns the numbers the server refused.
-  // Nothing is deleted until quit() succeeds.
-  std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers);
+  // Marks messages for deletion (pipelined when offered); returns those the server refused, with
+  // its words. Nothing is deleted until quit() succeeds.
+  std::vector<Refusal> markDeleted(const std::vector<std::uint32_t>& numbers);
 
   // QUIT: the server commits deletions. Returns true on +OK. Never throws.
   bool quit() noexcept;

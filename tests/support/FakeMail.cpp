@@ -46,7 +46,7 @@ class FakeSource final : public gateway::MailSource {
     }
   }
 
-  std::vector<std::uint32_t> markDeleted(const std::vector<std::uint32_t>& numbers) override {
+  std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) override {
     for (auto n : numbers) marked_.insert(n);
     return {};
   }
