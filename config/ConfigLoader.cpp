@@ -1,8 +1,11 @@
 #include "ConfigLoader.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
+#include <sstream>
 #include <cstdlib>
 #include <system_error>
 
@@ -149,22 +152,47 @@ class Loader {
   const EnvLookup& env_;
 };
 
+// Notes where a document starts and ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  YAML::Mark start = YAML::Mark::null_mark();
+};
+
 YAML::Node Loader::parseDocument(const std::string& yaml) const {
-  std::vector<YAML::Node> documents;
+  // Not YAML::LoadAll: yaml-cpp 0.7 returns endless empty documents for input like "{}," (and
+  // allocates until the OOM killer ends it; found by fuzzing). Load the first document, then ask a
+  // parser whether a second one exists, reading at most two.
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(yaml);
+    document = YAML::Load(yaml);
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+      failInFile(name_, starts.start.is_null() ? 0 : starts.start.line + 1,
+                 "a second YAML document ('---') begins here; popgate reads exactly one");
+    }
+  } catch (const YAML::DeepRecursion& e) {
+    failInFile(name_, e.mark.is_null() ? 0 : e.mark.line + 1,
+               "YAML nesting too deep (more than yaml-cpp's limit of 2000 levels)");
   } catch (const YAML::Exception& e) {
     failInFile(name_, e.mark.is_null() ? 0 : e.mark.line + 1, "YAML syntax error: " + e.msg);
   }
-  if (documents.size() > 1) {
-    const YAML::Mark mark = documents[1].Mark();
-    failInFile(name_, mark.is_null() ? 0 : mark.line + 1,
-               "a second YAML document ('---') begins here; popgate reads exactly one");
-  }
-  if (documents.empty() || documents.front().IsNull()) {
+  if (document.IsNull()) {
     failInFile(name_, 0, "the file holds no settings; expected state_dir, target and accounts");
   }
-  return documents.front();
+  return document;
 }
 
 GatewayConfig Loader::load(const std::string& yaml) const {

@@ -297,7 +297,10 @@ std::string imapDateTime(std::time_t t, int offset_minutes) {
   }
   const std::int64_t local = utc + std::int64_t{offset_minutes} * 60;
   const std::int64_t days = floorDiv(local, 86400);
-  const auto seconds = static_cast<int>(local - days * 86400);
+  // Not local - days * 86400: that product overflows within a day of INT64_MIN.
+  std::int64_t rest = local % 86400;
+  if (rest < 0) rest += 86400;
+  const auto seconds = static_cast<int>(rest);
   const Civil date = civilFromDays(days);
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};

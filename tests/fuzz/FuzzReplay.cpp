@@ -6,9 +6,9 @@
 // unreadable PATH, or no input at all, is an error (exit 2). A failed invariant or a sanitizer
 // report aborts the process as libFuzzer would; the file being run is named on stderr first when
 // the signal can be caught. Prints how many inputs ran; exit 0 when all of them returned.
-// Outside AddressSanitizer builds the address space is capped at 2 GiB, so an input that makes
-// the code under test allocate without bound fails fast (std::bad_alloc) instead of exhausting
-// the machine running ctest.
+// The address space is capped at 2 GiB (under AddressSanitizer: the RSS, through its
+// hard_rss_limit_mb), so an input that makes the code under test allocate without bound fails
+// fast instead of exhausting the machine running ctest.
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -69,12 +69,21 @@ void installCrashHandlers() {
   }
 }
 
+#ifdef POPGATE_REPLAY_ASAN
+// Under ASan the same protection is an RSS limit the sanitizer enforces (ASAN_OPTIONS may
+// still override it).
+extern "C" const char* __asan_default_options() {
+  return "hard_rss_limit_mb=2048";
+}
+#endif
+
 // Caps the address space (ASan reserves terabytes of it, so not there).
 void limitMemory() {
 #ifndef POPGATE_REPLAY_ASAN
   constexpr rlim_t kLimit = rlim_t{2048} * 1024 * 1024;
   struct rlimit limit {};
-  if (::getrlimit(RLIMIT_AS, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > kLimit)) {
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 &&
+      (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > kLimit)) {
     limit.rlim_cur = kLimit;
     ::setrlimit(RLIMIT_AS, &limit);
   }
@@ -87,7 +96,8 @@ bool readFile(const std::filesystem::path& file, std::vector<char>& out) {
   out.clear();
   char buffer[65536];
   std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, in)) > 0) out.insert(out.end(), buffer, buffer + got);
+  while ((got = std::fread(buffer, 1, sizeof buffer, in)) > 0)
+    out.insert(out.end(), buffer, buffer + got);
   const bool ok = std::ferror(in) == 0;
   std::fclose(in);
   return ok;

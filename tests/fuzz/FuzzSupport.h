@@ -19,8 +19,7 @@ namespace popgate::fuzz {
 
 // Prints "fuzz invariant failed: WHAT" (and up to 2 KB of `detail`) to stderr, then aborts.
 [[noreturn]] inline void failCheck(std::string_view what, std::string_view detail = {}) {
-  std::fprintf(stderr, "fuzz invariant failed: %.*s\n", static_cast<int>(what.size()),
-               what.data());
+  std::fprintf(stderr, "fuzz invariant failed: %.*s\n", static_cast<int>(what.size()), what.data());
   if (!detail.empty()) {
     const std::string_view shown = detail.substr(0, 2048);
     std::fprintf(stderr, "%.*s%s\n", static_cast<int>(shown.size()), shown.data(),
@@ -98,7 +97,8 @@ class ChunkPlan {
       case 1:
         return ChunkPlan(Kind::Random, 8, seed, true);  // 0..8, empty chunks included
       case 2:
-        return ChunkPlan(Kind::Random, static_cast<std::size_t>(seed >> 2) + 2, seed, false);  // 1..65
+        return ChunkPlan(Kind::Random, static_cast<std::size_t>(seed >> 2) + 2, seed,
+                         false);  // 1..65
       default:
         return ChunkPlan(Kind::Random, 512, seed, false);  // 1..512
     }

@@ -222,7 +222,8 @@ void checkTraceText(std::string_view trace) {
 std::string mixedCase(std::string_view word, std::uint8_t bits) {
   std::string out(word);
   for (std::size_t i = 0; i < out.size() && i < 8; ++i) {
-    if ((bits >> i) & 1u) out[i] = static_cast<char>(out[i] - 'A' + 'a');
+    if (((static_cast<unsigned>(bits) >> i) & 1u) != 0)
+      out[i] = static_cast<char>(out[i] - 'A' + 'a');
   }
   return out;
 }
@@ -345,8 +346,8 @@ void checkHeaders(std::string_view message, std::string_view name) {
         "header block is not a prefix");
   if (block.size() < message.size()) {
     const std::string_view after = message.substr(block.size());
-    check(after.starts_with("\r\n") || after.starts_with("\n"), "header block not cut at an "
-          "empty line", after);
+    check(after.starts_with("\r\n") || after.starts_with("\n"),
+          "header block not cut at an empty line", after);
   }
   for (const std::string_view field : {name, std::string_view("Date"), std::string_view("From")}) {
     const auto value = codec::headerValue(message, field);
@@ -399,7 +400,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   checkDates(t, offset);
   // A time inside 1970..9999 as well, so the round trip runs for most inputs.
-  checkDates(static_cast<std::int64_t>(static_cast<std::uint64_t>(t) % 253402300800u), offset % 1500);
+  checkDates(static_cast<std::int64_t>(static_cast<std::uint64_t>(t) % 253402300800u),
+             offset % 1500);
   checkMessageDate(value);
   checkMessageDate(user);
   checkHeaders(value, user);

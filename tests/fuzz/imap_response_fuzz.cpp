@@ -103,7 +103,9 @@ std::string writeBack(const ImapResponse& response) {
 
 void record(Transcript& transcript, const ImapResponse& response) {
   if (const auto* tagged = std::get_if<ImapTagged>(&response)) {
-    transcript.event("tagged").field(tagged->tag).number(static_cast<std::uint64_t>(tagged->status));
+    transcript.event("tagged")
+        .field(tagged->tag)
+        .number(static_cast<std::uint64_t>(tagged->status));
     transcript.field(tagged->code).field(tagged->text).end();
   } else if (const auto* continuation = std::get_if<ImapContinuation>(&response)) {
     transcript.event("continuation").field(continuation->text).end();
@@ -140,8 +142,8 @@ void checkCode(std::string_view code) {
     if (!list.empty()) list += ',';
     list += std::to_string(uid);
   }
-  const auto again =
-      popgate::codec::parseAppendUidSet("APPENDUID " + std::to_string(set->uidvalidity) + " " + list);
+  const auto again = popgate::codec::parseAppendUidSet(
+      "APPENDUID " + std::to_string(set->uidvalidity) + " " + list);
   check(again && again->uidvalidity == set->uidvalidity && again->uids == set->uids,
         "APPENDUID set written as a list parses differently", code);
 }
@@ -152,8 +154,8 @@ void checkResponse(const ImapResponse& response, std::size_t max_line) {
     checkField(tagged->tag, max_line, "tag");
     checkField(tagged->code, max_line, "code");
     checkField(tagged->text, max_line, "text");
-    check(!tagged->tag.empty() && tagged->tag.find_first_of(" +") == std::string::npos,
-          "bad tag", tagged->tag);
+    check(!tagged->tag.empty() && tagged->tag.find_first_of(" +") == std::string::npos, "bad tag",
+          tagged->tag);
     check(tagged->status == ImapStatus::Ok || tagged->status == ImapStatus::No ||
               tagged->status == ImapStatus::Bad,
           "tagged status not OK/NO/BAD");

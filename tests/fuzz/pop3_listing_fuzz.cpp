@@ -101,13 +101,14 @@ void checkListingLine(std::string_view line) {
   }
 
   const auto list = codec::parseListLine(line);
-  const auto size = parts.size() >= 2
-                        ? decimal(parts[1], static_cast<std::uint64_t>(
-                                                std::numeric_limits<std::int64_t>::max()))
-                        : std::nullopt;
+  const auto size =
+      parts.size() >= 2
+          ? decimal(parts[1], static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          : std::nullopt;
   check(list.has_value() == (number && size), "parseListLine accepts the wrong lines", line);
   if (list) {
-    check(list->number == number_value && list->size == size.value_or(0), "LIST entry differs", line);
+    check(list->number == number_value && list->size == size.value_or(0), "LIST entry differs",
+          line);
     const auto again =
         codec::parseListLine(std::to_string(list->number) + " " + std::to_string(list->size));
     check(again && again->number == list->number && again->size == list->size,
@@ -152,7 +153,8 @@ void checkCapabilities(const std::vector<std::string_view>& lines) {
     resp_codes = resp_codes || tag == "RESP-CODES";
     stls = stls || tag == "STLS";
     if (tag == "SASL") {
-      for (std::size_t k = 1; k < parts.size(); ++k) sasl_plain = sasl_plain || upper(parts[k]) == "PLAIN";
+      for (std::size_t k = 1; k < parts.size(); ++k)
+        sasl_plain = sasl_plain || upper(parts[k]) == "PLAIN";
     }
   }
   check(caps.uidl == uidl && caps.top == top && caps.user == user &&
@@ -170,7 +172,8 @@ void checkCommand(std::string_view verb, std::string_view arg) {
     valid = valid && byte >= 0x21 && byte <= 0x7E;
   }
   valid = valid && arg.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-  const std::string expected = std::string(verb) + (arg.empty() ? "" : " ") + std::string(arg) + "\r\n";
+  const std::string expected =
+      std::string(verb) + (arg.empty() ? "" : " ") + std::string(arg) + "\r\n";
   valid = valid && expected.size() <= 255;
   const auto line = codec::pop3Command(verb, arg);
   check(line.has_value() == valid, "pop3Command accepts the wrong commands", expected);
@@ -194,7 +197,8 @@ std::string_view argumentsOf(std::string_view line) {
 std::string mixedCase(std::string_view word, std::uint8_t bits) {
   std::string out(word);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    if ((bits >> i) & 1u) out[i] = static_cast<char>(out[i] - 'A' + 'a');
+    if (((static_cast<unsigned>(bits) >> i) & 1u) != 0)
+      out[i] = static_cast<char>(out[i] - 'A' + 'a');
   }
   return out;
 }
@@ -208,8 +212,7 @@ void checkTraces(std::string_view name, std::string_view secret, std::string_vie
     check(codec::pop3Trace(line) == expected, "PASS trace differs", codec::pop3Trace(line));
   }
   // APOP name digest / AUTH mechanism initial-response: the first field stays.
-  const bool plain_name =
-      !name.empty() && name.find_first_of(" \t\r\n") == std::string_view::npos;
+  const bool plain_name = !name.empty() && name.find_first_of(" \t\r\n") == std::string_view::npos;
   if (plain_name) {
     for (const std::string_view verb : {"APOP", "AUTH"}) {
       const std::string word = mixedCase(verb, static_cast<std::uint8_t>(bits >> 4));
@@ -218,8 +221,7 @@ void checkTraces(std::string_view name, std::string_view secret, std::string_vie
       while (!rest.empty() && isSeparator(rest.front())) rest.remove_prefix(1);
       const std::string expected =
           word + " " + std::string(name) + (rest.empty() ? "" : " " + std::string(kMask));
-      check(codec::pop3Trace(line) == expected, "APOP/AUTH trace differs",
-            codec::pop3Trace(line));
+      check(codec::pop3Trace(line) == expected, "APOP/AUTH trace differs", codec::pop3Trace(line));
     }
   }
   const std::string auth = "AUTH PLAIN " + codec::base64Encode(codec::saslPlain(name, secret));

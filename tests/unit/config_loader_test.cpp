@@ -650,7 +650,7 @@ BOOST_AUTO_TEST_CASE(testEmptyOrMisshapenFile) {
              "gw.yaml:1: expected a mapping (key: value lines) with state_dir, target and "
              "accounts, found a single value");
   BOOST_TEST(loadError(minimal() + "---\nstate_dir: /t\n") ==
-             "gw.yaml:12: a second YAML document ('---') begins here; popgate reads exactly one");
+             "gw.yaml:11: a second YAML document ('---') begins here; popgate reads exactly one");
 }
 
 BOOST_AUTO_TEST_CASE(testDuplicateKey) {
