@@ -37,6 +37,9 @@ import subprocess
 import sys
 import time
 
+# Gmail lets one account hold 15 IMAP sessions at once; case c uses them all.
+GMAIL_CONNECTIONS = 15
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seed as seedlib  # noqa: E402 — bench/seed.py
 
@@ -261,13 +264,14 @@ class Bench:
 
     # -- the tools ----------------------------------------------------------------------------
 
-    def popgate_config(self, name, sb, accounts, imap_port, pop_tls="none", imap_tls="none"):
+    def popgate_config(self, name, sb, accounts, imap_port, pop_tls="none", imap_tls="none",
+                       connections=4):
         """Writes a config; accounts = [(account name, POP user, POP port, folder)]."""
         state = os.path.join(self.work, f"state-{name}")
         lines = [f"state_dir: {state}", "log_level: info", "target:",
                  f"  host: {'localhost' if imap_tls != 'none' else '127.0.0.1'}",
                  f"  port: {imap_port}", f"  tls: {imap_tls}", "  username: me",
-                 "  password: pw-me"]
+                 "  password: pw-me", f"  connections: {connections}"]
         if imap_tls != "none":
             lines.append(f"  ca_file: {sb.ca}")
         lines.append("accounts:")
@@ -387,11 +391,11 @@ class Bench:
     # -- cases ----------------------------------------------------------------------------------
 
     def compare(self, case, n, pop_port_pg, imap_port_pg, pop_user, pg_sb, fm_pop_port,
-                floor_pop, floor_imap, floor_modes, stream_modes):
+                floor_pop, floor_imap, floor_modes, stream_modes, connections=4):
         """popgate vs fetchmail vs floor, interleaved repeats; returns the medians."""
         A = self.A
         cfg, state = self.popgate_config(case, pg_sb, [("bench", pop_user, pop_port_pg, "PG")],
-                                         imap_port_pg)
+                                         imap_port_pg, connections=connections)
         if fm_pop_port:
             fm_home, fm_rc = self.fetchmail_setup(A, pop_user, fm_pop_port, "FM")
         pg_runs, pg_cpu, pg_rss, fm_runs, floors = [], [], [], [], []
@@ -510,7 +514,7 @@ class Bench:
         log(f"case c: Gmail-like target at 20 ms RTT, {n} messages")
         # Correctness first: a first pass into a folder that does not exist yet.
         cfg, state = self.popgate_config("c", self.G, [("bench", "s300", pp["g_pop"], "PG")],
-                                         pp["g_imap"])
+                                         pp["g_imap"], connections=GMAIL_CONNECTIONS)
         try:
             wall, _, _, out = self.run_popgate(cfg, state, lambda: self.G.delete_folder("me", "PG"))
             self.verify(self.G, "s300", "me", "PG", n, (self.G.dir, "s300"))
@@ -535,14 +539,17 @@ class Bench:
         fl = self.floor_rows("c", n, floors, " (normal Dovecot)")
         self.floor_rows("c", n, minus, " (Gmail-like, info)")
         # popgate: POP from G, IMAP to G (LITERAL-, no MULTIAPPEND), both through the proxy.
+        # Without LITERAL+ each message over 4 KB costs a round trip for its "+": parallel
+        # sessions are the way, as many as Gmail allows one account.
         pg, cpu, rss, _, _ = self.compare("c", n, pp["g_pop"], pp["g_imap"], "s300", self.G,
-                                          None, None, None, None, None)
+                                          None, None, None, None, None,
+                                          connections=GMAIL_CONNECTIONS)
         pg_s = statistics.median(pg)
         ok = self.check("c", "popgate <= 3x LITERAL+ floor (Gmail-like, 20 ms RTT)",
                         pg_s / fl["plus"], 3, False)
         self.info("c", "popgate / streamed LITERAL+ floor (both sides at once)",
                   pg_s / fl["stream-plus"])
-        self.add_row("c", "popgate (4 conns) -> Gmail-like", n, pg,
+        self.add_row("c", f"popgate ({GMAIL_CONNECTIONS} conns) -> Gmail-like", n, pg,
                      vs_floor=round(pg_s / fl["plus"], 2), target="<=3x LITERAL+ floor",
                      status="PASS" if ok else "MISS", cpu_s=round(statistics.median(cpu), 3),
                      note=self.pass_note("c"))

@@ -106,28 +106,48 @@ std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {
 
 void Ledger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
   if (changes.empty()) return;
+  // The last change of each key wins; then one statement for the removals and one for the rows,
+  // each bound to whole columns (prepared once, not once per row).
+  std::map<std::string, const LedgerChange*> last;
+  for (const LedgerChange& c : changes) last[c.entry.key] = &c;
+  std::vector<std::string> gone_accounts, gone_keys;
+  std::vector<std::string> accounts, keys, shas, ids, folders, reasons;
+  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts;
+  for (const auto& [key, c] : last) {
+    if (c->forget) {
+      gone_accounts.push_back(account);
+      gone_keys.push_back(key);
+      continue;
+    }
+    const LedgerEntry& e = c->entry;
+    accounts.push_back(account);
+    keys.push_back(key);
+    states.push_back(static_cast<Int>(e.state));
+    sizes.push_back(static_cast<Int>(e.size));
+    shas.push_back(e.sha256);
+    ids.push_back(e.message_id);
+    folders.push_back(e.folder);
+    validities.push_back(e.uidvalidity);
+    uids.push_back(e.uid);
+    uploaded.push_back(e.uploaded_at);
+    reasons.push_back(e.reason);
+    retries.push_back(e.retry_at);
+    attempts.push_back(e.attempts);
+  }
   std::lock_guard lock(mutex_);
   auto& s = *session_;
   try {
     s.begin();
-    for (const LedgerChange& c : changes) {
-      std::string acct = account;
-      std::string key = c.entry.key;
-      if (c.forget) {
-        s << "DELETE FROM messages WHERE account = ? AND key = ?", use(acct), use(key), now;
-        continue;
-      }
-      Int state = static_cast<Int>(c.entry.state);
-      Int size = static_cast<Int>(c.entry.size);
-      std::string sha = c.entry.sha256, id = c.entry.message_id, folder = c.entry.folder,
-                  reason = c.entry.reason;
-      Int validity = c.entry.uidvalidity, uid = c.entry.uid, uploaded = c.entry.uploaded_at,
-          retry = c.entry.retry_at, attempts = c.entry.attempts;
+    if (!gone_keys.empty()) {
+      s << "DELETE FROM messages WHERE account = ? AND key = ?", use(gone_accounts), use(gone_keys),
+          now;
+    }
+    if (!keys.empty()) {
       s << "INSERT OR REPLACE INTO messages (account, key, state, size, sha256, message_id, folder,"
            " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, updated_at)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
-          use(acct), use(key), use(state), use(size), use(sha), use(id), use(folder),
-          use(validity), use(uid), use(uploaded), use(reason), use(retry), use(attempts), now;
+          use(accounts), use(keys), use(states), use(sizes), use(shas), use(ids), use(folders),
+          use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts), now;
     }
     s.commit();
   } catch (const Poco::Exception& e) {

@@ -61,27 +61,45 @@ class PollJob::Collector final : public pop3::RetrieveHandler {
   std::vector<Retrieved> items_;
 };
 
-// Retrieved windows on their way to the upload threads. push() blocks while full, so a slow target
-// slows retrieval instead of filling memory.
-class PollJob::WindowQueue {
+// Retrieved messages on their way to the upload threads. push() blocks while the queue holds its
+// capacity (in messages or bytes), so a slow target slows retrieval instead of filling memory.
+// popBatch() hands out batches that share the work fairly: each upload thread waits for its share
+// of what is still to come (at most a window), so batches are large (one MULTIAPPEND, or many
+// pipelined APPENDs whose waits overlap) and the last messages are spread over every session.
+class PollJob::MessageQueue {
  public:
-  explicit WindowQueue(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+  MessageQueue(std::size_t max_messages, std::uint64_t max_bytes, std::size_t consumers,
+               std::size_t expected)
+      : max_messages_(std::max<std::size_t>(max_messages, 1)),
+        max_bytes_(max_bytes),
+        consumers_(std::max<std::size_t>(consumers, 1)),
+        expected_(expected) {}
 
-  void push(std::unique_ptr<Collector> window) {
+  void push(Retrieved item) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return queue_.size() < capacity_; });
-    queue_.push_back(std::move(window));
+    changed_.wait(lock, [&] { return queue_.empty() || !full(); });
+    bytes_ += item.info.size;
+    queue_.push_back(std::move(item));
     changed_.notify_all();
   }
-  // The next window, or nullptr once closed and empty.
-  std::unique_ptr<Collector> pop() {
+  // A batch of at most `window` messages (at least one), or none once closed and empty.
+  std::vector<Retrieved> popBatch(std::size_t window) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
-    if (queue_.empty()) return nullptr;
-    auto window = std::move(queue_.front());
-    queue_.pop_front();
+    const std::size_t remaining = expected_ > taken_ ? expected_ - taken_ : 1;
+    const std::size_t want =
+        std::clamp<std::size_t>((remaining + consumers_ - 1) / consumers_, 1, window);
+    changed_.wait(lock, [&] { return queue_.size() >= want || closed_ || full(); });
+    const std::size_t take = std::min(want, queue_.size());
+    std::vector<Retrieved> out;
+    out.reserve(take);
+    for (std::size_t i = 0; i < take; ++i) {
+      bytes_ -= queue_.front().info.size;
+      out.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    taken_ += take;
     changed_.notify_all();
-    return window;
+    return out;
   }
   void close() {
     std::lock_guard lock(mutex_);
@@ -90,10 +108,17 @@ class PollJob::WindowQueue {
   }
 
  private:
-  std::size_t capacity_;
+  bool full() const { return queue_.size() >= max_messages_ || bytes_ >= max_bytes_; }
+
+  std::size_t max_messages_;
+  std::uint64_t max_bytes_;
+  std::size_t consumers_;
+  std::size_t expected_;  // messages the pass will retrieve
+  std::size_t taken_ = 0;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<std::unique_ptr<Collector>> queue_;
+  std::deque<Retrieved> queue_;
+  std::uint64_t bytes_ = 0;
   bool closed_ = false;
 };
 
@@ -133,10 +158,11 @@ void PollJob::deleteLater(std::uint32_t number, const LedgerEntry& entry) {
   if (wantsDeletion(entry)) to_delete_.push_back(Deletion{number, entry.key, session_});
 }
 
-void PollJob::fail(const Error& error) {
+void PollJob::fail(const Error& error, bool stop_uploads) {
   std::lock_guard lock(mutex_);
   if (!first_error_) first_error_ = error;
   failed_ = true;
+  if (stop_uploads) uploads_stopped_ = true;
 }
 
 void PollJob::record(std::vector<LedgerChange>& changes) {
@@ -255,8 +281,8 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
 // ended, the window goes to `deliver` (which may block: that is the back-pressure).
 class PollJob::Windower final : public pop3::RetrieveHandler {
  public:
-  Windower(PollJob& job, std::function<void(std::unique_ptr<Collector>)> deliver)
-      : job_(job), deliver_(std::move(deliver)) {
+  Windower(PollJob& job, std::size_t window, std::function<void(std::unique_ptr<Collector>)> deliver)
+      : job_(job), window_(window), deliver_(std::move(deliver)) {
     fresh();
   }
   pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
@@ -267,7 +293,7 @@ class PollJob::Windower final : public pop3::RetrieveHandler {
     current_->end(message, outcome, reply);
     ++count_;
     bytes_ += message.size;
-    if (count_ >= job_.options_.window || bytes_ >= job_.options_.window_bytes) flush();
+    if (count_ >= window_ || bytes_ >= job_.options_.window_bytes) flush();
   }
   // Hands over the window being filled, if it has anything.
   void flush() {
@@ -290,6 +316,7 @@ class PollJob::Windower final : public pop3::RetrieveHandler {
     bytes_ = 0;
   }
   PollJob& job_;
+  std::size_t window_;
   std::function<void(std::unique_ptr<Collector>)> deliver_;
   std::unique_ptr<Collector> current_;
   std::size_t count_ = 0;
@@ -302,56 +329,58 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
     std::unique_ptr<MailSink> sink = sink_factory_();
-    retrieveAll(fetch, [&](std::unique_ptr<Collector> window) {
+    retrieveAll(fetch, options_.window, [&](std::unique_ptr<Collector> window) {
       step("retrieved");
-      upload(*window, *sink);
+      upload(window->items(), *sink);
       checkStop();
     });
     return;
   }
 
-  WindowQueue queue(options_.queued_windows);
+  const std::size_t threads = std::min(options_.upload_threads, fetch.size());
+  MessageQueue queue(options_.window * (options_.queued_windows + threads),
+                     options_.window_bytes * (options_.queued_windows + 1), threads, fetch.size());
   auto uploader = [&] {
     try {
       std::unique_ptr<MailSink> sink = sink_factory_();
-      sink->prepare();  // log in while the first window is still on its way
-      while (auto window = queue.pop()) {
-        if (!failed()) upload(*window, *sink);
+      sink->prepare();  // log in while the first messages are still on their way
+      for (auto batch = queue.popBatch(options_.window); !batch.empty();
+           batch = queue.popBatch(options_.window)) {
+        if (!uploadsStopped()) upload(batch, *sink);
       }
     } catch (const Error& e) {
       fail(e);
     } catch (const std::exception& e) {
       fail(Error(ErrorKind::Internal, e.what()));
     }
-    while (queue.pop()) {
+    while (!queue.popBatch(options_.window).empty()) {
     }  // after a failure: drain, so the producer never blocks on a full queue
   };
   std::vector<std::thread> uploaders;
-  const std::size_t windows = (fetch.size() + options_.window - 1) / options_.window;
-  const std::size_t threads = std::min(options_.upload_threads, std::max<std::size_t>(windows, 1));
   for (std::size_t i = 0; i < threads; ++i) uploaders.emplace_back(uploader);
   try {
-    retrieveAll(fetch, [&](std::unique_ptr<Collector> window) {
-      step("retrieved");
-      if (failed()) throw Error(ErrorKind::Transient, "an upload failed: retrieval stops");
+    // Each message goes to the upload threads as soon as its last byte has arrived.
+    retrieveAll(fetch, 1, [&](std::unique_ptr<Collector> one) {
+      if (uploadsStopped()) throw Error(ErrorKind::Transient, "an upload failed: retrieval stops");
       checkStop();
-      queue.push(std::move(window));
+      for (Retrieved& item : one->items()) queue.push(std::move(item));
     });
+    step("retrieved");
   } catch (const Error& e) {
-    fail(e);
+    fail(e, false);  // what arrived whole is still delivered
   } catch (const std::exception& e) {
-    fail(Error(ErrorKind::Internal, e.what()));
+    fail(Error(ErrorKind::Internal, e.what()), false);
   }
   queue.close();
   for (auto& t : uploaders) t.join();
 }
 
-void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
+void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size_t window,
                           const std::function<void(std::unique_ptr<Collector>)>& deliver) {
   bool delivery_failed = false;
-  Windower windower(*this, [&](std::unique_ptr<Collector> window) {
+  Windower windower(*this, window, [&](std::unique_ptr<Collector> finished) {
     try {
-      deliver(std::move(window));
+      deliver(std::move(finished));
     } catch (...) {
       delivery_failed = true;  // not the POP server's doing: no fallback for this
       throw;
@@ -421,7 +450,7 @@ void PollJob::parkTooLarge(const Retrieved& item) {
   record(changes);
 }
 
-void PollJob::upload(Collector& window, MailSink& sink) {
+void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
   struct Pending {
     Retrieved* item;
     LedgerEntry entry;
@@ -433,7 +462,7 @@ void PollJob::upload(Collector& window, MailSink& sink) {
 
   {
     std::lock_guard lock(mutex_);
-    for (Retrieved& item : window.items()) {
+    for (Retrieved& item : batch) {
       const pop3::MessageInfo& m = item.info;
       const bool repeated = uidl_count_[m.uidl] > 1;
       if (item.outcome == pop3::RetrieveOutcome::Refused) {

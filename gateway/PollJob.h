@@ -38,7 +38,7 @@ struct PollOptions {
   // Upload threads, each with its own target session; 0 = no overlap at all (retrieve, then
   // upload, in this thread: fully deterministic, for tests).
   std::size_t upload_threads = 1;
-  std::size_t queued_windows = 2;  // retrieved windows waiting for an upload thread
+  std::size_t queued_windows = 2;  // retrieved windows' worth of messages waiting for upload
   std::chrono::seconds quarantine_retry{24 * 3600};  // how often a refused message is retried
   // Called after every step that changes something outside the process (for the kill-at-every-
   // step tests, which throw from it to simulate a crash). Names: "connected", "listed",
@@ -90,23 +90,27 @@ class PollJob {
  private:
   struct Retrieved;
   class Collector;
-  class WindowQueue;
+  class MessageQueue;
   class Windower;
   void pass();
   std::vector<pop3::MessageInfo> plan(const pop3::Listing& listing);
   void transfer(const std::vector<pop3::MessageInfo>& fetch);
-  // Retrieves `fetch` in one pipelined stream, handing each finished window to `deliver`.
-  void retrieveAll(const std::vector<pop3::MessageInfo>& fetch,
+  // Retrieves `fetch` in one pipelined stream, handing each finished window of `window` messages
+  // to `deliver`.
+  void retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size_t window,
                    const std::function<void(std::unique_ptr<Collector>)>& deliver);
-  void upload(Collector& window, MailSink& sink);
+  void upload(std::vector<Retrieved>& batch, MailSink& sink);
   // Records at once that a message passed max_message_size while it was being retrieved.
   void parkTooLarge(const Retrieved& item);
   void finishSession();
   void record(std::vector<LedgerChange>& changes);
   void deleteLater(std::uint32_t number, const LedgerEntry& entry);
   bool wantsDeletion(const LedgerEntry& entry) const;
-  void fail(const Error& error);
+  // Records the pass's first error. Retrieval stops at once; uploads stop only when the error
+  // came from the upload side (`stop_uploads`): messages already retrieved still go out.
+  void fail(const Error& error, bool stop_uploads = true);
   bool failed() const noexcept { return failed_.load(); }
+  bool uploadsStopped() const noexcept { return uploads_stopped_.load(); }
   void step(std::string_view name);
   void checkStop() const;
   std::int64_t now() const;
@@ -137,6 +141,7 @@ class PollJob {
   bool retrieved_not_uploaded_ = false;
   std::optional<Error> first_error_;
   std::atomic<bool> failed_{false};
+  std::atomic<bool> uploads_stopped_{false};
 };
 
 // "work: 12 uploaded, 3 already delivered, 0 deleted, 1.2 MiB, 0 errors (2.3 s)".

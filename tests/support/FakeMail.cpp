@@ -85,6 +85,7 @@ class FakeSink final : public gateway::MailSink {
 
   std::vector<imap::AppendOutcome> append(const std::string& folder,
                                           const std::vector<imap::AppendItem>& items) override {
+    std::lock_guard lock(target_.mutex);
     if (target_.fail_connection) throw Error(ErrorKind::Transient, "fake target unreachable");
     std::vector<imap::AppendOutcome> out;
     for (const auto& item : items) {
@@ -110,6 +111,7 @@ class FakeSink final : public gateway::MailSink {
   }
 
   bool contains(const std::string& folder, const imap::MessageFingerprint& f) override {
+    std::lock_guard lock(target_.mutex);
     ++target_.lookups;
     for (const std::string& m : target_.folders[folder]) {
       if (m.size() != f.size) continue;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,8 +37,9 @@ struct FakeMaildrop {
   std::unique_ptr<gateway::MailSource> open();
 };
 
-// The target mailbox.
+// The target mailbox. Sessions may append from several threads at once (upload threads).
 struct FakeTarget {
+  std::mutex mutex;  // guards everything below while sessions are open
   std::map<std::string, std::vector<std::string>> folders;
   // Decides each APPEND: return {} to accept, or a kind and reply text to refuse.
   std::function<std::optional<std::pair<ErrorKind, std::string>>(const std::string& bytes)> judge;
