@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "ImapGrammar.h"
+
 namespace popgate::codec {
 
 namespace {
@@ -23,26 +25,6 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
     if (upperAscii(a[i]) != upperAscii(b[i])) return false;
   }
   return true;
-}
-
-// ATOM-CHAR = <any CHAR except atom-specials>
-// atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
-bool isAtomChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7F) return false;
-  switch (c) {
-    case '(':
-    case ')':
-    case '{':
-    case '%':
-    case '*':
-    case '"':
-    case '\\':
-    case ']':
-      return false;
-    default:
-      return true;
-  }
 }
 
 bool isAtom(std::string_view s) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "ImapGrammar.h"
+
 namespace popgate::codec {
 
 namespace {
@@ -27,26 +29,6 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
 
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
-}
-
-// ATOM-CHAR = <any CHAR except atom-specials>
-// atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
-bool isAtomChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7F) return false;
-  switch (c) {
-    case '(':
-    case ')':
-    case '{':
-    case '%':
-    case '*':
-    case '"':
-    case '\\':
-    case ']':
-      return false;
-    default:
-      return true;
-  }
 }
 
 // tag = 1*<any ASTRING-CHAR except "+">;  ASTRING-CHAR = ATOM-CHAR / resp-specials

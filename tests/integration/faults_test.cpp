@@ -20,19 +20,6 @@ using namespace popgate::test;
 
 namespace {
 
-std::vector<std::string> sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-std::size_t delivered(DovecotSandbox& dovecot, const std::string& folder) {
-  try {
-    return dovecot.count("me", folder);
-  } catch (const std::runtime_error&) {
-    return 0;
-  }
-}
-
 const char* actionName(Fault::Action a) {
   switch (a) {
     case Fault::Action::Reset: return "reset";
@@ -127,7 +114,7 @@ BOOST_AUTO_TEST_CASE(testKillNineTwentyTimesLosesAndDuplicatesNothing) {
     }
     popgate.wait(10s);
   }
-  const std::size_t before = delivered(dovecot, "Work");
+  const std::size_t before = countOrZero(dovecot, "me", "Work");
   const CommandResult last = runPopgate({"once", "--config", config.string()});
   BOOST_TEST(last.exit_code == 0, last.out << last.err);
   BOOST_TEST_MESSAGE("kill -9: " << kills << " kills survived; " << before

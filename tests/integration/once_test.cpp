@@ -18,11 +18,6 @@ using namespace popgate::test;
 
 namespace {
 
-std::vector<std::string> sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
 std::vector<std::string> expectedFromPop() {
   std::vector<std::string> out;
   for (const auto& s : sampleMessages()) out.push_back(popDelivered(s.bytes));

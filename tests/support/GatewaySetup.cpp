@@ -1,5 +1,7 @@
 #include "GatewaySetup.h"
 
+#include <algorithm>
+#include <stdexcept>
 #include <thread>
 
 #include <Poco/Net/HTTPClientSession.h>
@@ -58,6 +60,20 @@ CommandResult runPopgate(const std::vector<std::string>& args, std::chrono::mill
   std::vector<std::string> argv{popgateBinary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, timeout);
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user,
+                        const std::string& folder) {
+  try {
+    return sandbox.count(user, folder);
+  } catch (const std::runtime_error&) {
+    return 0;
+  }
 }
 
 std::uint16_t freeLocalPort() {

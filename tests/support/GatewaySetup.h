@@ -41,6 +41,12 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
 CommandResult runPopgate(const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+// `v` sorted (to compare what arrived with what was sent, whatever the order).
+std::vector<std::string> sorted(std::vector<std::string> v);
+
+// Messages of `user`'s `folder`, or 0 while the folder does not exist yet.
+std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user, const std::string& folder);
+
 // A free TCP port on 127.0.0.1 at the time of the call (bound, read, released).
 std::uint16_t freeLocalPort();
 
