@@ -77,10 +77,14 @@ class PollJob::MessageQueue {
 
   void push(Retrieved item) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return queue_.empty() || !full(); });
+    room_.wait(lock, [&] { return queue_.empty() || !full(); });
     bytes_ += item.info.size;
     queue_.push_back(std::move(item));
-    changed_.notify_all();
+    // Wake the upload threads only when one of them can go: not once per message (a herd).
+    if (queue_.size() >= need_ || full()) {
+      need_ = SIZE_MAX;
+      ready_.notify_all();
+    }
   }
   // A batch of at most `window` messages (at least one), or none once closed and empty.
   std::vector<Retrieved> popBatch(std::size_t window) {
@@ -88,7 +92,10 @@ class PollJob::MessageQueue {
     const std::size_t remaining = expected_ > taken_ ? expected_ - taken_ : 1;
     const std::size_t want =
         std::clamp<std::size_t>((remaining + consumers_ - 1) / consumers_, 1, window);
-    changed_.wait(lock, [&] { return queue_.size() >= want || closed_ || full(); });
+    while (queue_.size() < want && !closed_ && !full()) {
+      need_ = std::min(need_, want);
+      ready_.wait(lock);
+    }
     const std::size_t take = std::min(want, queue_.size());
     std::vector<Retrieved> out;
     out.reserve(take);
@@ -98,13 +105,15 @@ class PollJob::MessageQueue {
       queue_.pop_front();
     }
     taken_ += take;
-    changed_.notify_all();
+    room_.notify_one();
+    if (!queue_.empty()) ready_.notify_all();  // others may be able to go now too
     return out;
   }
   void close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
-    changed_.notify_all();
+    ready_.notify_all();
+    room_.notify_all();
   }
 
  private:
@@ -116,7 +125,9 @@ class PollJob::MessageQueue {
   std::size_t expected_;  // messages the pass will retrieve
   std::size_t taken_ = 0;
   std::mutex mutex_;
-  std::condition_variable changed_;
+  std::condition_variable ready_;  // upload threads wait here for a batch
+  std::condition_variable room_;   // the retrieving thread waits here for space
+  std::size_t need_ = SIZE_MAX;    // the smallest batch a waiting upload thread wants
   std::deque<Retrieved> queue_;
   std::uint64_t bytes_ = 0;
   bool closed_ = false;
