@@ -455,3 +455,57 @@ BOOST_AUTO_TEST_CASE(testTryCreateInsteadOfContinuationCreatesTheFolder) {
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
+
+BOOST_AUTO_TEST_CASE(testMultiAppendBatchAndItsUids) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+                          .expectCommand("APPEND").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral()
+                          .expect("")
+                          .sendTagged("OK [APPENDUID 9 21:23] Append completed.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a("a\r\n"), b("bb\r\n"), c("ccc\r\n");
+  const auto outcomes = client->append("INBOX", {item(a), item(b), item(c)});
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    BOOST_TEST(outcomes[i].ok);
+    BOOST_REQUIRE(outcomes[i].uid.has_value());
+    BOOST_TEST(outcomes[i].uid->uid == 21 + i);
+  }
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+BOOST_AUTO_TEST_CASE(testRefusedMultiAppendFallsBackToSinglesWithoutDuplicates) {
+  // All or nothing: the server stored none of the batch; single APPENDs then find the one it
+  // refuses, and each of the others is sent exactly once more.
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+                          .expectCommand("APPEND").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral()
+                          .expect("")
+                          .sendTagged("NO [LIMIT] one of these is too big\r\n")
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .send("A0004 OK [APPENDUID 9 1] done\r\nA0005 NO [TOOBIG] too big\r\n"
+                                "A0006 OK [APPENDUID 9 2] done\r\n")
+                          .expectEof()});
+  std::vector<std::string> notices;
+  auto client = connect(endpoint(srv));
+  client->setNotice([&](std::string_view n) { notices.emplace_back(n); });
+  client->login(creds());
+  const Bytes a("a\r\n"), b(std::string(100, 'b') + "\r\n"), c("ccc\r\n");
+  const auto outcomes = client->append("INBOX", {item(a), item(b), item(c)});
+  BOOST_TEST(outcomes[0].ok);
+  BOOST_TEST(!outcomes[1].ok);
+  BOOST_TEST((outcomes[1].kind == ErrorKind::MessageRejected));
+  BOOST_TEST(outcomes[2].ok);
+  BOOST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].find("MULTIAPPEND") != std::string::npos);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}

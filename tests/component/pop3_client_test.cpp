@@ -348,3 +348,43 @@ BOOST_AUTO_TEST_CASE(testErrGreetingIsTransient) {
   BOOST_TEST((e.kind() == ErrorKind::Transient));
   BOOST_TEST(e.serverText() == "-ERR too many connections");
 }
+
+BOOST_AUTO_TEST_CASE(testPipelinedRetrAndDeleTravelInWindows) {
+  // Window of 2: RETR 1 and 2 go together; RETR 3 only once message 1 is read (the window
+  // slides); a -ERR in the middle of a window leaves the others in their place.
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "PIPELINING"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("UIDL").expect("LIST")
+                          .send("+OK\r\n1 a\r\n2 b\r\n3 c\r\n4 d\r\n.\r\n"
+                                "+OK\r\n1 3\r\n2 3\r\n3 3\r\n4 3\r\n.\r\n")
+                          .expect("RETR 1").expect("RETR 2")
+                          .send("+OK\r\nm1\r\n.\r\n")
+                          .expect("RETR 3")
+                          .send("-ERR [SYS/PERM] unreadable\r\n")
+                          .expect("RETR 4")
+                          .send("+OK\r\nm3\r\n.\r\n+OK\r\nm4\r\n.\r\n")
+                          .expect("DELE 1").expect("DELE 3")
+                          .send("+OK\r\n-ERR locked\r\n")
+                          .expect("DELE 4").send("+OK\r\n")
+                          .expect("QUIT").send("+OK\r\n").close()});
+  const net::Endpoint e = endpoint(srv);
+  pop3::Pop3Options options;
+  options.pipeline_window = 2;
+  pop3::Pop3Client client(net::openTransport(e), e, {}, options);
+  client.login(creds());
+  const auto listing = client.list();
+  Collect got;
+  client.retrieveMany(listing.messages, 1000, got);
+  BOOST_TEST(got.bytes[1] == "m1\r\n");
+  BOOST_TEST((got.outcomes[2] == pop3::RetrieveOutcome::Refused));
+  BOOST_TEST(got.bytes[3] == "m3\r\n");
+  BOOST_TEST(got.bytes[4] == "m4\r\n");
+  const auto refused = client.markDeleted({1, 3, 4});
+  BOOST_REQUIRE(refused.size() == 1u);
+  BOOST_TEST(refused[0].number == 3u);
+  BOOST_TEST(refused[0].reply == "-ERR locked");
+  BOOST_TEST(client.quit());
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
