@@ -26,13 +26,15 @@ RUN /src/deploy/install-deps.sh build \
 # The sources (.dockerignore keeps build trees, .git and fuzz corpora out of the context).
 COPY . /src
 
-# The same configure+build as tests/run.sh (RelWithDebInfo, -Werror), then the unit tests: an
+# The same configure+build as tests/run.sh (RelWithDebInfo, -Werror; only the binary and the unit
+# tests, which are all this stage runs), then the unit tests: an
 # image is only produced from a tree whose unit tests pass. The compiler cache lives in a build
 # cache mount (BuildKit, buildah, podman), so a rebuild after a small change recompiles little.
 # The shipped binary gets its debug sections stripped (~20 MB -> ~1 MB), and the build tree
 # goes: nothing else leaves this stage, and a smaller layer commits faster.
 RUN --mount=type=cache,id=popgate-ccache,target=/root/.cache/ccache \
-    CCACHE_DIR=/root/.cache/ccache /src/deploy/build.sh /src/build \
+    CCACHE_DIR=/root/.cache/ccache POPGATE_TARGETS='^(popgate|unit_[a-z0-9_]+)$' \
+      /src/deploy/build.sh /src/build \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
  && ctest --test-dir /src/build -L unit --output-on-failure \
  && strip --strip-debug -o /popgate /src/build/gateway/popgate \

@@ -27,6 +27,8 @@ if [ "$sanitize" = 1 ]; then
   build_dir=${BUILD_DIR:-$root/build-asan}
   cmake_args=(-DPOPGATE_SANITIZE=ON)
   ctest_filter=(-L 'unit|component')
+  # Only what this leg runs: the binary and the unit and component tests.
+  export POPGATE_TARGETS='^(popgate|unit_[a-z0-9_]+|component_[a-z0-9_]+)$'
   # Fail on the first sanitizer report, with a stack trace; leaks count as failures.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
