@@ -13,7 +13,7 @@ namespace popgate::gateway {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 1;  // the columns below; a new column means a new version
 
 std::once_flag register_once;
 
@@ -61,6 +61,7 @@ void Ledger::migrate() {
        " uidvalidity INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
        " uploaded_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
        " retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+       " missing_since INTEGER NOT NULL DEFAULT 0,"
        " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
        " PRIMARY KEY (account, key)) WITHOUT ROWID",
       now;
@@ -73,14 +74,15 @@ void Ledger::migrate() {
 std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {
   std::lock_guard lock(mutex_);
   std::vector<std::string> keys, shas, ids, folders, reasons;
-  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts;
+  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
   std::string acct = account;
   try {
     *session_ << "SELECT key, state, size, sha256, message_id, folder, uidvalidity, uid,"
-                 " uploaded_at, reason, retry_at, attempts FROM messages WHERE account = ?",
+                 " uploaded_at, reason, retry_at, attempts, missing_since FROM messages"
+                 " WHERE account = ?",
         use(acct), into(keys), into(states), into(sizes), into(shas), into(ids), into(folders),
         into(validities), into(uids), into(uploaded), into(reasons), into(retries),
-        into(attempts), now;
+        into(attempts), into(missing), now;
   } catch (const Poco::Exception& e) {
     fail(file_, "read the entries of " + account, e);
   }
@@ -99,6 +101,7 @@ std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {
     e.reason = reasons[i];
     e.retry_at = retries[i];
     e.attempts = static_cast<std::uint32_t>(attempts[i]);
+    e.missing_since = missing[i];
     out.emplace(e.key, std::move(e));
   }
   return out;
@@ -112,7 +115,7 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
   for (const LedgerChange& c : changes) last[c.entry.key] = &c;
   std::vector<std::string> gone_accounts, gone_keys;
   std::vector<std::string> accounts, keys, shas, ids, folders, reasons;
-  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts;
+  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
   for (const auto& [key, c] : last) {
     if (c->forget) {
       gone_accounts.push_back(account);
@@ -133,6 +136,7 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
     reasons.push_back(e.reason);
     retries.push_back(e.retry_at);
     attempts.push_back(e.attempts);
+    missing.push_back(e.missing_since);
   }
   std::lock_guard lock(mutex_);
   auto& s = *session_;
@@ -144,10 +148,11 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
     }
     if (!keys.empty()) {
       s << "INSERT OR REPLACE INTO messages (account, key, state, size, sha256, message_id, folder,"
-           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, updated_at)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
+           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, missing_since, updated_at)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
           use(accounts), use(keys), use(states), use(sizes), use(shas), use(ids), use(folders),
-          use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts), now;
+          use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts),
+          use(missing), now;
     }
     s.commit();
   } catch (const Poco::Exception& e) {
@@ -159,13 +164,30 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
   }
 }
 
-std::size_t Ledger::prune(const std::string& account, const std::set<std::string>& present) {
-  std::vector<LedgerChange> gone;
+std::size_t Ledger::prune(const std::string& account, const std::set<std::string>& present,
+                          std::int64_t now, std::int64_t grace) {
+  std::vector<LedgerChange> changes;
+  std::size_t forgotten = 0;
   for (auto& [key, entry] : load(account)) {
-    if (present.count(uidlOfKey(key)) == 0) gone.push_back(LedgerChange{entry, true});
+    const bool listed = present.count(uidlOfKey(key)) > 0;
+    if (listed) {
+      if (entry.missing_since != 0) {  // back again
+        entry.missing_since = 0;
+        changes.push_back(LedgerChange{entry, false});
+      }
+      continue;
+    }
+    if (entry.state == LedgerState::Deleted ||
+        (entry.missing_since != 0 && now - entry.missing_since > grace)) {
+      changes.push_back(LedgerChange{entry, true});
+      ++forgotten;
+    } else if (entry.missing_since == 0) {
+      entry.missing_since = now;
+      changes.push_back(LedgerChange{entry, false});
+    }
   }
-  commit(account, gone);
-  return gone.size();
+  commit(account, changes);
+  return forgotten;
 }
 
 std::map<LedgerState, std::uint64_t> Ledger::counts(const std::string& account) {

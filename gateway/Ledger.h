@@ -43,6 +43,7 @@ struct LedgerEntry {
   std::string reason;              // why Rejected/TooLarge, for /status
   std::int64_t retry_at = 0;       // Rejected: when to try again
   std::uint32_t attempts = 0;      // Rejected: how often the target refused it
+  std::int64_t missing_since = 0;  // when its UIDL was first missing from the listing; 0 = listed
 };
 
 // A change for commit(): write `entry` (replacing the row) or, when `forget`, remove the row.
@@ -62,8 +63,12 @@ class Ledger {
   std::map<std::string, LedgerEntry> load(const std::string& account);
   // Applies `changes` in one transaction; durable on return. Throws Error(Internal).
   void commit(const std::string& account, const std::vector<LedgerChange>& changes);
-  // Removes rows whose UIDL (the key up to its first space) is not in `present`. Returns how many.
-  std::size_t prune(const std::string& account, const std::set<std::string>& present);
+  // Forgets rows whose UIDL (the key up to its first space) is not in `present`: Deleted rows at
+  // once (popgate deleted them), the others once missing for longer than `grace` (a server that
+  // hides its messages for a while must not get them uploaded again). Listed rows stop being
+  // missing. `now` is unix time. Returns how many rows were forgotten.
+  std::size_t prune(const std::string& account, const std::set<std::string>& present,
+                    std::int64_t now, std::int64_t grace);
   // Rows per state for `account`, for /status and metrics.
   std::map<LedgerState, std::uint64_t> counts(const std::string& account);
   // Every Rejected row of `account` (the quarantine), oldest first.

@@ -237,7 +237,7 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
     ++uidl_count_[m.uidl];
     present.insert(m.uidl);
   }
-  ledger_.prune(account_.name, present);
+  ledger_.prune(account_.name, present, now(), options_.forget_after.count());
   entries_ = ledger_.load(account_.name);
 
   std::vector<pop3::MessageInfo> fetch;

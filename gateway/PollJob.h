@@ -40,6 +40,9 @@ struct PollOptions {
   std::size_t upload_threads = 1;
   std::size_t queued_windows = 2;  // retrieved windows' worth of messages waiting for upload
   std::chrono::seconds quarantine_retry{24 * 3600};  // how often a refused message is retried
+  // How long a message popgate did not delete may be missing from the listing before the ledger
+  // forgets it (a server hiding messages for a while must not get them uploaded twice).
+  std::chrono::seconds forget_after{7 * 24 * 3600};
   // Called after every step that changes something outside the process (for the kill-at-every-
   // step tests, which throw from it to simulate a crash). Names: "connected", "listed",
   // "retrieved", "in-flight", "appended", "uploaded", "recovered", "marked-deleted", "quit",

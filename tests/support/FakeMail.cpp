@@ -12,7 +12,7 @@ class FakeSource final : public gateway::MailSource {
 
   pop3::Listing list() override {
     pop3::Listing listing;
-    for (std::size_t i = 0; i < drop_.messages.size(); ++i) {
+    for (std::size_t i = 0; !drop_.hide_all && i < drop_.messages.size(); ++i) {
       const auto& m = drop_.messages[i];
       const std::uint64_t size = m.bytes.size() > drop_.list_size_bonus
                                      ? m.bytes.size() - drop_.list_size_bonus

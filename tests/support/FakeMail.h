@@ -28,6 +28,7 @@ struct FakeMaildrop {
   bool expire_zero = false;            // CAPA EXPIRE 0: RETR'd messages vanish at QUIT
   bool quit_fails = false;
   std::uint64_t list_size_bonus = 0;  // LIST reports sizes this much smaller (a lying server)
+  bool hide_all = false;               // the listing comes back empty (a server glitch)
   int sessions = 0;
   std::vector<std::string> retrieved;  // UIDLs in RETR order, across sessions
 

@@ -59,17 +59,34 @@ BOOST_AUTO_TEST_CASE(testForgetAndPrune) {
   test::TempDir dir;
   Ledger ledger(dir.path() / "l.sqlite");
   ledger.commit("work", {{entry("a", LedgerState::Uploaded), false},
-                         {entry("b", LedgerState::Uploaded), false},
+                         {entry("b", LedgerState::Deleted), false},
                          {entry("dup sha256:ff", LedgerState::Uploaded), false},
                          {entry("c", LedgerState::InFlight), false}});
   ledger.commit("work", {{entry("c", LedgerState::InFlight), true}});
   BOOST_TEST(ledger.load("work").count("c") == 0u);
-  // "b" left the server; the content-keyed row of "dup" stays while "dup" is listed.
-  BOOST_TEST(ledger.prune("work", {"a", "dup"}) == 1u);
+  // "b" was deleted by popgate and left the server: forgotten at once. The content-keyed row
+  // of "dup" stays while "dup" is listed.
+  BOOST_TEST(ledger.prune("work", {"a", "dup"}, 1000, 100) == 1u);
   const auto rows = ledger.load("work");
   BOOST_TEST(rows.count("a") == 1u);
   BOOST_TEST(rows.count("b") == 0u);
   BOOST_TEST(rows.count("dup sha256:ff") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(testServerHidingMessagesForAWhileDoesNotEraseTheirHistory) {
+  // An uploaded message missing from one listing (a server glitch, an empty UIDL answer) is
+  // remembered through the grace period, so it is not uploaded again when it comes back.
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "l.sqlite");
+  ledger.commit("work", {{entry("a", LedgerState::Uploaded), false}});
+  BOOST_TEST(ledger.prune("work", {}, 1000, 100) == 0u);
+  BOOST_TEST(ledger.load("work").at("a").missing_since == 1000);
+  BOOST_TEST(ledger.prune("work", {}, 1050, 100) == 0u);
+  BOOST_TEST(ledger.prune("work", {"a"}, 1060, 100) == 0u);  // back: no longer missing
+  BOOST_TEST(ledger.load("work").at("a").missing_since == 0);
+  BOOST_TEST(ledger.prune("work", {}, 2000, 100) == 0u);
+  BOOST_TEST(ledger.prune("work", {}, 2101, 100) == 1u);  // gone for longer than the grace
+  BOOST_TEST(ledger.load("work").empty());
 }
 
 BOOST_AUTO_TEST_CASE(testCountsAndQuarantine) {

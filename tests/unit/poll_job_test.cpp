@@ -147,6 +147,20 @@ BOOST_AUTO_TEST_CASE(testOverQuotaStopsThePassAndKeepsTheRest) {
   BOOST_TEST(f.ledger->counts("work").empty());  // nothing left in flight: it was refused
 }
 
+BOOST_AUTO_TEST_CASE(testServerHidingItsMessagesOnceGetsNoDuplicates) {
+  Fixture f;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i));
+  BOOST_TEST(f.run().uploaded == 3u);
+  f.drop.hide_all = true;  // one empty listing: the ledger must not forget what it delivered
+  BOOST_TEST(f.run().listed == 0u);
+  f.drop.hide_all = false;
+  f.clock += 3600;
+  const PollResult back = f.run();
+  BOOST_TEST(back.uploaded == 0u);
+  BOOST_TEST(back.skipped == 3u);
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(testRepeatedUidlsAreKeyedByContent) {
   Fixture f;
   f.drop.add(message(1), "same");
