@@ -560,9 +560,12 @@ std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
     return true;
   };
   if (!header("Message-ID", fingerprint.message_id)) {
-    header("Date", fingerprint.date);
-    header("From", fingerprint.from);
-    header("Subject", fingerprint.subject);
+    const bool date = header("Date", fingerprint.date);
+    const bool from = header("From", fingerprint.from);
+    const bool subject = header("Subject", fingerprint.subject);
+    // The size alone could match another message; claiming "already there" would then let a
+    // keep: false account delete a message that never arrived. Better an extra copy than a loss.
+    if (!date && !from && !subject) return {};
   }
   // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
   const std::string size = " LARGER " + std::to_string(fingerprint.size - 1) + " SMALLER " +

@@ -82,7 +82,8 @@ class ImapClient {
   std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
 
   // UIDs in `mailbox` of messages matching the fingerprint (Message-ID and exact size, or size and
-  // the Date/From/Subject headers). An absent mailbox has none. Throws on connection trouble.
+  // the Date/From/Subject headers). An absent mailbox has none, and so does a fingerprint with
+  // nothing but a size (too weak to claim a match). Throws on connection trouble.
   std::vector<std::uint32_t> find(std::string_view mailbox, const MessageFingerprint& fingerprint);
 
   // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
