@@ -10,6 +10,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
 
+#include "connectors/common/Printable.h"
+
 namespace popgate::gateway {
 
 namespace {
@@ -28,23 +30,6 @@ const char* levelName(Poco::Message::Priority p) {
 
 // `text` with every control byte but TAB written as \r, \n or \xNN: a server's words (a lone CR,
 // ESC sequences) reach log messages and must not forge, hide or split a text log line.
-std::string escapeControls(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 0x20 && u != 0x7f) || c == '\t') {
-      out += c;
-    } else if (c == '\r' || c == '\n') {
-      out += c == '\r' ? "\\r" : "\\n";
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // Writes one line per message; text: "2026-11-27T12:00:00Z info  message", json: one object.
 class LineChannel final : public Poco::Channel {
@@ -60,7 +45,7 @@ class LineChannel final : public Poco::Channel {
     } else {
       std::string level = levelName(msg.getPriority());
       level.resize(7, ' ');
-      line = time + " " + level + " " + escapeControls(msg.getText()) + "\n";
+      line = time + " " + level + " " + printable(msg.getText()) + "\n";
     }
     std::lock_guard lock(mutex_);
     out_ << line << std::flush;

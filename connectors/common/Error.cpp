@@ -2,7 +2,13 @@
 
 #include <ostream>
 
+#include "Printable.h"
+
 namespace popgate {
+
+namespace {
+constexpr std::size_t kMaxServerText = 300;
+}  // namespace
 
 std::string_view kindName(ErrorKind kind) noexcept {
   switch (kind) {
@@ -21,38 +27,11 @@ std::string_view kindName(ErrorKind kind) noexcept {
 
 std::ostream& operator<<(std::ostream& out, ErrorKind kind) { return out << kindName(kind); }
 
-namespace {
-
-// A server's words as they may appear in a log line, a terminal or /status: control bytes (a lone
-// CR could forge a log line, ESC could drive a terminal) become \xNN; at most 300 bytes.
-std::string printable(std::string text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-    if (out.size() >= 300) {
-      out += "...";
-      break;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 Error::Error(ErrorKind kind, std::string message, std::string server_text)
-    : std::runtime_error(compose({}, message, printable(server_text))),
+    : std::runtime_error(compose({}, message, printable(server_text, kMaxServerText))),
       kind_(kind),
       message_(std::move(message)),
-      server_text_(printable(std::move(server_text))) {}
+      server_text_(printable(server_text, kMaxServerText)) {}
 
 Error Error::withAccount(std::string account) const {
   Error copy(kind_, message_, server_text_);

@@ -1,0 +1,15 @@
+#pragma once
+// Text from a server, made safe to put in a log line, a terminal or a JSON string: control bytes
+// (a lone CR could forge a log line, ESC could drive a terminal) become visible escapes.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace popgate {
+
+// `text` with CR and LF written as \r and \n, other control bytes (and DEL) as \xNN, TAB and
+// everything else unchanged; cut after `max` bytes of output with "..." appended.
+std::string printable(std::string_view text, std::size_t max = std::string::npos);
+
+}  // namespace popgate
