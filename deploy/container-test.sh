@@ -277,21 +277,32 @@ check "VOLUME /var/lib/popgate" grep -q '/var/lib/popgate' <<<"$(cfg '{{.Docker.
 # ---------------------------------------------------------------------------------------------
 # The sandbox Dovecot, 3 messages, the configuration, secrets and state directory
 
-# A base port whose four listeners (and the admin port) are free on 127.0.0.1.
+# A base port whose four listeners and the admin port are free on 127.0.0.1. Every port stays
+# below 32768, where Linux starts picking ephemeral ports: an outgoing connection elsewhere on the
+# machine can hold any port above that as its local end, and a connect probe cannot see it. A
+# port can still be taken between the probe and Dovecot's bind, so a failed start tries another.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 30000))
-  free=1
-  for p in 110 143 993 995 8025; do port_open $((candidate + p)) && free=0; done
-  if [ "$free" = 1 ]; then base=$candidate; break; fi
+pick_base() {
+  local candidate free p
+  for _ in $(seq 1 50); do
+    candidate=$((20000 + RANDOM % 4700))   # base + 8025 <= 32724
+    free=1
+    for p in 110 143 993 995 8025; do port_open $((candidate + p)) && free=0; done
+    if [ "$free" = 1 ]; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+started=0
+for attempt in 1 2 3 4 5; do
+  base=$(pick_base) || fatal "found no free ports on 127.0.0.1"
+  say "Starting a sandbox Dovecot on 127.0.0.1 (ports $((base + 110))..$((base + 995)), try $attempt)"
+  if "$sandbox" start "$work/dovecot" "$base" work me; then started=1; break; fi
+  grep -q 'Address already in use' "$work/dovecot/dovecot.log" 2>/dev/null ||
+    fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
+  echo "   a port was taken meanwhile; trying another range"
 done
-[ -n "$base" ] || fatal "found no free ports on 127.0.0.1"
+[ "$started" = 1 ] || fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
 admin_port=$((base + 8025))
-
-say "Starting a sandbox Dovecot on 127.0.0.1 (ports $((base + 110))..$((base + 995)))"
-"$sandbox" start "$work/dovecot" "$base" work me || fatal "the sandbox Dovecot did not start" \
-  "$work/dovecot/dovecot.log"
 # shellcheck disable=SC1090  # IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT, CA_FILE
 . <("$sandbox" env "$work/dovecot")
 
