@@ -21,6 +21,10 @@ the target folder must hold exactly N messages, byte-identical to the seeded one
 in turn (popgate, fetchmail, floor, popgate, ...) so that a noisy neighbour hurts all alike; the
 median of the repeats is reported.
 
+To see where a popgate run spends its time: BENCH_LOG_LEVEL=debug runs popgate with the protocol
+trace (timestamps to the millisecond, IMAP sessions numbered imap#1...), and BENCH_TRACE_DIR=DIR
+keeps each popgate run's output there.
+
 Everything this process starts (sandboxes, proxy) is stopped in a finally block; run.sh's trap
 does it once more from the pid files and sandbox directories in --work / --sandboxes.
 """
@@ -268,7 +272,7 @@ class Bench:
                        connections=4):
         """Writes a config; accounts = [(account name, POP user, POP port, folder)]."""
         state = os.path.join(self.work, f"state-{name}")
-        lines = [f"state_dir: {state}", "log_level: info", "target:",
+        lines = [f"state_dir: {state}", f"log_level: {os.environ.get('BENCH_LOG_LEVEL', 'info')}", "target:",
                  f"  host: {'localhost' if imap_tls != 'none' else '127.0.0.1'}",
                  f"  port: {imap_port}", f"  tls: {imap_tls}", "  username: me",
                  "  password: pw-me", f"  connections: {connections}"]
@@ -298,6 +302,9 @@ class Bench:
         wall = time.perf_counter() - t0
         if p.returncode != 0:
             raise RuntimeError(f"popgate once exited {p.returncode}:\n{p.stdout}{p.stderr[-3000:]}")
+        if os.environ.get("BENCH_TRACE_DIR"):
+            with open(os.path.join(os.environ["BENCH_TRACE_DIR"], f"run-{time.time():.3f}.log"), "w") as fh:
+                fh.write(p.stdout + p.stderr)
         rss, user, sys_ = open(tfile).read().split()[-3:]
         return wall, int(rss), float(user) + float(sys_), p.stdout.strip()
 

@@ -1,5 +1,9 @@
 #include "ImapPool.h"
 
+#include <atomic>
+#include <memory>
+#include <string>
+
 #include <exception>
 
 #include "Logging.h"
@@ -39,7 +43,11 @@ ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
     : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {
   if (!opener_) {
     const config::ImapTarget copy = target;
-    opener_ = [copy] { return openImapSession(copy, traceTo("imap")); };
+    // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
+    auto opened = std::make_shared<std::atomic<unsigned>>(0);
+    opener_ = [copy, opened] {
+      return openImapSession(copy, traceTo("imap#" + std::to_string(++*opened)));
+    };
   }
 }
 
@@ -58,6 +66,10 @@ ImapPool::Lease::Lease(Lease&& other) noexcept
 
 ImapPool::Lease::~Lease() {
   if (client_) pool_->giveBack(std::move(client_), std::uncaught_exceptions() > exceptions_);
+}
+
+void ImapPool::Lease::discard() noexcept {
+  if (client_) pool_->giveBack(std::move(client_), true);
 }
 
 ImapPool::Lease ImapPool::acquire() {

@@ -34,6 +34,9 @@ class ImapPool {
     ~Lease();
     Lease(Lease&& other) noexcept;
     Lease& operator=(Lease&&) = delete;
+    // Ends the lease now and closes the session instead of returning it (its state is unknown:
+    // answers it owes are unread, say). Never throws.
+    void discard() noexcept;
     imap::ImapClient& operator*() const { return *client_; }
     imap::ImapClient* operator->() const { return client_.get(); }
 

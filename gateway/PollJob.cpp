@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <optional>
 #include <thread>
 
 #include "Spool.h"
@@ -86,13 +87,14 @@ class PollJob::MessageQueue {
       ready_.notify_all();
     }
   }
-  // A batch of at most `window` messages (at least one), or none once closed and empty.
-  std::vector<Retrieved> popBatch(std::size_t window) {
+  // A batch of at most `window` messages (at least one), or none once closed and empty. Without
+  // `wait`, what is there now (perhaps nothing).
+  std::vector<Retrieved> popBatch(std::size_t window, bool wait = true) {
     std::unique_lock lock(mutex_);
     const std::size_t remaining = expected_ > taken_ ? expected_ - taken_ : 1;
     const std::size_t want =
         std::clamp<std::size_t>((remaining + consumers_ - 1) / consumers_, 1, window);
-    while (queue_.size() < want && !closed_ && !full()) {
+    while (wait && queue_.size() < want && !closed_ && !full()) {
       need_ = std::min(need_, want);
       ready_.wait(lock);
     }
@@ -105,7 +107,7 @@ class PollJob::MessageQueue {
       queue_.pop_front();
     }
     taken_ += take;
-    room_.notify_one();
+    if (take > 0) room_.notify_one();
     if (!queue_.empty()) ready_.notify_all();  // others may be able to go now too
     return out;
   }
@@ -131,6 +133,18 @@ class PollJob::MessageQueue {
   std::deque<Retrieved> queue_;
   std::uint64_t bytes_ = 0;
   bool closed_ = false;
+};
+
+// A batch between "in-flight" and "uploaded".
+struct PollJob::Upload {
+  struct Pending {
+    Retrieved* item;  // into `batch`, whose buffer moves with it
+    LedgerEntry entry;
+    std::optional<LedgerEntry> prior;
+  };
+  std::vector<Retrieved> batch;  // owns the spools the appends read
+  std::vector<Pending> pending;
+  std::vector<std::vector<std::size_t>> starts;  // indices into `pending`, one sink start() each
 };
 
 PollJob::PollJob(const config::PopAccount& account, Ledger& ledger, SourceFactory source,
@@ -352,12 +366,37 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
   MessageQueue queue(options_.window * (options_.queued_windows + threads),
                      options_.window_bytes * (options_.queued_windows + 1), threads, fetch.size());
   auto uploader = [&] {
+    std::optional<Upload> previous;  // started, answers not read yet
     try {
       std::unique_ptr<MailSink> sink = sink_factory_();
       sink->prepare();  // log in while the first messages are still on their way
-      for (auto batch = queue.popBatch(options_.window); !batch.empty();
-           batch = queue.popBatch(options_.window)) {
-        if (!uploadsStopped()) upload(batch, *sink);
+      const std::size_t window = std::clamp<std::size_t>(sink->preferredBatch(), 1, options_.window);
+      for (;;) {
+        // With answers outstanding, take only what is there now: waiting would delay them.
+        std::vector<Retrieved> batch = queue.popBatch(window, !previous);
+        if (batch.empty() || uploadsStopped()) {
+          if (previous) {
+            endUpload(*previous, *sink);
+            previous.reset();
+            continue;
+          }
+          if (batch.empty()) break;  // closed and drained
+          continue;                  // another thread failed: what is left waits for next pass
+        }
+        Upload current = beginUpload(std::move(batch), *sink);
+        if (previous) {
+          try {
+            endUpload(*previous, *sink);
+          } catch (const Error&) {
+            previous.reset();
+            try {
+              endUpload(current, *sink);  // the session is fine (a refusal): read what it says
+            } catch (const std::exception&) {
+            }  // the first error is the one to report
+            throw;
+          }
+        }
+        previous.emplace(std::move(current));
       }
     } catch (const Error& e) {
       fail(e);
@@ -462,18 +501,20 @@ void PollJob::parkTooLarge(const Retrieved& item) {
 }
 
 void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
-  struct Pending {
-    Retrieved* item;
-    LedgerEntry entry;
-    std::optional<LedgerEntry> prior;
-  };
-  std::vector<Pending> pending;
+  Upload started = beginUpload(std::move(batch), sink);
+  endUpload(started, sink);
+}
+
+PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sink) {
+  Upload up;
+  up.batch = std::move(batch);
+  std::vector<Upload::Pending>& pending = up.pending;
   std::vector<LedgerChange> changes;
   std::vector<std::pair<Retrieved*, LedgerEntry>> lookups;  // in flight before: look first
 
   {
     std::lock_guard lock(mutex_);
-    for (Retrieved& item : batch) {
+    for (Retrieved& item : up.batch) {
       const pop3::MessageInfo& m = item.info;
       const bool repeated = uidl_count_[m.uidl] > 1;
       if (item.outcome == pop3::RetrieveOutcome::Refused) {
@@ -507,11 +548,11 @@ void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
       if (prior && prior->state == LedgerState::InFlight) {
         if (!prior->folder.empty()) entry.folder = prior->folder;
         lookups.emplace_back(&item, entry);
-        pending.push_back(Pending{&item, entry, prior});
+        pending.push_back(Upload::Pending{&item, entry, prior});
         continue;
       }
       changes.push_back(LedgerChange{entry, false});
-      pending.push_back(Pending{&item, entry, prior});
+      pending.push_back(Upload::Pending{&item, entry, prior});
     }
   }
 
@@ -521,25 +562,24 @@ void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
     entry.state = LedgerState::Uploaded;
     entry.uploaded_at = now();
     changes.push_back(LedgerChange{entry, false});
-    std::erase_if(pending, [&](const Pending& p) { return p.item == item; });
+    std::erase_if(pending, [&](const Upload::Pending& p) { return p.item == item; });
     std::lock_guard lock(mutex_);
     ++result_.recovered;
     deleteLater(item->info.number, entry);
   }
-  for (const Pending& p : pending) {
+  for (const Upload::Pending& p : pending) {
     if (p.prior && p.prior->state == LedgerState::InFlight) changes.push_back(LedgerChange{p.entry, false});
   }
   record(changes);  // in-flight: durable before a single APPEND byte is sent
   step("in-flight");
   if (!lookups.empty()) step("recovered");
-  if (pending.empty()) return;
+  if (pending.empty()) return up;
 
   // One APPEND batch per folder (a recovered message keeps the folder it was first sent to).
   std::map<std::string, std::vector<std::size_t>> by_folder;
   for (std::size_t i = 0; i < pending.size(); ++i) by_folder[pending[i].entry.folder].push_back(i);
-  std::vector<imap::AppendOutcome> outcomes(pending.size());
   const std::int64_t retrieved_at = now();
-  for (const auto& [folder, indices] : by_folder) {
+  for (auto& [folder, indices] : by_folder) {
     std::vector<imap::AppendItem> items;
     items.reserve(indices.size());
     for (const std::size_t i : indices) {
@@ -550,16 +590,28 @@ void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
       if (!item.date) item.date = codec::MessageDate{static_cast<std::time_t>(retrieved_at), 0};
       items.push_back(std::move(item));
     }
-    std::vector<imap::AppendOutcome> got = sink.append(folder, items);
+    sink.start(folder, std::move(items));
+    up.starts.push_back(std::move(indices));
+  }
+  return up;
+}
+
+void PollJob::endUpload(Upload& up, MailSink& sink) {
+  std::vector<Upload::Pending>& pending = up.pending;
+  if (pending.empty()) return;
+  std::vector<imap::AppendOutcome> outcomes(pending.size());
+  for (const std::vector<std::size_t>& indices : up.starts) {
+    std::vector<imap::AppendOutcome> got = sink.finish();
     for (std::size_t k = 0; k < indices.size(); ++k) outcomes[indices[k]] = std::move(got[k]);
   }
   step("appended");
 
+  std::vector<LedgerChange> changes;
   std::optional<Error> stop;
   {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < pending.size(); ++i) {
-      const Pending& p = pending[i];
+      const Upload::Pending& p = pending[i];
       const imap::AppendOutcome& outcome = outcomes[i];
       LedgerEntry entry = p.entry;
       if (outcome.ok) {

@@ -102,7 +102,14 @@ class PollJob {
   // to `deliver`.
   void retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size_t window,
                    const std::function<void(std::unique_ptr<Collector>)>& deliver);
+  struct Upload;
+  // upload() = beginUpload() + endUpload(). beginUpload() records the batch in flight (after
+  // looking up messages an earlier pass may have appended) and starts its appends; endUpload()
+  // reads their answers and records them. An upload thread begins its next batch before it ends
+  // the previous one, so that the previous answers arrive while the next batch waits for its "+".
   void upload(std::vector<Retrieved>& batch, MailSink& sink);
+  Upload beginUpload(std::vector<Retrieved> batch, MailSink& sink);
+  void endUpload(Upload& upload, MailSink& sink);
   // Records at once that a message passed max_message_size while it was being retrieved.
   void parkTooLarge(const Retrieved& item);
   void finishSession();

@@ -423,113 +423,140 @@ bool wantsCreate(const AppendOutcome& outcome) {
 
 }  // namespace
 
-std::vector<AppendOutcome> ImapClient::appendOnce(const std::string& encoded,
-                                                  const std::vector<AppendItem>& items,
-                                                  const std::vector<std::size_t>& which) {
-  std::vector<AppendOutcome> outcomes(items.size());
-  std::vector<std::pair<std::size_t, std::string>> pending;
+void ImapClient::sendSingles(PendingAppend& p, const std::vector<std::size_t>& which) {
   for (const std::size_t index : which) {
-    const AppendItem& item = items[index];
+    const AppendItem& item = p.items[index];
     const std::string tag = nextTag();
-    const std::string head = "APPEND " + codec::astringText(encoded) + " " + appendArguments(item);
+    const std::string head = "APPEND " + codec::astringText(p.encoded) + " " + appendArguments(item);
     std::vector<Piece> pieces{Piece{tag + " " + head, nullptr, false}, literalOf(item)};
     const std::string trace =
         tag + " " + head + "{" + std::to_string(item.message->size()) + "} <message>";
     if (auto early = sendPieces(tag, pieces, trace)) {
-      settle(outcomes[index], *early);
+      settle(p.outcomes[index], *early);
+      p.tags[index].clear();
     } else {
-      pending.emplace_back(index, tag);
+      p.tags[index] = tag;
     }
   }
   connection_.flush();
-  for (const auto& [index, tag] : pending) settle(outcomes[index], readTagged(tag, "APPEND reply"));
-  return outcomes;
 }
 
 ImapClient::Piece ImapClient::literalOf(const AppendItem& item) const {
   return Piece{{}, item.message, true, item.message->containsNul()};
 }
 
-std::vector<AppendOutcome> ImapClient::appendBatch(const std::string& encoded,
-                                                   const std::vector<AppendItem>& items,
-                                                   const std::vector<std::size_t>& which) {
+void ImapClient::sendBatch(PendingAppend& p, const std::vector<std::size_t>& which) {
   const std::string tag = nextTag();
-  std::vector<Piece> pieces{Piece{tag + " APPEND " + codec::astringText(encoded), nullptr, false}};
+  std::vector<Piece> pieces{Piece{tag + " APPEND " + codec::astringText(p.encoded), nullptr, false}};
   std::uint64_t bytes = 0;
   for (const std::size_t i : which) {
-    pieces.push_back(Piece{" " + appendArguments(items[i]), nullptr, false});
-    pieces.push_back(literalOf(items[i]));
-    bytes += items[i].message->size();
+    pieces.push_back(Piece{" " + appendArguments(p.items[i]), nullptr, false});
+    pieces.push_back(literalOf(p.items[i]));
+    bytes += p.items[i].message->size();
   }
-  const std::string trace = tag + " APPEND " + codec::astringText(encoded) + " <" +
+  const std::string trace = tag + " APPEND " + codec::astringText(p.encoded) + " <" +
                             std::to_string(which.size()) + " messages, " + std::to_string(bytes) +
                             " bytes>";
-  std::optional<codec::ImapTagged> reply = sendPieces(tag, pieces, trace);
-  if (!reply) {
+  if (auto early = sendPieces(tag, pieces, trace)) {
+    // Refused before the last literal: every message of the batch shares the refusal.
+    answered_.emplace(tag, std::move(*early));
+  } else {
     connection_.flush();
-    reply = readTagged(tag, "MULTIAPPEND reply");
   }
-  std::vector<AppendOutcome> outcomes(items.size());
-  for (const std::size_t i : which) settle(outcomes[i], *reply);
-  const auto set = codec::codeName(reply->code) == "APPENDUID"
-                       ? codec::parseAppendUidSet(reply->code)
-                       : std::nullopt;
+  for (const std::size_t i : which) p.tags[i] = tag;
+}
+
+void ImapClient::collect(PendingAppend& p, const std::vector<std::size_t>& which) {
+  if (!p.batch) {
+    for (const std::size_t i : which) {
+      if (p.tags[i].empty()) continue;  // answered before its literal went out
+      settle(p.outcomes[i], readTagged(p.tags[i], "APPEND reply"));
+      p.tags[i].clear();
+    }
+    return;
+  }
+  if (which.empty() || p.tags[which.front()].empty()) return;
+  const codec::ImapTagged reply = readTagged(p.tags[which.front()], "MULTIAPPEND reply");
+  const auto set = codec::codeName(reply.code) == "APPENDUID" ? codec::parseAppendUidSet(reply.code)
+                                                              : std::nullopt;
   for (std::size_t k = 0; k < which.size(); ++k) {
     // RFC 4315: a MULTIAPPEND answer carries one UID per message, in order.
-    AppendOutcome& outcome = outcomes[which[k]];
+    AppendOutcome& outcome = p.outcomes[which[k]];
+    settle(outcome, reply);
     outcome.uid.reset();
     if (outcome.ok && set && set->uids.size() == which.size()) {
       outcome.uid = codec::AppendUid{set->uidvalidity, set->uids[k]};
     }
+    p.tags[which[k]].clear();
   }
-  return outcomes;
+}
+
+ImapClient::PendingAppend ImapClient::appendStart(std::string_view mailbox,
+                                                  std::vector<AppendItem> items) {
+  PendingAppend p;
+  p.mailbox = std::string(mailbox);
+  p.items = std::move(items);
+  p.outcomes.resize(p.items.size());
+  p.tags.resize(p.items.size());
+  // A NUL byte can only travel in a BINARY literal; without BINARY the target would corrupt or
+  // refuse the message (Gmail drops the connection), so refuse it honestly here.
+  for (std::size_t i = 0; i < p.items.size(); ++i) {
+    if (p.items[i].message->containsNul() && !hasCapability("BINARY")) {
+      p.outcomes[i].ok = false;
+      p.outcomes[i].kind = ErrorKind::MessageRejected;
+      p.outcomes[i].reply = "not sent: the message contains NUL bytes and " + connection_.label() +
+                            " does not offer BINARY (RFC 3516)";
+    } else {
+      p.sent.push_back(i);
+    }
+  }
+  if (p.sent.empty()) return p;
+  p.encoded = encodeMailbox(mailbox);
+  p.batch = multiappend_ && p.sent.size() > 1 && hasCapability("MULTIAPPEND");
+  if (p.batch) {
+    sendBatch(p, p.sent);
+  } else {
+    sendSingles(p, p.sent);
+  }
+  return p;
+}
+
+std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
+  if (p.sent.empty()) return std::move(p.outcomes);
+  auto run = [&](const std::vector<std::size_t>& which) {
+    if (p.batch) {
+      sendBatch(p, which);
+    } else {
+      sendSingles(p, which);
+    }
+    collect(p, which);
+  };
+  collect(p, p.sent);
+  std::vector<std::size_t> retry;
+  for (const std::size_t i : p.sent) {
+    if (wantsCreate(p.outcomes[i])) retry.push_back(i);
+  }
+  if (!retry.empty()) {
+    create(p.mailbox);
+    run(retry);
+  }
+  const AppendOutcome& first = p.outcomes[p.sent.front()];
+  if (p.batch && !first.ok && !wantsCreate(first) && first.kind != ErrorKind::OverQuota) {
+    // All or nothing: one message the server dislikes sinks the batch. Find it by going single.
+    if (notice_) {
+      notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(p.sent.size()) +
+              " messages was refused (" + first.reply + "); appending them one at a time");
+    }
+    p.batch = false;
+    run(p.sent);
+  }
+  return std::move(p.outcomes);
 }
 
 std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
                                               const std::vector<AppendItem>& items) {
-  std::vector<AppendOutcome> outcomes(items.size());
-  // A NUL byte can only travel in a BINARY literal; without BINARY the target would corrupt or
-  // refuse the message (Gmail drops the connection), so refuse it honestly here.
-  std::vector<std::size_t> send;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (items[i].message->containsNul() && !hasCapability("BINARY")) {
-      outcomes[i].ok = false;
-      outcomes[i].kind = ErrorKind::MessageRejected;
-      outcomes[i].reply = "not sent: the message contains NUL bytes and " + connection_.label() +
-                          " does not offer BINARY (RFC 3516)";
-    } else {
-      send.push_back(i);
-    }
-  }
-  if (send.empty()) return outcomes;
-  const std::string encoded = encodeMailbox(mailbox);
-  const bool batch = multiappend_ && send.size() > 1 && hasCapability("MULTIAPPEND");
-  auto run = [&](const std::vector<std::size_t>& which) {
-    std::vector<AppendOutcome> got =
-        batch ? appendBatch(encoded, items, which) : appendOnce(encoded, items, which);
-    for (const std::size_t i : which) outcomes[i] = std::move(got[i]);
-  };
-
-  run(send);
-  std::vector<std::size_t> retry;
-  for (const std::size_t i : send) {
-    if (wantsCreate(outcomes[i])) retry.push_back(i);
-  }
-  if (!retry.empty()) {
-    create(mailbox);
-    run(retry);
-  }
-  const AppendOutcome& first = outcomes[send.front()];
-  if (batch && !first.ok && !wantsCreate(first) && first.kind != ErrorKind::OverQuota) {
-    // All or nothing: one message the server dislikes sinks the batch. Find it by going single.
-    if (notice_) {
-      notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(send.size()) +
-              " messages was refused (" + first.reply + "); appending them one at a time");
-    }
-    std::vector<AppendOutcome> got = appendOnce(encoded, items, send);
-    for (const std::size_t i : send) outcomes[i] = std::move(got[i]);
-  }
-  return outcomes;
+  PendingAppend pending = appendStart(mailbox, items);
+  return appendFinish(pending);
 }
 
 bool ImapClient::examine(std::string_view encoded) {

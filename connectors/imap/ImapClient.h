@@ -81,6 +81,24 @@ class ImapClient {
   // connection fails (outcomes of that call are then unknown: treat all as not uploaded).
   std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
 
+  // append() in two halves, so that a caller can send its next messages before reading the
+  // answers to these (their waits for "+" then overlap those answers). appendStart() sends the
+  // APPENDs without reading their tagged replies; appendFinish() reads them, in start order, and
+  // then does what append() does after sending (CREATE and retry, single-APPEND fallback). The
+  // items' messages must outlive appendFinish(). Both throw only when the connection fails, and
+  // then nothing started and unfinished on this session counts as uploaded.
+  struct PendingAppend {
+    std::string mailbox;
+    std::string encoded;                   // the server's name for it
+    std::vector<AppendItem> items;
+    std::vector<AppendOutcome> outcomes;   // refused before sending, or answered early
+    std::vector<std::size_t> sent;         // the items that went out, by index
+    bool batch = false;                    // as one MULTIAPPEND
+    std::vector<std::string> tags;         // per item: its command's tag; "" when settled
+  };
+  PendingAppend appendStart(std::string_view mailbox, std::vector<AppendItem> items);
+  std::vector<AppendOutcome> appendFinish(PendingAppend& pending);
+
   // UIDs in `mailbox` of messages matching the fingerprint (Message-ID and exact size, or size and
   // the Date/From/Subject headers). An absent mailbox has none, and so does a fingerprint with
   // nothing but a size (too weak to claim a match). Throws on connection trouble.
@@ -102,6 +120,8 @@ class ImapClient {
   void setNotice(std::function<void(std::string_view)> notice) { notice_ = std::move(notice); }
   // Use MULTIAPPEND batches when the server offers them (default true).
   void setMultiAppend(bool enabled) { multiappend_ = enabled; }
+  // Whether several messages go out as one MULTIAPPEND command.
+  bool multiAppends() const { return multiappend_ && hasCapability("MULTIAPPEND"); }
 
  private:
   struct Piece {
@@ -133,14 +153,12 @@ class ImapClient {
   void noteCapabilities(std::string_view list);
   void startTls();
   bool examine(std::string_view encoded_mailbox);
-  std::vector<AppendOutcome> appendOnce(const std::string& encoded,
-                                        const std::vector<AppendItem>& items,
-                                        const std::vector<std::size_t>& which);
-  // One MULTIAPPEND command for the items `which` (RFC 3502: all or nothing); the same outcome for
-  // each of them.
-  std::vector<AppendOutcome> appendBatch(const std::string& encoded,
-                                         const std::vector<AppendItem>& items,
-                                         const std::vector<std::size_t>& which);
+  // Sends one APPEND per item of `which` (pipelined where the literal mode allows), or one
+  // MULTIAPPEND for all of them (RFC 3502: all or nothing); records the tags in `p`.
+  void sendSingles(PendingAppend& p, const std::vector<std::size_t>& which);
+  void sendBatch(PendingAppend& p, const std::vector<std::size_t>& which);
+  // Reads the answers to what sendSingles()/sendBatch() sent for `which`.
+  void collect(PendingAppend& p, const std::vector<std::size_t>& which);
   Piece literalOf(const AppendItem& item) const;
   std::string appendArguments(const AppendItem& item) const;
 

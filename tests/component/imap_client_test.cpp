@@ -82,6 +82,18 @@ Error expectError(F&& f) {
 
 const std::string kMessage = "Subject: hi\r\n\r\nbody\r\n";
 
+// Two big messages without LITERAL+: the second APPEND arrives before the first is answered (the
+// client did not wait), and the first answer comes just before the second "+".
+Script answerBeforeNextContinuation() {
+  return loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
+      .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
+      .expectCommand("APPEND")
+      .send("A0003 OK [APPENDUID 5 1] first\r\n+ go\r\n")
+      .readAnnouncedLiteral().expect("")
+      .send("A0004 OK [APPENDUID 5 2] second\r\n")
+      .expectEof();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(testSynchronizingLiteralWaitsForContinuation) {
@@ -419,13 +431,7 @@ BOOST_AUTO_TEST_CASE(testSlashInFolderNamesBecomesTheServersDelimiter) {
 BOOST_AUTO_TEST_CASE(testPipelinedAnswerArrivingBeforeTheNextContinuation) {
   // Without LITERAL+ a big message waits for "+"; the previous APPEND's OK may come first.
   const std::string big(5000, 'y');
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
-                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
-                          .expectCommand("APPEND")
-                          .send("A0003 OK [APPENDUID 5 1] first\r\n+ go\r\n")
-                          .readAnnouncedLiteral().expect("")
-                          .send("A0004 OK [APPENDUID 5 2] second\r\n")
-                          .expectEof()});
+  ScriptedServer srv({answerBeforeNextContinuation()});
   auto client = connect(endpoint(srv));
   client->login(creds());
   const Bytes a(big), b(big + "z");
@@ -505,6 +511,92 @@ BOOST_AUTO_TEST_CASE(testRefusedMultiAppendFallsBackToSinglesWithoutDuplicates) 
   BOOST_TEST(outcomes[2].ok);
   BOOST_REQUIRE(notices.size() == 1u);
   BOOST_TEST(notices[0].find("MULTIAPPEND") != std::string::npos);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// appendStart()/appendFinish(): the second APPEND goes out right after the first literal, before
+// the first answer is read; that answer arrives while the second waits for its "+" and is kept.
+BOOST_AUTO_TEST_CASE(testStartedAppendsOverlapTheirAnswers) {
+  const std::string big(5000, 'y');
+  ScriptedServer srv({answerBeforeNextContinuation()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a(big), b(big + "z");
+  auto first = client->appendStart("INBOX", {item(a)});
+  auto second = client->appendStart("INBOX", {item(b)});
+  const auto one = client->appendFinish(first);
+  const auto two = client->appendFinish(second);
+  BOOST_REQUIRE(one.size() == 1u);
+  BOOST_REQUIRE(two.size() == 1u);
+  BOOST_TEST(one[0].ok);
+  BOOST_TEST(one[0].uid->uid == 1u);
+  BOOST_TEST(two[0].ok);
+  BOOST_TEST(two[0].uid->uid == 2u);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// Both started APPENDs meet a missing folder: the first finish creates it and retries its own
+// message; the second finish finds the folder there (ALREADYEXISTS) and retries its own. Each
+// message is stored once.
+BOOST_AUTO_TEST_CASE(testStartedAppendsBothMeetingTryCreate) {
+  const std::string big(5000, 'y');
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
+                          .expectCommand("CREATE").sendTagged("OK created\r\n")
+                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK [APPENDUID 5 1] done\r\n")
+                          .expectCommand("CREATE")
+                          .sendTagged("NO [ALREADYEXISTS] Mailbox already exists\r\n")
+                          .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK [APPENDUID 5 2] done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a(big), b(big + "z");
+  auto first = client->appendStart("Work", {item(a)});
+  auto second = client->appendStart("Work", {item(b)});
+  const auto one = client->appendFinish(first);
+  const auto two = client->appendFinish(second);
+  BOOST_TEST(one[0].ok);
+  BOOST_TEST(one[0].uid->uid == 1u);
+  BOOST_TEST(two[0].ok);
+  BOOST_TEST(two[0].uid->uid == 2u);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+  BOOST_TEST(srv.received(0, big + "\r\n"));
+}
+
+// Two MULTIAPPEND batches in flight at once, answered together: each batch gets its own UIDs.
+BOOST_AUTO_TEST_CASE(testStartedMultiAppendBatchesKeepTheirUids) {
+  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+                          .expectCommand("APPEND").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .expectCommand("APPEND").readAnnouncedLiteral()
+                          .expect("").readAnnouncedLiteral().expect("")
+                          .send("A0003 OK [APPENDUID 9 21:22] done\r\n"
+                                "A0004 OK [APPENDUID 9 23:24] done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes a("a\r\n"), b("bb\r\n"), c("ccc\r\n"), d("dddd\r\n");
+  auto first = client->appendStart("INBOX", {item(a), item(b)});
+  auto second = client->appendStart("INBOX", {item(c), item(d)});
+  const auto one = client->appendFinish(first);
+  const auto two = client->appendFinish(second);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    BOOST_TEST(one[i].ok);
+    BOOST_REQUIRE(one[i].uid.has_value());
+    BOOST_TEST(one[i].uid->uid == 21 + i);
+    BOOST_TEST(two[i].ok);
+    BOOST_REQUIRE(two[i].uid.has_value());
+    BOOST_TEST(two[i].uid->uid == 23 + i);
+  }
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());

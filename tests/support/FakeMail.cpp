@@ -1,5 +1,7 @@
 #include "FakeMail.h"
 
+#include <deque>
+
 #include "connectors/codec/HeaderScan.h"
 
 namespace popgate::test {
@@ -131,10 +133,38 @@ class FakeSink final : public gateway::MailSink {
     return false;
   }
 
+  // As the base class (appends at once, hands the outcomes over at finish()), with a trace.
+  void start(const std::string& folder, std::vector<imap::AppendItem> items) override {
+    if (target_.before_start) target_.before_start();
+    gateway::MailSink::start(folder, std::move(items));
+    std::lock_guard lock(target_.mutex);
+    started_.push_back(++target_.starts);
+    target_.events.push_back("start " + std::to_string(started_.back()));
+  }
+  std::vector<imap::AppendOutcome> finish() override {
+    {
+      std::lock_guard lock(target_.mutex);
+      if (++target_.finishes == target_.fail_finish) broken_ = true;
+      if (broken_) {
+        target_.events.push_back("lost " + std::to_string(started_.front()));
+        started_.pop_front();
+        throw Error(ErrorKind::Transient, "fake target: connection lost before the answers");
+      }
+    }
+    std::vector<imap::AppendOutcome> outcomes = gateway::MailSink::finish();
+    std::lock_guard lock(target_.mutex);
+    target_.events.push_back("finish " + std::to_string(started_.front()));
+    started_.pop_front();
+    return outcomes;
+  }
+  std::size_t preferredBatch() const override { return target_.preferred_batch; }
+
   void close() noexcept override {}
 
  private:
   FakeTarget& target_;
+  std::deque<int> started_;
+  bool broken_ = false;
 };
 
 }  // namespace

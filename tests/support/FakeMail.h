@@ -48,6 +48,17 @@ struct FakeTarget {
   int appends = 0;               // APPEND commands accepted or refused
   int lookups = 0;               // contains() calls
   std::uint32_t next_uid = 1;
+  // What sessions report as MailSink::preferredBatch().
+  std::size_t preferred_batch = SIZE_MAX;
+  // Called (without the mutex) at each start() before it appends; may block to hold a session.
+  std::function<void()> before_start;
+  // "start N" / "finish N" per call (N counts starts), in the order the sessions made them.
+  std::vector<std::string> events;
+  int starts = 0;
+  // When > 0, the finish() with this number (counting finishes) throws Error(Transient) as a
+  // session lost while it owed answers, and so does every later finish() of that session.
+  int fail_finish = 0;
+  int finishes = 0;
 
   std::unique_ptr<gateway::MailSink> open();
   // Every message in every folder.

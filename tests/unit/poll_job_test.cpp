@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "gateway/PollJob.h"
 #include "tests/support/FakeMail.h"
@@ -282,3 +285,106 @@ void killAfterEveryStep(std::size_t upload_threads) {
 BOOST_AUTO_TEST_CASE(testKillAfterEveryStep) { killAfterEveryStep(0); }
 
 BOOST_AUTO_TEST_CASE(testKillAfterEveryStepWithOverlappedUploads) { killAfterEveryStep(3); }
+
+// Holds the target's start() until retrieval has queued every message (the step "retrieved"), so
+// that an upload thread's batches follow one another deterministically.
+class HoldFirstStart {
+ public:
+  explicit HoldFirstStart(Fixture& f) {
+    f.target.before_start = [this] {
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, std::chrono::seconds(10), [this] { return retrieved_; });
+    };
+  }
+  std::function<void(std::string_view)> hook() {
+    return [this](std::string_view step) {
+      if (step != "retrieved") return;
+      std::lock_guard lock(mutex_);
+      retrieved_ = true;
+      cv_.notify_all();
+    };
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool retrieved_ = false;
+};
+
+// An upload thread starts its next batch before it reads the answers to the previous one, so that
+// the previous answers travel while the next batch waits for its "+". Held at its first start()
+// until every message is queued, the one session runs: start 1, start 2, finish 1, start 3, ...
+BOOST_AUTO_TEST_CASE(testUploadThreadStartsTheNextBatchBeforeFinishingThePrevious) {
+  Fixture f;
+  f.upload_threads = 1;
+  f.target.preferred_batch = 1;
+  for (int i = 1; i <= 5; ++i) f.drop.add(message(i));
+  HoldFirstStart hold(f);
+  const PollResult r = f.run(hold.hook());
+  BOOST_TEST(r.ok());
+  BOOST_TEST(r.uploaded == 5u);
+  const std::vector<std::string> expected{"start 1",  "start 2", "finish 1", "start 3",
+                                          "finish 2", "start 4", "finish 3", "start 5",
+                                          "finish 4", "finish 5"};
+  BOOST_TEST(f.target.events == expected, boost::test_tools::per_element());
+  for (int i = 1; i <= 5; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+  BOOST_TEST(f.ledger->load("work").size() == 5u);
+}
+
+// A refusal read for one batch while the next is already started: the pass stops with the
+// refusal, and the started batch's answers are still read and recorded (not left in flight).
+BOOST_AUTO_TEST_CASE(testRefusalWhileTheNextBatchIsStartedRecordsBoth) {
+  Fixture f;
+  f.upload_threads = 1;
+  f.target.preferred_batch = 1;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i));
+  HoldFirstStart hold(f);
+  f.target.judge = [](const std::string& bytes) -> std::optional<std::pair<ErrorKind, std::string>> {
+    if (bytes.find("test 1") != std::string::npos) {
+      return std::make_pair(ErrorKind::OverQuota, "A3 NO [OVERQUOTA] quota exceeded");
+    }
+    return std::nullopt;
+  };
+  const PollResult r = f.run(hold.hook());
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(r.uploaded == 1u);  // message 2, started before message 1's refusal was read
+  const std::vector<std::string> expected{"start 1", "start 2", "finish 1", "finish 2"};
+  BOOST_TEST(f.target.events == expected, boost::test_tools::per_element());
+  for (const auto& [key, e] : f.ledger->load("work")) {
+    BOOST_TEST((e.state != LedgerState::InFlight), key);
+  }
+  f.target.judge = nullptr;
+  f.target.before_start = nullptr;
+  const PollResult later = f.run();
+  BOOST_TEST(later.ok());
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+}
+
+// The session is lost while it owes the answers to two started batches: neither counts as
+// uploaded (both stay in flight, nothing is deleted), and the next pass finds both in the target
+// instead of appending them again.
+BOOST_AUTO_TEST_CASE(testSessionLostWithTwoBatchesStartedRecoversBoth) {
+  Fixture f;
+  f.account.keep = false;
+  f.upload_threads = 1;
+  f.target.preferred_batch = 1;
+  for (int i = 1; i <= 3; ++i) f.drop.add(message(i));
+  HoldFirstStart hold(f);
+  f.target.fail_finish = 1;
+  const PollResult r = f.run(hold.hook());
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(r.uploaded == 0u);
+  BOOST_TEST(r.deleted == 0u);
+  const std::vector<std::string> expected{"start 1", "start 2", "lost 1", "lost 2"};
+  BOOST_TEST(f.target.events == expected, boost::test_tools::per_element());
+  BOOST_TEST(f.drop.messages.size() == 3u);
+
+  f.target.fail_finish = 0;
+  f.target.before_start = nullptr;
+  const PollResult later = f.run();
+  BOOST_TEST(later.ok());
+  BOOST_TEST(later.recovered == 2u);
+  BOOST_TEST(later.uploaded == 1u);
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+  BOOST_TEST(f.drop.messages.empty());
+}
