@@ -344,41 +344,45 @@ void ImapClient::login(const Credentials& credentials) {
   }
 }
 
-const std::string& ImapClient::delimiter() {
-  if (delimiter_) return *delimiter_;
+const codec::PersonalNamespace& ImapClient::personalNamespace() {
+  if (namespace_) return *namespace_;
+  if (hasCapability("NAMESPACE")) {
+    // RFC 2342: * NAMESPACE (("INBOX." ".")) NIL NIL — personal, other users', shared.
+    std::optional<codec::PersonalNamespace> found;
+    const codec::ImapTagged reply = simpleCommand(
+        {Piece{"NAMESPACE", nullptr, false}}, "NAMESPACE reply", "NAMESPACE",
+        [&](const codec::ImapUntagged& u) {
+          if (u.keyword == "NAMESPACE" && !found) found = codec::parsePersonalNamespace(u.text);
+        });
+    if (reply.status == codec::ImapStatus::Ok && found) {
+      namespace_ = std::move(found);
+      return *namespace_;
+    }
+  }
   // RFC 3501 §6.3.8: LIST "" "" answers the hierarchy delimiter of the root: * LIST (..) "." ""
-  std::string found = "/";
+  std::optional<std::string> delimiter;
   const codec::ImapTagged reply = simpleCommand(
       {Piece{"LIST \"\" \"\"", nullptr, false}}, "LIST reply", "LIST \"\" \"\"",
       [&](const codec::ImapUntagged& u) {
-        if (u.keyword != "LIST") return;
-        const std::size_t close = u.text.find(')');
-        if (close == std::string::npos) return;
-        std::string_view rest = std::string_view(u.text).substr(close + 1);
-        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-        if (rest.size() >= 3 && rest[0] == '"' && rest[1] != '\\' && rest[2] == '"') {
-          found = std::string(1, rest[1]);
-        } else if (rest.size() >= 4 && rest[0] == '"' && rest[1] == '\\' && rest[3] == '"') {
-          found = std::string(1, rest[2]);
-        } else if (rest.substr(0, 3) == "NIL") {
-          found.clear();
-        }
+        if (u.keyword == "LIST" && !delimiter) delimiter = codec::parseListDelimiter(u.text);
       });
-  if (reply.status != codec::ImapStatus::Ok) found = "/";
-  delimiter_ = found;
-  return *delimiter_;
+  namespace_ = codec::PersonalNamespace{
+      "", reply.status == codec::ImapStatus::Ok && delimiter ? *delimiter : std::string("/")};
+  return *namespace_;
 }
 
 std::string ImapClient::encodeMailbox(std::string_view mailbox) {
+  const codec::PersonalNamespace& ns = personalNamespace();
   std::string name(mailbox);
-  const std::string& delim = delimiter();
-  if (delim.size() == 1 && delim != "/") std::replace(name.begin(), name.end(), '/', delim[0]);
+  if (ns.delimiter.size() == 1 && ns.delimiter != "/") {
+    std::replace(name.begin(), name.end(), '/', ns.delimiter[0]);
+  }
   const auto encoded = codec::encodeMailboxName(name);
   if (!encoded) {
     throw Error(ErrorKind::MailboxProblem,
                 "folder name \"" + std::string(mailbox) + "\" is not valid UTF-8");
   }
-  return *encoded;
+  return std::string(codec::personalPrefixFor(name, ns)) + *encoded;
 }
 
 void ImapClient::create(std::string_view mailbox) {

@@ -16,6 +16,7 @@
 
 #include "connectors/codec/HeaderScan.h"
 #include "connectors/codec/ImapCommand.h"
+#include "connectors/codec/ImapNamespace.h"
 #include "connectors/codec/ImapResponseParser.h"
 #include "connectors/common/Error.h"
 #include "connectors/net/Connection.h"
@@ -131,10 +132,12 @@ class ImapClient {
     bool binary = false;         // literal8 "~{n}" (RFC 3516)
   };
   std::string nextTag();
-  // The server's name for `mailbox` ("/" separates levels in popgate's folder names and becomes
-  // the server's hierarchy delimiter), in modified UTF-7.
+  // The server's name for `mailbox` in modified UTF-7: "/" separates levels in popgate's folder
+  // names and becomes the server's hierarchy delimiter, and the name goes into the personal
+  // namespace (Courier's "INBOX." prefix) unless it is INBOX or already there.
   std::string encodeMailbox(std::string_view mailbox);
-  const std::string& delimiter();
+  // NAMESPACE where offered, else LIST "" "" (delimiter only), once per session.
+  const codec::PersonalNamespace& personalNamespace();
   void appendAstring(std::vector<Piece>& pieces, std::string_view value) const;
   // Sends a command made of text and literal pieces; waits for "+" where the literal mode needs it.
   // Returns the tagged reply early (without sending the rest) if the server refuses a literal.
@@ -176,7 +179,7 @@ class ImapClient {
   std::map<std::string, codec::ImapTagged> answered_;
   std::string logout_tag_;
   std::function<void(std::string_view)> notice_;
-  std::optional<std::string> delimiter_;  // from LIST "" "", once logged in; "" = flat namespace
+  std::optional<codec::PersonalNamespace> namespace_;  // once logged in; delimiter "" = flat
   bool multiappend_ = true;
 };
 

@@ -601,3 +601,69 @@ BOOST_AUTO_TEST_CASE(testStartedMultiAppendBatchesKeepTheirUids) {
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
+
+// Courier and Cyrus keep personal folders under "INBOX.": with NAMESPACE advertised, the client
+// asks, and "Work" becomes "INBOX.Work" for APPEND and for the CREATE after [TRYCREATE].
+BOOST_AUTO_TEST_CASE(testPersonalNamespacePrefixFromNamespace) {
+  const std::string caps = "IMAP4rev1 NAMESPACE UIDPLUS";
+  ScriptedServer srv({imapGreeting(caps)
+                          .expectCommand("LOGIN")
+                          .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
+                          .expectCommand("NAMESPACE")
+                          .send("* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\"))\r\n")
+                          .sendTagged("OK Namespace completed\r\n")
+                          .expectLine("APPEND INBOX.Archive.Work",
+                                      [](std::string_view l) {
+                                        return l.find("APPEND INBOX.Archive.Work ") != std::string_view::npos;
+                                      })
+                          .send("A0003 NO [TRYCREATE] Mailbox does not exist\r\n")
+                          .expectLine("CREATE INBOX.Archive.Work",
+                                      [](std::string_view l) { return l == "A0004 CREATE INBOX.Archive.Work"; })
+                          .send("A0004 OK created\r\n")
+                          .expectLine("APPEND INBOX.Archive.Work",
+                                      [](std::string_view l) {
+                                        return l.find("APPEND INBOX.Archive.Work ") != std::string_view::npos;
+                                      })
+                          .send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .send("A0005 OK done\r\n")
+                          .expectLine("APPEND INBOX", [](std::string_view l) {
+                            return l.find("APPEND INBOX (") != std::string_view::npos;
+                          })
+                          .send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .send("A0006 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  BOOST_TEST(client->append("Archive/Work", {item(m)})[0].ok);
+  BOOST_TEST(client->append("INBOX", {item(m)})[0].ok);  // INBOX itself takes no prefix
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A server that advertises NAMESPACE but refuses it: the delimiter comes from LIST "" "", and
+// folders stay at the top.
+BOOST_AUTO_TEST_CASE(testRefusedNamespaceFallsBackToList) {
+  const std::string caps = "IMAP4rev1 NAMESPACE";
+  ScriptedServer srv({imapGreeting(caps)
+                          .expectCommand("LOGIN")
+                          .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
+                          .expectCommand("NAMESPACE").sendTagged("BAD not today\r\n")
+                          .expectCommand("LIST")
+                          .send("* LIST (\\Noselect) \".\" \"\"\r\n").sendTagged("OK done\r\n")
+                          .expectLine("APPEND Archive.Work",
+                                      [](std::string_view l) {
+                                        return l.find("APPEND Archive.Work ") != std::string_view::npos;
+                                      })
+                          .send("+ go\r\n").readAnnouncedLiteral().expect("")
+                          .send("A0004 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  BOOST_TEST(client->append("Archive/Work", {item(m)})[0].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}

@@ -1,5 +1,6 @@
 // Fuzz target: codec::ImapResponseParser (IMAP server responses with literals, RFC 3501 §7) and
-// the response-code helpers codeName, parseAppendUid, parseAppendUidSet (RFC 4315).
+// the response-code helpers codeName, parseAppendUid, parseAppendUidSet (RFC 4315), and the
+// NAMESPACE/LIST helpers parsePersonalNamespace, parseListDelimiter (RFC 2342, RFC 3501 §6.3.8).
 // Input: byte 0 picks a chunk pattern, byte 1 the line limit (0..508, or 64 KiB from 0x80 on),
 // byte 2 the literal limit (0..254, or 64 MiB from 0x80 on); the rest is a server stream of
 // pipelined responses. It is fed whole, byte by byte and in the seeded pattern; after an Error the
@@ -24,6 +25,7 @@
 #include <variant>
 
 #include "FuzzSupport.h"
+#include "connectors/codec/ImapNamespace.h"
 #include "connectors/codec/ImapResponseParser.h"
 
 namespace {
@@ -148,6 +150,22 @@ void checkCode(std::string_view code) {
         "APPENDUID set written as a list parses differently", code);
 }
 
+// The NAMESPACE and LIST helpers on any untagged text: a delimiter is one character or none, a
+// prefix holds no line break or NUL, and prefixing never touches INBOX.
+void checkNamespaceText(std::string_view text) {
+  if (const auto ns = popgate::codec::parsePersonalNamespace(text)) {
+    check(ns->delimiter.size() <= 1, "namespace delimiter longer than one character", text);
+    check(ns->prefix.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos,
+          "namespace prefix with CR, LF or NUL", text);
+    check(popgate::codec::personalPrefixFor("INBOX", *ns).empty(), "INBOX got a prefix", text);
+    const std::string_view prefix = popgate::codec::personalPrefixFor("Work", *ns);
+    check(prefix.empty() || prefix == ns->prefix, "a prefix other than the namespace's", text);
+  }
+  if (const auto delimiter = popgate::codec::parseListDelimiter(text)) {
+    check(delimiter->size() <= 1, "LIST delimiter longer than one character", text);
+  }
+}
+
 void checkResponse(const ImapResponse& response, std::size_t max_line) {
   bool round_trip = true;
   if (const auto* tagged = std::get_if<ImapTagged>(&response)) {
@@ -168,6 +186,7 @@ void checkResponse(const ImapResponse& response, std::size_t max_line) {
     checkField(untagged.code, max_line, "code");
     checkField(untagged.text, max_line, "text");
     check(!untagged.keyword.empty(), "untagged response without a keyword");
+    checkNamespaceText(untagged.text);
     checkUpper(untagged.keyword);
     if (untagged.status != ImapStatus::None) {
       check(!untagged.number, "numbered status response");

@@ -1,0 +1,76 @@
+// codec::parsePersonalNamespace, parseListDelimiter and personalPrefixFor: the answers of real
+// servers (Dovecot, Gmail, Courier, Cyrus, Exchange), the grammar's corners, and broken text.
+#include <boost/test/unit_test.hpp>
+
+#include "connectors/codec/ImapNamespace.h"
+
+using popgate::codec::parseListDelimiter;
+using popgate::codec::parsePersonalNamespace;
+using popgate::codec::PersonalNamespace;
+using popgate::codec::personalPrefixFor;
+
+BOOST_AUTO_TEST_CASE(testPersonalNamespaceOfRealServers) {
+  const auto dovecot = parsePersonalNamespace(R"((("" ".")) NIL NIL)");
+  BOOST_REQUIRE(dovecot.has_value());
+  BOOST_TEST(dovecot->prefix == "");
+  BOOST_TEST(dovecot->delimiter == ".");
+
+  const auto gmail = parsePersonalNamespace(R"((("" "/")) NIL NIL)");
+  BOOST_REQUIRE(gmail.has_value());
+  BOOST_TEST(gmail->delimiter == "/");
+
+  const auto courier = parsePersonalNamespace(R"((("INBOX." ".")) NIL (("#shared." ".")("shared." ".")))");
+  BOOST_REQUIRE(courier.has_value());
+  BOOST_TEST(courier->prefix == "INBOX.");
+  BOOST_TEST(courier->delimiter == ".");
+
+  // Extensions after the delimiter (RFC 2342 Namespace_Response_Extension), lower-case nil.
+  const auto ext = parsePersonalNamespace(R"((("INBOX/" "/" "X-PARAM" ("a" "b"))) nil nil)");
+  BOOST_REQUIRE(ext.has_value());
+  BOOST_TEST(ext->prefix == "INBOX/");
+  BOOST_TEST(ext->delimiter == "/");
+
+  // A flat server: NIL delimiter; escapes in the prefix.
+  const auto flat = parsePersonalNamespace(R"((("a\"b\\" NIL)) NIL NIL)");
+  BOOST_REQUIRE(flat.has_value());
+  BOOST_TEST(flat->prefix == "a\"b\\");
+  BOOST_TEST(flat->delimiter == "");
+}
+
+BOOST_AUTO_TEST_CASE(testBrokenNamespaceTextGivesNothing) {
+  for (const char* text : {"", "NIL NIL NIL", "((", R"(("" "."))", R"((("" ".."))))",
+                           R"((("" "")))", R"((("unterminated ".")))", R"((("x\y" ".")))",
+                           R"(((INBOX ".")))", R"((("" NILS)))", "(({3}\r\nabc \".\"))"}) {
+    BOOST_TEST(!parsePersonalNamespace(text).has_value(), text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testListDelimiter) {
+  BOOST_TEST(*parseListDelimiter(R"((\Noselect) "." "")") == ".");
+  BOOST_TEST(*parseListDelimiter(R"((\Noselect \HasChildren) "/" "")") == "/");
+  BOOST_TEST(*parseListDelimiter(R"(() NIL "")") == "");
+  BOOST_TEST(*parseListDelimiter(R"(() "\\" "")") == "\\");
+  BOOST_TEST(*parseListDelimiter(R"x((\X ("(" ")")) "." "")x") == ".");
+  BOOST_TEST(!parseListDelimiter(R"((\Noselect "." "")").has_value());
+  BOOST_TEST(!parseListDelimiter(R"(() ".." "")").has_value());
+  BOOST_TEST(!parseListDelimiter("").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(testPrefixGoesInFrontOfPersonalFolders) {
+  const PersonalNamespace courier{"INBOX.", "."};
+  BOOST_TEST(personalPrefixFor("Work", courier) == "INBOX.");
+  BOOST_TEST(personalPrefixFor("Archive.Old ISP", courier) == "INBOX.");
+  BOOST_TEST(personalPrefixFor("INBOX", courier) == "");
+  BOOST_TEST(personalPrefixFor("inbox", courier) == "");
+  BOOST_TEST(personalPrefixFor("INBOX.Work", courier) == "");
+  BOOST_TEST(personalPrefixFor("Inbox.Work", courier) == "");
+  BOOST_TEST(personalPrefixFor("INBOXES", courier) == "INBOX.");
+
+  const PersonalNamespace top{"", "."};
+  BOOST_TEST(personalPrefixFor("Work", top) == "");
+
+  const PersonalNamespace mail{"Mail/", "/"};
+  BOOST_TEST(personalPrefixFor("Work", mail) == "Mail/");
+  BOOST_TEST(personalPrefixFor("Mail/Work", mail) == "");
+  BOOST_TEST(personalPrefixFor("INBOX/Sub", mail) == "");
+}
