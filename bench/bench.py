@@ -23,7 +23,8 @@ median of the repeats is reported.
 
 To see where a popgate run spends its time: BENCH_LOG_LEVEL=debug runs popgate with the protocol
 trace (timestamps to the millisecond, IMAP sessions numbered imap#1...), and BENCH_TRACE_DIR=DIR
-keeps each popgate run's output there.
+keeps each popgate run's output there. BENCH_WRAP="perf record -g -o FILE" runs popgate under
+a profiler (or any command that takes the popgate command line after its own).
 
 Everything this process starts (sandboxes, proxy) is stopped in a finally block; run.sh's trap
 does it once more from the pid files and sandbox directories in --work / --sandboxes.
@@ -297,7 +298,8 @@ class Bench:
         reset()
         tfile = os.path.join(self.work, "time.out")
         t0 = time.perf_counter()
-        p = run(["/usr/bin/time", "-f", "%M %U %S", "-o", tfile, self.popgate, "once",
+        wrap = os.environ.get("BENCH_WRAP", "").split()  # e.g. "perf record -o /tmp/p.data"
+        p = run(["/usr/bin/time", "-f", "%M %U %S", "-o", tfile, *wrap, self.popgate, "once",
                  "--config", config], check=False)
         wall = time.perf_counter() - t0
         if p.returncode != 0:

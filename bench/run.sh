@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-work=/tmp/popgate-bench
+work=${BENCH_WORK:-/tmp/popgate-bench}
 if [ "$on_disk" = 1 ]; then sandboxes=/tmp/popgate-bench-sb; else sandboxes=/dev/shm/popgate-bench; fi
 sandbox_sh=$root/deploy/sandbox/dovecot-sandbox.sh
 

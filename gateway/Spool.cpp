@@ -23,11 +23,7 @@ std::filesystem::path uniqueName(const std::filesystem::path& dir) {
 }  // namespace
 
 Spool::Spool(std::filesystem::path dir, std::uint64_t memory_limit)
-    : dir_(std::move(dir)), memory_limit_(memory_limit), digest_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-  if (!digest_ || EVP_DigestInit_ex(digest_.get(), EVP_sha256(), nullptr) != 1) {
-    throw Error(ErrorKind::Internal, "cannot initialise SHA-256");
-  }
-}
+    : dir_(std::move(dir)), memory_limit_(memory_limit) {}
 
 Spool::~Spool() {
   if (out_.is_open()) out_.close();
@@ -39,7 +35,7 @@ Spool::~Spool() {
 
 void Spool::write(std::string_view bytes) {
   if (bytes.empty()) return;
-  EVP_DigestUpdate(digest_.get(), bytes.data(), bytes.size());
+  digest_.update(bytes);
   if (!contains_nul_ && std::memchr(bytes.data(), '\0', bytes.size()) != nullptr) contains_nul_ = true;
   if (head_.size() < kHeadBytes) {
     head_.append(bytes.substr(0, kHeadBytes - head_.size()));
@@ -69,15 +65,7 @@ void Spool::finish() {
     out_.close();
     if (!out_) throw Error(ErrorKind::Internal, "cannot write spool file " + file_->string());
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(digest_.get(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  sha256_.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    sha256_.push_back(kHex[md[i] >> 4]);
-    sha256_.push_back(kHex[md[i] & 0xf]);
-  }
+  sha256_ = digest_.hex();
 }
 
 void Spool::forEachChunk(const std::function<void(std::string_view)>& chunk) const {
@@ -112,6 +100,7 @@ std::optional<codec::MessageDate> Spool::date() const {
 imap::MessageFingerprint Spool::fingerprint() const {
   imap::MessageFingerprint f;
   f.size = size_;
+  f.sha256 = sha256_;
   const std::string_view h = header();
   f.message_id = codec::headerValue(h, "Message-ID");
   f.date = codec::headerValue(h, "Date");

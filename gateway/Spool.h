@@ -11,9 +11,8 @@
 #include <optional>
 #include <string>
 
-#include <openssl/evp.h>
-
 #include "connectors/codec/HeaderScan.h"
+#include "connectors/codec/Sha256.h"
 #include "connectors/imap/ImapClient.h"
 #include "connectors/pop3/Pop3Client.h"
 
@@ -43,7 +42,7 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   std::string_view header() const;
   // Internal date from the Date header, if it parses.
   std::optional<codec::MessageDate> date() const;
-  // The recovery fingerprint (size, Message-ID or Date/From/Subject).
+  // The recovery fingerprint (size, SHA-256, Message-ID, Date/From/Subject); after finish().
   imap::MessageFingerprint fingerprint() const;
   bool inFile() const noexcept { return file_.has_value(); }
 
@@ -54,7 +53,7 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   std::optional<std::filesystem::path> file_;
   std::ofstream out_;
   std::uint64_t size_ = 0;
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> digest_;
+  codec::Sha256 digest_;
   std::string sha256_;
   std::string head_;                   // first bytes, for header()
   bool finished_ = false;

@@ -188,6 +188,7 @@ Parse ImapResponseParser::parse(std::string_view& in, ImapResponse& out) {
       // Literal octets (NUL and 8-bit included) are skipped, never stored.
       const auto n = static_cast<std::size_t>(
           std::min<std::uint64_t>(literal_left_, static_cast<std::uint64_t>(in.size())));
+      if (literal_sink_) literal_sink_(in.substr(0, n));
       in.remove_prefix(n);
       literal_left_ -= n;
       if (literal_left_ == 0) in_literal_ = false;

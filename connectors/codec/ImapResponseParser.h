@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,8 +67,13 @@ class ImapResponseParser {
   // Error: malformed start (no tag, "*" or "+"), a tag without OK/NO/BAD, a bad literal
   // announcement, a NUL outside a literal, or a limit. Error is sticky until reset().
   Parse parse(std::string_view& in, ImapResponse& out);
-  // Forgets any partial response and error.
+  // Forgets any partial response and error (not the literal sink).
   void reset();
+  // Hands every literal's bytes to `sink` as they go by (they are still not stored), e.g. to
+  // hash a fetched message; an empty function stops it.
+  void setLiteralSink(std::function<void(std::string_view)> sink) { literal_sink_ = std::move(sink); }
+  // The largest literal a response may announce.
+  std::uint64_t maxLiteral() const noexcept { return max_literal_; }
   std::string_view error() const noexcept { return error_; }
 
  private:
@@ -82,6 +88,7 @@ class ImapResponseParser {
   std::uint64_t literal_left_ = 0;
   bool in_literal_ = false;
   std::string error_;
+  std::function<void(std::string_view)> literal_sink_;
 };
 
 // Splits "APPENDUID 38505 3955" style codes: returns the atom before the first space, upper-cased.

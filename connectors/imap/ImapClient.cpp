@@ -7,6 +7,7 @@
 #include <map>
 
 #include "connectors/codec/Sasl.h"
+#include "connectors/codec/Sha256.h"
 
 namespace popgate::imap {
 
@@ -577,35 +578,11 @@ bool ImapClient::examine(std::string_view encoded) {
   return true;
 }
 
-std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
-                                            const MessageFingerprint& fingerprint) {
-  if (fingerprint.size == 0) return {};
-  if (!examine(encodeMailbox(mailbox))) return {};
-  std::vector<Piece> pieces{Piece{"UID SEARCH", nullptr, false}};
-  std::string trace = "UID SEARCH";
-  auto header = [&](std::string_view name, const std::optional<std::string>& value) {
-    if (!value || value->empty() || !isAscii(*value)) return false;
-    pieces.push_back(Piece{" HEADER " + std::string(name) + " ", nullptr, false});
-    appendAstring(pieces, *value);
-    trace += " HEADER " + std::string(name) + " ...";
-    return true;
-  };
-  if (!header("Message-ID", fingerprint.message_id)) {
-    const bool date = header("Date", fingerprint.date);
-    const bool from = header("From", fingerprint.from);
-    const bool subject = header("Subject", fingerprint.subject);
-    // The size alone could match another message; claiming "already there" would then let a
-    // keep: false account delete a message that never arrived. Better an extra copy than a loss.
-    if (!date && !from && !subject) return {};
-  }
-  // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
-  const std::string size = " LARGER " + std::to_string(fingerprint.size - 1) + " SMALLER " +
-                           std::to_string(fingerprint.size + 1);
-  pieces.push_back(Piece{size, nullptr, false});
-  trace += size;
+std::vector<std::uint32_t> ImapClient::search(std::vector<Piece> criteria, const std::string& trace) {
+  criteria.insert(criteria.begin(), Piece{"UID SEARCH", nullptr, false});
   std::vector<std::uint32_t> uids;
   const codec::ImapTagged reply =
-      simpleCommand(pieces, "SEARCH reply", trace, [&](const codec::ImapUntagged& u) {
+      simpleCommand(criteria, "SEARCH reply", "UID SEARCH" + trace, [&](const codec::ImapUntagged& u) {
         if (u.keyword != "SEARCH") return;
         std::size_t pos = 0;
         while (pos < u.text.size()) {
@@ -627,6 +604,72 @@ std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
                 taggedLine(reply));
   }
   return uids;
+}
+
+bool ImapClient::contentIs(std::uint32_t uid, std::uint64_t size, const std::string& sha256) {
+  // * 7 FETCH (UID 12 BODY[] {2214}\r\n<the message>): the literal is hashed as it goes by.
+  codec::Sha256 hash;
+  std::uint64_t seen = 0;
+  bool same = false;
+  parser_.setLiteralSink([&](std::string_view bytes) {
+    hash.update(bytes);
+    seen += bytes.size();
+  });
+  struct StopSink {
+    codec::ImapResponseParser& parser;
+    ~StopSink() { parser.setLiteralSink({}); }
+  } stop{parser_};
+  const std::string command = "UID FETCH " + std::to_string(uid) + " (BODY.PEEK[])";
+  const codec::ImapTagged reply = simpleCommand(
+      {Piece{command, nullptr, false}}, "FETCH reply", command, [&](const codec::ImapUntagged& u) {
+        // Only the answer that carries the message counts; any other response starts afresh.
+        const std::string digest = hash.hex();
+        if (u.keyword == "FETCH" && u.text.find("BODY[]") != std::string::npos && seen == size &&
+            digest == sha256) {
+          same = true;
+        }
+        seen = 0;
+      });
+  return reply.status == codec::ImapStatus::Ok && same;
+}
+
+std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
+                                            const MessageFingerprint& fingerprint) {
+  if (fingerprint.size == 0) return {};
+  if (!examine(encodeMailbox(mailbox))) return {};
+  std::vector<Piece> pieces;
+  std::string trace;
+  auto header = [&](std::string_view name, const std::optional<std::string>& value) {
+    if (!value || value->empty() || !isAscii(*value)) return false;
+    pieces.push_back(Piece{" HEADER " + std::string(name) + " ", nullptr, false});
+    appendAstring(pieces, *value);
+    trace += " HEADER " + std::string(name) + " ...";
+    return true;
+  };
+  const bool by_id = header("Message-ID", fingerprint.message_id);
+  if (!by_id) {
+    // Without a Message-ID nothing short of the content itself is proof: two notifications of
+    // the same size, sender, subject and second are different messages, and claiming the second
+    // "already there" would let a keep: false account delete it. Better an extra copy than that.
+    if (fingerprint.sha256.empty() || fingerprint.size > parser_.maxLiteral()) return {};
+    header("Date", fingerprint.date);
+    header("From", fingerprint.from);
+    header("Subject", fingerprint.subject);
+  }
+  // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
+  const std::string size = " LARGER " + std::to_string(fingerprint.size - 1) + " SMALLER " +
+                           std::to_string(fingerprint.size + 1);
+  pieces.push_back(Piece{size, nullptr, false});
+  trace += size;
+  std::vector<std::uint32_t> uids = search(std::move(pieces), trace);
+  if (by_id) return uids;
+  // The message popgate lost track of was appended recently: look at the newest candidates.
+  std::sort(uids.begin(), uids.end(), std::greater<>());
+  if (uids.size() > kMaxVerified) uids.resize(kMaxVerified);
+  for (const std::uint32_t uid : uids) {
+    if (contentIs(uid, fingerprint.size, fingerprint.sha256)) return {uid};
+  }
+  return {};
 }
 
 void ImapClient::logout() noexcept {

@@ -60,6 +60,7 @@ struct AppendOutcome {
 // Recovery search: what is known of a message whose upload may or may not have happened.
 struct MessageFingerprint {
   std::uint64_t size = 0;
+  std::string sha256;                     // lower-case hex of the bytes; "" when unknown
   std::optional<std::string> message_id;  // the Message-ID header value
   std::optional<std::string> date, from, subject;  // used when there is no Message-ID
 };
@@ -100,10 +101,15 @@ class ImapClient {
   PendingAppend appendStart(std::string_view mailbox, std::vector<AppendItem> items);
   std::vector<AppendOutcome> appendFinish(PendingAppend& pending);
 
-  // UIDs in `mailbox` of messages matching the fingerprint (Message-ID and exact size, or size and
-  // the Date/From/Subject headers). An absent mailbox has none, and so does a fingerprint with
-  // nothing but a size (too weak to claim a match). Throws on connection trouble.
+  // UIDs in `mailbox` of messages matching the fingerprint. Message-ID and exact size are trusted
+  // as they are. Without a Message-ID, candidates of the exact size (with the same Date/From/
+  // Subject where the message has them) count only when their content, fetched, has the
+  // fingerprint's SHA-256: the most recent kMaxVerified of them are checked, and none without a
+  // SHA-256 or beyond the largest literal the parser takes. An absent mailbox has none. Throws on
+  // connection trouble.
   std::vector<std::uint32_t> find(std::string_view mailbox, const MessageFingerprint& fingerprint);
+
+  static constexpr std::size_t kMaxVerified = 5;
 
   // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
   void create(std::string_view mailbox);
@@ -156,6 +162,10 @@ class ImapClient {
   void noteCapabilities(std::string_view list);
   void startTls();
   bool examine(std::string_view encoded_mailbox);
+  // UID SEARCH with `criteria` (text pieces) in the EXAMINEd mailbox.
+  std::vector<std::uint32_t> search(std::vector<Piece> criteria, const std::string& trace);
+  // Whether message `uid` of the EXAMINEd mailbox has exactly `size` bytes with this SHA-256.
+  bool contentIs(std::uint32_t uid, std::uint64_t size, const std::string& sha256);
   // Sends one APPEND per item of `which` (pipelined where the literal mode allows), or one
   // MULTIAPPEND for all of them (RFC 3502: all or nothing); records the tags in `p`.
   void sendSingles(PendingAppend& p, const std::vector<std::size_t>& which);

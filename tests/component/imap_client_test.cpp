@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "connectors/common/Error.h"
+#include "connectors/codec/Sha256.h"
 #include "connectors/imap/ImapClient.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
@@ -663,6 +664,95 @@ BOOST_AUTO_TEST_CASE(testRefusedNamespaceFallsBackToList) {
   client->login(creds());
   const Bytes m(kMessage);
   BOOST_TEST(client->append("Archive/Work", {item(m)})[0].ok);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+namespace {
+
+std::string sha256Of(std::string_view bytes) {
+  codec::Sha256 hash;
+  hash.update(bytes);
+  return hash.hex();
+}
+
+// A FETCH answer carrying `message` as the BODY[] literal, split by `noise` responses.
+std::string fetchAnswer(std::uint32_t seq, std::uint32_t uid, const std::string& message) {
+  return "* " + std::to_string(seq) + " FETCH (UID " + std::to_string(uid) + " BODY[] {" +
+         std::to_string(message.size()) + "}\r\n" + message + ")\r\n";
+}
+
+}  // namespace
+
+// Without a Message-ID the headers narrow the search and the content decides: the newest
+// candidate is fetched, differs (same size, same headers, other body), the next one is the
+// message. A FLAGS FETCH and a literal-carrying noise response in between change nothing.
+BOOST_AUTO_TEST_CASE(testFindWithoutMessageIdComparesTheContent) {
+  const std::string mine = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 91%\r\n";
+  const std::string other = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 92%\r\n";
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
+                          .expectLine("UID SEARCH by headers and size",
+                                      [&](std::string_view l) {
+                                        return l.find("UID SEARCH HEADER Date ") != std::string_view::npos &&
+                                               l.find("HEADER Subject alert") != std::string_view::npos &&
+                                               l.find("Message-ID") == std::string_view::npos &&
+                                               l.ends_with(" LARGER " + std::to_string(mine.size() - 1) +
+                                                           " SMALLER " + std::to_string(mine.size() + 1));
+                                      })
+                          .send("* SEARCH 3 9\r\nA0004 OK done\r\n")
+                          .expectLine("newest first", [](std::string_view l) {
+                            return l == "A0005 UID FETCH 9 (BODY.PEEK[])";
+                          })
+                          .send("* 2 FETCH (FLAGS (\\Seen))\r\n" + fetchAnswer(5, 9, other) +
+                                "A0005 OK done\r\n")
+                          .expectLine("then the next", [](std::string_view l) {
+                            return l == "A0006 UID FETCH 3 (BODY.PEEK[])";
+                          })
+                          .send("* 1 FETCH (UID 3 BODY[HEADER] {3}\r\nx\r\n)\r\n" + fetchAnswer(1, 3, mine) +
+                                "A0006 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f;
+  f.size = mine.size();
+  f.sha256 = sha256Of(mine);
+  f.date = "Tue, 1 Jul 2025 10:52:37 +0200";
+  f.subject = "alert";
+  BOOST_TEST((client->find("Work", f) == std::vector<std::uint32_t>{3}));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A message with no identifying header at all: the size alone selects candidates, and only the
+// newest kMaxVerified of them are fetched; none has the content, so it is not there.
+BOOST_AUTO_TEST_CASE(testFindBySizeAloneChecksTheNewestCandidatesOnly) {
+  const std::string mine = "\r\nno headers at all\r\n";
+  const std::string other = "\r\nno headers at ALL\r\n";
+  Script script = loggedIn("IMAP4rev1")
+                      .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
+                      .expectLine("UID SEARCH by size only",
+                                  [&](std::string_view l) {
+                                    return l == "A0004 UID SEARCH LARGER " + std::to_string(mine.size() - 1) +
+                                                    " SMALLER " + std::to_string(mine.size() + 1);
+                                  })
+                      .send("* SEARCH 1 2 3 4 5 6 7\r\nA0004 OK done\r\n");
+  for (std::uint32_t uid = 7, tag = 5; uid >= 3; --uid, ++tag) {
+    const std::string expected = "A000" + std::to_string(tag) + " UID FETCH " + std::to_string(uid) + " (BODY.PEEK[])";
+    script.expectLine(expected, [expected](std::string_view l) { return l == expected; })
+        .send(fetchAnswer(uid, uid, other) + "A000" + std::to_string(tag) + " OK done\r\n");
+  }
+  ScriptedServer srv({script.expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f;
+  f.size = mine.size();
+  f.sha256 = sha256Of(mine);
+  BOOST_TEST(client->find("Work", f).empty());
+  f.sha256.clear();  // and without a digest there is nothing to prove: no command at all
+  BOOST_TEST(client->find("Work", f).empty());
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());

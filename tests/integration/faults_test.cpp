@@ -89,6 +89,21 @@ BOOST_AUTO_TEST_CASE(testHundredSeededFaultRunsLoseAndDuplicateNothing) {
   BOOST_TEST(fired >= kRuns * 8 / 10);
 }
 
+namespace {
+
+// Every 5th message loses its Message-ID and every 13th all of its header: an interrupted upload
+// of those is recognised in the target by its content alone (UID FETCH and SHA-256).
+std::string withoutIdentity(std::string message, std::size_t i) {
+  if (i % 13 == 0) return message.substr(message.find("\r\n\r\n") + 2);
+  if (i % 5 == 0) {
+    const std::size_t at = message.find("Message-ID:");
+    message.erase(at, message.find("\r\n", at) + 2 - at);
+  }
+  return message;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(testKillNineTwentyTimesLosesAndDuplicatesNothing) {
   // Rounds of a few hundred fresh messages, each pass killed at a random moment until the POP box
   // is empty, until 25 kills have struck (however fast popgate has become); then a clean pass.
@@ -108,7 +123,8 @@ BOOST_AUTO_TEST_CASE(testKillNineTwentyTimesLosesAndDuplicatesNothing) {
   for (int round = 0; round < 20 && kills < 25; ++round) {
     std::vector<std::string> batch;
     for (std::size_t i = 0; i < 200; ++i) {
-      batch.push_back(bulkMessage(static_cast<std::size_t>(round) * 1000 + i, 2000 + (i % 11) * 700));
+      batch.push_back(withoutIdentity(
+          bulkMessage(static_cast<std::size_t>(round) * 1000 + i, 2000 + (i % 11) * 700), i));
     }
     dovecot.seedMany("work", batch);
     originals.insert(originals.end(), batch.begin(), batch.end());

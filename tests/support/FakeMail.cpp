@@ -1,8 +1,10 @@
 #include "FakeMail.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "connectors/codec/HeaderScan.h"
+#include "connectors/codec/Sha256.h"
 
 namespace popgate::test {
 
@@ -112,26 +114,39 @@ class FakeSink final : public gateway::MailSink {
     return out;
   }
 
+  // As ImapClient::find: Message-ID and exact size are trusted; without a Message-ID only the
+  // content (SHA-256) of one of the newest kMaxVerified candidates of the exact size and the same
+  // Date/From/Subject is proof.
   bool contains(const std::string& folder, const imap::MessageFingerprint& f) override {
     std::lock_guard lock(target_.mutex);
     ++target_.lookups;
-    // As ImapClient::find: a size alone is too weak to claim a match.
-    if (!f.message_id && !f.date && !f.from && !f.subject) return false;
-    for (const std::string& m : target_.folders[folder]) {
-      if (m.size() != f.size) continue;
-      const auto header = codec::headerBlock(m);
-      if (f.message_id) {
-        if (codec::headerValue(header, "Message-ID") == f.message_id) return true;
+    const std::vector<std::string>& stored = target_.folders[folder];
+    if (f.message_id) {
+      return std::any_of(stored.begin(), stored.end(), [&](const std::string& m) {
+        return m.size() == f.size &&
+               codec::headerValue(codec::headerBlock(m), "Message-ID") == f.message_id;
+      });
+    }
+    if (f.sha256.empty()) return false;
+    std::size_t checked = 0;
+    for (auto it = stored.rbegin(); it != stored.rend() && checked < imap::ImapClient::kMaxVerified; ++it) {
+      const auto header = codec::headerBlock(*it);
+      auto same = [&](const char* name, const std::optional<std::string>& value) {
+        return !value || codec::headerValue(header, name) == value;
+      };
+      if (it->size() != f.size || !same("Date", f.date) || !same("From", f.from) ||
+          !same("Subject", f.subject)) {
         continue;
       }
-      if (codec::headerValue(header, "Date") == f.date &&
-          codec::headerValue(header, "From") == f.from &&
-          codec::headerValue(header, "Subject") == f.subject) {
-        return true;
-      }
+      ++checked;
+      codec::Sha256 hash;
+      hash.update(*it);
+      if (hash.hex() == f.sha256) return true;
     }
     return false;
   }
+
+  void close() noexcept override {}
 
   // As the base class (appends at once, hands the outcomes over at finish()), with a trace.
   void start(const std::string& folder, std::vector<imap::AppendItem> items) override {
@@ -158,8 +173,6 @@ class FakeSink final : public gateway::MailSink {
     return outcomes;
   }
   std::size_t preferredBatch() const override { return target_.preferred_batch; }
-
-  void close() noexcept override {}
 
  private:
   FakeTarget& target_;

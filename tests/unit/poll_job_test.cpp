@@ -388,3 +388,34 @@ BOOST_AUTO_TEST_CASE(testSessionLostWithTwoBatchesStartedRecoversBoth) {
   for (int i = 1; i <= 3; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
   BOOST_TEST(f.drop.messages.empty());
 }
+
+// Messages without a Message-ID: one without any header, and two different alerts that share
+// size, Date, From and Subject. A crash right after they were appended; the resumed pass proves
+// each one by its content: nothing appended twice, and neither alert taken for the other.
+BOOST_AUTO_TEST_CASE(testRecoveryWithoutMessageIdGoesByContent) {
+  Fixture f;
+  f.account.keep = false;
+  const std::string bare = "\r\nno header at all\r\n";
+  const std::string head = "From: monitor@example.org\r\nSubject: alert\r\nDate: Tue, 1 Jul 2025 10:52:37 +0200\r\n\r\n";
+  const std::string alert1 = head + "disk 91%\r\n", alert2 = head + "disk 92%\r\n";
+  f.drop.add(bare);
+  f.drop.add(alert1);
+  f.drop.add(alert2);
+  bool crashed = false;
+  const PollResult first = f.run([&](std::string_view step) {
+    if (step == "appended" && !crashed) {
+      crashed = true;
+      crash();
+    }
+  });
+  BOOST_TEST(!first.ok());
+  BOOST_TEST(f.target.folders["Work"].size() == 2u);  // the first window: bare and alert1
+  BOOST_TEST(f.drop.messages.size() == 3u);
+
+  const PollResult resumed = f.run();
+  BOOST_TEST(resumed.ok());
+  BOOST_TEST(resumed.recovered == 2u);
+  BOOST_TEST(resumed.uploaded == 1u);
+  for (const std::string& m : {bare, alert1, alert2}) BOOST_TEST(f.copies(m) == 1u);
+  BOOST_TEST(f.drop.messages.empty());
+}

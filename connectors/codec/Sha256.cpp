@@ -1,0 +1,38 @@
+#include "Sha256.h"
+
+#include <openssl/evp.h>
+
+#include "connectors/common/Error.h"
+
+namespace popgate::codec {
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { restart(); }
+
+Sha256::~Sha256() = default;
+
+void Sha256::restart() {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorKind::Internal, "cannot initialise SHA-256");
+  }
+}
+
+void Sha256::update(std::string_view bytes) {
+  if (!bytes.empty()) EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size());
+}
+
+std::string Sha256::hex() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  restart();
+  return out;
+}
+
+}  // namespace popgate::codec
