@@ -18,7 +18,8 @@
 #               measurement includes Dovecot's fsyncs on a disk shared with other work
 #
 # Everything it starts is stopped on exit, Ctrl-C or failure (trap below). Work files (configs,
-# popgate state, logs) are in /tmp/popgate-bench; sandbox mail in /dev/shm/popgate-bench.
+# popgate state, logs) are in /tmp/popgate-bench (BENCH_WORK=DIR: DIR/popgate-bench); sandbox mail in
+# /dev/shm/popgate-bench.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-work=${BENCH_WORK:-/tmp/popgate-bench}
+work=${BENCH_WORK:-/tmp}/popgate-bench   # removed and made afresh below: always our own subdirectory
 if [ "$on_disk" = 1 ]; then sandboxes=/tmp/popgate-bench-sb; else sandboxes=/dev/shm/popgate-bench; fi
 sandbox_sh=$root/deploy/sandbox/dovecot-sandbox.sh
 

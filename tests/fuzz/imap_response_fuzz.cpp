@@ -15,6 +15,7 @@
 //    text ends in "}", which would announce a literal);
 //  - APPENDUID codes: parseAppendUid agrees with parseAppendUidSet and codeName; a parsed uid-set
 //    has no 0, no repeats, at most kMaxAppendUids UIDs, and written back as a list parses the same;
+//  - the literal sink sees the same octets for each response whatever the split;
 //  - the responses and where the first error happens are identical for all three splits (the
 //    error text is not compared: the parser does not promise which of two violations it names).
 
@@ -218,6 +219,8 @@ void checkResponse(const ImapResponse& response, std::size_t max_line) {
 std::string run(std::string_view stream, std::size_t max_line, std::uint64_t max_literal,
                 ChunkPlan plan) {
   ImapResponseParser parser(max_line, max_literal);
+  std::string literals;  // what the literal sink saw since the last recorded response
+  parser.setLiteralSink([&](std::string_view bytes) { literals.append(bytes); });
   Transcript transcript;
   bool recording = true;
   std::size_t offset = 0;
@@ -236,7 +239,9 @@ std::string run(std::string_view stream, std::size_t max_line, std::uint64_t max
           checkResponse(response, max_line);
           transcript.event("at").number(end).end();
           record(transcript, response);
+          transcript.event("literals").field(literals).end();
         }
+        literals.clear();
         continue;
       }
       if (result == Parse::NeedMore) {

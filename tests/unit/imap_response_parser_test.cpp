@@ -621,3 +621,37 @@ BOOST_AUTO_TEST_CASE(testParseAppendUidSetRejects) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(literal_sink)
+
+// The sink sees every literal octet exactly once, in order, however the input is split; the
+// responses are the same as without a sink.
+BOOST_AUTO_TEST_CASE(testSinkSeesEveryLiteralOctetOnceWhateverTheSplit) {
+  const std::string message("Subject: x\r\n\r\n\0 8-bit \xe9 {5}\r\n)\r\n", 32);
+  BOOST_REQUIRE(message.find('\0') == 14u);
+  const std::string input = "* 2 FETCH (FLAGS (\\Seen))\r\n* 7 FETCH (UID 12 BODY[] {" +
+                            std::to_string(message.size()) + "}\r\n" + message + ")\r\n" +
+                            "* 8 FETCH (BODY[HEADER] ~{3}\r\nabc)\r\na1 OK done\r\n";
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{7}, input.size()}) {
+    ImapResponseParser parser;
+    std::string seen;
+    parser.setLiteralSink([&](std::string_view bytes) { seen.append(bytes); });
+    std::vector<std::string> texts;
+    for (std::size_t pos = 0; pos < input.size(); pos += chunk) {
+      std::string_view in = std::string_view(input).substr(pos, chunk);
+      while (!in.empty()) {
+        ImapResponse out;
+        const Parse r = parser.parse(in, out);
+        BOOST_REQUIRE(r != Parse::Error);
+        if (r == Parse::Done) texts.push_back(describe(out));
+      }
+    }
+    BOOST_TEST_CONTEXT("chunks of " << chunk) {
+      BOOST_TEST(seen == message + "abc");
+      BOOST_REQUIRE(texts.size() == 4u);
+      BOOST_TEST(texts[1] == one(input.substr(input.find("* 7"), input.find("* 8") - input.find("* 7"))));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
