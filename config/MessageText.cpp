@@ -4,16 +4,14 @@
 #include <cstdio>
 #include <vector>
 
+#include "connectors/common/Ascii.h"
+
 namespace popgate::config {
 
 namespace {
 
 constexpr std::size_t kMaxShown = 40;
 constexpr std::size_t kMaxEdits = 2;
-
-char lowerAscii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // Optimal string alignment distance (Damerau-Levenshtein without repeated edits of a substring).
 std::size_t editDistance(std::string_view a, std::string_view b) {

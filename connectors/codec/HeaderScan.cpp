@@ -3,21 +3,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "connectors/common/Ascii.h"
+
 namespace popgate::codec {
 
 namespace {
-
-char lowerAscii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
-  }
-  return true;
-}
 
 bool isWsp(char c) {
   return c == ' ' || c == '\t';

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "ImapGrammar.h"
+#include "connectors/common/Ascii.h"
 
 namespace popgate::codec {
 
@@ -14,18 +15,6 @@ namespace {
 constexpr std::size_t kMaxQuoted = 1024;
 constexpr std::uint64_t kLiteralMinusMax = 4096;  // RFC 7888 §4: LITERAL- allows "{n+}" up to 4096
 constexpr std::string_view kMask = "********";
-
-char upperAscii(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upperAscii(a[i]) != upperAscii(b[i])) return false;
-  }
-  return true;
-}
 
 bool isAtom(std::string_view s) {
   if (s.empty()) return false;

@@ -1,6 +1,6 @@
 #include "ImapNamespace.h"
 
-#include <cctype>
+#include "connectors/common/Ascii.h"
 
 namespace popgate::codec {
 
@@ -20,10 +20,7 @@ class Tokens {
     return true;
   }
   bool takeNil() {
-    if (rest_.size() < 3) return false;
-    for (std::size_t i = 0; i < 3; ++i) {
-      if (std::toupper(static_cast<unsigned char>(rest_[i])) != "NIL"[i]) return false;
-    }
+    if (!startsWithNoCase(rest_, "NIL")) return false;
     if (rest_.size() > 3 && rest_[3] != ' ' && rest_[3] != ')') return false;
     rest_.remove_prefix(3);
     return true;
@@ -73,16 +70,6 @@ class Tokens {
  private:
   std::string_view rest_;
 };
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -4,28 +4,11 @@
 #include <utility>
 
 #include "ImapGrammar.h"
+#include "connectors/common/Ascii.h"
 
 namespace popgate::codec {
 
 namespace {
-
-char upperAscii(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string upperCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = upperAscii(c);
-  return out;
-}
-
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upperAscii(a[i]) != upperAscii(b[i])) return false;
-  }
-  return true;
-}
 
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
@@ -136,10 +119,10 @@ std::string buildResponse(std::string_view line, ImapResponse& out) {
     const auto status = untagged.number ? std::nullopt : statusWord(word);
     if (status) {
       untagged.status = *status;
-      untagged.keyword = upperCopy(word);
+      untagged.keyword = upperAscii(word);
       splitRespText(after, untagged.code, untagged.text);
     } else {
-      untagged.keyword = upperCopy(word);
+      untagged.keyword = upperAscii(word);
       untagged.text.assign(after);
     }
     out = std::move(untagged);
@@ -248,7 +231,7 @@ Parse ImapResponseParser::endOfLine(ImapResponse& out) {
 }
 
 std::string codeName(std::string_view code) {
-  return upperCopy(firstWord(code).first);
+  return upperAscii(firstWord(code).first);
 }
 
 std::optional<AppendUidSet> parseAppendUidSet(std::string_view code) {

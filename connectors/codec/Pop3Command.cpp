@@ -12,23 +12,13 @@
 #include <array>
 #include <memory>
 
+#include "connectors/common/Ascii.h"
+
 namespace popgate::codec {
 namespace {
 
 constexpr std::size_t kMaxCommandLine = 255;
 constexpr std::string_view kMask = "********";
-
-char asciiUpper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - ('a' - 'A')) : c;
-}
-
-bool equalsNoCase(std::string_view s, std::string_view upper) noexcept {
-  if (s.size() != upper.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (asciiUpper(s[i]) != upper[i]) return false;
-  }
-  return true;
-}
 
 bool isSeparator(char c) noexcept {
   return c == ' ' || c == '\t';
@@ -139,14 +129,7 @@ std::string apopDigest(std::string_view timestamp, std::string_view password) {
       EVP_DigestFinal_ex(ctx.get(), digest.data(), &digest_len) != 1) {
     return {};  // MD5 unavailable (e.g. a FIPS-only libcrypto): the caller must not send APOP
   }
-  constexpr std::string_view kHex = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(std::size_t{digest_len} * 2);
-  for (unsigned int i = 0; i < digest_len; ++i) {
-    hex.push_back(kHex[static_cast<std::size_t>(digest[i] >> 4)]);
-    hex.push_back(kHex[static_cast<std::size_t>(digest[i] & 0x0F)]);
-  }
-  return hex;
+  return lowerHex(digest.data(), digest_len);
 }
 
 }  // namespace popgate::codec

@@ -11,21 +11,10 @@
 #include <cstring>
 #include <utility>
 
+#include "connectors/common/Ascii.h"
+
 namespace popgate::codec {
 namespace {
-
-char asciiUpper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - ('a' - 'A')) : c;
-}
-
-// True when `s` starts with `upper` (an upper-case word), compared ASCII case-insensitively.
-bool startsWithNoCase(std::string_view s, std::string_view upper) noexcept {
-  if (s.size() < upper.size()) return false;
-  for (std::size_t i = 0; i < upper.size(); ++i) {
-    if (asciiUpper(s[i]) != upper[i]) return false;
-  }
-  return true;
-}
 
 // True when `s` is the status word `upper` alone or followed by SP ("+OKAY" is not "+OK").
 bool isStatus(std::string_view s, std::string_view upper) noexcept {
@@ -60,7 +49,7 @@ void splitCode(std::string_view rest, Pop3Reply& out) {
     after.remove_prefix(1);
   }
   // ABNF strings are case-insensitive: callers compare against "IN-USE", "SYS/TEMP", ...
-  for (const char c : code) out.code.push_back(asciiUpper(c));
+  for (const char c : code) out.code.push_back(upperAscii(c));
   out.text.assign(after);
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "connectors/common/Ascii.h"
 #include "connectors/common/Error.h"
 
 namespace popgate::codec {
@@ -24,13 +25,7 @@ std::string Sha256::hex() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_.get(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
+  std::string out = lowerHex(md, len);
   restart();
   return out;
 }

@@ -2,22 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cctype>
 #include <cstdio>
 #include <map>
 
 #include "connectors/codec/Sasl.h"
+#include "connectors/common/Ascii.h"
 #include "connectors/codec/Sha256.h"
 
 namespace popgate::imap {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string statusName(codec::ImapStatus status) {
   switch (status) {
@@ -105,7 +99,7 @@ std::string ImapClient::nextTag() {
   return buf;
 }
 
-bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(upper(name)) > 0; }
+bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(upperAscii(name)) > 0; }
 
 codec::LiteralMode ImapClient::literalMode() const {
   if (hasCapability("LITERAL+")) return codec::LiteralMode::LiteralPlus;
@@ -118,7 +112,7 @@ void ImapClient::noteCapabilities(std::string_view list) {
   std::size_t pos = 0;
   while (pos < list.size()) {
     const std::size_t end = std::min(list.find(' ', pos), list.size());
-    if (end > pos) caps_.insert(upper(list.substr(pos, end - pos)));
+    if (end > pos) caps_.insert(upperAscii(list.substr(pos, end - pos)));
     pos = end + 1;
   }
 }
