@@ -542,7 +542,7 @@ PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sin
       entry.state = LedgerState::InFlight;
       entry.size = spool.size();
       entry.sha256 = spool.sha256();
-      entry.message_id = spool.fingerprint().message_id.value_or("");
+      entry.message_id = codec::headerValue(spool.header(), "Message-ID").value_or("");
       entry.folder = account_.folder;
       if (prior) entry.attempts = prior->attempts;
       if (prior && prior->state == LedgerState::InFlight) {
