@@ -33,6 +33,7 @@
 #include "config/GatewayConfig.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Printable.h"
 #include "gateway/ImapPool.h"
 #include "gateway/ImapSink.h"
 #include "gateway/Ledger.h"
@@ -397,24 +398,6 @@ struct Servers {
 
 bool has(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
-}
-
-// `bytes` with control and 8-bit bytes escaped, for messages.
-std::string printable(std::string_view bytes, std::size_t max = 300) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size() && i < max; ++i) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (bytes.size() > max) out += "...";
-  return out;
 }
 
 template <class Strings>
