@@ -277,6 +277,20 @@ def append_all(session, folder, messages, mode, batch, window=0):
         raise RuntimeError(f"{len(state['errors'])} APPENDs failed, first: {state['errors'][0]!r}")
 
 
+
+def check_and_drop(setup, folder, expected, what):
+    """Counts the messages in `folder` (STATUS), deletes it and closes `setup`; raises unless the
+    count is `expected` (a floor that lost messages is no floor)."""
+    _, lines = setup.command(f"STATUS {folder} (MESSAGES)")
+    got = -1
+    for l in lines:
+        if b"MESSAGES " in l:
+            got = int(l.split(b"MESSAGES ")[1].split(b")")[0])
+    setup.command(f"DELETE {folder}")
+    setup.close()
+    if got != expected:
+        raise RuntimeError(f"{folder} holds {got} messages after {what}, expected {expected}")
+
 def imap_phase(port, user, folder, messages, mode, batch):
     """Setup (untimed): create the folder. Timed: connect, LOGIN, every APPEND. Check and cleanup
     (untimed): STATUS must count every message, then the folder is deleted."""
@@ -297,15 +311,7 @@ def imap_phase(port, user, folder, messages, mode, batch):
     append_all(session, folder, messages, mode, batch)
     elapsed = time.perf_counter() - t0
     session.close()
-    status, lines = setup.command(f"STATUS {folder} (MESSAGES)")
-    got = -1
-    for l in lines:
-        if b"MESSAGES " in l:
-            got = int(l.split(b"MESSAGES ")[1].split(b")")[0])
-    setup.command(f"DELETE {folder}")
-    setup.close()
-    if got != len(messages):
-        raise RuntimeError(f"{folder} holds {got} messages after APPEND, expected {len(messages)}")
+    check_and_drop(setup, folder, len(messages), "APPEND")
     return elapsed, None
 
 
@@ -412,15 +418,7 @@ def streamed_floor(a, mode):
         pipe.close()
     if status != 0:
         raise RuntimeError("the POP side of the streamed floor failed")
-    status_reply, lines = setup.command(f"STATUS {folder} (MESSAGES)")
-    got = -1
-    for l in lines:
-        if b"MESSAGES " in l:
-            got = int(l.split(b"MESSAGES ")[1].split(b")")[0])
-    setup.command(f"DELETE {folder}")
-    setup.close()
-    if got != count:
-        raise RuntimeError(f"{folder} holds {got} messages after the streamed APPENDs, expected {count}")
+    check_and_drop(setup, folder, count, "the streamed APPENDs")
     return elapsed, count, None
 
 
