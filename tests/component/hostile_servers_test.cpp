@@ -1740,6 +1740,35 @@ BOOST_AUTO_TEST_CASE(testPop3sSlowHandshakeDoesNotBypassTheHostNameCheck) {
   BOOST_TEST(pop.transcript(0).empty());
 }
 
+// A handshake cut by the network (a reset, or the server closing after the ClientHello) says
+// nothing about the server's identity: a transient failure with normal backoff, not a TLS
+// (security) failure that backs off like a wrong password.
+BOOST_AUTO_TEST_CASE(testPop3sHandshakeCutByResetIsTransient) {
+  ScriptedServer pop({Script{}.stallHandshake(100ms).reset()});
+  auto rig = popRig(pop, TlsMode::Implicit);
+  checkPass(*rig, runPass(rig), {.kind = ErrorKind::Transient, .message = "TLS handshake"},
+            {.pop = {&pop}});
+}
+
+BOOST_AUTO_TEST_CASE(testPop3sHandshakeCutByCloseIsTransient) {
+  ScriptedServer pop({Script{}.stallHandshake(100ms).close()});
+  auto rig = popRig(pop, TlsMode::Implicit);
+  checkPass(*rig, runPass(rig), {.kind = ErrorKind::Transient, .message = "TLS handshake"},
+            {.pop = {&pop}});
+}
+
+BOOST_AUTO_TEST_CASE(testImapStartTlsHandshakeCutByResetIsTransient) {
+  ScriptedServer imap({test::imapGreeting("IMAP4rev1 STARTTLS")
+                           .expectCommand("STARTTLS")
+                           .sendTagged("OK Begin TLS negotiation now\r\n")
+                           .stallHandshake(100ms)
+                           .reset()});
+  auto rig = imapRig(imap, {{"m1", mail(1)}}, TlsMode::StartTls);
+  checkPass(*rig, runPass(rig),
+            {.kind = ErrorKind::Transient, .message = "TLS handshake", .kept = {"m1"}},
+            {.imap = {&imap}});
+}
+
 BOOST_AUTO_TEST_CASE(testStlsCertificateForAnotherHostIsRefusedBeforeCredentials) {
   ScriptedServer pop({test::pop3Greeting()
                           .then(test::pop3Capa({"STLS", "USER", "UIDL"}))
