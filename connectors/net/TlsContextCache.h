@@ -3,15 +3,22 @@
 // Each context is strict: VERIFY_STRICT, the system CA store plus the optional ca_file, TLS 1.2 or
 // newer, and the expected host name set at the OpenSSL level, so a certificate for another name
 // fails inside the handshake itself (docs/protocol-notes.md: the slow-handshake name-check bypass).
+// It also keeps the last TLS session of every server (host, port, ca_file), so that the next
+// connection to it resumes instead of doing a full handshake, where the server allows it: a
+// daemon polling thousands of accounts every minute pays mostly for handshakes. A resumed session
+// proves the same verified peer as the full handshake it came from (same pinned context).
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <Poco/Net/Context.h>
+#include <Poco/Net/Session.h>
 
 namespace popgate::net {
 
@@ -25,10 +32,25 @@ class TlsContextCache {
   Poco::Net::Context::Ptr contextFor(const std::string& host,
                                      const std::optional<std::filesystem::path>& ca_file);
 
+  // The session to offer `host`:`port` (made with the same ca_file) for resumption; null when
+  // none is kept. Never throws.
+  Poco::Net::Session::Ptr sessionFor(const std::string& host, std::uint16_t port,
+                                     const std::optional<std::filesystem::path>& ca_file) noexcept;
+  // Keeps a copy of `session` (one that the server may resume) for the next connection to
+  // `host`:`port`, replacing the one kept before. At most kMaxSessions servers are remembered.
+  // Never throws.
+  void keepSession(const std::string& host, std::uint16_t port,
+                   const std::optional<std::filesystem::path>& ca_file,
+                   const Poco::Net::Session::Ptr& session) noexcept;
+
+  static constexpr std::size_t kMaxSessions = 20000;
+
  private:
+  using SessionKey = std::tuple<std::string, std::uint16_t, std::string>;
   TlsContextCache();
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, Poco::Net::Context::Ptr> contexts_;
+  std::map<SessionKey, Poco::Net::Session::Ptr> sessions_;
 };
 
 }  // namespace popgate::net
