@@ -66,6 +66,17 @@ std::string formatTimestamp(const std::optional<SystemTime>& time) {
 
 using Labels = std::vector<std::pair<std::string_view, std::string>>;
 
+// The labels of every per-account sample: the account and the target it delivers to.
+Labels accountLabels(const AccountStatus& account) {
+  return {{"account", account.name}, {"target", account.target}};
+}
+
+// `labels` plus one more.
+Labels with(Labels labels, std::string_view name, std::string value) {
+  labels.emplace_back(name, std::move(value));
+  return labels;
+}
+
 // Writes families in the required order: HELP, TYPE, then that family's samples, all contiguous.
 class Exposition {
  public:
@@ -159,7 +170,7 @@ void renderStates(const StatusSnapshot& snapshot, Exposition& out) {
       "1 for the account's current state (idle, polling, backoff, failing), 0 for the others.");
   for (const AccountStatus& account : snapshot.accounts) {
     for (AccountState state : kStates) {
-      out.sample("popgate_account_state", {{"account", account.name}, {"state", stateName(state)}},
+      out.sample("popgate_account_state", with(accountLabels(account), "state", stateName(state)),
                  state == account.state ? "1" : "0");
     }
   }
@@ -174,16 +185,42 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
     for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
       cumulative = std::max(cumulative, account.duration_buckets[i]);
       out.sample("popgate_poll_duration_seconds_bucket",
-                 {{"account", account.name}, {"le", formatDouble(kDurationBuckets[i])}},
+                 with(accountLabels(account), "le", formatDouble(kDurationBuckets[i])),
                  formatUnsigned(cumulative));
     }
     const std::uint64_t count = std::max(cumulative, account.polls);
-    out.sample("popgate_poll_duration_seconds_bucket", {{"account", account.name}, {"le", "+Inf"}},
+    out.sample("popgate_poll_duration_seconds_bucket", with(accountLabels(account), "le", "+Inf"),
                formatUnsigned(count));
-    out.sample("popgate_poll_duration_seconds_sum", {{"account", account.name}},
+    out.sample("popgate_poll_duration_seconds_sum", accountLabels(account),
                formatDouble(account.duration_sum_seconds));
-    out.sample("popgate_poll_duration_seconds_count", {{"account", account.name}},
+    out.sample("popgate_poll_duration_seconds_count", accountLabels(account),
                formatUnsigned(count));
+  }
+}
+
+// Per target: its limits' state.
+void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       snapshot.now.time_since_epoch()).count();
+  out.family("popgate_target_paused", "gauge",
+             "1 while the target asked for a pause (uploads wait), 0 otherwise.");
+  for (const TargetStatus& t : snapshot.targets) {
+    out.sample("popgate_target_paused", {{"target", t.name}}, t.paused_until > now ? "1" : "0");
+  }
+  out.family("popgate_target_connections", "gauge",
+             "Upload sessions the target may have now (fewer after \"too many connections\").");
+  for (const TargetStatus& t : snapshot.targets) {
+    out.sample("popgate_target_connections", {{"target", t.name}}, formatUnsigned(t.capacity));
+  }
+  out.family("popgate_target_uploaded_bytes_24h", "gauge",
+             "Bytes uploaded to the target in the last 24 hours (counted when a daily limit is set).");
+  for (const TargetStatus& t : snapshot.targets) {
+    out.sample("popgate_target_uploaded_bytes_24h", {{"target", t.name}}, formatUnsigned(t.used_24h));
+  }
+  out.family("popgate_target_daily_limit_bytes", "gauge",
+             "The target's daily_upload_limit; 0 when none is set.");
+  for (const TargetStatus& t : snapshot.targets) {
+    out.sample("popgate_target_daily_limit_bytes", {{"target", t.name}}, formatUnsigned(t.daily_limit));
   }
 }
 
@@ -195,11 +232,12 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   for (const AccountMetric& metric : kAccountMetrics) {
     out.family(metric.name, metric.type, metric.help);
     for (const AccountStatus& account : snapshot.accounts) {
-      out.sample(metric.name, {{"account", account.name}}, metric.value(account));
+      out.sample(metric.name, accountLabels(account), metric.value(account));
     }
   }
   renderStates(snapshot, out);
   renderDurations(snapshot, out);
+  renderTargets(snapshot, out);
   return out.take();
 }
 

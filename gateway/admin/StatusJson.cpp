@@ -71,6 +71,7 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
+  object->set("target", text(account.target));
   object->set("host", text(account.host));
   object->set("folder", text(account.folder));
   object->set("state", std::string(stateName(account.state)));
@@ -85,6 +86,22 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("listed", account.listed);
   object->set("quarantined", account.quarantined);
   object->set("quarantine", renderQuarantine(account.quarantine));
+  return object;
+}
+
+Object::Ptr renderTarget(const TargetStatus& target, SystemTime now) {
+  Object::Ptr object = orderedObject();
+  object->set("name", text(target.name));
+  object->set("host", text(target.host));
+  object->set("connections", target.connections);
+  object->set("capacity", static_cast<std::uint64_t>(target.capacity));
+  const auto unix_now =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const bool paused = target.paused_until > unix_now;
+  object->set("paused_until", paused ? unixTimeOrNull(target.paused_until) : Poco::Dynamic::Var());
+  object->set("pause_reason", paused ? textOrNull(target.pause_reason) : Poco::Dynamic::Var());
+  object->set("daily_upload_limit", target.daily_limit);
+  object->set("uploaded_24h", target.used_24h);
   return object;
 }
 
@@ -112,6 +129,9 @@ std::string renderStatusJson(const StatusSnapshot& snapshot) {
   Array::Ptr accounts = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const AccountStatus& account : snapshot.accounts) accounts->add(renderAccount(account));
   root->set("accounts", accounts);
+  Array::Ptr targets = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const TargetStatus& target : snapshot.targets) targets->add(renderTarget(target, snapshot.now));
+  root->set("targets", targets);
   std::ostringstream out;
   root->stringify(out);
   out << '\n';

@@ -27,6 +27,7 @@ void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
       AccountStatus kept = *old;
       kept.host = a.host;
       kept.folder = a.folder;
+      kept.target = a.target;
       next.push_back(std::move(kept));
     } else {
       next.push_back(a);
@@ -96,9 +97,21 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
-StatusSnapshot StatusBoard::snapshot() const {
+void StatusBoard::setTargetSource(std::function<std::vector<TargetStatus>()> source) {
   std::lock_guard lock(mutex_);
-  return StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_};
+  target_source_ = std::move(source);
+}
+
+StatusSnapshot StatusBoard::snapshot() const {
+  std::function<std::vector<TargetStatus>()> source;
+  StatusSnapshot out;
+  {
+    std::lock_guard lock(mutex_);
+    out = StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_, {}};
+    source = target_source_;
+  }
+  if (source) out.targets = source();  // outside the lock: the pools have locks of their own
+  return out;
 }
 
 bool StatusBoard::hasAccount(const std::string& account) const {

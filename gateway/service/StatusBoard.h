@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,7 @@ struct QuarantinedMessage {
 
 struct AccountStatus {
   std::string name;
+  std::string target;               // the target's name (config::kSingleTargetName for target:)
   std::string host;                 // "pop.example.com:995"
   std::string folder;
   AccountState state = AccountState::Idle;
@@ -53,11 +55,24 @@ struct AccountStatus {
   double duration_sum_seconds = 0;
 };
 
+// One target (central mailbox): where it is and the state of its shared limits.
+struct TargetStatus {
+  std::string name;
+  std::string host;                 // "imap.example.com:993"
+  std::uint32_t connections = 0;    // configured
+  std::size_t capacity = 0;         // now (fewer after "too many connections")
+  std::int64_t paused_until = 0;    // unix seconds; 0 or past: not paused
+  std::string pause_reason;
+  std::uint64_t daily_limit = 0;    // bytes per rolling 24 hours; 0: none
+  std::uint64_t used_24h = 0;       // bytes uploaded in the last 24 hours
+};
+
 struct StatusSnapshot {
   std::string version;
   SystemTime started;
   SystemTime now;
   std::vector<AccountStatus> accounts;  // in configuration order
+  std::vector<TargetStatus> targets;    // in configuration order
 };
 
 class StatusBoard {
@@ -74,6 +89,10 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
+  // Where snapshot() reads the targets' state from (the daemon's TargetPools). Thread-safe;
+  // `source` must not throw and must not call back into the board.
+  void setTargetSource(std::function<std::vector<TargetStatus>()> source);
+
   // A consistent copy of everything.
   StatusSnapshot snapshot() const;
   bool hasAccount(const std::string& account) const;
@@ -84,6 +103,7 @@ class StatusBoard {
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
+  std::function<std::vector<TargetStatus>()> target_source_;
 };
 
 }  // namespace popgate::gateway

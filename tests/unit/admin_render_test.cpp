@@ -50,6 +50,7 @@ double unixSeconds(SystemTime time) {
 AccountStatus failingAccount() {
   AccountStatus a;
   a.name = "work";
+  a.target = "anna";
   a.host = "pop.work.example:995";
   a.folder = "Work";
   a.state = AccountState::Failing;
@@ -78,6 +79,7 @@ AccountStatus failingAccount() {
 AccountStatus quarantineAccount() {
   AccountStatus a;
   a.name = "home.mail";
+  a.target = "ben";
   a.host = "pop.home.example:110";
   a.folder = "INBOX";
   a.state = AccountState::Idle;
@@ -104,7 +106,30 @@ StatusSnapshot sampleSnapshot() {
   s.started = at(8);
   s.now = at(9, 30, 15) + milliseconds{500};
   s.accounts = {failingAccount(), quarantineAccount()};
+  TargetStatus anna;
+  anna.name = "anna";
+  anna.host = "imap.gmail.com:993";
+  anna.connections = 4;
+  anna.capacity = 2;
+  anna.paused_until = std::chrono::duration_cast<seconds>((at(9, 31)).time_since_epoch()).count();
+  anna.pause_reason = "Too many simultaneous connections";
+  anna.daily_limit = 500000000;
+  anna.used_24h = 1234;
+  TargetStatus ben;
+  ben.name = "ben";
+  ben.host = "imap.fastmail.com:993";
+  ben.connections = 1;
+  ben.capacity = 1;
+  s.targets = {anna, ben};
   return s;
+}
+
+// The labels of an account's samples: the account and its target (work → anna, others → ben).
+std::map<std::string, std::string> labelsOf(const std::string& account,
+                                            std::map<std::string, std::string> more = {}) {
+  more["account"] = account;
+  more["target"] = account == "work" ? "anna" : "ben";
+  return more;
 }
 
 Object::Ptr parseJson(const std::string& text) {
@@ -114,7 +139,7 @@ Object::Ptr parseJson(const std::string& text) {
 
 double accountValue(const std::map<std::string, Family>& families, const std::string& name,
                     const std::string& account) {
-  return value(families, name, name, {{"account", account}});
+  return value(families, name, name, labelsOf(account));
 }
 
 // Checks the histogram rules for one account and returns its +Inf count.
@@ -125,7 +150,7 @@ double checkHistogram(const Family& histogram, const std::string& account) {
     if (s.labels.at("account") != account) continue;
     if (s.name.ends_with("_bucket")) {
       buckets.emplace_back(parseValue(s.labels.at("le")), s.value);
-      BOOST_TEST(s.labels.size() == 2u);
+      BOOST_TEST(s.labels.size() == 3u);  // account, target, le
     } else if (s.name.ends_with("_sum")) {
       sum = s.value;
     } else if (s.name.ends_with("_count")) {
@@ -215,7 +240,8 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
   std::vector<std::string> root_keys;
   root->getNames(root_keys);
   std::sort(root_keys.begin(), root_keys.end());
-  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "version"}),
+  BOOST_TEST(root_keys ==
+                 (std::vector<std::string>{"accounts", "now", "started", "targets", "version"}),
              boost::test_tools::per_element());
   std::vector<std::string> keys;
   root->getArray("accounts")->getObject(0)->getNames(keys);
@@ -234,8 +260,37 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "quarantine",
                                           "quarantined",
                                           "state",
+                                          "target",
                                           "totals"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(testStatusJsonTargetPerAccountAndTargetsState) {
+  // A family's two central mailboxes: each account names its own, each target its limits.
+  const Object::Ptr root = parseJson(renderStatusJson(sampleSnapshot()));
+  BOOST_TEST(root->getArray("accounts")->getObject(0)->getValue<std::string>("target") == "anna");
+  BOOST_TEST(root->getArray("accounts")->getObject(1)->getValue<std::string>("target") == "ben");
+  const Array::Ptr targets = root->getArray("targets");
+  BOOST_REQUIRE(targets->size() == 2u);
+  const Object::Ptr anna = targets->getObject(0);
+  std::vector<std::string> keys;
+  anna->getNames(keys);
+  std::sort(keys.begin(), keys.end());
+  BOOST_TEST(keys == (std::vector<std::string>{"capacity", "connections", "daily_upload_limit",
+                                               "host", "name", "pause_reason", "paused_until",
+                                               "uploaded_24h"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(anna->getValue<std::string>("name") == "anna");
+  BOOST_TEST(anna->getValue<std::string>("host") == "imap.gmail.com:993");
+  BOOST_TEST(anna->getValue<int>("connections") == 4);
+  BOOST_TEST(anna->getValue<int>("capacity") == 2);
+  BOOST_TEST(anna->getValue<std::string>("paused_until") == "2024-05-01T09:31:00Z");
+  BOOST_TEST(anna->getValue<std::string>("pause_reason") == "Too many simultaneous connections");
+  BOOST_TEST(anna->getValue<std::uint64_t>("daily_upload_limit") == 500000000u);
+  BOOST_TEST(anna->getValue<std::uint64_t>("uploaded_24h") == 1234u);
+  const Object::Ptr ben = targets->getObject(1);
+  BOOST_TEST(ben->isNull("paused_until"));  // not paused: no time, no reason
+  BOOST_TEST(ben->isNull("pause_reason"));
 }
 
 BOOST_AUTO_TEST_CASE(testStatusJsonWithoutAccounts) {
@@ -298,6 +353,10 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_start_time_seconds", "gauge"},
       {"popgate_build_info", "gauge"},
       {"popgate_poll_duration_seconds", "histogram"},
+      {"popgate_target_paused", "gauge"},
+      {"popgate_target_connections", "gauge"},
+      {"popgate_target_uploaded_bytes_24h", "gauge"},
+      {"popgate_target_daily_limit_bytes", "gauge"},
   };
   BOOST_TEST(families.size() == expected_types.size());
   for (const auto& [name, type] : expected_types) {
@@ -361,14 +420,14 @@ BOOST_AUTO_TEST_CASE(testMetricsAccountStateEnum) {
     double ones = 0;
     for (const std::string state : {"idle", "polling", "backoff", "failing"}) {
       ones += value(f, "popgate_account_state", "popgate_account_state",
-                    {{"account", account}, {"state", state}});
+                    labelsOf(account, {{"state", state}}));
     }
     BOOST_TEST(ones == 1);
   }
   BOOST_TEST(value(f, "popgate_account_state", "popgate_account_state",
-                   {{"account", "work"}, {"state", "failing"}}) == 1);
+                   labelsOf("work", {{"state", "failing"}})) == 1);
   BOOST_TEST(value(f, "popgate_account_state", "popgate_account_state",
-                   {{"account", "home.mail"}, {"state", "idle"}}) == 1);
+                   labelsOf("home.mail", {{"state", "idle"}})) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsHistogram) {
@@ -377,11 +436,11 @@ BOOST_AUTO_TEST_CASE(testMetricsHistogram) {
   BOOST_TEST(checkHistogram(histogram, "work") == 5);
   BOOST_TEST(checkHistogram(histogram, "home.mail") == 2);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_sum",
-                   {{"account", "work"}}) == 406.35);
+                   labelsOf("work")) == 406.35);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_bucket",
-                   {{"account", "work"}, {"le", "0.5"}}) == 2);
+                   labelsOf("work", {{"le", "0.5"}})) == 2);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_bucket",
-                   {{"account", "work"}, {"le", "300"}}) == 4);
+                   labelsOf("work", {{"le", "300"}})) == 4);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsHistogramStaysValidOnInconsistentSnapshot) {
@@ -404,6 +463,26 @@ BOOST_AUTO_TEST_CASE(testMetricsLabelEscaping) {
                    {{"version", "1.0 \"beta\"\\x\nnext"}}) == 1);
   BOOST_TEST(accountValue(f, "popgate_polls_total", "we\"ird\\na\nme" + fffd()) == 2);
   BOOST_TEST(popgate::toValidUtf8(text) == text);
+}
+
+BOOST_AUTO_TEST_CASE(testMetricsEveryAccountSampleNamesItsTarget) {
+  const auto f = parseExposition(renderMetrics(sampleSnapshot()));
+  for (const auto& [name, fam] : f) {
+    for (const Sample& sample : fam.samples) {
+      if (sample.labels.count("account") == 0) continue;
+      BOOST_TEST_CONTEXT(sample.name) {
+        BOOST_TEST(sample.labels.at("target") == (sample.labels.at("account") == "work" ? "anna" : "ben"));
+      }
+    }
+  }
+  BOOST_TEST(value(f, "popgate_target_paused", "popgate_target_paused", {{"target", "anna"}}) == 1);
+  BOOST_TEST(value(f, "popgate_target_paused", "popgate_target_paused", {{"target", "ben"}}) == 0);
+  BOOST_TEST(value(f, "popgate_target_connections", "popgate_target_connections",
+                   {{"target", "anna"}}) == 2);
+  BOOST_TEST(value(f, "popgate_target_uploaded_bytes_24h", "popgate_target_uploaded_bytes_24h",
+                   {{"target", "anna"}}) == 1234);
+  BOOST_TEST(value(f, "popgate_target_daily_limit_bytes", "popgate_target_daily_limit_bytes",
+                   {{"target", "ben"}}) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsWithoutAccounts) {
