@@ -13,6 +13,7 @@
 #include "Logging.h"
 #include "PassRunner.h"
 #include "Scheduler.h"
+#include "StateDir.h"
 #include "StateLock.h"
 #include "admin/AdminServer.h"
 #include "config/ConfigLoader.h"
@@ -79,8 +80,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   auto cfg = std::make_shared<const config::GatewayConfig>(std::move(initial));
   setupLogging(cfg->log_level, cfg->log_format, std::cout);
 
-  std::error_code ec;
-  std::filesystem::create_directories(cfg->state_dir, ec);
+  prepareStateDir(cfg->state_dir, cfg->source);
   StateLock lock(cfg->state_dir);
   Ledger ledger(cfg->state_dir / "ledger.sqlite");
   StatusBoard board(POPGATE_VERSION);
@@ -137,6 +137,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
       logInfo("SIGHUP: reloading " + config_file.string());
       try {
         auto next = std::make_shared<const config::GatewayConfig>(config::loadConfig(config_file));
+        config::requirePrivateSecrets(*next);
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);

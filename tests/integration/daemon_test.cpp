@@ -32,7 +32,8 @@ struct Daemon {
   std::unique_ptr<Process> process;
 
   Daemon(DovecotSandbox& d, const std::vector<AccountSetup>& accounts) : dovecot(d) {
-    dir.write("secrets/admin-token", kToken + "\n");
+    std::filesystem::permissions(dir.write("secrets/admin-token", kToken + "\n"),
+                                 std::filesystem::perms::owner_read);
     config = writeGatewayConfig(dir, dovecot, "me", accounts, adminYaml());
   }
   std::string adminYaml() const {
