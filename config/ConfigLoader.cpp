@@ -312,7 +312,9 @@ AdminConfig Loader::admin(const YamlCursor& where) const {
     noteSecret(*v, path);
   }
   if (const YamlCursor* v = findEntry(entries, "allowed_hosts")) {
-    if (v->node().IsScalar()) v->fail("expected a list of host names, e.g. [popgate, popgate.example]");
+    if (v->node().IsScalar()) {
+      v->fail("expected a list of host names, e.g. [popgate, popgate.example]");
+    }
     for (const YamlCursor& item : v->elements()) {
       auto host = parseHost(item.text());
       if (!host.value) item.fail(host.error);
@@ -353,7 +355,8 @@ bool Loader::applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) co
     server.username = v.nonEmptyText();
     if (hasLineBreakOrNul(server.username)) v.fail("must not contain a line break or NUL byte");
   } else if (key == "password" || key == "password_file" || key == "password_env") {
-    const std::filesystem::path file = key == "password_file" ? resolve(v) : std::filesystem::path();
+    const std::filesystem::path file =
+        key == "password_file" ? resolve(v) : std::filesystem::path();
     ResolvedSecret secret = key == "password"        ? inlineSecret(v)
                             : key == "password_file" ? secretFromFile(v, key, file)
                                                      : secretFromEnv(v, env_);

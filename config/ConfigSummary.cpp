@@ -20,7 +20,9 @@ bool isLoopback(const std::string& host) {
 
 std::string octal(std::uint32_t mode) {
   std::string out;
-  for (int shift = 9; shift >= 0; shift -= 3) out += static_cast<char>('0' + ((mode >> shift) & 7u));
+  for (int shift = 9; shift >= 0; shift -= 3) {
+    out += static_cast<char>('0' + ((mode >> shift) & 7u));
+  }
   return out;
 }
 

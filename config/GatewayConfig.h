@@ -69,7 +69,7 @@ struct AdminConfig {
 // inline `password:`), with its permission bits: a secret others can read is warned about, and
 // refused by run/once unless allow_readable_secrets is set.
 struct SecretFile {
-  std::string key;              // "accounts[0].password_file", "admin.token_file", "target.password"
+  std::string key;              // "accounts[0].password_file", "target.password", ...
   int line = 0;                 // of the key in the config file; 0 when unknown
   std::filesystem::path file;   // the file read (for an inline password: the config file)
   std::uint32_t mode = 0;       // st_mode & 07777 of the file (symbolic links followed)

@@ -296,16 +296,16 @@ pick_base() {
   done
   return 1
 }
-started=0
+dovecot_up=0
 for attempt in 1 2 3 4 5; do
   base=$(pick_base) || fatal "found no free ports on 127.0.0.1"
   say "Starting a sandbox Dovecot on 127.0.0.1 (ports $((base + 110))..$((base + 995)), try $attempt)"
-  if "$sandbox" start "$work/dovecot" "$base" work me; then started=1; break; fi
+  if "$sandbox" start "$work/dovecot" "$base" work me; then dovecot_up=1; break; fi
   grep -q 'Address already in use' "$work/dovecot/dovecot.log" 2>/dev/null ||
     fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
   echo "   a port was taken meanwhile; trying another range"
 done
-[ "$started" = 1 ] || fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
+[ "$dovecot_up" = 1 ] || fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
 admin_port=$((base + 8025))
 # shellcheck disable=SC1090  # IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT, CA_FILE
 . <("$sandbox" env "$work/dovecot")
@@ -484,14 +484,21 @@ else
   failures+=("found no popgate process below buildah run ($run_pid)")
 fi
 
+# wait_delivered N PID: waits up to 60 s (while PID runs) until me/Work holds N messages; sets
+# $delivered to what it holds.
+wait_delivered() {
+  delivered=0
+  for _ in $(seq 1 60); do
+    delivered=$("$sandbox" count "$work/dovecot" me Work 2>/dev/null || echo 0)
+    [ "$delivered" -ge "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 1
+  done
+  return 1
+}
+
 # Delivery: the 3 messages in me's folder Work (the first poll starts within 3 s).
-delivered=0
-for _ in $(seq 1 60); do
-  delivered=$("$sandbox" count "$work/dovecot" me Work 2>/dev/null || echo 0)
-  [ "$delivered" -ge 3 ] && break
-  kill -0 "$run_pid" 2>/dev/null || break
-  sleep 1
-done
+wait_delivered 3 "$run_pid" || true
 check "3 messages delivered into me/Work (found $delivered)" test "$delivered" -eq 3
 
 # What the daemon wrote into the volume belongs to the image's user.
@@ -523,13 +530,16 @@ fi
 # A read-only root file system (docker run --read-only, compose read_only: true, Kubernetes
 # readOnlyRootFilesystem): buildah run has no such option, so the image's root file system (vfs
 # storage: a plain directory) is mounted read-only in a private mount namespace, with the state
-# volume, the configuration and the secrets on top, as a container engine does, and popgate runs
-# there with chroot as uid 10001. No tmpfs on /tmp: state_dir must be the only place it writes.
+# volume, the configuration and the secrets on top, and the host's /etc/hosts and resolv.conf (an
+# engine mounts its own; the image's are empty placeholders), as a container engine does, and
+# popgate runs there with chroot as uid 10001. No tmpfs on /tmp: state_dir must be the only place
+# it writes.
 
 say "popgate run on a read-only root file system (no writable /tmp)"
 image_container || fatal "cannot create a container from $image"
 ro_root=$("${B[@]}" mount "$container")
 mkdir -p "$ro_root/run/secrets"
+touch "$ro_root/etc/hosts" "$ro_root/etc/resolv.conf"   # mount points, as an engine makes them
 cat >"$work/ro-run.sh" <<'RO'
 # ro-run.sh ROOT WORK: in a private mount namespace (unshare --mount), ROOT read-only with the
 # volumes on top; proves that nothing can be written there, then runs popgate.
@@ -538,7 +548,8 @@ r=$1 w=$2
 mount --bind "$r" "$r"
 mount -o remount,bind,ro "$r"
 mount --bind "$w/state" "$r/var/lib/popgate"
-for ro in "$w/conf:/etc/popgate" "$w/secrets:/run/secrets"; do
+for ro in "$w/conf:/etc/popgate" "$w/secrets:/run/secrets" /etc/hosts:/etc/hosts \
+          /etc/resolv.conf:/etc/resolv.conf; do
   mount --bind "${ro%%:*}" "$r${ro#*:}"
   mount -o remount,bind,ro "$r${ro#*:}"
 done
@@ -569,14 +580,9 @@ check "the root file system and /tmp are read-only for uid $image_uid" \
   grep -q 'the root file system and /tmp are read-only' "$work/ro.log"
 if [ "$healthy" = 1 ]; then
   echo "   ok: /healthz answered 200 from the read-only root"
-  delivered=0
-  for _ in $(seq 1 60); do
-    delivered=$("$sandbox" count "$work/dovecot" me Work 2>/dev/null || echo 0)
-    [ "$delivered" -ge 4 ] && break
-    kill -0 "$ro_pid" 2>/dev/null || break
-    sleep 1
-  done
+  wait_delivered 4 "$ro_pid" || true
   check "a 4th message delivered from the read-only root (found $delivered)" test "$delivered" -eq 4
+  [ "$delivered" -eq 4 ] || tail -n 20 "$work/ro.log" | sed 's/^/   | /'
   check "/status with the token answers 200" test "$(http_get /status "${secret_values[2]}" || true)" = 200
   kill -TERM "$ro_pid"
   rc=0

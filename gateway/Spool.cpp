@@ -28,8 +28,10 @@ std::filesystem::path randomName(const std::filesystem::path& dir) {
   while (got < sizeof bytes) {
     const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(ErrorKind::Internal, std::string("no random bytes for a spool file name: ") +
-                                                     std::strerror(errno));
+    if (n <= 0) {
+      throw Error(ErrorKind::Internal,
+                  std::string("no random bytes for a spool file name: ") + std::strerror(errno));
+    }
     got += static_cast<std::size_t>(n);
   }
   return dir / ("msg-" + lowerHex(bytes, sizeof bytes) + ".eml");
@@ -39,8 +41,8 @@ std::filesystem::path randomName(const std::filesystem::path& dir) {
 int createPrivateFile(const std::filesystem::path& dir, std::filesystem::path& name) {
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
     name = randomName(dir);
-    const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                          0600);
+    const int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+    const int fd = ::open(name.c_str(), flags, 0600);
     if (fd >= 0) return fd;
     if (errno != EEXIST) break;
   }
@@ -72,6 +74,12 @@ Spool::~Spool() {
   }
 }
 
+void Spool::writeFailed() const {
+  throw Error(ErrorKind::Internal,
+              "cannot write spool file " + file_->string() + ": " + std::strerror(errno) +
+                  " (disk full?)");
+}
+
 void Spool::write(std::string_view bytes) {
   if (bytes.empty()) return;
   digest_.update(bytes);
@@ -88,14 +96,10 @@ void Spool::write(std::string_view bytes) {
     std::filesystem::path name;
     fd_ = createPrivateFile(dir_, name);
     file_ = std::move(name);
-    if (!writeAll(fd_, memory_)) {
-      throw Error(ErrorKind::Internal, "cannot write spool file " + file_->string() + " (disk full?)");
-    }
+    if (!writeAll(fd_, memory_)) writeFailed();
     std::string().swap(memory_);
   }
-  if (!writeAll(fd_, bytes)) {
-    throw Error(ErrorKind::Internal, "cannot write spool file " + file_->string() + " (disk full?)");
-  }
+  if (!writeAll(fd_, bytes)) writeFailed();
 }
 
 void Spool::finish() {
@@ -123,7 +127,8 @@ void Spool::forEachChunk(const std::function<void(std::string_view)>& chunk) con
                                            std::strerror(errno));
     }
     if (n == 0) {
-      throw Error(ErrorKind::Internal, "spool file " + file_->string() + " is shorter than written");
+      throw Error(ErrorKind::Internal,
+                  "spool file " + file_->string() + " is shorter than written");
     }
     chunk(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
     offset += static_cast<std::uint64_t>(n);

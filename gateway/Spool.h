@@ -48,6 +48,7 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   bool inFile() const noexcept { return file_.has_value(); }
 
  private:
+  [[noreturn]] void writeFailed() const;
   std::filesystem::path dir_;
   std::uint64_t memory_limit_;
   std::string memory_;                 // all bytes while small, else only the first header bytes

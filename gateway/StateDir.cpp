@@ -35,7 +35,7 @@ void prepareStateDir(const std::filesystem::path& dir, const std::filesystem::pa
       throw Error(ErrorKind::Config, where + ": cannot create it: " + std::strerror(errno));
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     throw Error(ErrorKind::Config, where + ": " + std::strerror(errno));
   }
@@ -43,9 +43,10 @@ void prepareStateDir(const std::filesystem::path& dir, const std::filesystem::pa
   const uid_t me = ::geteuid();
   if (st.st_uid != me) {
     throw Error(ErrorKind::Config,
-                where + " belongs to uid " + std::to_string(st.st_uid) + ", but popgate runs as uid " +
-                    std::to_string(me) + "; another user could change what popgate delivers: " +
-                    "chown it to uid " + std::to_string(me) + " or name a directory popgate creates");
+                where + " belongs to uid " + std::to_string(st.st_uid) +
+                    ", but popgate runs as uid " + std::to_string(me) +
+                    "; another user could change what popgate delivers: " + "chown it to uid " +
+                    std::to_string(me) + " or name a directory popgate creates");
   }
   const mode_t mode = st.st_mode & 07777;
   if ((mode & 022) != 0) {

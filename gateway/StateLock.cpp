@@ -18,11 +18,10 @@ StateLock::StateLock(const std::filesystem::path& state_dir) {
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd_ < 0) {
     const int error = errno;
-    throw Error(ErrorKind::Internal,
-                "cannot create " + file.string() + ": " +
-                    (error == ELOOP ? std::string("it is a symbolic link; popgate never follows one "
-                                                  "there (remove it)")
-                                    : std::string(std::strerror(error))));
+    const std::string why = error == ELOOP
+                                ? "it is a symbolic link; popgate never follows one there (remove it)"
+                                : std::strerror(error);
+    throw Error(ErrorKind::Internal, "cannot create " + file.string() + ": " + why);
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);

@@ -32,7 +32,8 @@ SystemdNotifier SystemdNotifier::fromEnvironment() {
   const auto usec = envNumber("WATCHDOG_USEC");
   const auto pid = envNumber("WATCHDOG_PID");
   if (usec && (!pid || *pid == static_cast<unsigned long long>(::getpid()))) {
-    notifier.watchdog_ = std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(*usec));
+    notifier.watchdog_ =
+        std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(*usec));
   }
   return notifier;
 }
@@ -44,9 +45,8 @@ bool SystemdNotifier::notify(std::string_view state) const noexcept {
   if (socket_.size() >= sizeof address.sun_path) return false;
   std::memcpy(address.sun_path, socket_.data(), socket_.size());
   if (address.sun_path[0] == '@') address.sun_path[0] = '\0';  // the abstract namespace
-  const auto length =
-      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_.size() +
-                             (socket_.front() == '/' ? 1 : 0));
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_.size() +
+                                             (socket_.front() == '/' ? 1 : 0));
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
   const ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,

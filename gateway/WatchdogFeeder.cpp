@@ -27,7 +27,8 @@ int WatchdogFeeder::waitForSignal(const sigset_t& signals) {
   }
   const auto half = std::max<std::chrono::microseconds>(*timeout / 2, std::chrono::milliseconds(1));
   timespec wait{};
-  wait.tv_sec = static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(half).count());
+  wait.tv_sec =
+      static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(half).count());
   wait.tv_nsec = static_cast<long>((half % std::chrono::seconds(1)).count() * 1000);
   const int signal = sigtimedwait(&signals, nullptr, &wait);
   if (signal > 0) return signal;

@@ -157,7 +157,8 @@ void Pop3Client::login(const Credentials& credentials) {
       // Every buffer holding the response is a Secret: wiped when dropped, masked in texts.
       const Secret response(codec::saslPlain(credentials.username, credentials.password.reveal()));
       // RFC 5034 §4: an initial response must keep the command within 255 octets.
-      if (auto line = codec::pop3Command("AUTH", Secret::joined({"PLAIN ", response.reveal()}).reveal())) {
+      const Secret argument = Secret::joined({"PLAIN ", response.reveal()});
+      if (auto line = codec::pop3Command("AUTH", argument.reveal())) {
         const Secret wire(std::move(*line));
         connection_.send(wire.reveal(),
                          connection_.tracing() ? codec::pop3Trace(wire.reveal()) : std::string());

@@ -91,22 +91,38 @@ HttpReply methodNotAllowed(const char* allow) {
 
 const char* reasonPhrase(int status) noexcept {
   switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 421: return "Misdirected Request";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 421:
+      return "Misdirected Request";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -202,10 +218,11 @@ HttpReply AdminRouter::health() const {
   if (!WatchdogFeeder::alive(board_.lastBeat(), now, stall_timeout_)) {
     const auto quiet = now - board_.lastBeat();
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(quiet).count();
-    return HttpReply{503, kText,
-                     "stalled: the scheduler has made no progress for " + std::to_string(seconds) +
-                         " s\n",
-                     {}};
+    return HttpReply{
+        503,
+        kText,
+        "stalled: the scheduler has made no progress for " + std::to_string(seconds) + " s\n",
+        {}};
   }
   return HttpReply{200, kText, "ok\n", {}};
 }
@@ -223,7 +240,8 @@ HttpReply AdminRouter::pollNow(const std::string& account) {
     return reply;
   }
   if (poll_now_(account) != PollRequest::Accepted) return jsonError(404, unknown);
-  return HttpReply{202, kJson, jsonObject({{"account", account}, {"status", "poll requested"}}), {}};
+  return HttpReply{
+      202, kJson, jsonObject({{"account", account}, {"status", "poll requested"}}), {}};
 }
 
 }  // namespace popgate::gateway::admin

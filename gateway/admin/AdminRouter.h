@@ -39,12 +39,12 @@ using PollNowCallback = std::function<PollRequest(const std::string& account)>;
 inline constexpr std::string_view kCsrfHeader = "X-Popgate-Request";
 
 struct AdminSettings {
-  std::string host = "127.0.0.1";  // the listen address (IPv6 without brackets)
-  std::uint16_t port = 8025;       // 0: the system picks one
-  Secret token;                    // empty: no authentication
-  std::vector<std::string> allowed_hosts;           // extra names for the Host header
-  std::chrono::seconds stall_timeout{60};           // /healthz 503 after this long without a beat
-  std::chrono::seconds poll_min_interval{60};       // between two poll-nows of one account
+  std::string host = "127.0.0.1";                    // the listen address (IPv6 without brackets)
+  std::uint16_t port = 8025;                         // 0: the system picks one
+  Secret token;                                      // empty: no authentication
+  std::vector<std::string> allowed_hosts;            // extra names for the Host header
+  std::chrono::seconds stall_timeout{60};            // /healthz 503 after this long without a beat
+  std::chrono::seconds poll_min_interval{60};        // between two poll-nows of one account
   std::chrono::milliseconds request_deadline{5000};  // a whole request (head and body) must
                                                      // arrive within this; else the connection goes
 };

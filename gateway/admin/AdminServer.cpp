@@ -33,8 +33,8 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr unsigned kMaxRequestsPerConnection = 100;
 constexpr int kListenBacklog = 128;
 constexpr int kMaxAcceptsPerTurn = 64;
-constexpr std::chrono::seconds kReplyDeadline{10};    // a reply must be taken within this
-constexpr std::chrono::seconds kCloseLinger{1};       // reading what the client still sends
+constexpr std::chrono::seconds kReplyDeadline{10};  // a reply must be taken within this
+constexpr std::chrono::seconds kCloseLinger{1};     // reading what the client still sends
 constexpr std::chrono::milliseconds kMaxPollWait{1000};
 
 std::string hostPort(const std::string& host, std::uint16_t port) {
@@ -44,8 +44,8 @@ std::string hostPort(const std::string& host, std::uint16_t port) {
 
 // The bytes of `reply` on the wire: status line, headers, and the body unless `head_only`.
 std::string render(const HttpReply& reply, bool head_only, bool keep_alive, bool http10) {
-  std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) +
-                    "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) + "\r\n";
   if (!reply.content_type.empty()) out += "Content-Type: " + reply.content_type + "\r\n";
   out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
   out += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
@@ -65,7 +65,8 @@ std::string render(const HttpReply& reply, bool head_only, bool keep_alive, bool
 std::size_t headEnd(const std::string& in, std::size_t from) {
   const std::size_t start = from > 3 ? from - 3 : 0;
   std::size_t end = std::string::npos;
-  if (const std::size_t crlf = in.find("\r\n\r\n", start); crlf != std::string::npos) end = crlf + 4;
+  if (const std::size_t crlf = in.find("\r\n\r\n", start); crlf != std::string::npos)
+    end = crlf + 4;
   if (const std::size_t lf = in.find("\n\n", start); lf != std::string::npos) {
     end = std::min(end, lf + 2);
   }
@@ -138,7 +139,8 @@ class AdminServer::Loop {
         next_deadline = std::min(next_deadline, c.deadline);
       }
       const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - Clock::now());
-      const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait.count(), 0)));
+      const int ready =
+          ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait.count(), 0)));
       if (ready < 0 && errno != EINTR) {
         logError(std::string("admin endpoint: poll failed: ") + std::strerror(errno));
         return;
@@ -182,8 +184,8 @@ class AdminServer::Loop {
   struct Connection {
     int fd = -1;
     Phase phase = Phase::Head;
-    std::string in;        // received, not yet consumed
-    std::size_t scanned = 0;  // bytes of `in` already searched for the end of the head
+    std::string in;                        // received, not yet consumed
+    std::size_t scanned = 0;               // bytes of `in` already searched for the end of the head
     std::unique_ptr<HTTPRequest> request;  // parsed head while its body is drained
     std::uint64_t body_left = 0;
     std::string out;
@@ -198,8 +200,8 @@ class AdminServer::Loop {
   void acceptAll(Clock::time_point now) {
     for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
       if (connections_.size() >= kMaxConnections) evictLongestWaiting();
-      const int fd = ::accept4(listener_.impl()->sockfd(), nullptr, nullptr,
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int fd =
+          ::accept4(listener_.impl()->sockfd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if ((errno == EMFILE || errno == ENFILE) && !connections_.empty()) {
@@ -269,7 +271,8 @@ class AdminServer::Loop {
         c.scanned = 0;
         startRequest(c, head, now);
       } else if (c.phase == Phase::Body) {
-        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(c.body_left, c.in.size()));
+        const auto take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(c.body_left, c.in.size()));
         c.in.erase(0, take);
         c.body_left -= take;
         if (c.body_left > 0) return;
@@ -300,7 +303,8 @@ class AdminServer::Loop {
     }
     std::uint64_t length = 0;
     try {
-      if (request->hasContentLength()) length = static_cast<std::uint64_t>(request->getContentLength64());
+      if (request->hasContentLength())
+        length = static_cast<std::uint64_t>(request->getContentLength64());
     } catch (const Poco::Exception&) {
       reply(c, jsonError(400, "malformed Content-Length"), false, true, now);
       return;
@@ -323,8 +327,8 @@ class AdminServer::Loop {
       logWarning(std::string("admin endpoint: ") + request.getMethod() + " failed: " + e.what());
       r = jsonError(500, "internal error");
     }
-    const bool keep_alive = request.getKeepAlive() && r.status != 500 &&
-                            c.served + 1 < kMaxRequestsPerConnection;
+    const bool keep_alive =
+        request.getKeepAlive() && r.status != 500 && c.served + 1 < kMaxRequestsPerConnection;
     const bool head_only = request.getMethod() == HTTPRequest::HTTP_HEAD;
     const bool http10 = request.getVersion() == HTTPRequest::HTTP_1_0;
     c.request.reset();

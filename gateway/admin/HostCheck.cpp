@@ -82,8 +82,8 @@ std::optional<std::string> hostPart(std::string_view value) {
 // A DNS name as far as the Host check cares: letters, digits, '-', '_' and '.'.
 bool isName(std::string_view host) {
   return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   });
 }
 

@@ -20,12 +20,12 @@ PollVerdict PollNowGate::admit(const AccountStatus& status, SystemTime now) {
   if (status.consecutive_failures > 0 &&
       (status.last_error_kind == "auth" || status.last_error_kind == "security")) {
     const bool known = status.next_poll && *status.next_poll > now;
-    return PollVerdict{false,
-                       atLeastOneSecond(known ? *status.next_poll - now : SystemTime::duration(min_interval_)),
-                       status.name + " is failing on " +
-                           (status.last_error_kind == "auth" ? "its login" : "TLS") +
-                           "; it is retried when its backoff ends, not sooner (providers lock "
-                           "accounts that keep failing to log in)"};
+    return PollVerdict{
+        false,
+        atLeastOneSecond(known ? *status.next_poll - now : SystemTime::duration(min_interval_)),
+        status.name + " is failing on " + (status.last_error_kind == "auth" ? "its login" : "TLS") +
+            "; it is retried when its backoff ends, not sooner (providers lock "
+            "accounts that keep failing to log in)"};
   }
   std::lock_guard lock(mutex_);
   const auto last = last_accepted_.find(status.name);

@@ -90,7 +90,8 @@ BOOST_AUTO_TEST_CASE(testWatchdogSettingsFromTheEnvironment) {
   popgate::test::TempDir dir;
   FakeSystemd systemd((dir.path() / "notify").string());
   ::setenv("WATCHDOG_USEC", "30000000", 1);
-  BOOST_TEST(SystemdNotifier::fromEnvironment().watchdogTimeout().value_or(0us).count() == 30000000);
+  BOOST_TEST(SystemdNotifier::fromEnvironment().watchdogTimeout().value_or(0us).count() ==
+             30000000);
   ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
   BOOST_TEST(SystemdNotifier::fromEnvironment().watchdogTimeout().has_value());
   // Meant for another process (a parent that did not unset it): not ours to feed.

@@ -45,10 +45,10 @@ BOOST_AUTO_TEST_CASE(testLoopbackListener) {
                          "localhost.", "[::1]", "[::1]:8025"}) {
     BOOST_TEST(check.allows(ok), ok);
   }
-  for (const char* bad : {"evil.example", "evil.example:8025", "localhost.evil.example",
-                          "127.0.0.1.nip.io", "192.0.2.1", "", ":8025", "[::1", "[evil]:80",
-                          "::1", "localhost:80:80", "localhost:x", "a b", "local%host",
-                          "localhost:123456"}) {
+  for (const char* bad :
+       {"evil.example", "evil.example:8025", "localhost.evil.example", "127.0.0.1.nip.io",
+        "192.0.2.1", "", ":8025", "[::1", "[evil]:80", "::1", "localhost:80:80", "localhost:x",
+        "a b", "local%host", "localhost:123456"}) {
     BOOST_TEST(!check.allows(bad), bad);
   }
 }

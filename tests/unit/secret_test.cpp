@@ -97,8 +97,9 @@ BOOST_AUTO_TEST_CASE(testServerEchoOfAPasswordNeverReachesAnErrorText) {
   const Secret password(std::string("s3cret-Echoed"));
   const Error e(ErrorKind::Auth, "POP3 pop.example:995 refused the login of bob",
                 "-ERR invalid password 's3cret-Echoed' for bob");
-  BOOST_TEST(std::string(e.what()) == "POP3 pop.example:995 refused the login of bob (server said: "
-                                      "-ERR invalid password '********' for bob)");
+  BOOST_TEST(std::string(e.what()) ==
+             "POP3 pop.example:995 refused the login of bob (server said: "
+             "-ERR invalid password '********' for bob)");
   BOOST_TEST(e.serverText().find("s3cret") == std::string::npos);
   const Error named = e.withAccount("work");
   BOOST_TEST(std::string(named.what()).find("s3cret") == std::string::npos);

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 mode_t modeOf(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   BOOST_REQUIRE(::lstat(path.c_str(), &st) == 0);
   return st.st_mode & 07777;
 }
