@@ -162,10 +162,7 @@ class AdminServer::Loop {
       for (Connection& c : connections_) {
         if (!c.gone && now >= c.deadline) c.gone = true;
       }
-      connections_.remove_if([](const Connection& c) {
-        if (c.gone) ::close(c.fd);
-        return c.gone;
-      });
+      removeGone();
     }
   }
 
@@ -197,23 +194,30 @@ class AdminServer::Loop {
     bool gone = false;
   };
 
+  // Closes and forgets the connections marked gone.
+  void removeGone() {
+    connections_.remove_if([](const Connection& c) {
+      if (c.gone && c.fd >= 0) ::close(c.fd);
+      return c.gone;
+    });
+  }
+
   void acceptAll(Clock::time_point now) {
+    removeGone();  // what this turn closed makes room first
+    bool made_room = false;
     for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
-      if (connections_.size() >= kMaxConnections) evictLongestWaiting();
       const int fd =
           ::accept4(listener_.impl()->sockfd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        if ((errno == EMFILE || errno == ENFILE) && !connections_.empty()) {
-          evictLongestWaiting();  // out of descriptors: make room for the newcomer
-          connections_.remove_if([](const Connection& c) {
-            if (c.gone) ::close(c.fd);
-            return c.gone;
-          });
+        if ((errno == EMFILE || errno == ENFILE) && !made_room && !connections_.empty()) {
+          evictLongestWaiting();  // out of descriptors: make room for the newcomer, once a turn
+          made_room = true;
           continue;
         }
         return;  // EAGAIN: nothing more waiting
       }
+      if (connections_.size() >= kMaxConnections) evictLongestWaiting();
       Connection& c = connections_.emplace_back();
       c.fd = fd;
       c.waiting_since = now;
@@ -231,9 +235,7 @@ class AdminServer::Loop {
     }
     if (oldest != nullptr) {
       oldest->gone = true;
-      ::close(oldest->fd);
-      oldest->fd = -1;
-      connections_.remove_if([](const Connection& c) { return c.fd < 0; });
+      removeGone();
     }
   }
 
