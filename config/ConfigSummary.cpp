@@ -112,6 +112,10 @@ std::string describe(const GatewayConfig& cfg) {
     out += "  admin      disabled\n";
   } else {
     out += "  admin      " + hostPort(cfg.admin->host, cfg.admin->port);
+    for (std::size_t i = 0; i < cfg.admin->allowed_hosts.size(); ++i) {
+      out += (i == 0 ? " (also as " : ", ") + cfg.admin->allowed_hosts[i];
+      if (i + 1 == cfg.admin->allowed_hosts.size()) out += ")";
+    }
     if (cfg.admin->token_file) {
       out += ", token required except for /healthz (token_file " +
              printable(cfg.admin->token_file->string()) + ")\n";

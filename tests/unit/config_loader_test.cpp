@@ -1120,6 +1120,9 @@ BOOST_AUTO_TEST_CASE(testStallTimeoutAndAllowedHosts) {
   BOOST_TEST(cfg.stall_timeout.count() == 120);
   const std::vector<std::string> hosts{"popgate", "Popgate.Example.COM", "::1"};
   BOOST_TEST(cfg.admin->allowed_hosts == hosts, boost::test_tools::per_element());
+  BOOST_TEST(popgate::config::describe(cfg).find(
+                 "  admin      0.0.0.0:8025 (also as popgate, Popgate.Example.COM, ::1), no token "
+                 "required\n") != std::string::npos);
   BOOST_TEST(loadError(minimal() + "stall_timeout: 5s\n").starts_with("gw.yaml:11: stall_timeout: "));
   BOOST_TEST(loadError(minimal() + "admin:\n  allowed_hosts: popgate\n") ==
              "gw.yaml:12: admin.allowed_hosts: expected a list of host names, e.g. [popgate, "
