@@ -146,7 +146,7 @@ cleanup() {
   fi
   [ "$skipped" = 1 ] && exit 0
   if [ "$rc" -eq 0 ] && [ ${#failures[@]} -eq 0 ]; then
-    echo "container-test: PASS: $image (${image_size:-?}) built and ran; 3 messages delivered as uid $image_uid ($(elapsed))"
+    echo "container-test: PASS: $image (${image_size:-?}) built and ran; 3 messages delivered as uid $image_uid, a 4th on a read-only root ($(elapsed))"
     exit 0
   fi
   [ ${#failures[@]} -eq 0 ] && failures+=("unexpected error (exit $rc)")
