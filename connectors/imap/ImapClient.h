@@ -42,7 +42,8 @@ class ImapClient {
   ~ImapClient();
 
   // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED).
-  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE].
+  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE], Error(Throttled) when
+  // the account has too many connections open.
   void login(const Credentials& credentials);
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
@@ -88,6 +89,8 @@ class ImapClient {
   void finishLogout() noexcept;
 
   bool hasCapability(std::string_view name) const;
+  // The largest message the server takes (RFC 7889 APPENDLIMIT=n), when it says.
+  std::optional<std::uint64_t> appendLimit() const;
   codec::LiteralMode literalMode() const;
   // Where to say things an administrator should know (a refused MULTIAPPEND batch...).
   void setNotice(std::function<void(std::string_view)> notice) { notice_ = std::move(notice); }
@@ -116,6 +119,12 @@ class ImapClient {
   std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
                                               std::string_view trace);
   codec::ImapResponse readResponse(std::string_view what);
+  // The error for an untagged BYE: Throttled when a usage limit ended the session (Gmail's
+  // "[OVERQUOTA] Account exceeded command or bandwidth limits."), Transient otherwise.
+  Error byeError(const codec::ImapUntagged& bye) const;
+  // Throws Error(Transient) once more than 4 timeouts have passed since `started`: a server that
+  // keeps each read alive with untagged responses (or challenges) must not hold `what` forever.
+  void keepWaiting(std::chrono::steady_clock::time_point started, std::string_view what) const;
   // Keeps the answer to another outstanding command for later; false if nobody asked it.
   bool stash(codec::ImapTagged& tagged);
   // Reads until the tagged reply for `tag`, handing untagged responses to `on_untagged`.

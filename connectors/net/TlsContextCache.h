@@ -3,7 +3,7 @@
 // to that host. Each context is strict: VERIFY_STRICT, the system CA store plus the optional
 // ca_file, TLS 1.2 or newer with forward-secret AEAD suites only (TLS 1.3 suites as OpenSSL has
 // them), and the expected host name set at the OpenSSL level, so a certificate for another name
-// fails inside the handshake itself (docs/design.md, Transport: the slow-handshake bypass).
+// fails inside the handshake itself (docs/protocol-notes.md: the slow-handshake name-check bypass).
 // A ca_file replaced or edited on disk gets a new context: the cache key holds the file's device,
 // inode, size and modification time, so a new CA takes effect at the next connection (a SIGHUP
 // reload included) without a restart.

@@ -11,8 +11,9 @@
 #include "StatusJson.h"
 #include "connectors/common/Ascii.h"
 #include "connectors/common/Error.h"
-#include "gateway/StatusBoard.h"
-#include "gateway/WatchdogFeeder.h"
+#include "connectors/common/Utf8.h"
+#include "gateway/service/StatusBoard.h"
+#include "gateway/service/WatchdogFeeder.h"
 
 namespace popgate::gateway::admin {
 namespace {

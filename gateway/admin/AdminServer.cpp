@@ -19,7 +19,7 @@
 #include <Poco/Net/SocketAddress.h>
 
 #include "connectors/common/Error.h"
-#include "gateway/Logging.h"
+#include "gateway/service/Logging.h"
 
 namespace popgate::gateway::admin {
 namespace {

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 
 namespace popgate::gateway::admin {
 

@@ -29,7 +29,7 @@
 #include <Poco/Timespan.h>
 
 #include "connectors/common/Error.h"
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 #include "gateway/admin/AdminServer.h"
 #include "gateway/admin/HealthProbe.h"
 #include "tests/support/GatewaySetup.h"

@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "gateway/StatusBoard.h"
-#include "gateway/SystemdNotifier.h"
-#include "gateway/WatchdogFeeder.h"
+#include "gateway/service/StatusBoard.h"
+#include "gateway/service/SystemdNotifier.h"
+#include "gateway/service/WatchdogFeeder.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate::gateway;

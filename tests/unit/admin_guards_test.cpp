@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/WatchdogFeeder.h"
+#include "gateway/service/WatchdogFeeder.h"
 #include "gateway/admin/HostCheck.h"
 #include "gateway/admin/PollNowGate.h"
 

@@ -9,7 +9,7 @@
 
 #include "connectors/common/Printable.h"
 #include "connectors/common/Secret.h"
-#include "gateway/Logging.h"
+#include "gateway/service/Logging.h"
 
 using namespace popgate;
 using namespace popgate::gateway;

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "connectors/common/Error.h"
-#include "gateway/ProcessHardening.h"
-#include "gateway/Spool.h"
-#include "gateway/StateDir.h"
-#include "gateway/StateLock.h"
+#include "gateway/app/ProcessHardening.h"
+#include "gateway/delivery/Spool.h"
+#include "gateway/service/StateDir.h"
+#include "gateway/service/StateLock.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;
