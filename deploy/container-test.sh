@@ -452,12 +452,18 @@ http_get() {
   echo "${answer#HTTP/1.? }" | cut -d' ' -f1
 }
 
+# wait_healthy PID: waits up to 20 s (while PID runs) until /healthz answers 200.
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    [ "$(http_get /healthz || true)" = 200 ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
 healthy=0
-for _ in $(seq 1 100); do
-  [ "$(http_get /healthz || true)" = 200 ] && { healthy=1; break; }
-  kill -0 "$run_pid" 2>/dev/null || break
-  sleep 0.2
-done
+wait_healthy "$run_pid" && healthy=1
 [ "$healthy" = 1 ] || fatal "popgate run did not answer /healthz on 127.0.0.1:$admin_port" "$work/run.log"
 echo "   ok: /healthz answered 200 on 127.0.0.1:$admin_port"
 check "popgate health from the image (exit 0)" in_image "$work/health.log" \
@@ -571,11 +577,7 @@ unshare --mount --propagation private bash "$work/ro-run.sh" "$ro_root" "$work" 
   >"$work/ro.log" 2>&1 &
 ro_pid=$!
 healthy=0
-for _ in $(seq 1 100); do
-  [ "$(http_get /healthz || true)" = 200 ] && { healthy=1; break; }
-  kill -0 "$ro_pid" 2>/dev/null || break
-  sleep 0.2
-done
+wait_healthy "$ro_pid" && healthy=1
 check "the root file system and /tmp are read-only for uid $image_uid" \
   grep -q 'the root file system and /tmp are read-only' "$work/ro.log"
 if [ "$healthy" = 1 ]; then
