@@ -8,7 +8,7 @@ namespace popgate::config {
 
 namespace {
 
-constexpr std::size_t kMaxChoicesShown = 120;  // longer key lists would make the message wrap
+constexpr std::size_t kMaxChoicesShown = 100;  // longer key lists would make the message wrap
 
 int lineOf(const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();

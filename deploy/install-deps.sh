@@ -2,16 +2,17 @@
 # install-deps.sh [build|test|runtime] — installs the Debian 12 packages popgate needs, and only
 # those missing (dpkg -s). Used by tests/run.sh, deploy/demo.sh, bench/ and the Dockerfile.
 #   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
-#   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, PostgreSQL 15 (the shared
-#            ledger's tests start their own server), kubectl and Node.js with the npm packages of
-#            tests/kubernetes (the manifest checks: npm ci from its package-lock.json) (the default)
+#   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
+#            systemd-analyze (the unit check), PostgreSQL 15 (the sandbox for ledger tests),
+#            kubectl and Node.js with the npm packages of tests/kubernetes (the manifest
+#            checks: npm ci from its package-lock.json) (the default)
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
 build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
-  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2
+  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd
               postgresql-15"
         # A kubectl from another repository (with a newer kustomize) counts; else Debian's.
         command -v kubectl >/dev/null || pkgs="$pkgs kubernetes-client"

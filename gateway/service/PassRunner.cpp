@@ -16,7 +16,8 @@ std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger*
   // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
   auto opened = std::make_shared<std::atomic<unsigned>>(0);
   const std::string label =
-      target.name == config::kSingleTargetName ? std::string("imap#") : "imap:" + target.name + "#";
+      target.name.empty() || target.name == config::kSingleTargetName ? std::string("imap#")
+                                                                       : "imap:" + target.name + "#";
   auto pool = std::make_shared<ImapPool>(target, [target, opened, label] {
     return openImapSession(target, traceTo(label + std::to_string(++*opened)),
                            [](std::string_view text) { logWarning(text); });
