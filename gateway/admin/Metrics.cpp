@@ -213,7 +213,8 @@ void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
     out.sample("popgate_target_connections", {{"target", t.name}}, formatUnsigned(t.capacity));
   }
   out.family("popgate_target_uploaded_bytes_24h", "gauge",
-             "Bytes uploaded to the target in the last 24 hours (counted when a daily limit is set).");
+             "Bytes uploaded to the target in the last 24 hours (since the start, unless a daily "
+             "limit is set: then also before, from the ledger).");
   for (const TargetStatus& t : snapshot.targets) {
     out.sample("popgate_target_uploaded_bytes_24h", {{"target", t.name}}, formatUnsigned(t.used_24h));
   }
