@@ -109,8 +109,10 @@ class IdleBench:
         for u in users:
             lines.append(f"  - {{name: {u}, username: {u}, password: pw-{u}}}")
         path = os.path.join(self.work, "idle.yaml")
-        with open(path, "w") as fh:
+        # Inline passwords: popgate run refuses the file unless only its owner can read it.
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
             fh.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
         return path
 
     def daemon(self, config, log_file):

@@ -102,16 +102,7 @@ void DovecotSandbox::startWatchdog() {
   // A daemonized Dovecot outlives a test that crashes or is killed by ctest's timeout: this
   // child (in a process group of its own) stops it and removes the directory once this process
   // is gone. The destructor ends it first.
-  static const char* const kWatch =
-      R"(while kill -0 "$1" 2>/dev/null; do sleep 1; done
-bash "$2" stop "$3"
-[ "${POPGATE_KEEP_TEMP:-}" = 1 ] || rm -rf "$3")";
-  ProcessOptions options;
-  options.output_dir = dir() / "watchdog";
-  watchdog_ = std::make_unique<Process>(
-      std::vector<std::string>{"bash", "-c", kWatch, "sandbox-watchdog", std::to_string(::getpid()),
-                               script().string(), dir().string()},
-      options);
+  watchdog_ = startServerWatchdog(script(), "stop", dir());
 }
 
 DovecotSandbox::~DovecotSandbox() {

@@ -47,19 +47,9 @@ PostgresSandbox::PostgresSandbox() : dir_(makeSandboxDir()) {
                                std::to_string(kStartAttempts) + " attempts");
     }
   }
-  // A server outlives a test that crashes or is killed by ctest's timeout: this child (in a
-  // process group of its own) stops it and removes the directory once this process is gone.
-  static const char* const kWatch =
-      R"(while kill -0 "$1" 2>/dev/null; do sleep 1; done
-bash "$2" kill "$3"
-[ "${POPGATE_KEEP_TEMP:-}" = 1 ] || rm -rf "$3")";
-  ProcessOptions options;
-  options.output_dir = dir() / "watchdog";
+  // PostgreSQL outlives a test that crashes or is killed by ctest's timeout: the watchdog stops it.
   try {
-    watchdog_ = std::make_unique<Process>(
-        std::vector<std::string>{"bash", "-c", kWatch, "pg-watchdog", std::to_string(::getpid()),
-                                 script().string(), dir().string()},
-        options);
+    watchdog_ = startServerWatchdog(script(), "kill", dir());
   } catch (...) {
     stop();
     throw;
