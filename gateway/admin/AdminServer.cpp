@@ -2,18 +2,26 @@
 
 #include <cerrno>
 #include <istream>
+#include <mutex>
+#include <set>
+
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sstream>
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
@@ -247,6 +255,19 @@ class AdminHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   const PollNowCallback& poll_now_;
 };
 
+// A connection taken up while stop() runs (or with no descriptor left to track it): closed at once.
+class RefusedConnection final : public Poco::Net::TCPServerConnection {
+ public:
+  using Poco::Net::TCPServerConnection::TCPServerConnection;
+  void run() override {
+    try {
+      socket().shutdown();
+    } catch (const Poco::Exception&) {
+      // Already gone.
+    }
+  }
+};
+
 // A listening socket on exactly `address`; SO_REUSEADDR lets a restart reuse a port in TIME_WAIT,
 // and leaving SO_REUSEPORT off makes a port another process listens on fail.
 Poco::Net::ServerSocket listenOn(const std::string& host, std::uint16_t port) {
@@ -311,6 +332,62 @@ bool isValidAccountName(std::string_view name) noexcept {
   return true;
 }
 
+// Makes the HTTP connections and keeps a duplicate descriptor of each, so that stop() can cut
+// every one: shutdown() on the duplicate ends the handler's read or keep-alive wait, and the
+// descriptor stays ours until the connection is destroyed, so it can never name a socket opened
+// later. Poco's HTTPServer::stopAll() is not used: it cuts only the connections registered for
+// its serverStopped event, and one the dispatcher takes up while stopAll() runs registers too
+// late, is never cut, and keeps stop() waiting for as long as its client trickles bytes
+// (admin_server_test saw it under ThreadSanitizer's slower timing).
+class AdminServer::Connections final : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  Connections(Poco::Net::HTTPServerParams::Ptr params,
+              Poco::Net::HTTPRequestHandlerFactory::Ptr handlers)
+      : params_(std::move(params)), handlers_(std::move(handlers)) {}
+
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    std::lock_guard lock(mutex_);
+    const int fd = cutting_ ? -1 : ::dup(socket.impl()->sockfd());
+    if (fd < 0) return new RefusedConnection(socket);  // stopping, or out of descriptors
+    open_.insert(fd);
+    return new Tracked(socket, params_, handlers_, *this, fd);
+  }
+  // Cuts every connection made so far; every one made from now on is closed at once.
+  void cutAll() {
+    std::lock_guard lock(mutex_);
+    cutting_ = true;
+    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+  }
+
+ private:
+  // Poco's HTTP connection, which hands its duplicate descriptor back when it ends.
+  class Tracked final : public Poco::Net::HTTPServerConnection {
+   public:
+    Tracked(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+            Poco::Net::HTTPRequestHandlerFactory::Ptr handlers, Connections& owner, int fd)
+        : HTTPServerConnection(socket, std::move(params), std::move(handlers)),
+          owner_(owner),
+          fd_(fd) {}
+    ~Tracked() override { owner_.release(fd_); }
+
+   private:
+    Connections& owner_;
+    int fd_;
+  };
+
+  void release(int fd) {
+    std::lock_guard lock(mutex_);
+    open_.erase(fd);
+    ::close(fd);
+  }
+
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
+  std::mutex mutex_;
+  bool cutting_ = false;
+  std::set<int> open_;  // duplicates of the open connections' descriptors
+};
+
 AdminServer::AdminServer(std::string host, std::uint16_t port, std::string token,
                          const StatusBoard& board, PollNowCallback poll_now)
     : host_(std::move(host)),
@@ -338,19 +415,26 @@ void AdminServer::start() {
   params->setMaxKeepAliveRequests(kMaxKeepAliveRequests);
   pool_ = std::make_unique<Poco::ThreadPool>("popgate-admin", kMinThreads, kMaxThreads,
                                              kThreadIdleSeconds);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(
-      new AdminHandlerFactory(token_, board_, poll_now_), *pool_, socket, params);
+  auto connections = Poco::SharedPtr<Connections>(new Connections(
+      params, Poco::Net::HTTPRequestHandlerFactory::Ptr(
+                  new AdminHandlerFactory(token_, board_, poll_now_))));
+  connections_ = connections.get();
+  server_ = std::make_unique<Poco::Net::TCPServer>(connections, *pool_, socket, params);
   server_->start();
   bound_port_ = socket.address().port();
 }
 
 void AdminServer::stop() {
   if (!server_) return;
-  // stopAll(true) joins the accept thread and shuts down every connection's socket, which wakes a
-  // thread waiting for the next keep-alive request; joinAll() then waits for the handler threads.
-  server_->stopAll(true);
+  // No more accepting (stop() joins the accept thread and empties the queue), then every
+  // connection is cut, which wakes a thread waiting for the next keep-alive request or reading a
+  // slow one; joinAll() then waits for the handler threads. The connections own nothing the
+  // cut could leave half-done: handlers only read the StatusBoard and call poll-now.
+  server_->stop();
+  connections_->cutAll();
   pool_->joinAll();
   server_.reset();
+  connections_ = nullptr;
   pool_.reset();
   bound_port_ = 0;
 }

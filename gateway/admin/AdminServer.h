@@ -1,5 +1,5 @@
 #pragma once
-// The admin HTTP endpoint (Poco HTTPServer): /healthz, /status, /metrics and poll-now. Handlers
+// The admin HTTP endpoint (Poco's HTTP server): /healthz, /status, /metrics and poll-now. Handlers
 // only read StatusBoard::snapshot() and call the poll-now callback; they never touch a job. When a
 // token is configured every path but /healthz needs "Authorization: Bearer <token>", checked before
 // routing.
@@ -13,7 +13,7 @@
 namespace Poco {
 class ThreadPool;
 namespace Net {
-class HTTPServer;
+class TCPServer;
 }  // namespace Net
 }  // namespace Poco
 
@@ -68,8 +68,11 @@ class AdminServer {
   const StatusBoard& board_;
   PollNowCallback poll_now_;
   std::uint16_t bound_port_ = 0;
+  // Makes each connection, and cuts them all in stop() (AdminServer.cpp).
+  class Connections;
   std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_ (declared first)
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+  Connections* connections_ = nullptr;  // owned by server_
 };
 
 }  // namespace popgate::gateway::admin
