@@ -72,9 +72,10 @@ BOOST_AUTO_TEST_CASE(testReloadWhileThreadsLogLosesAndTearsNothing) {
   setupLogging(config::LogLevel::Info, config::LogFormat::Text, first);
   constexpr std::size_t kThreads = 4;
   constexpr int kReloads = 400;
-  // Writers and the reloader run at once, in loose step: a writer is at most kAhead lines past
-  // the latest reload, and a reload waits until every writer has logged twice since it returned
-  // (so at least once wholly under each setting), which keeps the test short and meaningful.
+  // Writers and the reloader run at once, in loose step, which keeps the test short and every
+  // reload meaningful: a writer logs at most kAhead lines per reload, and the next reload waits
+  // until every writer has logged twice since the last one returned (so at least one line wholly
+  // under each setting).
   constexpr std::size_t kAhead = 4;
   std::atomic<bool> reloading_done{false};
   std::atomic<std::size_t> reloads{0};
