@@ -289,6 +289,21 @@ struct Rig {
     eventually([&] { return status(name).polls >= n; },
                name + ": the board never showed poll " + std::to_string(n));
   }
+  // Lets pass `n` of `name` start, end with `error` (success without) and be booked.
+  void runPass(const std::string& name, std::size_t n, std::optional<Error> error = std::nullopt) {
+    passes.awaitStarted(name, n);
+    passes.release(name, std::move(error));
+    awaitPolls(name, n);
+  }
+  // Moves time to just before `wait` has passed (no pass starts), then to `wait` (the next starts).
+  void expectNextPassAfter(const std::string& name, std::chrono::milliseconds wait) {
+    const std::size_t before = passes.started(name);
+    clock.advance(wait - 1ms);
+    clock.settle();
+    BOOST_TEST(passes.started(name) == before, name << ": a pass before " << wait.count() << " ms");
+    clock.advance(1ms);
+    passes.awaitStarted(name, before + 1);
+  }
 };
 
 Error failure(ErrorKind kind) { return Error(kind, "test failure"); }
@@ -418,54 +433,29 @@ BOOST_AUTO_TEST_CASE(testDestroyingTheSchedulerWithARunningPassJoinsIt) {
 BOOST_AUTO_TEST_CASE(testTransientFailuresBackOffExponentially) {
   Rig rig(configWith({account("a", 10min)}));
   BOOST_TEST(rig.scheduler->pollNow("a"));
-  rig.passes.awaitStarted("a", 1);
-  rig.passes.release("a", failure(ErrorKind::Transient));
-  rig.awaitPolls("a", 1);
+  rig.runPass("a", 1, failure(ErrorKind::Transient));
   BOOST_TEST((rig.status("a").state == AccountState::Backoff));
-
-  // First failure: 30 s, not the 10 min interval and not sooner.
-  rig.clock.advance(30s - 1ms);
-  rig.clock.settle();
-  BOOST_TEST(rig.status("a").polls == 1u);
-  BOOST_TEST((rig.status("a").state == AccountState::Backoff));
-  rig.clock.advance(1ms);
-  rig.passes.awaitStarted("a", 2);
-  rig.passes.release("a", failure(ErrorKind::Transient));
-  rig.awaitPolls("a", 2);
-
-  // Second failure: 60 s.
-  rig.clock.advance(60s - 1ms);
-  rig.clock.settle();
-  BOOST_TEST(rig.passes.started("a") == 2u);
-  rig.clock.advance(1ms);
-  rig.passes.awaitStarted("a", 3);
-  rig.passes.release("a");  // success: back to the interval, ±10%
-  rig.awaitPolls("a", 3);
+  rig.expectNextPassAfter("a", 30s);  // first failure: 30 s, not the 10 min interval
+  rig.runPass("a", 2, failure(ErrorKind::Transient));
+  rig.expectNextPassAfter("a", 60s);  // second: 60 s
+  rig.runPass("a", 3);                // success: back to the interval, ±10%
   BOOST_TEST((rig.status("a").state == AccountState::Idle));
   rig.clock.advance(9min - 10ms);  // 10 min × 0.9, less a margin for rounding
   rig.clock.settle();
   BOOST_TEST(rig.passes.started("a") == 3u);
   rig.clock.advance(2min + 20ms);  // past 10 min × 1.1
-  rig.passes.awaitStarted("a", 4);
-  rig.passes.release("a");
+  rig.runPass("a", 4);
 }
 
 BOOST_AUTO_TEST_CASE(testRefusedCredentialsAreNotPolledSoonerThanTheInterval) {
   Rig rig(configWith({account("a", 2min)}));
   BOOST_TEST(rig.scheduler->pollNow("a"));
-  rig.passes.awaitStarted("a", 1);
-  rig.passes.release("a", failure(ErrorKind::Auth));
-  rig.awaitPolls("a", 1);
+  rig.runPass("a", 1, failure(ErrorKind::Auth));
   BOOST_TEST((rig.status("a").state == AccountState::Failing));
   BOOST_TEST(rig.status("a").last_error_kind == "auth");
-
   // A transient failure would be retried after 30 s; refused credentials wait the interval.
-  rig.clock.advance(2min - 1ms);
-  rig.clock.settle();
-  BOOST_TEST(rig.passes.started("a") == 1u);
-  rig.clock.advance(1ms);
-  rig.passes.awaitStarted("a", 2);
-  rig.passes.release("a");
+  rig.expectNextPassAfter("a", 2min);
+  rig.runPass("a", 2);
 }
 
 // The old loop woke every 10 ms while a due account waited for a free slot. Now the scheduler
