@@ -16,6 +16,7 @@
 #include "StateLock.h"
 #include "admin/AdminServer.h"
 #include "config/ConfigLoader.h"
+#include "connectors/net/Transport.h"
 
 #ifndef POPGATE_VERSION
 #define POPGATE_VERSION "dev"
@@ -153,7 +154,14 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     break;
   }
 
-  const bool clean = scheduler.stop(std::chrono::seconds(8));
+  // Passes end at their next safe point; one held up by a slow server gets its connections cut
+  // (what was in flight stays in flight in the ledger, and is looked up next time).
+  bool clean = scheduler.stop(std::chrono::seconds(4));
+  if (!clean) {
+    logWarning("a pass is held up by a slow server: cutting its connections");
+    net::interruptAllTransports();
+    clean = scheduler.stop(std::chrono::seconds(4));
+  }
   if (server) server->stop();
   if (clean) pool->closeAll();
   if (!clean) {
