@@ -60,7 +60,8 @@ class Scheduler {
   // Polls `account` as soon as a slot is free, or right after its running pass. False if unknown.
   bool pollNow(const std::string& account);
   // Stops scheduling and asks running passes to end; waits at most `grace` for them. Returns true
-  // when no pass runs any more (their threads are joined); false leaves them to the destructor.
+  // when no pass runs any more (their threads are joined); false leaves them to a later call or
+  // to the destructor. May be called again, e.g. after the passes' connections were cut.
   bool stop(std::chrono::milliseconds grace);
 
  private:
