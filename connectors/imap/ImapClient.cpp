@@ -71,7 +71,7 @@ ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::End
   }
   preauth_ = greeting->status == codec::ImapStatus::PreAuth;
   if (preauth_ && endpoint.tls == TlsMode::StartTls) {
-    // PROTOCOL-NOTES: a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
+    // docs/protocol-notes.md, "STARTTLS rules": a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
     throw Error(ErrorKind::Security,
                 connection_.label() + " greeted with PREAUTH, so STARTTLS cannot be used; "
                                       "refusing to continue without TLS (tls: starttls)");

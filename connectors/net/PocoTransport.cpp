@@ -14,6 +14,7 @@
 
 #include "TlsContextCache.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/HostPort.h"
 
 namespace popgate::net {
 
@@ -70,7 +71,7 @@ void interruptAllTransports() noexcept {
 }
 
 std::string Endpoint::label() const {
-  return (protocol.empty() ? "" : protocol + " ") + host + ":" + std::to_string(port);
+  return (protocol.empty() ? "" : protocol + " ") + hostPort(host, port);
 }
 
 std::unique_ptr<Transport> openTransport(const Endpoint& endpoint) {

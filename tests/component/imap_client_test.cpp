@@ -1,6 +1,6 @@
 // ImapClient against scripted IMAP servers on loopback: literal forms, TRYCREATE, refusals before
 // and after the literal, untagged noise, recovery search, and the STARTTLS/PREAUTH/certificate
-// rules of PROTOCOL-NOTES.md.
+// rules of docs/protocol-notes.md.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

@@ -16,9 +16,9 @@
 #include <optional>
 #include <thread>
 
-#include "gateway/Scheduler.h"
-#include "gateway/SchedulerClock.h"
-#include "gateway/StatusBoard.h"
+#include "gateway/service/Scheduler.h"
+#include "gateway/service/SchedulerClock.h"
+#include "gateway/service/StatusBoard.h"
 
 using namespace popgate;
 using namespace popgate::gateway;

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "PollJob.h"
+#include "gateway/delivery/PollJob.h"
 #include "SchedulerClock.h"
 #include "StatusBoard.h"
 #include "config/GatewayConfig.h"
