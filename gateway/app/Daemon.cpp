@@ -106,6 +106,11 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pool;
   };
 
+  board.setTargetProbe([&] {
+    std::lock_guard guard(pool_mutex);
+    return std::vector<TargetStatus>{targetStatusOf("default", pool_target, *pool)};
+  });
+
   Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {
