@@ -198,30 +198,51 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
-// Per target: its limits' state.
+struct TargetMetric {
+  const char* name;
+  const char* help;
+  std::string (*value)(const TargetStatus&, std::int64_t now);
+};
+
+std::string formatUnixSeconds(std::int64_t seconds) {
+  return seconds > 0 ? std::to_string(seconds) : "0";
+}
+
+// The per-target gauges, labelled target="<name>".
+constexpr std::array<TargetMetric, 7> kTargetMetrics{{
+    {"popgate_target_connections", "Upload sessions the target may have (target.connections).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.connections); }},
+    {"popgate_target_connection_capacity",
+     "Upload sessions usable now: fewer for a while after \"too many simultaneous connections\".",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.capacity); }},
+    {"popgate_target_paused_until_timestamp_seconds",
+     "Unix time a pause the target asked for (throttling, bandwidth) ends; 0 when not paused.",
+     [](const TargetStatus& t, std::int64_t now) {
+       return formatUnixSeconds(t.paused_until > now ? t.paused_until : 0);
+     }},
+    {"popgate_target_upload_budget_bytes",
+     "The daily upload budget (target.daily_upload_limit) in bytes per rolling 24 hours; 0: none.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.daily_limit); }},
+    {"popgate_target_uploaded_24h_bytes",
+     "Bytes uploaded to the target in the last 24 hours (since the start, unless a daily upload "
+     "budget is set: then also before, from the ledger).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.used); }},
+    {"popgate_target_backlog_bytes",
+     "Bytes of listed messages the last passes set out to deliver and did not (the backlog).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.waiting_bytes); }},
+    {"popgate_target_backlog_eta_timestamp_seconds",
+     "Unix time the backlog should be through at the daily upload budget; 0: no backlog or no budget.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnixSeconds(t.backlog_eta); }},
+}};
+
 void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       snapshot.now.time_since_epoch()).count();
-  out.family("popgate_target_paused", "gauge",
-             "1 while the target asked for a pause (uploads wait), 0 otherwise.");
-  for (const TargetStatus& t : snapshot.targets) {
-    out.sample("popgate_target_paused", {{"target", t.name}}, t.paused_until > now ? "1" : "0");
-  }
-  out.family("popgate_target_connections", "gauge",
-             "Upload sessions the target may have now (fewer after \"too many connections\").");
-  for (const TargetStatus& t : snapshot.targets) {
-    out.sample("popgate_target_connections", {{"target", t.name}}, formatUnsigned(t.capacity));
-  }
-  out.family("popgate_target_uploaded_bytes_24h", "gauge",
-             "Bytes uploaded to the target in the last 24 hours (since the start, unless a daily "
-             "limit is set: then also before, from the ledger).");
-  for (const TargetStatus& t : snapshot.targets) {
-    out.sample("popgate_target_uploaded_bytes_24h", {{"target", t.name}}, formatUnsigned(t.used_24h));
-  }
-  out.family("popgate_target_daily_limit_bytes", "gauge",
-             "The target's daily_upload_limit; 0 when none is set.");
-  for (const TargetStatus& t : snapshot.targets) {
-    out.sample("popgate_target_daily_limit_bytes", {{"target", t.name}}, formatUnsigned(t.daily_limit));
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (const TargetMetric& metric : kTargetMetrics) {
+    out.family(metric.name, "gauge", metric.help);
+    for (const TargetStatus& target : snapshot.targets) {
+      out.sample(metric.name, {{"target", target.name}}, metric.value(target, now));
+    }
   }
 }
 

@@ -87,7 +87,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   // replaces its pool.
   TargetPools pools(&ledger);
   std::mutex cfg_mutex;  // guards `cfg` for the status board's reads during a reload
-  board.setTargetSource([&pools, &cfg, &cfg_mutex] {
+  board.setTargetProbe([&pools, &cfg, &cfg_mutex] {
     std::shared_ptr<const config::GatewayConfig> current;
     {
       std::lock_guard guard(cfg_mutex);
@@ -181,12 +181,13 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     clean = scheduler.stop(std::chrono::seconds(4));
   }
   if (server) server->stop();
-  board.setTargetSource({});
+  board.setTargetProbe({});
   if (clean) pools.closeAll();
   if (!clean) {
     // The ledger makes this as safe as a crash: the next start looks up what was in flight.
+    // _exit runs no destructor, so nothing (ledger, pool, scheduler) is destroyed under the pass
+    // still running; every log line is already flushed.
     logWarning("a pass did not end in time and was abandoned; the next start resumes it");
-    std::cout.flush();
     ::_exit(0);
   }
   logInfo("stopped");

@@ -10,6 +10,7 @@
 #include "gateway/delivery/ImapPool.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/PollJob.h"
+#include "StatusBoard.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
@@ -18,6 +19,10 @@ namespace popgate::gateway {
 // "imap:NAME#3" for a named target) at debug level, with the client's notices logged as warnings.
 // Its daily upload budget starts from what `ledger` recorded for it in the last 24 hours.
 std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr);
+
+// The state of `pool`, the sessions to `target` (named target.name in /status and /metrics):
+// its capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
+TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& pool);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool`, the pool of the account's
 // target (protocol trace at debug level). Upload threads default to that target's connections.

@@ -45,21 +45,18 @@ std::vector<TargetStatus> TargetPools::status(const config::GatewayConfig& cfg) 
   std::vector<TargetStatus> out;
   std::lock_guard lock(mutex_);
   for (const config::ImapTarget& target : cfg.targets) {
+    auto it = pools_.find(target.name);
+    if (it != pools_.end()) {
+      out.push_back(targetStatusOf(target, *it->second.pool));
+      continue;
+    }
+    // No pass has delivered to it yet: as configured, nothing used, no pause.
     TargetStatus status;
     status.name = target.name;
     status.host = hostPort(target.server.host, target.server.port);
     status.connections = target.connections;
+    status.capacity = target.connections;
     status.daily_limit = target.daily_upload_limit;
-    auto it = pools_.find(target.name);
-    if (it != pools_.end()) {
-      const TargetGate::Snapshot gate = it->second.pool->gate().snapshot();
-      status.capacity = it->second.pool->capacity();
-      status.paused_until = gate.paused_until;
-      status.pause_reason = gate.pause_reason;
-      status.used_24h = gate.used;
-    } else {
-      status.capacity = target.connections;
-    }
     out.push_back(std::move(status));
   }
   return out;

@@ -152,8 +152,9 @@ BOOST_AUTO_TEST_CASE(testDaemonStatusAndMetricsCarryTheTarget) {
   BOOST_TEST(anna->getValue<std::string>("host") == "localhost:" + std::to_string(dovecot.imapPort()));
   BOOST_TEST(anna->getValue<int>("connections") == 4);
   BOOST_TEST(ben->getValue<int>("connections") == 2);
-  BOOST_TEST(anna->getValue<std::uint64_t>("daily_upload_limit") == 0u);
-  BOOST_TEST(ben->getValue<std::uint64_t>("daily_upload_limit") == 10u * 1024 * 1024);
+  BOOST_TEST(anna->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(ben->getObject("upload_budget")->getValue<std::uint64_t>("daily_limit") ==
+             10u * 1024 * 1024);
   BOOST_TEST(anna->isNull("paused_until"));
 
   const HttpResponse metrics = httpRequest("GET", port, "/metrics");
@@ -167,18 +168,23 @@ BOOST_AUTO_TEST_CASE(testDaemonStatusAndMetricsCarryTheTarget) {
                                   "popgate_bytes_uploaded_total",
                                   {{"account", "anna-work"}, {"target", "anna"}});
   BOOST_TEST(ben_bytes > anna_bytes);  // ben-isp has one message more
-  BOOST_TEST(static_cast<double>(ben->getValue<std::uint64_t>("uploaded_24h")) == ben_bytes);
-  BOOST_TEST(static_cast<double>(anna->getValue<std::uint64_t>("uploaded_24h")) == anna_bytes);
+  auto used = [](const Object::Ptr& t) {
+    return static_cast<double>(t->getObject("upload_budget")->getValue<std::uint64_t>("used"));
+  };
+  BOOST_TEST(used(ben) == ben_bytes);
+  BOOST_TEST(used(anna) == anna_bytes);
   BOOST_TEST(value(families, "popgate_messages_uploaded_total", "popgate_messages_uploaded_total",
                    {{"account", "ben-isp"}, {"target", "ben"}}) == static_cast<double>(n + 1));
   BOOST_TEST(value(families, "popgate_messages_uploaded_total", "popgate_messages_uploaded_total",
                    {{"account", "anna-work"}, {"target", "anna"}}) == static_cast<double>(n));
   BOOST_TEST(value(families, "popgate_target_connections", "popgate_target_connections",
                    {{"target", "ben"}}) == 2.0);
-  BOOST_TEST(value(families, "popgate_target_uploaded_bytes_24h", "popgate_target_uploaded_bytes_24h",
+  BOOST_TEST(value(families, "popgate_target_uploaded_24h_bytes", "popgate_target_uploaded_24h_bytes",
                    {{"target", "ben"}}) == ben_bytes);
-  BOOST_TEST(value(families, "popgate_target_paused", "popgate_target_paused",
-                   {{"target", "anna"}}) == 0.0);
+  BOOST_TEST(value(families, "popgate_target_paused_until_timestamp_seconds",
+                   "popgate_target_paused_until_timestamp_seconds", {{"target", "anna"}}) == 0.0);
+  BOOST_TEST(value(families, "popgate_target_upload_budget_bytes",
+                   "popgate_target_upload_budget_bytes", {{"target", "ben"}}) == 10.0 * 1024 * 1024);
 
   daemon.kill(SIGTERM);
   const auto exit = daemon.wait(10s);

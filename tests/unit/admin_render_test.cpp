@@ -106,22 +106,31 @@ StatusSnapshot sampleSnapshot() {
   s.started = at(8);
   s.now = at(9, 30, 15) + milliseconds{500};
   s.accounts = {failingAccount(), quarantineAccount()};
-  TargetStatus anna;
-  anna.name = "anna";
-  anna.host = "imap.gmail.com:993";
-  anna.connections = 4;
-  anna.capacity = 2;
-  anna.paused_until = std::chrono::duration_cast<seconds>((at(9, 31)).time_since_epoch()).count();
-  anna.pause_reason = "Too many simultaneous connections";
-  anna.daily_limit = 500000000;
-  anna.used_24h = 1234;
-  TargetStatus ben;
-  ben.name = "ben";
-  ben.host = "imap.fastmail.com:993";
-  ben.connections = 1;
-  ben.capacity = 1;
-  s.targets = {anna, ben};
   return s;
+}
+
+// A Gmail-like target paused by the server until 10:00, half its 500 MB budget spent, with a
+// backlog of 1.25 GB: through in two days at the budget (an estimate, see backlogEta()).
+TargetStatus pausedTarget(const StatusSnapshot& s) {
+  TargetStatus t;
+  t.name = "default";
+  t.host = "imap.gmail.com:993";
+  t.connections = 4;
+  t.capacity = 2;
+  t.paused_until = static_cast<std::int64_t>(unixSeconds(at(10)));
+  t.pause_reason = "Account exceeded command or bandwidth limits.";
+  t.daily_limit = 500000000;
+  t.used = 250000000;
+  t.next_room_at = static_cast<std::int64_t>(unixSeconds(at(11)));
+  t.waiting_bytes = 1250000000;
+  t.backlog_eta = backlogEta(t.daily_limit, t.used, t.waiting_bytes,
+                             static_cast<std::int64_t>(unixSeconds(s.now)));
+  return t;
+}
+
+Object::Ptr parseJson(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Object::Ptr>();
 }
 
 // The labels of an account's samples: the account and its target (work → anna, others → ben).
@@ -130,11 +139,6 @@ std::map<std::string, std::string> labelsOf(const std::string& account,
   more["account"] = account;
   more["target"] = account == "work" ? "anna" : "ben";
   return more;
-}
-
-Object::Ptr parseJson(const std::string& text) {
-  Poco::JSON::Parser parser;
-  return parser.parse(text).extract<Object::Ptr>();
 }
 
 double accountValue(const std::map<std::string, Family>& families, const std::string& name,
@@ -240,8 +244,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
   std::vector<std::string> root_keys;
   root->getNames(root_keys);
   std::sort(root_keys.begin(), root_keys.end());
-  BOOST_TEST(root_keys ==
-                 (std::vector<std::string>{"accounts", "now", "started", "targets", "version"}),
+  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "targets", "version"}),
              boost::test_tools::per_element());
   std::vector<std::string> keys;
   root->getArray("accounts")->getObject(0)->getNames(keys);
@@ -261,36 +264,50 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "quarantined",
                                           "state",
                                           "target",
-                                          "totals"};
+                                          "totals",
+                                          "waiting_bytes"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(testStatusJsonTargetPerAccountAndTargetsState) {
-  // A family's two central mailboxes: each account names its own, each target its limits.
-  const Object::Ptr root = parseJson(renderStatusJson(sampleSnapshot()));
-  BOOST_TEST(root->getArray("accounts")->getObject(0)->getValue<std::string>("target") == "anna");
-  BOOST_TEST(root->getArray("accounts")->getObject(1)->getValue<std::string>("target") == "ben");
-  const Array::Ptr targets = root->getArray("targets");
-  BOOST_REQUIRE(targets->size() == 2u);
-  const Object::Ptr anna = targets->getObject(0);
-  std::vector<std::string> keys;
-  anna->getNames(keys);
-  std::sort(keys.begin(), keys.end());
-  BOOST_TEST(keys == (std::vector<std::string>{"capacity", "connections", "daily_upload_limit",
-                                               "host", "name", "pause_reason", "paused_until",
-                                               "uploaded_24h"}),
-             boost::test_tools::per_element());
-  BOOST_TEST(anna->getValue<std::string>("name") == "anna");
-  BOOST_TEST(anna->getValue<std::string>("host") == "imap.gmail.com:993");
-  BOOST_TEST(anna->getValue<int>("connections") == 4);
-  BOOST_TEST(anna->getValue<int>("capacity") == 2);
-  BOOST_TEST(anna->getValue<std::string>("paused_until") == "2024-05-01T09:31:00Z");
-  BOOST_TEST(anna->getValue<std::string>("pause_reason") == "Too many simultaneous connections");
-  BOOST_TEST(anna->getValue<std::uint64_t>("daily_upload_limit") == 500000000u);
-  BOOST_TEST(anna->getValue<std::uint64_t>("uploaded_24h") == 1234u);
-  const Object::Ptr ben = targets->getObject(1);
-  BOOST_TEST(ben->isNull("paused_until"));  // not paused: no time, no reason
-  BOOST_TEST(ben->isNull("pause_reason"));
+// The target's state at the top of /status: capacity after "too many connections", a pause with
+// the server's words (shown only while it lasts), the budget with what remains and the backlog ETA.
+BOOST_AUTO_TEST_CASE(testStatusJsonShowsTheTargetsPauseAndBudget) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = {pausedTarget(s)};
+  const Object::Ptr target = parseJson(renderStatusJson(s))->getArray("targets")->getObject(0);
+  BOOST_TEST(target->getValue<std::string>("name") == "default");
+  BOOST_TEST(target->getValue<std::string>("host") == "imap.gmail.com:993");
+  BOOST_TEST(target->getValue<int>("connections") == 4);
+  BOOST_TEST(target->getValue<int>("capacity") == 2);
+  BOOST_TEST(target->getValue<std::string>("paused_until") == "2024-05-01T10:00:00Z");
+  BOOST_TEST(target->getValue<std::string>("pause_reason") ==
+             "Account exceeded command or bandwidth limits.");
+  const Object::Ptr budget = target->getObject("upload_budget");
+  BOOST_TEST(budget->getValue<std::uint64_t>("daily_limit") == 500000000u);
+  BOOST_TEST(budget->getValue<std::uint64_t>("used") == 250000000u);
+  BOOST_TEST(budget->getValue<std::uint64_t>("remaining") == 250000000u);
+  BOOST_TEST(budget->getValue<std::string>("next_room_at") == "2024-05-01T11:00:00Z");
+  BOOST_TEST(budget->getValue<std::uint64_t>("waiting_bytes") == 1250000000u);
+  // 250 MB fit today; 1 GB more takes two days of 500 MB.
+  BOOST_TEST(budget->getValue<std::string>("backlog_eta") == "2024-05-03T09:30:15Z");
+
+  s.now = at(10, 0, 1);  // the pause is over: no longer shown
+  s.targets[0].daily_limit = 0;  // and without a budget, no remaining and no ETA
+  s.targets[0].backlog_eta = 0;
+  const Object::Ptr later = parseJson(renderStatusJson(s))->getArray("targets")->getObject(0);
+  BOOST_TEST(later->isNull("paused_until"));
+  BOOST_TEST(later->isNull("pause_reason"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("remaining"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("backlog_eta"));
+}
+
+BOOST_AUTO_TEST_CASE(testBacklogEta) {
+  BOOST_TEST(backlogEta(0, 0, 1000, 100) == 0);        // no budget: no estimate
+  BOOST_TEST(backlogEta(1000, 0, 0, 100) == 0);        // nothing waiting
+  BOOST_TEST(backlogEta(1000, 400, 600, 100) == 100);  // fits in what is left: now
+  BOOST_TEST(backlogEta(1000, 400, 1100, 100) == 100 + 43200);  // half a day more
+  BOOST_TEST(backlogEta(1000, 5000, 1000, 100) == 100 + 86400);  // over budget: a whole day
 }
 
 BOOST_AUTO_TEST_CASE(testStatusJsonWithoutAccounts) {
@@ -353,10 +370,13 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_start_time_seconds", "gauge"},
       {"popgate_build_info", "gauge"},
       {"popgate_poll_duration_seconds", "histogram"},
-      {"popgate_target_paused", "gauge"},
       {"popgate_target_connections", "gauge"},
-      {"popgate_target_uploaded_bytes_24h", "gauge"},
-      {"popgate_target_daily_limit_bytes", "gauge"},
+      {"popgate_target_connection_capacity", "gauge"},
+      {"popgate_target_paused_until_timestamp_seconds", "gauge"},
+      {"popgate_target_upload_budget_bytes", "gauge"},
+      {"popgate_target_uploaded_24h_bytes", "gauge"},
+      {"popgate_target_backlog_bytes", "gauge"},
+      {"popgate_target_backlog_eta_timestamp_seconds", "gauge"},
   };
   BOOST_TEST(families.size() == expected_types.size());
   for (const auto& [name, type] : expected_types) {
@@ -412,6 +432,23 @@ BOOST_AUTO_TEST_CASE(testMetricsValues) {
              unixSeconds(at(9, 5, 0)));
 }
 
+BOOST_AUTO_TEST_CASE(testMetricsTargetBudgetAndPause) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = {pausedTarget(s)};
+  const auto f = parseExposition(renderMetrics(s));
+  const auto target = [&](const std::string& name) {
+    return value(f, name, name, {{"target", "default"}});
+  };
+  BOOST_TEST(target("popgate_target_upload_budget_bytes") == 500000000);
+  BOOST_TEST(target("popgate_target_uploaded_24h_bytes") == 250000000);
+  BOOST_TEST(target("popgate_target_backlog_bytes") == 1250000000);
+  BOOST_TEST(target("popgate_target_backlog_eta_timestamp_seconds") ==
+             static_cast<double>(s.targets[0].backlog_eta));
+  BOOST_TEST(target("popgate_target_paused_until_timestamp_seconds") == unixSeconds(at(10)));
+  BOOST_TEST(target("popgate_target_connections") == 4);
+  BOOST_TEST(target("popgate_target_connection_capacity") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(testMetricsAccountStateEnum) {
   const auto f = parseExposition(renderMetrics(sampleSnapshot()));
   const Family& states = family(f, "popgate_account_state");
@@ -465,24 +502,57 @@ BOOST_AUTO_TEST_CASE(testMetricsLabelEscaping) {
   BOOST_TEST(popgate::toValidUtf8(text) == text);
 }
 
+// A family's two central mailboxes: anna's paused with a budget, ben's idle without one.
+std::vector<TargetStatus> familyTargets(const StatusSnapshot& s) {
+  TargetStatus anna = pausedTarget(s);
+  anna.name = "anna";
+  TargetStatus ben;
+  ben.name = "ben";
+  ben.host = "imap.fastmail.com:993";
+  ben.connections = 1;
+  ben.capacity = 1;
+  ben.used = 4096;
+  return {anna, ben};
+}
+
+BOOST_AUTO_TEST_CASE(testStatusJsonTargetPerAccountAndPerTargetState) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = familyTargets(s);
+  const Object::Ptr root = parseJson(renderStatusJson(s));
+  BOOST_TEST(root->getArray("accounts")->getObject(0)->getValue<std::string>("target") == "anna");
+  BOOST_TEST(root->getArray("accounts")->getObject(1)->getValue<std::string>("target") == "ben");
+  const Array::Ptr targets = root->getArray("targets");
+  BOOST_REQUIRE(targets->size() == 2u);
+  BOOST_TEST(targets->getObject(0)->getValue<std::string>("name") == "anna");
+  BOOST_TEST(targets->getObject(0)->getValue<std::string>("paused_until") == "2024-05-01T10:00:00Z");
+  const Object::Ptr ben = targets->getObject(1);
+  BOOST_TEST(ben->getValue<std::string>("name") == "ben");
+  BOOST_TEST(ben->isNull("paused_until"));  // anna's pause is anna's alone
+  BOOST_TEST(ben->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(ben->getObject("upload_budget")->getValue<std::uint64_t>("used") == 4096u);
+}
+
 BOOST_AUTO_TEST_CASE(testMetricsEveryAccountSampleNamesItsTarget) {
-  const auto f = parseExposition(renderMetrics(sampleSnapshot()));
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = familyTargets(s);
+  const auto f = parseExposition(renderMetrics(s));
   for (const auto& [name, fam] : f) {
     for (const Sample& sample : fam.samples) {
       if (sample.labels.count("account") == 0) continue;
       BOOST_TEST_CONTEXT(sample.name) {
-        BOOST_TEST(sample.labels.at("target") == (sample.labels.at("account") == "work" ? "anna" : "ben"));
+        BOOST_TEST(sample.labels.at("target") ==
+                   (sample.labels.at("account") == "work" ? "anna" : "ben"));
       }
     }
   }
-  BOOST_TEST(value(f, "popgate_target_paused", "popgate_target_paused", {{"target", "anna"}}) == 1);
-  BOOST_TEST(value(f, "popgate_target_paused", "popgate_target_paused", {{"target", "ben"}}) == 0);
+  BOOST_TEST(value(f, "popgate_target_paused_until_timestamp_seconds",
+                   "popgate_target_paused_until_timestamp_seconds", {{"target", "ben"}}) == 0);
+  BOOST_TEST(value(f, "popgate_target_paused_until_timestamp_seconds",
+                   "popgate_target_paused_until_timestamp_seconds", {{"target", "anna"}}) > 0);
   BOOST_TEST(value(f, "popgate_target_connections", "popgate_target_connections",
-                   {{"target", "anna"}}) == 2);
-  BOOST_TEST(value(f, "popgate_target_uploaded_bytes_24h", "popgate_target_uploaded_bytes_24h",
-                   {{"target", "anna"}}) == 1234);
-  BOOST_TEST(value(f, "popgate_target_daily_limit_bytes", "popgate_target_daily_limit_bytes",
-                   {{"target", "ben"}}) == 0);
+                   {{"target", "ben"}}) == 1);
+  BOOST_TEST(value(f, "popgate_target_uploaded_24h_bytes", "popgate_target_uploaded_24h_bytes",
+                   {{"target", "ben"}}) == 4096);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsWithoutAccounts) {

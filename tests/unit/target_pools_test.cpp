@@ -68,10 +68,10 @@ BOOST_AUTO_TEST_CASE(testStatusListsConfiguredTargetsAndRetainDropsRemovedOnes) 
   BOOST_TEST(status[0].host == "imap.gmail.com:993");
   BOOST_TEST(status[0].connections == 2u);
   BOOST_TEST(status[0].capacity == 2u);  // no pool yet: as configured
-  BOOST_TEST(status[0].used_24h == 0u);
+  BOOST_TEST(status[0].used == 0u);
   BOOST_TEST(status[1].name == "ben");
   BOOST_TEST(status[1].daily_limit == 1024u);
-  BOOST_TEST(status[1].used_24h == 700u);
+  BOOST_TEST(status[1].used == 700u);
 
   // ben leaves the configuration: its pool (and what it counted) goes; a new ben starts afresh.
   GatewayConfig without_ben = cfg;
@@ -79,5 +79,5 @@ BOOST_AUTO_TEST_CASE(testStatusListsConfiguredTargetsAndRetainDropsRemovedOnes) 
   pools.retain(without_ben);
   BOOST_TEST(pools.status(without_ben).size() == 1u);
   BOOST_TEST(pools.poolFor(cfg.targets[1]) != ben);
-  BOOST_TEST(pools.status(cfg)[1].used_24h == 0u);
+  BOOST_TEST(pools.status(cfg)[1].used == 0u);
 }
