@@ -1,6 +1,7 @@
 // TargetPools: one pool of upload sessions per target, kept while its settings stay the same,
 // replaced when they change, dropped when the target leaves the configuration; the status of
-// every configured target in configuration order. No session is opened (pools open lazily).
+// every configured target in configuration order, each with the backlog of its own accounts. No
+// session is opened (pools open lazily).
 #include <boost/test/unit_test.hpp>
 
 #include "gateway/service/TargetPools.h"
@@ -80,4 +81,33 @@ BOOST_AUTO_TEST_CASE(testStatusListsConfiguredTargetsAndRetainDropsRemovedOnes) 
   BOOST_TEST(pools.status(without_ben).size() == 1u);
   BOOST_TEST(pools.poolFor(cfg.targets[1]) != ben);
   BOOST_TEST(pools.status(cfg)[1].used == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(testEachTargetsBacklogIsItsOwnAccounts) {
+  // anna's account waits on a spent budget; ben's target has nothing to catch up on.
+  popgate::gateway::StatusBoard board("test");
+  popgate::gateway::AccountStatus anna_work, ben_isp;
+  anna_work.name = "anna-work";
+  anna_work.target = "anna";
+  ben_isp.name = "ben-isp";
+  ben_isp.target = "ben";
+  board.setAccounts({anna_work, ben_isp});
+  TargetPools pools(nullptr);
+  GatewayConfig cfg = family();
+  cfg.targets[0].daily_upload_limit = 1000;
+  board.setTargetProbe([&] { return pools.status(cfg); });
+  const auto now = std::chrono::system_clock::now();
+  popgate::gateway::PollResult waiting;
+  waiting.waiting_bytes = 5000;
+  board.pollFinished("anna-work", waiting, now, popgate::gateway::AccountState::Backoff,
+                     std::nullopt, {});
+  board.pollFinished("ben-isp", popgate::gateway::PollResult{}, now,
+                     popgate::gateway::AccountState::Idle, std::nullopt, {});
+
+  const auto snapshot = board.snapshot();
+  BOOST_REQUIRE(snapshot.targets.size() == 2u);
+  BOOST_TEST(snapshot.targets[0].waiting_bytes == 5000u);
+  BOOST_TEST(snapshot.targets[0].backlog_eta > 0);
+  BOOST_TEST(snapshot.targets[1].waiting_bytes == 0u);
+  BOOST_TEST(snapshot.targets[1].backlog_eta == 0);
 }
