@@ -349,9 +349,9 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
     }
   }
   const std::string backlog_why =
-      account_.backlog == config::Backlog::None
-          ? "backlog: on the server before the first pass"
-          : "backlog: sent before " + config::backlogText(account_).substr(6);
+      account_.backlog == config::Backlog::Since
+          ? "backlog: " + config::backlogText(account_) + " (Date: before that day)"
+          : std::string("backlog: on the server before the first pass");
 
   std::vector<pop3::MessageInfo> fetch;
   std::vector<LedgerChange> parked;
