@@ -52,6 +52,7 @@ Object::Ptr renderTotals(const AccountStatus& account) {
   totals->set("bytes", account.bytes);
   totals->set("rejected", account.rejected);
   totals->set("too_large", account.too_large);
+  totals->set("in_target", account.in_target);
   return totals;
 }
 
@@ -84,6 +85,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("totals", renderTotals(account));
   object->set("listed", account.listed);
   object->set("quarantined", account.quarantined);
+  object->set("backlog", account.backlog);
   object->set("quarantine", renderQuarantine(account.quarantine));
   return object;
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "MessageQueue.h"
+#include "connectors/common/Printable.h"
 #include "Spool.h"
 
 namespace popgate::gateway {
@@ -1016,6 +1017,26 @@ void PollJob::finishSession() {
   record(deleted);
   result_.deleted += count;
   step("deleted");
+}
+
+std::vector<std::string> planLines(const PollResult& r, std::size_t per_action) {
+  std::vector<std::string> lines;
+  for (const char* action : {"upload", "skip", "delete"}) {
+    std::size_t shown = 0, more = 0;
+    for (const PlannedAction& a : r.plan) {
+      if (a.action != action) continue;
+      if (shown == per_action) {
+        ++more;
+        continue;
+      }
+      ++shown;
+      std::string line = "  " + a.action + std::string(8 - a.action.size(), ' ') + a.uidl;
+      if (!a.why.empty()) line += "  " + printable(a.why, 200);
+      lines.push_back(std::move(line));
+    }
+    if (more > 0) lines.push_back("  ... and " + std::to_string(more) + " more to " + action);
+  }
+  return lines;
 }
 
 std::string summarize(const PollResult& r) {

@@ -226,7 +226,12 @@ class PollJob final : private Uploader {
   std::atomic<bool> uploads_stopped_{false};
 };
 
-// "work: 12 uploaded, 3 already delivered, 0 deleted, 1.2 MiB, 0 errors (2.3 s)".
+// "work: 12 uploaded, 3 already delivered, 0 deleted, 1.2 MiB, 0 errors (2.3 s)"; a dry run's
+// "work (dry run): would upload 12 (1.2 MiB), skip 3 already delivered, ...; would delete 3".
 std::string summarize(const PollResult& result);
+
+// A dry run's plan, one line per message ("  skip    uid17  backlog: ..."), grouped by action
+// (upload, skip, delete), at most `per_action` lines each and then how many more.
+std::vector<std::string> planLines(const PollResult& result, std::size_t per_action);
 
 }  // namespace popgate::gateway
