@@ -343,7 +343,9 @@ codec::ImapTagged ImapClient::simpleCommand(
   all.reserve(pieces.size() + 1);
   all.push_back(Piece{tag + " ", nullptr, false});
   all.insert(all.end(), pieces.begin(), pieces.end());
-  if (auto early = sendPieces(tag, all, tag + " " + std::string(trace))) return *early;
+  auto early = sendPieces(tag, all, tag + " " + std::string(trace));
+  for (Piece& piece : all) wipe(piece.text);  // LOGIN and AUTHENTICATE pieces hold secrets
+  if (early) return *early;
   connection_.flush();
   return readTagged(tag, what, on_untagged);
 }
@@ -393,10 +395,13 @@ void ImapClient::login(const Credentials& credentials) {
   }
   codec::ImapTagged reply;
   if (method == AuthMethod::Plain) {
-    const std::string response = codec::saslPlain(credentials.username, credentials.password);
+    // Every buffer holding the response is a Secret or wiped: nothing of it outlives the login.
+    const Secret response(codec::saslPlain(credentials.username, credentials.password.reveal()));
     if (hasCapability("SASL-IR")) {
-      reply = simpleCommand({Piece{"AUTHENTICATE PLAIN " + response, nullptr, false}},
-                            "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      std::vector<Piece> pieces{Piece{"AUTHENTICATE PLAIN ", nullptr, false}, Piece{}};
+      pieces.back().text.assign(response.reveal());
+      reply = simpleCommand(pieces, "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      wipe(pieces.back().text);
     } else {
       const std::string tag = nextTag();
       connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
@@ -406,7 +411,7 @@ void ImapClient::login(const Credentials& credentials) {
         keepWaiting(started, "the end of AUTHENTICATE");
         codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
         if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
-          connection_.send(response + "\r\n", "********");
+          connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
           answered = true;
           continue;
         }
@@ -430,8 +435,9 @@ void ImapClient::login(const Credentials& credentials) {
     std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
     appendAstring(pieces, credentials.username);
     pieces.push_back(Piece{" ", nullptr, false});
-    appendAstring(pieces, credentials.password);
+    appendAstring(pieces, credentials.password.reveal());
     reply = simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+    for (Piece& piece : pieces) wipe(piece.text);
   }
   if (reply.status != codec::ImapStatus::Ok) {
     if (codec::connectionLimitReached(reply.code, reply.text)) {

@@ -26,7 +26,7 @@ const std::string kCaps = "IMAP4rev1 LITERAL+ UIDPLUS";
 std::unique_ptr<imap::ImapClient> loggedInClient(const ScriptedServer& srv) {
   const net::Endpoint e = endpoint(srv);
   auto client = std::make_unique<imap::ImapClient>(net::openTransport(e), e);
-  client->login(imap::Credentials{"me", "pw", imap::AuthMethod::Login});
+  client->login(imap::Credentials{"me", popgate::Secret("pw"), imap::AuthMethod::Login});
   return client;
 }
 
