@@ -9,40 +9,26 @@
 #include <atomic>
 #include <sstream>
 
+#include "tests/support/Messages.h"
 #include "tests/support/PollFixture.h"
 
 using namespace popgate;
 using namespace popgate::gateway;
 using popgate::test::crash;
+using popgate::test::fetcherCopy;
 using popgate::test::PollFixture;
 
 namespace {
 
 constexpr std::int64_t kJan15 = 1768435200;  // 2026-01-15T00:00:00Z
 
-// A message with this Date (none when empty), From and Message-ID (none when empty).
 std::string mail(int n, const std::string& date, const std::string& from = "alice@example.org",
                  const std::string& id = "default") {
-  std::string m = "From: " + from + "\r\n";
-  if (!id.empty()) {
-    m += "Message-ID: " + (id == "default" ? "<n" + std::to_string(n) + "@isp.example>" : id) +
-         "\r\n";
-  }
-  m += "Subject: note " + std::to_string(n) + "\r\n";
-  if (!date.empty()) m += "Date: " + date + "\r\n";
-  m += "\r\nbody of note " + std::to_string(n) + "\r\n";
-  return m;
+  return popgate::test::noteMessage(n, date, from, id);
 }
 
 const std::string kOld = "Mon, 5 Jan 2026 09:00:00 +0000";
 const std::string kNew = "Tue, 20 Jan 2026 09:00:00 +0100";
-
-// What Gmail's fetcher leaves in the target: the message with a Received: line on top.
-std::string fetcherCopy(const std::string& message) {
-  return "Received: from pop.isp.example by mx.google.com with POP3 id x12;\r\n"
-         "        Mon, 19 Jan 2026 10:00:00 -0800 (PST)\r\n" +
-         message;
-}
 
 bool onPop(const PollFixture& f, const std::string& bytes) {
   return std::any_of(f.drop.messages.begin(), f.drop.messages.end(),
@@ -493,4 +479,17 @@ BOOST_AUTO_TEST_CASE(testDryRunOfAFirstPassRecordsNoBacklog) {
   BOOST_TEST(dry.plan.size() == 3u);
   BOOST_TEST(!f.ledger->firstPassDone("work").has_value());
   BOOST_TEST(f.ledger->load("work").empty());
+}
+
+// The dry run's listing under the summary line: uploads, then skips with their reason, then
+// deletions, each cut at the cap with how many more there are (a backlog of 30,000 must not
+// flood the terminal).
+BOOST_AUTO_TEST_CASE(testDryRunPlanLinesGroupByActionAndStopAtTheCap) {
+  PollResult r;
+  r.plan = {{"delete", "u1", ""},      {"upload", "u2", ""}, {"skip", "u3", "backlog"},
+            {"upload", "u4", ""},      {"upload", "u5", ""}, {"skip", "u6", "bad\r\nline"}};
+  const std::vector<std::string> expected{"  upload  u2", "  upload  u4",
+                                          "  ... and 1 more to upload", "  skip    u3  backlog",
+                                          "  skip    u6  bad\\r\\nline", "  delete  u1"};
+  BOOST_TEST(planLines(r, 2) == expected, boost::test_tools::per_element());
 }
