@@ -559,7 +559,10 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
       ++result_.uploaded;
       result_.bytes += m.size;
       planned("upload", m.uidl, std::to_string(m.size) + " bytes");
-      if (!account_.keep) ++result_.deleted;  // once it is in the target
+      if (!account_.keep) {  // once it is in the target
+        ++result_.deleted;
+        planned("delete", m.uidl, "once uploaded");
+      }
     }
     return;
   }

@@ -159,6 +159,7 @@ BOOST_AUTO_TEST_CASE(testDryRunPrintsCountsAndChangesNothing) {
 
   const CommandResult dry = runPopgate({"once", "--config", config.string(), "--dry-run"});
   BOOST_TEST_INFO("stdout: " << dry.out << "\nstderr: " << dry.err);
+  BOOST_TEST_MESSAGE("once --dry-run printed:\n" << dry.out);
   BOOST_TEST(dry.exit_code == 0);
   BOOST_TEST(contains(dry.out, "dry run: nothing is uploaded, deleted or recorded"));
   BOOST_TEST(contains(dry.out, "work (dry run): would upload 3 ("));
@@ -172,6 +173,7 @@ BOOST_AUTO_TEST_CASE(testDryRunPrintsCountsAndChangesNothing) {
   BOOST_TEST(contains(dry.out, "  upload  "));
   BOOST_TEST(contains(dry.out, "  skip    "));
   BOOST_TEST(contains(dry.out, "  delete  "));
+  BOOST_TEST(contains(dry.out, "once uploaded"));
 
   // Nothing changed: no folder created, nothing appended or deleted, no ledger row.
   BOOST_CHECK_THROW(dovecot.count("me", "Work"), std::runtime_error);

@@ -451,8 +451,9 @@ BOOST_AUTO_TEST_CASE(testDryRunChangesNothingAndTellsWhatAPassWouldDo) {
   BOOST_TEST(f.target.appends == 0);
   std::vector<std::string> plan;
   for (const PlannedAction& a : dry.plan) plan.push_back(a.action + " " + a.uidl);
-  const std::vector<std::string> expected{"skip refused", "skip huge", "skip copied", "upload new",
-                                          "delete delivered", "delete copied"};
+  const std::vector<std::string> expected{"skip refused",     "skip huge",       "skip copied",
+                                          "upload new",       "delete new",      "delete delivered",
+                                          "delete copied"};
   BOOST_TEST(plan == expected, boost::test_tools::per_element());
   BOOST_TEST(summarize(dry).find("work (dry run): would upload 1 (") == 0u, summarize(dry));
 
