@@ -146,7 +146,7 @@ constexpr std::array<AccountMetric, 17> kAccountMetrics{{
      [](const AccountStatus& a) { return formatUnsigned(a.quarantined); }},
     {"popgate_messages_listed", "gauge", "Messages in the POP maildrop at the last poll.",
      [](const AccountStatus& a) { return formatUnsigned(a.listed); }},
-    {"popgate_messages_backlog", "gauge",
+    {"popgate_messages_not_imported", "gauge",
      "Messages on the POP server before the account's first pass (backlog), left there.",
      [](const AccountStatus& a) { return formatUnsigned(a.backlog); }},
 }};
@@ -194,6 +194,52 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
+struct TargetMetric {
+  const char* name;
+  const char* help;
+  std::string (*value)(const TargetStatus&, std::int64_t now);
+};
+
+std::string formatUnixSeconds(std::int64_t seconds) {
+  return seconds > 0 ? std::to_string(seconds) : "0";
+}
+
+// The per-target gauges, labelled target="<name>".
+constexpr std::array<TargetMetric, 7> kTargetMetrics{{
+    {"popgate_target_connections", "Upload sessions the target may have (target.connections).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.connections); }},
+    {"popgate_target_connection_capacity",
+     "Upload sessions usable now: fewer for a while after \"too many simultaneous connections\".",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.capacity); }},
+    {"popgate_target_paused_until_timestamp_seconds",
+     "Unix time a pause the target asked for (throttling, bandwidth) ends; 0 when not paused.",
+     [](const TargetStatus& t, std::int64_t now) {
+       return formatUnixSeconds(t.paused_until > now ? t.paused_until : 0);
+     }},
+    {"popgate_target_upload_budget_bytes",
+     "The daily upload budget (target.daily_upload_limit) in bytes per rolling 24 hours; 0: none.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.daily_limit); }},
+    {"popgate_target_uploaded_24h_bytes", "Bytes uploaded to the target in the last 24 hours.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.used); }},
+    {"popgate_target_backlog_bytes",
+     "Bytes of listed messages the last passes set out to deliver and did not (the backlog).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.waiting_bytes); }},
+    {"popgate_target_backlog_eta_timestamp_seconds",
+     "Unix time the backlog should be through at the daily upload budget; 0: no backlog or no budget.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnixSeconds(t.backlog_eta); }},
+}};
+
+void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (const TargetMetric& metric : kTargetMetrics) {
+    out.family(metric.name, "gauge", metric.help);
+    for (const TargetStatus& target : snapshot.targets) {
+      out.sample(metric.name, {{"target", target.name}}, metric.value(target, now));
+    }
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const StatusSnapshot& snapshot) {
@@ -207,6 +253,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   }
   renderStates(snapshot, out);
   renderDurations(snapshot, out);
+  renderTargets(snapshot, out);
   return out.take();
 }
 

@@ -196,6 +196,10 @@ void PollJob::planned(std::string action, const std::string& uidl, std::string w
 
 bool PollJob::unseen(const std::string& uidl) const { return known_uidls_.count(uidl) == 0; }
 
+void PollJob::settled(std::uint64_t listed_size) {
+  result_.waiting_bytes -= std::min(result_.waiting_bytes, listed_size);
+}
+
 void PollJob::reset() {
   source_.reset();
   uidl_count_.clear();
@@ -566,6 +570,7 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
     }
     return;
   }
+  for (const pop3::MessageInfo& m : fetch) result_.waiting_bytes += m.size;
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
     std::unique_ptr<MailSink> sink = sink_factory_();
@@ -814,6 +819,7 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       recovered[i] = true;
       std::lock_guard lock(mutex_);
       ++result_.recovered;
+      settled(p.item->info.size);
       deleteLater(p.item->info.number, p.entry);
       continue;
     }
@@ -898,6 +904,7 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
         changes.push_back(LedgerChange{entry, false});
         ++result_.uploaded;
         result_.bytes += entry.size;
+        settled(p.item->info.size);
         deleteLater(p.item->info.number, entry);
         continue;
       }

@@ -105,6 +105,9 @@ struct PollResult {
   // would delete, after upload where keep: false), and `plan` what it would do to which message.
   bool dry_run = false;
   std::vector<PlannedAction> plan;
+  // LIST sizes of the messages this pass set out to deliver and did not: what is left of the
+  // backlog (paused by a throttled target or a spent upload budget, refused, or stopped).
+  std::uint64_t waiting_bytes = 0;
   Problems problems;              // warnings worth a log line (the first 20, and a count)
   std::optional<Error> error;
   std::chrono::milliseconds duration{0};
@@ -134,7 +137,10 @@ class PollJob final : private Uploader {
   struct Upload;
   // Which ledger row a retrieved message is: its key, the row as it was (if any), and the key
   // that row had when it must be renamed (a UIDL that stopped repeating).
-  struct Identity {
+  // A message of `listed_size` (its LIST size) reached the target: no longer waiting. Caller
+  // holds mutex_.
+  void settled(std::uint64_t listed_size);
+    struct Identity {
     std::string key;
     std::optional<LedgerEntry> prior;
     std::optional<std::string> rekey_from;
