@@ -42,6 +42,17 @@ gateway::PollResult PollFixture::run(std::function<void(std::string_view)> hook,
   return job.run();
 }
 
+PollFixture::CrashRun PollFixture::runCrashingAt(int k) {
+  std::atomic<int> seen{0};
+  CrashRun r;
+  r.result = run([&](std::string_view) {
+    if (++seen >= k) crash();
+  });
+  r.steps = seen;
+  r.crashed = seen >= k;
+  return r;
+}
+
 std::size_t PollFixture::copies(const std::string& bytes) const {
   const auto all = target.all();
   return static_cast<std::size_t>(std::count(all.begin(), all.end(), bytes));

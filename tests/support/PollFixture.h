@@ -46,6 +46,16 @@ struct PollFixture {
 
   // How many copies of `bytes` the target holds, in all folders.
   std::size_t copies(const std::string& bytes) const;
+
+  // The kill-at-every-step tests' pass: it crashes at its k-th step (counted across threads; from
+  // step k on every thread dies at its next step). `crashed` is false when the pass finished
+  // before step k: every step has been tried, and `steps` says how many it took.
+  struct CrashRun {
+    gateway::PollResult result;
+    int steps = 0;
+    bool crashed = false;
+  };
+  CrashRun runCrashingAt(int k);
 };
 
 }  // namespace popgate::test

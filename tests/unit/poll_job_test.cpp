@@ -209,13 +209,10 @@ void killAfterEveryStep(std::size_t upload_threads) {
     originals.push_back(lookAlike(2));  // in the target before its twin, or after it
     originals.push_back(lookAlike(4));
     for (const auto& m : originals) f.drop.add(m);
-    std::atomic<int> seen{0};
-    const PollResult crashed = f.run([&](std::string_view) {
-      if (++seen >= k) crash();  // from step k on, every thread dies at its next step
-    });
-    if (seen < k) {  // the pass finished before step k: every step has been tried
-      BOOST_TEST(crashed.ok());
-      total_steps = seen;
+    const Fixture::CrashRun crashed = f.runCrashingAt(k);
+    if (!crashed.crashed) {  // the pass finished before step k: every step has been tried
+      BOOST_TEST(crashed.result.ok());
+      total_steps = crashed.steps;
       break;
     }
     BOOST_TEST_CONTEXT("crash at step " << k) {
