@@ -68,7 +68,7 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel) {
+                                  unsigned parallel, const PollOptions& options) {
   TargetPools pools(&ledger);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
@@ -77,7 +77,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
       logDebug(accounts[i]->name + ": pass starts");
       try {
         auto pool = pools.poolFor(cfg.targetOf(*accounts[i]));
-        results[i] = makePollJob(cfg, *accounts[i], ledger, pool)->run();
+        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options)->run();
       } catch (const Error& e) {
         results[i].account = accounts[i]->name;
         results[i].error = e;
