@@ -36,6 +36,15 @@ constexpr bool startsWithNoCase(std::string_view s, std::string_view prefix) noe
   return s.size() >= prefix.size() && equalsNoCase(s.substr(0, prefix.size()), prefix);
 }
 
+// `s` contains `needle`, ASCII letters compared without case.
+constexpr bool containsNoCase(std::string_view s, std::string_view needle) noexcept {
+  if (needle.size() > s.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= s.size(); ++i) {
+    if (equalsNoCase(s.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
 // Lower-case hex of `size` bytes.
 inline std::string lowerHex(const unsigned char* bytes, std::size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -4,9 +4,14 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 
+#include <openssl/crypto.h>
+
+#include "connectors/codec/OAuthSasl.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Ascii.h"
+#include "connectors/common/Printable.h"
 #include "connectors/codec/Sha256.h"
 
 namespace popgate::imap {
@@ -68,7 +73,10 @@ ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::End
     : connection_(std::move(transport),
                   endpoint.protocol.empty() ? "IMAP " + endpoint.label() : endpoint.label(),
                   endpoint.timeout, std::move(trace)),
-      patience_(endpoint.timeout) {
+      patience_(endpoint.timeout),
+      host_(endpoint.host),
+      port_(endpoint.port),
+      tls_(endpoint.tls) {
   const codec::ImapResponse hello = readResponse("greeting");
   const auto* greeting = std::get_if<codec::ImapUntagged>(&hello);
   if (greeting == nullptr || (greeting->status != codec::ImapStatus::Ok &&
@@ -281,6 +289,11 @@ void ImapClient::startTls() {
 
 void ImapClient::login(const Credentials& credentials) {
   if (preauth_) return;  // already authenticated (only accepted over TLS or with tls: none)
+  if (credentials.method == AuthMethod::XOAuth2 || credentials.method == AuthMethod::OAuthBearer) {
+    authenticateOAuth(credentials, credentials.method);
+    confirmOAuthSession(credentials.username);
+    return;
+  }
   AuthMethod method = credentials.method;
   if (method == AuthMethod::Auto) {
     method = hasCapability("AUTH=PLAIN") || hasCapability("LOGINDISABLED") ? AuthMethod::Plain
@@ -337,6 +350,107 @@ void ImapClient::login(const Credentials& credentials) {
   } else {
     readCapabilities();  // capabilities may change after login (RFC 3501 §6.2.3)
   }
+}
+
+void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod method) {
+  const bool bearer = method == AuthMethod::OAuthBearer;
+  const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
+  if (!connection_.isSecure() && tls_ != TlsMode::None) {
+    throw Error(ErrorKind::Security, connection_.label() + ": the connection is not encrypted; " +
+                                         "popgate sends an OAuth access token only over TLS " +
+                                         "(or with tls: none)");
+  }
+  std::string response =
+      bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token, host_, port_)
+             : codec::saslXoauth2(credentials.username, credentials.access_token);
+  struct Wipe {
+    std::string& secret;
+    ~Wipe() { OPENSSL_cleanse(secret.data(), secret.size()); }
+  } wipe{response};
+
+  // The whole exchange has one deadline: a server that keeps sending untagged lines (each one
+  // resets the read timeout) must not hold the login forever.
+  const auto limit = 2 * patience_;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const std::string tag = nextTag();
+  const std::string command = tag + " AUTHENTICATE " + mechanism;
+  bool sent = hasCapability("SASL-IR");  // RFC 4959: the initial response on the command line
+  if (sent) {
+    connection_.send(command + " " + response + "\r\n", command + " ********");
+  } else {
+    connection_.send(command + "\r\n", command);
+  }
+  std::optional<codec::OAuthFailure> failure;
+  bool challenged = false;
+  for (;;) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Error(ErrorKind::Transient,
+                  connection_.label() + " did not finish AUTHENTICATE " + mechanism + " within " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+                      " s" + (sent ? "" : " (it never asked for the token)"));
+    }
+    codec::ImapResponse response_line =
+        readResponse(sent ? "AUTHENTICATE reply" : "AUTHENTICATE go-ahead");
+    if (const auto* go = std::get_if<codec::ImapContinuation>(&response_line)) {
+      if (!sent) {
+        connection_.send(response + "\r\n", "********");
+        sent = true;
+      } else if (!challenged) {
+        // A failure challenge (Gmail, RFC 7628 §3.2.2): answer it so that the server finishes
+        // with its tagged NO, and keep the JSON status for the error.
+        challenged = true;
+        failure = codec::parseOAuthFailure(go->text);
+        const std::string_view answer =
+            bearer ? codec::kOauthBearerFailureAnswer : codec::kXoauth2FailureAnswer;
+        connection_.send(std::string(answer) + "\r\n", answer.empty() ? "(empty line)" : answer);
+      } else {
+        connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
+      }
+      continue;
+    }
+    if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
+      if (tagged->tag != tag) {
+        throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                    taggedLine(*tagged));
+      }
+      if (tagged->status == codec::ImapStatus::Ok) return;
+      const ErrorKind kind =
+          codec::codeName(tagged->code) == "UNAVAILABLE" ? ErrorKind::Transient : ErrorKind::Auth;
+      std::string message = connection_.label() + " refused the " + mechanism + " login of " +
+                            credentials.username;
+      if (failure) {
+        message += "; its OAuth status: " + printable(failure->text, 200);
+      } else if (challenged) {
+        message += "; its challenge was not the JSON status RFC 7628 describes";
+      }
+      throw Error(kind, message, taggedLine(*tagged));
+    }
+    const auto& untagged = std::get<codec::ImapUntagged>(response_line);
+    if (untagged.status == codec::ImapStatus::Bye) {
+      throw Error(ErrorKind::Transient, connection_.label() + " ended the session during AUTHENTICATE",
+                  untaggedLine(untagged));
+    }
+  }
+}
+
+void ImapClient::confirmOAuthSession(const std::string& username) {
+  const codec::ImapTagged reply =
+      simpleCommand({Piece{"CAPABILITY", nullptr, false}}, "CAPABILITY reply", "CAPABILITY",
+                    [&](const codec::ImapUntagged& u) {
+                      if (u.keyword == "CAPABILITY") noteCapabilities(u.text);
+                    });
+  if (reply.status == codec::ImapStatus::Ok) return;
+  if (reply.status == codec::ImapStatus::Bad &&
+      containsNoCase(reply.text, "authenticated but not connected")) {
+    // Microsoft 365 accepts a valid token for any user and only then finds no mailbox for it.
+    throw Error(ErrorKind::Config,
+                connection_.label() + " accepted the access token but cannot open the mailbox of " +
+                    username + ": the token belongs to another user than username " + username +
+                    ", or IMAP is disabled for that mailbox (Microsoft 365: enable IMAP for it)",
+                taggedLine(reply));
+  }
+  throw Error(ErrorKind::Protocol, connection_.label() + " refused CAPABILITY after the login",
+              taggedLine(reply));
 }
 
 const codec::PersonalNamespace& ImapClient::personalNamespace() {
