@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "OAuthSettings.h"
 #include "Secret.h"
 #include "connectors/common/TlsMode.h"
 
@@ -17,8 +18,8 @@ namespace popgate::config {
 
 enum class LogLevel { Error, Warning, Info, Debug };
 enum class LogFormat { Text, Json };
-enum class PopAuth { Auto, User, Apop, Plain };
-enum class ImapAuth { Auto, Login, Plain };
+enum class PopAuth { Auto, User, Apop, Plain, XOAuth2, OAuthBearer };
+enum class ImapAuth { Auto, Login, Plain, XOAuth2, OAuthBearer };
 
 // Where a server is and how to reach it. The password is resolved at load time.
 struct ServerEndpoint {
@@ -31,6 +32,11 @@ struct ServerEndpoint {
   std::string password_source;  // "password_file /run/secrets/x", "password_env X",
                                 // "password (inline in config)"; never the value
   std::chrono::seconds timeout{60};
+  // With auth: xoauth2 | oauthbearer, where access tokens come from (then there is no password).
+  std::optional<OAuthSettings> oauth;
+  Provider provider = Provider::None;
+  std::string tenant;                     // microsoft365 and outlook: the token endpoint's tenant
+  std::vector<std::string> preset_filled;  // what the preset set, "host pop.gmail.com", for check
 };
 
 struct PopAccount {
@@ -79,6 +85,9 @@ std::string_view logLevelName(LogLevel level) noexcept;
 std::string_view logFormatName(LogFormat format) noexcept;
 std::string_view popAuthName(PopAuth auth) noexcept;
 std::string_view imapAuthName(ImapAuth auth) noexcept;
+// True for xoauth2 and oauthbearer.
+bool isOAuth(PopAuth auth) noexcept;
+bool isOAuth(ImapAuth auth) noexcept;
 
 // "host:port", or "[host]:port" when the host is an IPv6 literal; for messages and listen sockets.
 std::string hostPort(const std::string& host, std::uint16_t port);
