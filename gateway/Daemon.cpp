@@ -11,6 +11,7 @@
 
 #include "Ledger.h"
 #include "Logging.h"
+#include "OAuthLogin.h"
 #include "PassRunner.h"
 #include "Scheduler.h"
 #include "StateLock.h"
@@ -52,6 +53,7 @@ bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
          a.server.tls == b.server.tls && a.server.ca_file == b.server.ca_file &&
          a.server.username == b.server.username &&
          a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
+         config::sameOAuth(a.server.oauth, b.server.oauth) &&
          a.connections == b.connections && a.server.timeout == b.server.timeout;
 }
 
@@ -84,28 +86,31 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   StateLock lock(cfg->state_dir);
   Ledger ledger(cfg->state_dir / "ledger.sqlite");
   StatusBoard board(POPGATE_VERSION);
+  auto tokens = makeTokenManager(*cfg);  // refresh tokens live in state_dir: fixed until restart
+  reportTo(board, *tokens);
+  declareOAuthLogins(board, *cfg);
 
   // Upload sessions are shared by every pass; a reload that changes the target replaces them.
   std::mutex pool_mutex;
-  auto pool = std::make_shared<ImapPool>(cfg->target);
+  auto pool = std::make_shared<ImapPool>(cfg->target, ImapPool::Opener{}, tokens);
   config::ImapTarget pool_target = cfg->target;
   auto poolFor = [&](const config::GatewayConfig& c) {
     std::lock_guard guard(pool_mutex);
     if (!sameTarget(pool_target, c.target)) {
       pool->closeAll();
-      pool = std::make_shared<ImapPool>(c.target);
+      pool = std::make_shared<ImapPool>(c.target, ImapPool::Opener{}, tokens);
       pool_target = c.target;
     }
     return pool;
   };
 
-  Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
+  Scheduler scheduler(board, [&ledger, &poolFor, &tokens](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
     PassOutcome outcome;
-    outcome.result = makePollJob(c, account, ledger, poolFor(c), options)->run();
+    outcome.result = makePollJob(c, account, ledger, poolFor(c), options, tokens)->run();
     outcome.quarantine = quarantineOf(ledger, account.name);
     return outcome;
   });
@@ -140,6 +145,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
+        declareOAuthLogins(board, *next);
         cfg = next;
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
       } catch (const Error& e) {

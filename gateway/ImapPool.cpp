@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "Logging.h"
+#include "OAuthLogin.h"
 #include "Pop3Source.h"
 
 namespace popgate::gateway {
@@ -17,6 +18,8 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
   switch (auth) {
     case config::ImapAuth::Login: return imap::AuthMethod::Login;
     case config::ImapAuth::Plain: return imap::AuthMethod::Plain;
+    case config::ImapAuth::XOAuth2: return imap::AuthMethod::XOAuth2;
+    case config::ImapAuth::OAuthBearer: return imap::AuthMethod::OAuthBearer;
     case config::ImapAuth::Auto: break;
   }
   return imap::AuthMethod::Auto;
@@ -25,28 +28,41 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
 }  // namespace
 
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
-                                                  net::TraceSink trace) {
+                                                  net::TraceSink trace,
+                                                  oauth::TokenManager* tokens) {
   net::Endpoint endpoint = endpointOf(target.server);
   endpoint.protocol = "IMAP";
-  auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint,
-                                                   std::move(trace));
   imap::Credentials credentials;
   credentials.username = target.server.username;
-  credentials.password = std::string(target.server.password.reveal());
   credentials.method = methodOf(target.auth);
-  client->login(credentials);
+  std::unique_ptr<imap::ImapClient> client;
+  auto connect = [&] {
+    client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint, trace);
+  };
+  if (target.server.oauth) {
+    requireTokens(tokens).withToken(targetCredential(target), [&](const std::string& token) {
+      connect();
+      credentials.access_token = token;
+      client->login(credentials);
+    });
+  } else {
+    credentials.password = std::string(target.server.password.reveal());
+    connect();
+    client->login(credentials);
+  }
   client->setNotice([](std::string_view text) { logWarning(text); });
   return client;
 }
 
-ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
+ImapPool::ImapPool(const config::ImapTarget& target, Opener opener,
+                   std::shared_ptr<oauth::TokenManager> tokens)
     : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {
   if (!opener_) {
     const config::ImapTarget copy = target;
     // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
     auto opened = std::make_shared<std::atomic<unsigned>>(0);
-    opener_ = [copy, opened] {
-      return openImapSession(copy, traceTo("imap#" + std::to_string(++*opened)));
+    opener_ = [copy, opened, tokens] {
+      return openImapSession(copy, traceTo("imap#" + std::to_string(++*opened)), tokens.get());
     };
   }
 }

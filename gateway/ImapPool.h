@@ -13,6 +13,7 @@
 
 #include "config/GatewayConfig.h"
 #include "connectors/imap/ImapClient.h"
+#include "connectors/oauth/TokenManager.h"
 
 namespace popgate::gateway {
 
@@ -21,7 +22,9 @@ class ImapPool {
   // Opens a logged-in session; the default connects to `target` (tests pass their own).
   using Opener = std::function<std::unique_ptr<imap::ImapClient>()>;
 
-  ImapPool(const config::ImapTarget& target, Opener opener = {});
+  // The default opener gets access tokens from `tokens` when the target signs in with OAuth.
+  ImapPool(const config::ImapTarget& target, Opener opener = {},
+           std::shared_ptr<oauth::TokenManager> tokens = {});
   ~ImapPool();
   ImapPool(const ImapPool&) = delete;
   ImapPool& operator=(const ImapPool&) = delete;
@@ -70,8 +73,10 @@ class ImapPool {
   std::size_t open_ = 0;  // sessions in existence (idle + lent) or being opened
 };
 
-// The session opener for a configured target: connect, STARTTLS as configured, log in.
+// The session opener for a configured target: connect, STARTTLS as configured, log in (with an
+// access token from `tokens` for OAuth, refreshed and tried once more when refused).
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
-                                                  net::TraceSink trace = {});
+                                                  net::TraceSink trace = {},
+                                                  oauth::TokenManager* tokens = nullptr);
 
 }  // namespace popgate::gateway

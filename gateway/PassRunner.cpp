@@ -6,23 +6,28 @@
 
 #include "ImapSink.h"
 #include "Logging.h"
+#include "OAuthLogin.h"
 #include "Pop3Source.h"
 
 namespace popgate::gateway {
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
-                                     std::shared_ptr<ImapPool> pool, PollOptions options) {
+                                     std::shared_ptr<ImapPool> pool, PollOptions options,
+                                     std::shared_ptr<oauth::TokenManager> tokens) {
   const config::PopAccount* acct = &account;
   options.upload_threads = std::max<std::size_t>(cfg.target.connections, 1);
-  options.reopen_without_pipelining = [acct] {
+  options.reopen_without_pipelining = [acct, tokens] {
     pop3::Pop3Options pop3;
     pop3.allow_pipelining = false;
-    return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3);
+    return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3, tokens.get());
   };
   return std::make_unique<PollJob>(
       account, ledger,
-      [acct] { return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3")); },
+      [acct, tokens] {
+        return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"),
+                                            pop3::Pop3Options{}, tokens.get());
+      },
       [pool] { return std::make_unique<ImapSink>(*pool); },
       cfg.state_dir / "spool" / account.name, std::move(options));
 }
@@ -30,13 +35,14 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel) {
-  auto pool = std::make_shared<ImapPool>(cfg.target);
+  auto tokens = makeTokenManager(cfg);
+  auto pool = std::make_shared<ImapPool>(cfg.target, ImapPool::Opener{}, tokens);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < accounts.size(); i = next++) {
       logDebug(accounts[i]->name + ": pass starts");
-      results[i] = makePollJob(cfg, *accounts[i], ledger, pool)->run();
+      results[i] = makePollJob(cfg, *accounts[i], ledger, pool, {}, tokens)->run();
     }
   };
   const std::size_t threads =

@@ -14,10 +14,12 @@
 namespace popgate::gateway {
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
-// level). Upload threads default to target.connections.
+// level); OAuth accounts get access tokens from `tokens`. Upload threads default to
+// target.connections.
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
-                                     std::shared_ptr<ImapPool> pool, PollOptions options = {});
+                                     std::shared_ptr<ImapPool> pool, PollOptions options = {},
+                                     std::shared_ptr<oauth::TokenManager> tokens = {});
 
 // One result per account, in the order given. Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,

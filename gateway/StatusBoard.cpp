@@ -96,9 +96,40 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
+void StatusBoard::setOAuthLogins(const std::string& target_host,
+                                 const std::map<std::string, std::string>& mechanisms) {
+  std::lock_guard lock(mutex_);
+  target_host_ = target_host;
+  std::map<std::string, OAuthStatus> next;
+  for (const auto& [id, mechanism] : mechanisms) {
+    OAuthStatus status;
+    if (auto old = oauth_.find(id); old != oauth_.end()) status = old->second;
+    status.mechanism = mechanism;
+    next.emplace(id, std::move(status));
+  }
+  oauth_ = std::move(next);
+}
+
+void StatusBoard::oauthChanged(const std::string& id, const OAuthStatus& status) {
+  std::lock_guard lock(mutex_);
+  auto it = oauth_.find(id);
+  if (it == oauth_.end()) return;
+  const std::string mechanism = it->second.mechanism;
+  it->second = status;
+  it->second.mechanism = mechanism;
+}
+
 StatusSnapshot StatusBoard::snapshot() const {
   std::lock_guard lock(mutex_);
-  return StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_};
+  StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_, {}};
+  for (AccountStatus& account : snapshot.accounts) {
+    if (auto it = oauth_.find("account-" + account.name); it != oauth_.end()) {
+      account.oauth = it->second;
+    }
+  }
+  snapshot.target.host = target_host_;
+  if (auto it = oauth_.find("target"); it != oauth_.end()) snapshot.target.oauth = it->second;
+  return snapshot;
 }
 
 bool StatusBoard::hasAccount(const std::string& account) const {

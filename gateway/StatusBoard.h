@@ -32,6 +32,13 @@ struct QuarantinedMessage {
   std::int64_t retry_at = 0;  // unix seconds
 };
 
+// An OAuth credential as /status and /metrics show it (docs/oauth.md); never a token.
+struct OAuthStatus {
+  std::string mechanism;  // "xoauth2" or "oauthbearer"; empty: this login does not use OAuth
+  std::optional<SystemTime> access_token_expires, last_refresh, refresh_token_rotated;
+  std::uint64_t refresh_failures = 0;
+};
+
 struct AccountStatus {
   std::string name;
   std::string host;                 // "pop.example.com:995"
@@ -51,6 +58,13 @@ struct AccountStatus {
   // Poll durations: cumulative bucket counts matching kDurationBuckets, then +Inf = polls.
   std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets{};
   double duration_sum_seconds = 0;
+  OAuthStatus oauth;
+};
+
+// The central mailbox.
+struct TargetStatus {
+  std::string host;  // "imap.gmail.com:993"; empty until the daemon says
+  OAuthStatus oauth;
 };
 
 struct StatusSnapshot {
@@ -58,6 +72,7 @@ struct StatusSnapshot {
   SystemTime started;
   SystemTime now;
   std::vector<AccountStatus> accounts;  // in configuration order
+  TargetStatus target;
 };
 
 class StatusBoard {
@@ -74,6 +89,14 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
+  // Declares the target and which credentials sign in with OAuth, by credential id ("target",
+  // "account-NAME") and mechanism; the others show no OAuth status. What is known of a credential
+  // that stays is kept (SIGHUP reload).
+  void setOAuthLogins(const std::string& target_host,
+                      const std::map<std::string, std::string>& mechanisms);
+  // What the token manager reports of credential `id` (ignored unless declared).
+  void oauthChanged(const std::string& id, const OAuthStatus& status);
+
   // A consistent copy of everything.
   StatusSnapshot snapshot() const;
   bool hasAccount(const std::string& account) const;
@@ -84,6 +107,8 @@ class StatusBoard {
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
+  std::string target_host_;
+  std::map<std::string, OAuthStatus> oauth_;  // by credential id
 };
 
 }  // namespace popgate::gateway

@@ -30,7 +30,7 @@ struct Credentials {
   std::string username;
   std::string password;      // secret: sent on the wire only, never traced or put in an error
   AuthMethod method = AuthMethod::Auto;
-  std::string access_token;  // secret, for XOAuth2/OAuthBearer; the same rules as the password
+  std::string access_token{};  // secret, for XOAuth2/OAuthBearer; the same rules as the password
 };
 
 // The bytes of one message, readable more than once (a refused batch is sent again).

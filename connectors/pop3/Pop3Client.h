@@ -25,7 +25,7 @@ struct Credentials {
   std::string username;
   std::string password;      // secret: sent on the wire only, never traced or put in an error
   AuthMethod method = AuthMethod::Auto;
-  std::string access_token;  // secret, for XOAuth2/OAuthBearer; the same rules as the password
+  std::string access_token{};  // secret, for XOAuth2/OAuthBearer; the same rules as the password
 };
 
 // One message of the maildrop as listed in this session.

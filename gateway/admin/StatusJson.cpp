@@ -93,6 +93,18 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
   return list;
 }
 
+// null when the login does not use OAuth; never a token.
+Poco::Dynamic::Var renderOAuth(const OAuthStatus& oauth) {
+  if (oauth.mechanism.empty()) return {};
+  Object::Ptr object = orderedObject();
+  object->set("mechanism", oauth.mechanism);
+  object->set("access_token_expires", timeOrNull(oauth.access_token_expires));
+  object->set("last_refresh", timeOrNull(oauth.last_refresh));
+  object->set("refresh_token_rotated", timeOrNull(oauth.refresh_token_rotated));
+  object->set("refresh_failures", oauth.refresh_failures);
+  return object;
+}
+
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
@@ -110,6 +122,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("listed", account.listed);
   object->set("quarantined", account.quarantined);
   object->set("quarantine", renderQuarantine(account.quarantine));
+  object->set("oauth", renderOAuth(account.oauth));
   return object;
 }
 
@@ -173,6 +186,10 @@ std::string renderStatusJson(const StatusSnapshot& snapshot) {
   Array::Ptr accounts = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const AccountStatus& account : snapshot.accounts) accounts->add(renderAccount(account));
   root->set("accounts", accounts);
+  Object::Ptr target = orderedObject();
+  target->set("host", textOrNull(snapshot.target.host));
+  target->set("oauth", renderOAuth(snapshot.target.oauth));
+  root->set("target", target);
   std::ostringstream out;
   root->stringify(out);
   out << '\n';

@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
   std::vector<std::string> root_keys;
   root->getNames(root_keys);
   std::sort(root_keys.begin(), root_keys.end());
-  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "version"}),
+  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "target", "version"}),
              boost::test_tools::per_element());
   std::vector<std::string> keys;
   root->getArray("accounts")->getObject(0)->getNames(keys);
@@ -230,6 +230,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "listed",
                                           "name",
                                           "next_poll",
+                                          "oauth",
                                           "quarantine",
                                           "quarantined",
                                           "state",
@@ -320,6 +321,8 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_start_time_seconds", "gauge"},
       {"popgate_build_info", "gauge"},
       {"popgate_poll_duration_seconds", "histogram"},
+      {"popgate_oauth_refresh_failures_total", "counter"},
+      {"popgate_oauth_token_expiry_timestamp_seconds", "gauge"},
   };
   BOOST_TEST(families.size() == expected_types.size());
   for (const auto& [name, type] : expected_types) {
