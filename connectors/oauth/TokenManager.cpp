@@ -9,6 +9,8 @@ namespace {
 
 constexpr std::chrono::seconds kMaxMargin{300};
 constexpr std::chrono::hours kGoogleTestingWarnAge{24 * 6};
+// What ProviderHints says when a new sign-in is the cure; replaced by the exact command.
+constexpr std::string_view kAuthorizeAgain = "run popgate authorize again";
 
 std::string sha256Hex(std::string_view text) {
   if (text.empty()) return {};
@@ -149,9 +151,14 @@ Error TokenManager::explain(const Error& error, const CredentialSpec& spec,
                  "after 7 days while the app's OAuth consent screen is in Testing mode; set the "
                  "app to In production in the Google Cloud console";
     }
-    message += ". To sign in again: popgate authorize --config " +
-               (config_file.empty() ? std::string("FILE") : config_file) + " " +
-               spec.authorize_args;
+    const std::string command = "popgate authorize --config " +
+                                (config_file.empty() ? std::string("FILE") : config_file) + " " +
+                                spec.authorize_args;
+    if (const std::size_t at = message.find(kAuthorizeAgain); at != std::string::npos) {
+      message.replace(at, kAuthorizeAgain.size(), "run " + command);
+    } else {
+      message += ". To sign in again, run " + command;
+    }
   }
   return Error(error.kind(), message, error.serverText());
 }

@@ -39,6 +39,9 @@ struct SandboxOptions {
   // NO [OVERQUOTA]).
   std::string quota_user;
   std::uint64_t quota_bytes = 0;
+  // When not empty: OAuth 2.0 logins too (XOAUTH2, OAUTHBEARER), each access token checked at
+  // this RFC 7662 introspection URL (an IP literal; test::OAuthTestServer's /introspect).
+  std::string oauth2_introspection_url;
 };
 
 // One running Dovecot with its own directory, ports, users and mail. Not copyable or movable.

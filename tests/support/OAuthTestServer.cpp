@@ -107,7 +107,7 @@ struct OAuthTestServer::State {
 
   // A token answer for `user`, with a new refresh token when `with_refresh`.
   std::string grant(const std::string& user, const std::string& scope, bool with_refresh) {
-    const std::string token = random("at." + user + ".");
+    const std::string token = random("ATOKEN." + user + ".");
     access[token] = AccessToken{user, Clock::now() + options.access_lifetime};
     Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
     object.set("token_type", "Bearer");
@@ -116,7 +116,7 @@ struct OAuthTestServer::State {
     object.set("ext_expires_in", static_cast<Poco::Int64>(options.access_lifetime.count()));
     object.set("access_token", token);
     if (with_refresh) {
-      const std::string next = random("rt." + user + ".");
+      const std::string next = random("RTOKEN." + user + ".");
       refresh[next] = RefreshToken{user};
       object.set("refresh_token", next);
     }
@@ -364,7 +364,7 @@ std::string OAuthTestServer::url(const std::string& path) const {
 
 std::string OAuthTestServer::issueRefreshToken(const std::string& user) {
   std::lock_guard lock(state_->mutex);
-  const std::string token = state_->random("rt." + user + ".");
+  const std::string token = state_->random("RTOKEN." + user + ".");
   state_->refresh[token] = RefreshToken{user};
   return token;
 }
@@ -379,9 +379,11 @@ void OAuthTestServer::revokeUser(const std::string& user) {
   }
 }
 
-void OAuthTestServer::expireAccessTokens() {
+void OAuthTestServer::expireAccessTokens(const std::string& user) {
   std::lock_guard lock(state_->mutex);
-  for (auto& [token, a] : state_->access) a.expires = Clock::now();
+  for (auto& [token, a] : state_->access) {
+    if (user.empty() || a.user == user) a.expires = std::min(a.expires, Clock::now());
+  }
 }
 
 void OAuthTestServer::setAccessLifetime(std::chrono::seconds lifetime) {
@@ -412,10 +414,12 @@ bool OAuthTestServer::accessTokenActive(const std::string& access_token) const {
   return it != state_->access.end() && !it->second.revoked && Clock::now() < it->second.expires;
 }
 
-std::chrono::steady_clock::time_point OAuthTestServer::lastAccessExpiry() const {
+std::chrono::steady_clock::time_point OAuthTestServer::lastAccessExpiry(const std::string& user) const {
   std::lock_guard lock(state_->mutex);
   Clock::time_point latest{};
-  for (const auto& [token, a] : state_->access) latest = std::max(latest, a.expires);
+  for (const auto& [token, a] : state_->access) {
+    if (a.user == user) latest = std::max(latest, a.expires);
+  }
   return latest;
 }
 

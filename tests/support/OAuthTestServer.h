@@ -68,8 +68,9 @@ class OAuthTestServer {
   std::string issueRefreshToken(const std::string& user);
   // Every refresh token of `user` is refused from now on (invalid_grant), and its access tokens.
   void revokeUser(const std::string& user);
-  // Every access token issued so far is expired (introspection answers active: false).
-  void expireAccessTokens();
+  // Every access token issued so far (to `user`, or to anyone when empty) is expired:
+  // introspection answers active: false.
+  void expireAccessTokens(const std::string& user = {});
   void setAccessLifetime(std::chrono::seconds lifetime);
   // The next `count` requests to /token get HTTP `status` with a non-JSON body.
   void failNext(unsigned count, int status = 500);
@@ -79,8 +80,8 @@ class OAuthTestServer {
   bool refreshTokenValid(const std::string& refresh_token) const;
   // Whether `access_token` was issued, is not expired and not revoked.
   bool accessTokenActive(const std::string& access_token) const;
-  // When the access tokens issued so far expire at the latest.
-  std::chrono::steady_clock::time_point lastAccessExpiry() const;
+  // When the access tokens issued so far to `user` expire at the latest.
+  std::chrono::steady_clock::time_point lastAccessExpiry(const std::string& user) const;
 
   // Successful refresh_token grants for `user` so far, and every refresh token shown to /token
   // (valid or not) in order.

@@ -247,7 +247,7 @@ BOOST_AUTO_TEST_CASE(testNoRefreshTokenAtAllSaysToAuthorize) {
   BOOST_TEST((error.kind() == ErrorKind::Auth));
   BOOST_TEST(error.message() ==
              "OAuth for account work: no refresh token yet: none is configured (refresh_token_file "
-             "or refresh_token_env) and popgate authorize has stored none. To sign in again: "
+             "or refresh_token_env) and popgate authorize has stored none. To sign in again, run "
              "popgate authorize --config /etc/popgate/config.yaml --account work");
   BOOST_TEST(endpoint.calls() == 0u);
   BOOST_TEST(tokens.status()[0].refresh_failures == 1u);
