@@ -48,6 +48,7 @@ struct Device {
 
 struct Code {
   std::string user, redirect_uri, challenge, client_id, scope;
+  bool offline = false;  // access_type=offline and prompt=consent were asked for (Google's rule)
   bool used = false;
 };
 
@@ -98,6 +99,17 @@ struct OAuthTestServer::State {
   std::string last_secret;
   std::map<std::string, std::string> last_token_request;
 
+  // `user` with characters a bearer token cannot hold (RFC 6750 b64token) replaced by "_".
+  static std::string tokenSafe(const std::string& user) {
+    std::string out = user;
+    for (char& c : out) {
+      const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_';
+      if (!ok) c = '_';
+    }
+    return out;
+  }
+
   std::string random(const std::string& prefix) {
     static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     std::string out = prefix;
@@ -107,7 +119,7 @@ struct OAuthTestServer::State {
 
   // A token answer for `user`, with a new refresh token when `with_refresh`.
   std::string grant(const std::string& user, const std::string& scope, bool with_refresh) {
-    const std::string token = random("ATOKEN." + user + ".");
+    const std::string token = random("ATOKEN." + tokenSafe(user) + ".");
     access[token] = AccessToken{user, Clock::now() + options.access_lifetime};
     Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
     object.set("token_type", "Bearer");
@@ -116,7 +128,7 @@ struct OAuthTestServer::State {
     object.set("ext_expires_in", static_cast<Poco::Int64>(options.access_lifetime.count()));
     object.set("access_token", token);
     if (with_refresh) {
-      const std::string next = random("RTOKEN." + user + ".");
+      const std::string next = random("RTOKEN." + tokenSafe(user) + ".");
       refresh[next] = RefreshToken{user};
       object.set("refresh_token", next);
     }
@@ -143,7 +155,7 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
       if (path == "/token" && request.getMethod() == "POST") {
         body = token(form, status);
       } else if (path == "/devicecode" && request.getMethod() == "POST") {
-        body = deviceCode(form);
+        body = deviceCode(form, status);
       } else if (path == "/authorize" && request.getMethod() == "GET") {
         body = authorize(form, status, location);
       } else if (path == "/introspect" && request.getMethod() == "POST") {
@@ -194,20 +206,7 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
       status = s.fail_status;
       return "<html><body>Service Unavailable</body></html>";
     }
-    if (form.get("client_id", "") != s.options.client_id) {
-      return error(status, 401, "invalid_client",
-                   "AADSTS700016: Application with identifier '" + form.get("client_id", "") +
-                       "' was not found in the directory.");
-    }
-    s.last_secret = form.get("client_secret", "");
-    if (s.options.client_secret.empty() && form.has("client_secret")) {
-      return error(status, 400, "invalid_request",
-                   "AADSTS700025: Client is public so neither 'client_assertion' nor "
-                   "'client_secret' should be presented.");
-    }
-    if (!s.options.client_secret.empty() && s.last_secret != s.options.client_secret) {
-      return error(status, 401, "invalid_client", "The client secret is wrong.");
-    }
+    if (auto refused = checkClient(form, status)) return *refused;
     const std::string grant_type = form.get("grant_type", "");
     if (grant_type == "refresh_token") {
       const std::string presented = form.get("refresh_token", "");
@@ -232,7 +231,8 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
       if (answer == "ok") {
         const std::string scope = it->second.request.scope;
         s.devices.erase(it);
-        return s.grant(s.device_user, scope, true);
+        // Microsoft's rule: a refresh token only for the offline_access scope.
+        return s.grant(s.device_user, scope, scope.find("offline_access") != std::string::npos);
       }
       const std::map<std::string, std::string> descriptions{
           {"authorization_pending", "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending."},
@@ -255,13 +255,34 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
         return error(status, 400, "invalid_grant", "Invalid code verifier.");
       }
       code.used = true;
-      return s.grant(code.user, code.scope, true);
+      return s.grant(code.user, code.scope, code.offline);
     }
     return error(status, 400, "unsupported_grant_type", "grant_type " + grant_type);
   }
 
-  std::string deviceCode(const Poco::Net::HTMLForm& form) {
+  // Microsoft's rules for the client: a known client_id; a public client sends no secret.
+  std::optional<std::string> checkClient(const Poco::Net::HTMLForm& form, int& status) {
     State& s = *state_;
+    if (form.get("client_id", "") != s.options.client_id) {
+      return error(status, 401, "invalid_client",
+                   "AADSTS700016: Application with identifier '" + form.get("client_id", "") +
+                       "' was not found in the directory.");
+    }
+    s.last_secret = form.get("client_secret", "");
+    if (s.options.client_secret.empty() && form.has("client_secret")) {
+      return error(status, 400, "invalid_request",
+                   "AADSTS700025: Client is public so neither 'client_assertion' nor "
+                   "'client_secret' should be presented.");
+    }
+    if (!s.options.client_secret.empty() && s.last_secret != s.options.client_secret) {
+      return error(status, 401, "invalid_client", "The client secret is wrong.");
+    }
+    return std::nullopt;
+  }
+
+  std::string deviceCode(const Poco::Net::HTMLForm& form, int& status) {
+    State& s = *state_;
+    if (auto refused = checkClient(form, status)) return *refused;
     Device device;
     device.request.device_code = s.random("dc.");
     device.request.user_code = "POP" + s.random("").substr(0, 5);
@@ -292,7 +313,8 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
     }
     const std::string code = s.random("4/0A");
     s.codes[code] = Code{s.authorize_user, redirect, form.get("code_challenge", ""),
-                         form.get("client_id", ""), form.get("scope", "")};
+                         form.get("client_id", ""), form.get("scope", ""),
+                         form.get("access_type", "") == "offline" && form.get("prompt", "") == "consent"};
     status = 302;
     Poco::URI target(redirect);
     target.addQueryParameter("state", form.get("state", ""));
@@ -364,7 +386,7 @@ std::string OAuthTestServer::url(const std::string& path) const {
 
 std::string OAuthTestServer::issueRefreshToken(const std::string& user) {
   std::lock_guard lock(state_->mutex);
-  const std::string token = state_->random("RTOKEN." + user + ".");
+  const std::string token = state_->random("RTOKEN." + State::tokenSafe(user) + ".");
   state_->refresh[token] = RefreshToken{user};
   return token;
 }

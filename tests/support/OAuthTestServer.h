@@ -4,7 +4,10 @@
 // Google, with their error texts, and Dovecot's token introspection:
 //
 //   POST /token       grant_type=refresh_token | authorization_code (PKCE S256) |
-//                     urn:ietf:params:oauth:grant-type:device_code
+//                     urn:ietf:params:oauth:grant-type:device_code. Like the providers, a
+//                     device grant brings a refresh token only with the offline_access scope,
+//                     an authorization code only when access_type=offline&prompt=consent were
+//                     asked for; a public client that sends a secret gets AADSTS700025.
 //   POST /devicecode  RFC 8628 device authorization
 //   GET  /authorize   the user's consent, answered at once with a redirect carrying the code
 //   POST /introspect  RFC 7662 for Dovecot's passdb oauth2 (introspection_mode = post):
