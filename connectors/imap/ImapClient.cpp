@@ -423,6 +423,9 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
       } else if (challenged) {
         message += "; its challenge was not the JSON status RFC 7628 describes";
       }
+      if (!hasCapability("AUTH=" + mechanism)) {
+        message += " (it does not list AUTH=" + mechanism + " among its capabilities)";
+      }
       throw Error(kind, message, taggedLine(*tagged));
     }
     const auto& untagged = std::get<codec::ImapUntagged>(response_line);
