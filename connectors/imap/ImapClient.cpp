@@ -355,11 +355,7 @@ void ImapClient::login(const Credentials& credentials) {
 void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod method) {
   const bool bearer = method == AuthMethod::OAuthBearer;
   const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
-  if (!connection_.isSecure() && tls_ != TlsMode::None) {
-    throw Error(ErrorKind::Security, connection_.label() + ": the connection is not encrypted; " +
-                                         "popgate sends an OAuth access token only over TLS " +
-                                         "(or with tls: none)");
-  }
+  connection_.requireEncryption(tls_, "an OAuth access token");
   std::string response =
       bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token, host_, port_)
              : codec::saslXoauth2(credentials.username, credentials.access_token);

@@ -142,11 +142,7 @@ void Pop3Client::refused(std::string_view what, const codec::Pop3Reply& reply, b
 void Pop3Client::authenticateOAuth(const Credentials& credentials, AuthMethod method) {
   const bool bearer = method == AuthMethod::OAuthBearer;
   const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
-  if (!connection_.isSecure() && tls_ != TlsMode::None) {
-    throw Error(ErrorKind::Security, connection_.label() + ": the connection is not encrypted; " +
-                                         "popgate sends an OAuth access token only over TLS " +
-                                         "(or with tls: none)");
-  }
+  connection_.requireEncryption(tls_, "an OAuth access token");
   const std::string who = "the " + mechanism + " login of " + credentials.username;
   // Two steps, always (RFC 5034 §4; Microsoft closes the connection when the token rides on the
   // AUTH line, and RFC 2449's 255 octets would not hold a token anyway).

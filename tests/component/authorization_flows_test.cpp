@@ -15,10 +15,12 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/oauth/AuthorizationFlows.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/OAuthTestServer.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using namespace popgate;
 using oauth::ClientSettings;
 using oauth::EndpointSettings;
@@ -38,17 +40,6 @@ TokenEndpoint at(const std::string& url) {
 const ClientSettings kMicrosoftClient{"popgate-test-client", "",
                                       "https://outlook.office.com/POP.AccessAsUser.All offline_access"};
 const ClientSettings kGoogleClient{"popgate-test-client", "", "https://mail.google.com/"};
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
-}
 
 // A pipe standing for stdin.
 struct Pipe {
@@ -109,6 +100,35 @@ std::string consent(const std::string& url) {
   BOOST_REQUIRE(answer.status == 302);
   return answer.headers.at("Location");
 }
+
+// The loopback flow on a thread of its own, with a pipe for stdin, started and waited for until it
+// printed its authorization URL.
+class LoopbackFlow {
+ public:
+  explicit LoopbackFlow(OAuthTestServer& server, std::string login_hint = {}) {
+    settings_.authorization_url = server.url("/authorize");
+    settings_.login_hint = std::move(login_hint);
+    settings_.input_fd = input_.fds[0];
+    settings_.timeout = std::chrono::seconds(30);  // a failed test must not wait ten minutes
+    result_ = std::async(std::launch::async, [this, token = server.url("/token")] {
+      return oauth::runLoopbackGrant(at(token), kGoogleClient, settings_, printed_.stream());
+    });
+    BOOST_REQUIRE(test::waitFor([&] { return printed_.authorizationUrl().has_value(); }, 10s));
+  }
+  ~LoopbackFlow() {
+    if (result_.valid()) result_.wait();
+  }
+  std::string url() { return *printed_.authorizationUrl(); }
+  void paste(const std::string& text) { input_.write(text); }
+  oauth::TokenGrant result() { return result_.get(); }
+  std::string printed() { return printed_.text(); }
+
+ private:
+  Printed printed_;
+  Pipe input_;
+  oauth::LoopbackSettings settings_;
+  std::future<oauth::TokenGrant> result_;
+};
 
 }  // namespace
 
@@ -173,21 +193,12 @@ BOOST_AUTO_TEST_CASE(testDeviceGrantForAPublicClientSendingASecret) {
 BOOST_AUTO_TEST_CASE(testLoopbackWithPkceFromTheBrowser) {
   OAuthTestServer server;
   server.setAuthorizeUser("me@gmail.com");
-  Printed printed;
-  oauth::LoopbackSettings settings;
-  settings.authorization_url = server.url("/authorize");
-  settings.login_hint = "me@gmail.com";
-  settings.input_fd = -1;
-  auto flow = std::async(std::launch::async, [&] {
-    return oauth::runLoopbackGrant(at(server.url("/token")), kGoogleClient, settings, printed.stream());
-  });
-  BOOST_REQUIRE(test::waitFor([&] { return printed.authorizationUrl().has_value(); }, 10s));
-  const std::string redirect = consent(*printed.authorizationUrl());
-  const Poco::URI back(redirect);
+  LoopbackFlow flow(server, "me@gmail.com");
+  const Poco::URI back(consent(flow.url()));
   const test::HttpResponse page = test::httpRequest("GET", back.getPort(), back.getPathAndQuery());
   BOOST_TEST(page.status == 200);
   BOOST_TEST(page.body.find("popgate received the sign-in") != std::string::npos);
-  const auto grant = flow.get();
+  const auto grant = flow.result();
   BOOST_TEST(server.refreshTokenValid(grant.refresh_token));  // the server checked the verifier
   const auto params = server.lastAuthorizeRequest()->params;
   BOOST_TEST(params.at("code_challenge_method") == "S256");
@@ -202,57 +213,34 @@ BOOST_AUTO_TEST_CASE(testLoopbackWithPkceFromTheBrowser) {
 
 BOOST_AUTO_TEST_CASE(testLoopbackWithTheRedirectPastedOnAHeadlessHost) {
   OAuthTestServer server;
-  Printed printed;
-  Pipe input;
-  oauth::LoopbackSettings settings;
-  settings.authorization_url = server.url("/authorize");
-  settings.input_fd = input.fds[0];
-  auto flow = std::async(std::launch::async, [&] {
-    return oauth::runLoopbackGrant(at(server.url("/token")), kGoogleClient, settings, printed.stream());
-  });
-  BOOST_REQUIRE(test::waitFor([&] { return printed.authorizationUrl().has_value(); }, 10s));
-  const std::string redirect = consent(*printed.authorizationUrl());
-  input.write("not the address\n");  // a slip first: popgate asks again
-  input.write("  " + redirect + "  \n");
-  const auto grant = flow.get();
+  LoopbackFlow flow(server);
+  const std::string redirect = consent(flow.url());
+  flow.paste("not the address\n");  // a slip first: popgate asks again
+  flow.paste("  " + redirect + "  \n");
+  const auto grant = flow.result();
   BOOST_TEST(server.refreshTokenValid(grant.refresh_token));
-  BOOST_TEST(printed.text().find("That is not the redirected address") != std::string::npos);
+  BOOST_TEST(flow.printed().find("That is not the redirected address") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(testLoopbackRefusesAForgedStateAndReportsARefusal) {
+BOOST_AUTO_TEST_CASE(testLoopbackRefusesAForgedState) {
   OAuthTestServer server;
-  oauth::LoopbackSettings settings;
-  settings.authorization_url = server.url("/authorize");
-  {
-    Printed printed;
-    Pipe input;
-    settings.input_fd = input.fds[0];
-    auto flow = std::async(std::launch::async, [&] {
-      return oauth::runLoopbackGrant(at(server.url("/token")), kGoogleClient, settings, printed.stream());
-    });
-    BOOST_REQUIRE(test::waitFor([&] { return printed.authorizationUrl().has_value(); }, 10s));
-    input.write("http://127.0.0.1:1/?state=forged&code=4/0Aattacker\n");
-    const Error error = expectError([&] { flow.get(); });
-    BOOST_TEST((error.kind() == ErrorKind::Security));
-    BOOST_TEST(server.tokenRequests() == 0u);  // the attacker's code was never exchanged
+  LoopbackFlow flow(server);
+  flow.paste("http://127.0.0.1:1/?state=forged&code=4/0Aattacker\n");
+  const Error error = expectError([&] { flow.result(); });
+  BOOST_TEST((error.kind() == ErrorKind::Security));
+  BOOST_TEST(server.tokenRequests() == 0u);  // the attacker's code was never exchanged
+}
+
+BOOST_AUTO_TEST_CASE(testLoopbackReportsTheUsersRefusal) {
+  OAuthTestServer server;
+  LoopbackFlow flow(server);
+  std::string state;
+  for (const auto& [name, value] : Poco::URI(flow.url()).getQueryParameters()) {
+    if (name == "state") state = value;
   }
-  {
-    Printed printed;
-    Pipe input;
-    settings.input_fd = input.fds[0];
-    auto flow = std::async(std::launch::async, [&] {
-      return oauth::runLoopbackGrant(at(server.url("/token")), kGoogleClient, settings, printed.stream());
-    });
-    BOOST_REQUIRE(test::waitFor([&] { return printed.authorizationUrl().has_value(); }, 10s));
-    const std::string url = *printed.authorizationUrl();
-    std::string expected_state;
-    for (const auto& [name, value] : Poco::URI(url).getQueryParameters()) {
-      if (name == "state") expected_state = value;
-    }
-    input.write("http://127.0.0.1:1/?error=access_denied&state=" + expected_state + "\n");
-    const Error error = expectError([&] { flow.get(); });
-    BOOST_TEST((error.kind() == ErrorKind::Auth));
-    BOOST_TEST(error.message().find("the provider refused the sign-in (access_denied)") != std::string::npos,
-               error.message());
-  }
+  flow.paste("http://127.0.0.1:1/?error=access_denied&state=" + state + "\n");
+  const Error error = expectError([&] { flow.result(); });
+  BOOST_TEST((error.kind() == ErrorKind::Auth));
+  BOOST_TEST(error.message().find("the provider refused the sign-in (access_denied)") != std::string::npos,
+             error.message());
 }

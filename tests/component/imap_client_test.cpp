@@ -8,10 +8,12 @@
 #include "connectors/common/Error.h"
 #include "connectors/codec/Sha256.h"
 #include "connectors/imap/ImapClient.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using namespace popgate;
 using popgate::test::imapCapability;
 using popgate::test::imapGreeting;
@@ -68,17 +70,6 @@ Script loggedIn(const std::string& caps, const std::string& delimiter = "/") {
       .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
       .expectLine("LIST \"\" \"\"", [](std::string_view l) { return l == "A0002 LIST \"\" \"\""; })
       .send("* LIST (\\Noselect) \"" + delimiter + "\" \"\"\r\nA0002 OK List completed\r\n");
-}
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
 }
 
 const std::string kMessage = "Subject: hi\r\n\r\nbody\r\n";

@@ -11,10 +11,12 @@
 #include "connectors/common/Error.h"
 #include "connectors/imap/ImapClient.h"
 #include "connectors/pop3/Pop3Client.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using namespace popgate;
 using popgate::test::imapCapability;
 using popgate::test::imapGreeting;
@@ -65,17 +67,6 @@ imap::Credentials imapToken(imap::AuthMethod method, std::string token = kToken)
 // A predicate for exactly this line.
 test::LinePredicate exactly(std::string expected) {
   return [expected = std::move(expected)](std::string_view line) { return line == expected; };
-}
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
 }
 
 }  // namespace

@@ -7,10 +7,12 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/pop3/Pop3Client.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using namespace popgate;
 using popgate::test::pop3Capa;
 using popgate::test::pop3Greeting;
@@ -58,17 +60,6 @@ class Collect final : public pop3::RetrieveHandler, public pop3::ByteSink {
  private:
   std::uint32_t current_ = 0;
 };
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
-}
 
 }  // namespace
 

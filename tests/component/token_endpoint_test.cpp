@@ -9,12 +9,14 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/oauth/TokenEndpoint.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/OAuthTestServer.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using namespace popgate;
 using oauth::EndpointSettings;
 using oauth::TokenEndpoint;
@@ -31,17 +33,6 @@ EndpointSettings at(const std::string& url, std::optional<std::filesystem::path>
   settings.ca_file = std::move(ca);
   settings.timeout = timeout;
   return settings;
-}
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
 }
 
 bool contains(const std::string& text, const std::string& part) {

@@ -42,12 +42,6 @@ std::filesystem::path writeConfig(const TempDir& dir, const OAuthTestServer& ser
   return dir.write("popgate.yaml", y);
 }
 
-unsigned modeOf(const std::filesystem::path& path) {
-  struct stat info {};
-  BOOST_REQUIRE(::stat(path.c_str(), &info) == 0);
-  return info.st_mode & 0777;
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -93,7 +87,7 @@ BOOST_AUTO_TEST_CASE(testDeviceGrantSessionThenDelivery) {
   BOOST_TEST(request->scope == "https://outlook.office.com/POP.AccessAsUser.All offline_access");
   BOOST_TEST(server.devicePolls() == 3u);
   const auto stored = dir.path() / "state" / "oauth" / "account-work.json";
-  BOOST_TEST(modeOf(stored) == 0600u);
+  BOOST_TEST(fileMode(stored) == 0600u);
   BOOST_TEST(!contains(session.out + session.err, "RTOKEN"));
 
   // check says where the refresh token comes from now, and what the preset filled in.

@@ -7,7 +7,6 @@
 // (transient backoff, then recovery).
 #include <boost/test/unit_test.hpp>
 
-#include <sys/stat.h>
 
 #include <csignal>
 #include <thread>
@@ -103,12 +102,6 @@ std::string storedRefreshToken(const Setup& setup, const std::string& id) {
   return Poco::JSON::Parser().parse(json).extract<Object::Ptr>()->getValue<std::string>("refresh_token");
 }
 
-unsigned modeOf(const std::filesystem::path& path) {
-  struct stat info {};
-  BOOST_REQUIRE(::stat(path.c_str(), &info) == 0);
-  return info.st_mode & 0777;
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -139,9 +132,9 @@ BOOST_AUTO_TEST_CASE(testBothMechanismsOnPop3AndImapAndARestartAfterRotation) {
   // Every rotated refresh token is stored, 0600 in a 0700 directory; the configured ones are
   // spent (the server refuses them now).
   for (const std::string id : {"account-work", "account-isp", "target"}) {
-    BOOST_TEST(modeOf(setup.state() / "oauth" / (id + ".json")) == 0600u, id);
+    BOOST_TEST(fileMode(setup.state() / "oauth" / (id + ".json")) == 0600u, id);
   }
-  BOOST_TEST(modeOf(setup.state() / "oauth") == 0700u);
+  BOOST_TEST(fileMode(setup.state() / "oauth") == 0700u);
   for (const std::string user : {"work", "isp", "me"}) {
     BOOST_TEST(!server.refreshTokenValid(setup.seed(user)), user);
   }

@@ -1,5 +1,7 @@
 #include "tests/support/TempDir.h"
 
+#include <sys/stat.h>
+
 #include <stdlib.h>  // mkdtemp
 
 #include <cerrno>
@@ -102,6 +104,14 @@ std::string readFile(const fs::path& file) {
     throw std::system_error(errno, std::generic_category(), "cannot read " + file.string());
   }
   return bytes;
+}
+
+unsigned fileMode(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot stat " + path.string());
+  }
+  return info.st_mode & 07777;
 }
 
 }  // namespace popgate::test

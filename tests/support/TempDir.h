@@ -42,5 +42,7 @@ class TempDir {
 void writeFile(const std::filesystem::path& file, std::string_view bytes);
 // Reads all of `file` as bytes. Throws std::system_error when it cannot be opened or read.
 std::string readFile(const std::filesystem::path& file);
+// The permission bits of `path` (e.g. 0600). Throws std::system_error when it cannot be stat()ed.
+unsigned fileMode(const std::filesystem::path& path);
 
 }  // namespace popgate::test

@@ -4,8 +4,6 @@
 // wins, and what an administrator is told when the endpoint refuses.
 #include <boost/test/unit_test.hpp>
 
-#include <sys/stat.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -13,9 +11,11 @@
 #include <vector>
 
 #include "connectors/oauth/TokenManager.h"
+#include "tests/support/ExpectError.h"
 #include "tests/support/TempDir.h"
 
 using namespace std::chrono_literals;
+using popgate::test::expectError;
 using popgate::Error;
 using popgate::ErrorKind;
 using popgate::oauth::CredentialSpec;
@@ -73,17 +73,6 @@ CredentialSpec spec(std::string configured = "R0") {
   s.scope = "mail";
   s.configured_refresh_token = std::move(configured);
   return s;
-}
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
 }
 
 }  // namespace
@@ -211,11 +200,8 @@ BOOST_AUTO_TEST_CASE(testRotatedRefreshTokenIsStoredAndUsedAfterARestart) {
     BOOST_TEST(tokens.status()[0].refresh_token_rotated.has_value());
   }
   const auto file = state.path() / "oauth" / "account-work.json";
-  struct stat info {};
-  BOOST_REQUIRE(::stat(file.c_str(), &info) == 0);
-  BOOST_TEST((info.st_mode & 0777) == 0600u);
-  BOOST_REQUIRE(::stat(file.parent_path().c_str(), &info) == 0);
-  BOOST_TEST((info.st_mode & 0777) == 0700u);
+  BOOST_TEST(popgate::test::fileMode(file) == 0600u);
+  BOOST_TEST(popgate::test::fileMode(file.parent_path()) == 0700u);
   BOOST_TEST(state.read("oauth/account-work.json").find("\"refresh_token\":\"R1\"") != std::string::npos);
   {
     TokenManager restarted(state.path(), endpoint.refresher(), clock.clock());
