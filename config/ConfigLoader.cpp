@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 14> kTargetKeys{
     "password_file", "password_env", "auth", "connections", "timeout",
     // OAuth 2.0 (docs/oauth.md)
     "oauth",         "provider",     "tenant"};
-constexpr std::array<std::string_view, 20> kAccountKeys{"name",
+constexpr std::array<std::string_view, 21> kAccountKeys{"name",
                                                         "host",
                                                         "port",
                                                         "tls",
@@ -49,6 +49,7 @@ constexpr std::array<std::string_view, 20> kAccountKeys{"name",
                                                         "max_message_size",
                                                         "flags",
                                                         "timeout",
+                                                        "listing_limit",
                                                         // OAuth 2.0 (docs/oauth.md)
                                                         "oauth",
                                                         "provider",
@@ -77,6 +78,7 @@ constexpr std::uint64_t kMaxParallelPolls = 64;
 constexpr std::uint64_t kMaxConnections = 32;
 constexpr std::uint64_t kMaxDeleteAfterDays = 36500;
 constexpr std::uint64_t kMinMessageSize = 1024;
+constexpr std::uint64_t kMaxListingLimit = 10'000'000;
 constexpr std::chrono::seconds kMinPollInterval = 1s;
 constexpr std::chrono::seconds kMaxPollInterval = 168h;
 constexpr std::chrono::seconds kMinTimeout = 1s;
@@ -439,6 +441,8 @@ void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const 
     account.delete_after_days = static_cast<std::uint32_t>(v.number(0, kMaxDeleteAfterDays));
   } else if (key == "max_message_size") {
     account.max_message_size = v.size(kMinMessageSize);
+  } else if (key == "listing_limit") {
+    account.listing_limit = static_cast<std::uint32_t>(v.number(1, kMaxListingLimit));
   } else if (key == "flags") {
     if (v.node().IsScalar()) v.fail("expected a list of flags, e.g. ['\\Seen']");
     account.flags.clear();

@@ -5,6 +5,8 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <charconv>
+
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -50,9 +52,19 @@ void Ledger::migrate() {
   s << "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
   std::vector<std::string> version;
   s << "SELECT value FROM meta WHERE key = 'schema'", into(version), now;
-  if (!version.empty() && std::stoi(version.front()) > kSchemaVersion) {
-    throw Error(ErrorKind::Internal, "ledger " + file_.string() + " was written by a newer popgate (schema " +
-                                         version.front() + ")");
+  if (!version.empty()) {
+    int schema = 0;
+    const std::string& text = version.front();
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), schema);
+    if (error != std::errc() || end != text.data() + text.size() || schema < 1) {
+      throw Error(ErrorKind::Internal, "ledger " + file_.string() +
+                                           " has an unreadable schema version (\"" + text +
+                                           "\"): it is not a popgate ledger, or it is damaged");
+    }
+    if (schema > kSchemaVersion) {
+      throw Error(ErrorKind::Internal, "ledger " + file_.string() +
+                                           " was written by a newer popgate (schema " + text + ")");
+    }
   }
   s << "CREATE TABLE IF NOT EXISTS messages ("
        " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"

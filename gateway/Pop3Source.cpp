@@ -34,6 +34,7 @@ Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                        pop3::Pop3Options options, oauth::TokenManager* tokens) {
   net::Endpoint endpoint = endpointOf(account.server);
   endpoint.protocol = "POP3";
+  options.max_listed = account.listing_limit;
   pop3::Credentials credentials;
   credentials.username = account.server.username;
   credentials.method = methodOf(account.auth);

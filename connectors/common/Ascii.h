@@ -36,11 +36,11 @@ constexpr bool startsWithNoCase(std::string_view s, std::string_view prefix) noe
   return s.size() >= prefix.size() && equalsNoCase(s.substr(0, prefix.size()), prefix);
 }
 
-// `s` contains `needle`, ASCII letters compared without case.
-constexpr bool containsNoCase(std::string_view s, std::string_view needle) noexcept {
-  if (needle.size() > s.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= s.size(); ++i) {
-    if (equalsNoCase(s.substr(i, needle.size()), needle)) return true;
+// `needle` occurs in `haystack`, ASCII letters compared without case (IMAP SEARCH semantics).
+constexpr bool containsNoCase(std::string_view haystack, std::string_view needle) noexcept {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t at = 0; at + needle.size() <= haystack.size(); ++at) {
+    if (equalsNoCase(haystack.substr(at, needle.size()), needle)) return true;
   }
   return false;
 }

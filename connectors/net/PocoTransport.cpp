@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Timespan.h>
 
@@ -24,6 +25,22 @@ Poco::Timespan toTimespan(std::chrono::microseconds d) {
 
 std::string seconds(std::chrono::milliseconds d) {
   return std::to_string((d.count() + 999) / 1000) + "s";
+}
+
+// Whether a failed handshake was cut by the network (a reset, the peer closing, a broken pipe)
+// rather than refused on TLS grounds (a certificate, a protocol version, bytes that are not TLS):
+// the first says nothing about the server's identity and is retried like any dropped connection.
+bool cutByNetwork(const Poco::Exception& e) {
+  if (dynamic_cast<const Poco::Net::ConnectionResetException*>(&e) != nullptr ||
+      dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&e) != nullptr ||
+      dynamic_cast<const Poco::Net::SSLConnectionUnexpectedlyClosedException*>(&e) != nullptr) {
+    return true;
+  }
+  const std::string text = e.displayText();
+  // OpenSSL 3 reports a peer that closed mid-handshake as "unexpected eof while reading".
+  return text.find("unexpected eof") != std::string::npos ||
+         text.find("Connection reset") != std::string::npos ||
+         text.find("Broken pipe") != std::string::npos;
 }
 
 }  // namespace
@@ -98,6 +115,10 @@ void PocoTransport::handshake() {
                                           " did not finish within " + seconds(endpoint_.timeout));
   } catch (const Poco::Exception& e) {
     secure_.reset();
+    if (cutByNetwork(e)) {
+      throw Error(ErrorKind::Transient, "TLS handshake with " + endpoint_.label() +
+                                            " was cut off: " + e.displayText());
+    }
     std::string hint;
     if (e.displayText().find("certificate verify failed") != std::string::npos) {
       hint = " (is the certificate valid for " + endpoint_.host +

@@ -24,6 +24,7 @@ struct AccountSetup {
   std::string password{};        // empty: the sandbox password
   std::string extra{};           // more YAML lines for the account, each "    key: value\n"
   std::uint16_t port = 0;        // 0: the sandbox's port for `tls` (a FaultProxy's otherwise)
+  std::string host = "localhost";
 };
 
 // Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
@@ -43,6 +44,16 @@ CommandResult runPopgate(const std::vector<std::string>& args,
 
 // `v` sorted (to compare what arrived with what was sent, whatever the order).
 std::vector<std::string> sorted(std::vector<std::string> v);
+
+// How what arrived compares with what was sent, message by message (as multisets): each sent
+// message missing is lost, each copy beyond the first (or never sent) is duplicated.
+struct Tally {
+  std::size_t sent = 0, lost = 0, duplicated = 0;
+  std::vector<std::size_t> lost_indices, duplicated_indices;  // into `sent`
+  bool exact() const { return lost == 0 && duplicated == 0; }
+};
+Tally tally(const std::vector<std::string>& sent, const std::vector<std::string>& arrived);
+std::ostream& operator<<(std::ostream& out, const Tally& t);
 
 // Messages of `user`'s `folder`, or 0 while the folder does not exist yet.
 std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user, const std::string& folder);

@@ -2,6 +2,8 @@
 // reopening a file written before.
 #include <boost/test/unit_test.hpp>
 
+#include <Poco/Data/Session.h>
+
 #include "connectors/common/Error.h"
 #include "gateway/Ledger.h"
 #include "tests/support/TempDir.h"
@@ -116,6 +118,29 @@ BOOST_AUTO_TEST_CASE(testNotALedgerFileIsAnInternalError) {
   } catch (const Error& e) {
     BOOST_TEST((e.kind() == ErrorKind::Internal));
     BOOST_TEST(std::string(e.what()).find("junk.sqlite") != std::string::npos);
+  }
+}
+
+// A damaged schema version (or a file of another program that happens to have our table) is an
+// Error with the file's name, never an exception that escapes the ledger's error handling.
+BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  { Ledger first(file); }
+  for (const std::string& version : {std::string("garbage"), std::string("99999999999999999999"),
+                                     std::string("2x"), std::string(""), std::string("7")}) {
+    BOOST_TEST_CONTEXT("schema \"" << version << "\"") {
+      Poco::Data::Session session("SQLite", file.string());
+      session << "UPDATE meta SET value = '" + version + "' WHERE key = 'schema'", Poco::Data::Keywords::now;
+      session.close();
+      try {
+        Ledger ledger(file);
+        BOOST_FAIL("opened a ledger with schema \"" << version << "\"");
+      } catch (const Error& e) {
+        BOOST_TEST((e.kind() == ErrorKind::Internal));
+        BOOST_TEST(std::string(e.what()).find("ledger.sqlite") != std::string::npos, e.what());
+      }
+    }
   }
 }
 
