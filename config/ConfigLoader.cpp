@@ -411,6 +411,8 @@ ImapTarget Loader::target(const YamlCursor& where) const {
     target.auth = ImapAuth::XOAuth2;
     target.server.preset_filled.push_back("auth xoauth2");
   }
+  // Target-only keys a provider presets (e.g. gmail: connections, an upload budget) go here,
+  // each only when not written, each noted in target.server.preset_filled.
   finishEndpoint(settings, target.server, 993, 143);
   finishCredentials(where, settings, imapAuthName(target.auth), isOAuth(target.auth), provider,
                     ServerSide::Target, target.server);

@@ -159,8 +159,8 @@ bool applyPreset(const ProviderChoice& choice, ServerSide side,
     server.tls = TlsMode::Implicit;
     server.preset_filled.push_back("tls implicit");
   }
-  // Issue 12 extends the gmail preset on the target side (connections, daily_upload_limit);
-  // those keys belong to ImapTarget and are filled by the loader's target() next to this call.
+  // Presets of target-only keys (the gmail preset's connections and upload budget) belong to
+  // ImapTarget: the loader's target() fills them right after this call.
   if (findEntry(settings, "auth") != nullptr) return false;
   bool password = false;
   for (const auto& entry : settings) password = password || isPasswordKey(entry.key);
