@@ -110,9 +110,4 @@ bool sameOAuth(const std::optional<OAuthSettings>& a, const std::optional<OAuthS
          a->ca_file == b->ca_file;
 }
 
-std::string hostPort(const std::string& host, std::uint16_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
 }  // namespace popgate::config

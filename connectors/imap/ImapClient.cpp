@@ -79,7 +79,7 @@ ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::End
   }
   preauth_ = greeting->status == codec::ImapStatus::PreAuth;
   if (preauth_ && endpoint.tls == TlsMode::StartTls) {
-    // PROTOCOL-NOTES: a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
+    // docs/protocol-notes.md, "STARTTLS rules": a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
     throw Error(ErrorKind::Security,
                 connection_.label() + " greeted with PREAUTH, so STARTTLS cannot be used; "
                                       "refusing to continue without TLS (tls: starttls)");
@@ -142,6 +142,17 @@ bool ImapClient::stash(codec::ImapTagged& tagged) {
   return true;
 }
 
+void ImapClient::keepWaiting(std::chrono::steady_clock::time_point started,
+                             std::string_view what) const {
+  // Untagged responses keep each read alive; they must not keep an answer waiting forever.
+  const auto limit = 4 * patience_;
+  if (std::chrono::steady_clock::now() - started <= limit) return;
+  throw Error(ErrorKind::Transient,
+              connection_.label() + " sent only untagged responses for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+                  " s while we waited for " + std::string(what));
+}
+
 codec::ImapTagged ImapClient::readTagged(
     const std::string& tag, std::string_view what,
     const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
@@ -152,13 +163,7 @@ codec::ImapTagged ImapClient::readTagged(
   }
   const auto started = std::chrono::steady_clock::now();
   for (;;) {
-    // Untagged responses keep each read alive; they must not keep the command waiting forever.
-    if (std::chrono::steady_clock::now() - started > 4 * patience_) {
-      throw Error(ErrorKind::Transient,
-                  connection_.label() + " sent only untagged responses for " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(4 * patience_).count()) +
-                      " s while we waited for " + std::string(what));
-    }
+    keepWaiting(started, what);
     codec::ImapResponse response = readResponse(what);
     if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
       if (tagged->tag == tag) {
@@ -201,7 +206,9 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
     connection_.queue((piece.binary ? "~" : "") + prefix.text + "\r\n");
     if (prefix.needs_wait) {
       connection_.flush();
+      const auto started = std::chrono::steady_clock::now();
       for (;;) {
+        keepWaiting(started, "the go-ahead for a literal");
         codec::ImapResponse response = readResponse("the go-ahead for a literal");
         if (std::holds_alternative<codec::ImapContinuation>(response)) break;
         if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
@@ -302,7 +309,9 @@ void ImapClient::login(const Credentials& credentials) {
       const std::string tag = nextTag();
       connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
       bool answered = false;
+      const auto started = std::chrono::steady_clock::now();
       for (;;) {
+        keepWaiting(started, "the end of AUTHENTICATE");
         codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
         if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
           connection_.send(response + "\r\n", "********");
@@ -357,10 +366,9 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
     ~Wipe() { OPENSSL_cleanse(secret.data(), secret.size()); }
   } wipe{response};
 
-  // The whole exchange has one deadline: a server that keeps sending untagged lines (each one
-  // resets the read timeout) must not hold the login forever.
-  const auto limit = 2 * patience_;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  // The whole exchange has one deadline (keepWaiting): a server that keeps sending untagged lines
+  // (each one resets the read timeout) must not hold the login forever.
+  const auto started = std::chrono::steady_clock::now();
   const std::string tag = nextTag();
   const std::string command = tag + " AUTHENTICATE " + mechanism;
   bool sent = hasCapability("SASL-IR");  // RFC 4959: the initial response on the command line
@@ -372,12 +380,8 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
   std::optional<codec::OAuthFailure> failure;
   bool challenged = false;
   for (;;) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw Error(ErrorKind::Transient,
-                  connection_.label() + " did not finish AUTHENTICATE " + mechanism + " within " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
-                      " s" + (sent ? "" : " (it never asked for the token)"));
-    }
+    keepWaiting(started, sent ? "the end of AUTHENTICATE " + mechanism
+                              : "the go-ahead of AUTHENTICATE " + mechanism);
     codec::ImapResponse response_line =
         readResponse(sent ? "AUTHENTICATE reply" : "AUTHENTICATE go-ahead");
     if (const auto* go = std::get_if<codec::ImapContinuation>(&response_line)) {

@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <mutex>
+
+#include <sys/socket.h>
 
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
@@ -11,6 +14,7 @@
 
 #include "TlsContextCache.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/HostPort.h"
 
 namespace popgate::net {
 
@@ -43,10 +47,31 @@ bool cutByNetwork(const Poco::Exception& e) {
          text.find("Broken pipe") != std::string::npos;
 }
 
+// Every open PocoTransport and its socket, for interruptAllTransports(). A transport leaves the
+// registry (under the mutex) before its socket is closed, so a descriptor is never shut down after
+// it may have been reused.
+struct Registry {
+  std::mutex mutex;
+  std::map<const PocoTransport*, int> sockets;
+  bool interrupted = false;
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
 }  // namespace
 
+void interruptAllTransports() noexcept {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.interrupted = true;
+  for (const auto& [transport, fd] : r.sockets) ::shutdown(fd, SHUT_RDWR);
+}
+
 std::string Endpoint::label() const {
-  return (protocol.empty() ? "" : protocol + " ") + host + ":" + std::to_string(port);
+  return (protocol.empty() ? "" : protocol + " ") + hostPort(host, port);
 }
 
 std::unique_ptr<Transport> openTransport(const Endpoint& endpoint) {
@@ -67,13 +92,24 @@ PocoTransport::PocoTransport(Endpoint endpoint) : endpoint_(std::move(endpoint))
     plain_.setReceiveTimeout(toTimespan(std::min<std::chrono::milliseconds>(
         endpoint_.timeout, kBlockingSlice)));
     plain_.setSendTimeout(toTimespan(endpoint_.timeout));
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    if (r.interrupted) throw Poco::Net::NetException("popgate is stopping");
+    r.sockets.emplace(this, plain_.impl()->sockfd());
   } catch (const Poco::TimeoutException&) {
     throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": no answer within " +
                                           seconds(endpoint_.timeout));
   } catch (const Poco::Exception& e) {
     throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": " + e.displayText());
   }
-  if (endpoint_.tls == TlsMode::Implicit) handshake();
+  if (endpoint_.tls == TlsMode::Implicit) {
+    try {
+      handshake();
+    } catch (...) {
+      close();  // no destructor runs for a constructor that throws: leave the registry here
+      throw;
+    }
+  }
 }
 
 PocoTransport::~PocoTransport() { close(); }
@@ -191,6 +227,11 @@ void PocoTransport::startTls() {
 }
 
 void PocoTransport::close() noexcept {
+  {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.sockets.erase(this);
+  }
   try {
     if (secure_) {
       secure_->abort();  // no TLS close_notify round trip: the protocol goodbye is the client's job

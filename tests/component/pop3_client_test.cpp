@@ -1,5 +1,5 @@
 // Pop3Client against scripted POP3 servers on loopback: the happy path byte for byte, refusals,
-// broken connections, and every STLS / certificate rule of PROTOCOL-NOTES.md.
+// broken connections, and every STLS / certificate rule of docs/protocol-notes.md.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -298,7 +298,7 @@ BOOST_AUTO_TEST_CASE(testCertificateForAnotherHostIsRefusedBeforeCredentials) {
 }
 
 BOOST_AUTO_TEST_CASE(testSlowHandshakeDoesNotBypassTheHostNameCheck) {
-  // PROTOCOL-NOTES: a stalled handshake made Poco skip its name check. The name is pinned in
+  // docs/protocol-notes.md: a stalled handshake made Poco skip its name check. The name is pinned in
   // OpenSSL and the handshake is finished before anything is sent.
   ScriptedServer srv({Script{}
                           .stallHandshake(1500ms)

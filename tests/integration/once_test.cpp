@@ -1,7 +1,7 @@
 // `popgate once`, the real binary, against a real Dovecot: byte-exact delivery of the sample
 // corpus from two accounts (POP3S and STLS, private CA as ca_file) through IMAP STARTTLS into a
 // folder per account; a second pass adds nothing; keep: false empties the POP box; kill -9 at
-// random moments loses and duplicates nothing; bad configs and bad passwords exit as CONTRACT.md
+// random moments loses and duplicates nothing; bad configs and bad passwords exit as docs/contract.md
 // says.
 #include <boost/test/unit_test.hpp>
 

@@ -6,7 +6,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 #include "gateway/admin/Metrics.h"
 #include "gateway/admin/StatusJson.h"
 #include "tests/support/PromText.h"

@@ -1,14 +1,12 @@
 #include "ImapPool.h"
 
-#include <atomic>
 #include <memory>
 #include <string>
 
 #include <exception>
 
-#include "Logging.h"
-#include "OAuthLogin.h"
-#include "Pop3Source.h"
+#include "Endpoints.h"
+#include "OAuthCredentials.h"
 
 namespace popgate::gateway {
 
@@ -29,9 +27,9 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
 
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
                                                   net::TraceSink trace,
+                                                  std::function<void(std::string_view)> notice,
                                                   oauth::TokenManager* tokens) {
-  net::Endpoint endpoint = endpointOf(target.server);
-  endpoint.protocol = "IMAP";
+  const net::Endpoint endpoint = endpointOf(target.server, "IMAP");
   imap::Credentials credentials;
   credentials.username = target.server.username;
   credentials.method = methodOf(target.auth);
@@ -50,29 +48,14 @@ std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& targ
     connect();
     client->login(credentials);
   }
-  client->setNotice([](std::string_view text) { logWarning(text); });
+  if (notice) client->setNotice(std::move(notice));
   return client;
 }
 
-ImapPool::ImapPool(const config::ImapTarget& target, Opener opener,
-                   std::shared_ptr<oauth::TokenManager> tokens)
-    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {
-  if (!opener_) {
-    const config::ImapTarget copy = target;
-    // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
-    auto opened = std::make_shared<std::atomic<unsigned>>(0);
-    opener_ = [copy, opened, tokens] {
-      return openImapSession(copy, traceTo("imap#" + std::to_string(++*opened)), tokens.get());
-    };
-  }
-}
+ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
+    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {}
 
 ImapPool::~ImapPool() { closeAll(); }
-
-void ImapPool::setMaxIdle(std::chrono::seconds max_idle) {
-  std::lock_guard lock(mutex_);
-  max_idle_ = max_idle;
-}
 
 ImapPool::Lease::Lease(ImapPool& pool, std::unique_ptr<imap::ImapClient> client)
     : pool_(&pool), client_(std::move(client)), exceptions_(std::uncaught_exceptions()) {}
@@ -96,7 +79,7 @@ ImapPool::Lease ImapPool::acquire() {
     if (!idle_.empty()) {
       Idle idle = std::move(idle_.back());
       idle_.pop_back();
-      if (std::chrono::steady_clock::now() - idle.since <= max_idle_) {
+      if (std::chrono::steady_clock::now() - idle.since <= kMaxIdle) {
         return Lease(*this, std::move(idle.client));
       }
       stale = std::move(idle.client);  // logged out below, its slot reused for a fresh session

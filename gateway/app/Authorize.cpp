@@ -4,7 +4,7 @@
 
 #include <ostream>
 
-#include "OAuthLogin.h"
+#include "gateway/delivery/OAuthCredentials.h"
 #include "connectors/codec/Sha256.h"
 #include "connectors/common/Printable.h"
 #include "connectors/oauth/AuthorizationFlows.h"

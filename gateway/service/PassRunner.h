@@ -6,15 +6,21 @@
 #include <memory>
 #include <vector>
 
-#include "ImapPool.h"
-#include "Ledger.h"
-#include "PollJob.h"
+#include "gateway/delivery/ImapPool.h"
+#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/PollJob.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
 
+// The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3") at
+// debug level, with the client's notices logged as warnings; OAuth logins get access tokens from
+// `tokens`.
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target,
+                                       std::shared_ptr<oauth::TokenManager> tokens = {});
+
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
-// level); OAuth accounts get access tokens from `tokens`. Upload threads default to
+// level); an OAuth account gets access tokens from `tokens`. Upload threads default to
 // target.connections.
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,

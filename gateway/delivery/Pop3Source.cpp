@@ -1,18 +1,9 @@
 #include "Pop3Source.h"
 
-#include "OAuthLogin.h"
+#include "Endpoints.h"
+#include "OAuthCredentials.h"
 
 namespace popgate::gateway {
-
-net::Endpoint endpointOf(const config::ServerEndpoint& server) {
-  net::Endpoint e;
-  e.host = server.host;
-  e.port = server.port;
-  e.tls = server.tls;
-  e.ca_file = server.ca_file;
-  e.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(server.timeout);
-  return e;
-}
 
 namespace {
 
@@ -32,8 +23,7 @@ pop3::AuthMethod methodOf(config::PopAuth auth) {
 
 Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                        pop3::Pop3Options options, oauth::TokenManager* tokens) {
-  net::Endpoint endpoint = endpointOf(account.server);
-  endpoint.protocol = "POP3";
+  const net::Endpoint endpoint = endpointOf(account.server, "POP3");
   options.max_listed = account.listing_limit;
   pop3::Credentials credentials;
   credentials.username = account.server.username;

@@ -202,23 +202,6 @@ std::size_t Ledger::prune(const std::string& account, const std::set<std::string
   return forgotten;
 }
 
-std::map<LedgerState, std::uint64_t> Ledger::counts(const std::string& account) {
-  std::lock_guard lock(mutex_);
-  std::vector<Int> states, numbers;
-  std::string acct = account;
-  try {
-    *session_ << "SELECT state, COUNT(*) FROM messages WHERE account = ? GROUP BY state",
-        use(acct), into(states), into(numbers), now;
-  } catch (const Poco::Exception& e) {
-    fail(file_, "count the entries of " + account, e);
-  }
-  std::map<LedgerState, std::uint64_t> out;
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    out[static_cast<LedgerState>(states[i])] = static_cast<std::uint64_t>(numbers[i]);
-  }
-  return out;
-}
-
 std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {
   std::vector<LedgerEntry> out;
   for (auto& [key, entry] : load(account)) {

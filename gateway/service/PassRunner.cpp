@@ -4,12 +4,22 @@
 #include <atomic>
 #include <thread>
 
-#include "ImapSink.h"
+#include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
-#include "OAuthLogin.h"
-#include "Pop3Source.h"
+#include "gateway/delivery/Pop3Source.h"
+#include "OAuthTokens.h"
 
 namespace popgate::gateway {
+
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target,
+                                       std::shared_ptr<oauth::TokenManager> tokens) {
+  // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
+  auto opened = std::make_shared<std::atomic<unsigned>>(0);
+  return std::make_shared<ImapPool>(target, [target, opened, tokens] {
+    return openImapSession(target, traceTo("imap#" + std::to_string(++*opened)),
+                           [](std::string_view text) { logWarning(text); }, tokens.get());
+  });
+}
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
@@ -36,7 +46,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel) {
   auto tokens = makeTokenManager(cfg);
-  auto pool = std::make_shared<ImapPool>(cfg.target, ImapPool::Opener{}, tokens);
+  auto pool = makeImapPool(cfg.target, tokens);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
