@@ -13,6 +13,7 @@
 #include "OAuthKeys.h"
 #include "SecretSources.h"
 #include "TextFile.h"
+#include "Units.h"
 #include "ValueChecks.h"
 #include "YamlCursor.h"
 
@@ -27,9 +28,9 @@ constexpr std::array<std::string_view, 8> kTopKeys{"state_dir",          "log_le
                                                    "max_parallel_polls", "admin",     "target",
                                                    "defaults",           "accounts"};
 constexpr std::array<std::string_view, 2> kAdminKeys{"listen", "token_file"};
-constexpr std::array<std::string_view, 14> kTargetKeys{
+constexpr std::array<std::string_view, 15> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
-    "password_file", "password_env", "auth", "connections", "timeout",
+    "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit",
     // OAuth 2.0 (docs/oauth.md)
     "oauth",         "provider",     "tenant"};
 constexpr std::array<std::string_view, 21> kAccountKeys{"name",
@@ -76,6 +77,8 @@ constexpr std::array<ImapAuth, 5> kImapAuthValues{ImapAuth::Auto, ImapAuth::Logi
 constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 constexpr std::uint64_t kMaxParallelPolls = 64;
 constexpr std::uint64_t kMaxConnections = 32;
+constexpr std::uint32_t kGmailConnections = 4;
+constexpr std::uint64_t kGmailDailyUpload = 500ull * 1024 * 1024;
 constexpr std::uint64_t kMaxDeleteAfterDays = 36500;
 constexpr std::uint64_t kMinMessageSize = 1024;
 constexpr std::uint64_t kMaxListingLimit = 10'000'000;
@@ -405,14 +408,27 @@ ImapTarget Loader::target(const YamlCursor& where) const {
       target.auth = pick(entry.value, kImapAuthNames, kImapAuthValues);
     } else if (entry.key == "connections") {
       target.connections = static_cast<std::uint32_t>(entry.value.number(1, kMaxConnections));
+    } else if (entry.key == "daily_upload_limit") {
+      target.daily_upload_limit = entry.value.size(kMinMessageSize);
     }
   }
   if (applyPreset(provider, ServerSide::Target, settings, target.server)) {
     target.auth = ImapAuth::XOAuth2;
     target.server.preset_filled.push_back("auth xoauth2");
   }
-  // Target-only keys a provider presets (e.g. gmail: connections, an upload budget) go here,
-  // each only when not written, each noted in target.server.preset_filled.
+  // Target-only keys the gmail preset sets, each only when not written: 4 connections (Gmail
+  // allows about 15 per user, shared with the user's phones and laptops) and its documented IMAP
+  // upload cap of 500 MB a day.
+  if (provider.provider == Provider::Gmail) {
+    if (findEntry(settings, "connections") == nullptr) {
+      target.connections = kGmailConnections;
+      target.server.preset_filled.push_back("connections " + std::to_string(kGmailConnections));
+    }
+    if (findEntry(settings, "daily_upload_limit") == nullptr) {
+      target.daily_upload_limit = kGmailDailyUpload;
+      target.server.preset_filled.push_back("daily_upload_limit " + formatSize(kGmailDailyUpload));
+    }
+  }
   finishEndpoint(settings, target.server, 993, 143);
   finishCredentials(where, settings, imapAuthName(target.auth), isOAuth(target.auth), provider,
                     ServerSide::Target, target.server);

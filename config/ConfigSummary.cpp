@@ -120,7 +120,11 @@ std::string describe(const GatewayConfig& cfg) {
   out += "  target     " + connection(target.server) + ", auth " +
          std::string(imapAuthName(target.auth)) + ", " + std::to_string(target.connections) +
          (target.connections == 1 ? " connection" : " connections") + ", timeout " +
-         formatDuration(target.server.timeout) + ", " + secretLine(target.server) + "\n";
+         formatDuration(target.server.timeout) +
+         (target.daily_upload_limit > 0
+              ? ", at most " + formatSize(target.daily_upload_limit) + " a day"
+              : std::string()) +
+         ", " + secretLine(target.server) + "\n";
   out += presetLine(target.server);
   std::set<std::string> folders;
   for (const auto& account : cfg.accounts) folders.insert(account.folder);

@@ -46,8 +46,9 @@ class ImapClient {
   // AUTHENTICATE XOAUTH2 / OAUTHBEARER with the access token (SASL-IR where offered; a failure
   // challenge is answered and its JSON quoted in the error). Tokens go only over TLS, or with
   // tls: none (Error(Security) otherwise). Throws Error(Auth) when refused, Error(Transient) for
-  // [UNAVAILABLE] or an exchange that outlasts its deadline, Error(Config) when Microsoft says
-  // "User is authenticated but not connected" (token and mailbox do not match).
+  // [UNAVAILABLE] or an exchange that outlasts its deadline, Error(Throttled) when the account has
+  // too many connections open, Error(Config) when Microsoft says "User is authenticated but not
+  // connected" (token and mailbox do not match).
   void login(const Credentials& credentials);
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
@@ -93,6 +94,8 @@ class ImapClient {
   void finishLogout() noexcept;
 
   bool hasCapability(std::string_view name) const;
+  // The largest message the server takes (RFC 7889 APPENDLIMIT=n), when it says.
+  std::optional<std::uint64_t> appendLimit() const;
   codec::LiteralMode literalMode() const;
   // Where to say things an administrator should know (a refused MULTIAPPEND batch...).
   void setNotice(std::function<void(std::string_view)> notice) { notice_ = std::move(notice); }
@@ -121,6 +124,9 @@ class ImapClient {
   std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
                                               std::string_view trace);
   codec::ImapResponse readResponse(std::string_view what);
+  // The error for an untagged BYE: Throttled when a usage limit ended the session (Gmail's
+  // "[OVERQUOTA] Account exceeded command or bandwidth limits."), Transient otherwise.
+  Error byeError(const codec::ImapUntagged& bye) const;
   // Throws Error(Transient) once more than 4 timeouts have passed since `started`: a server that
   // keeps each read alive with untagged responses (or challenges) must not hold `what` forever.
   void keepWaiting(std::chrono::steady_clock::time_point started, std::string_view what) const;

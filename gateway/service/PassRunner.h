@@ -14,9 +14,10 @@
 namespace popgate::gateway {
 
 // The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3") at
-// debug level, with the client's notices logged as warnings; OAuth logins get access tokens from
-// `tokens`.
-std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target,
+// debug level, with the client's notices logged as warnings.
+// Its daily upload budget starts from what `ledger` recorded in the last 24 hours. An OAuth
+// target gets access tokens from `tokens`.
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr,
                                        std::shared_ptr<oauth::TokenManager> tokens = {});
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug

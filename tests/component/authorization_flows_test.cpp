@@ -15,7 +15,7 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/oauth/AuthorizationFlows.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/OAuthTestServer.h"
 

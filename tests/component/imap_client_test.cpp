@@ -8,13 +8,14 @@
 #include "connectors/common/Error.h"
 #include "connectors/codec/Sha256.h"
 #include "connectors/imap/ImapClient.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
-using popgate::test::expectError;
 using namespace popgate;
+using popgate::test::endpoint;
+using popgate::test::expectError;
 using popgate::test::imapCapability;
 using popgate::test::imapGreeting;
 using popgate::test::imapStartTls;
@@ -23,17 +24,6 @@ using popgate::test::ScriptedServer;
 using popgate::test::TestCerts;
 
 namespace {
-
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
-                       std::chrono::milliseconds timeout = 5s) {
-  net::Endpoint e;
-  e.host = "localhost";
-  e.port = srv.port();
-  e.tls = tls;
-  e.ca_file = TestCerts::caFile();
-  e.timeout = timeout;
-  return e;
-}
 
 std::unique_ptr<imap::ImapClient> connect(const net::Endpoint& e) {
   return std::make_unique<imap::ImapClient>(net::openTransport(e), e);

@@ -11,11 +11,12 @@
 #include "connectors/common/Error.h"
 #include "connectors/imap/ImapClient.h"
 #include "connectors/pop3/Pop3Client.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
+using popgate::test::endpoint;
 using popgate::test::expectError;
 using namespace popgate;
 using popgate::test::imapCapability;
@@ -36,17 +37,6 @@ const std::string kGmailChallenge =
 const std::string kMicrosoftPopGreeting =
     "The Microsoft Exchange POP3 service is ready. [UABSADAAUAAyADgAQwBBADAAMAAxADAALgBuAGEAbQBwAHIAZAAyADgA]";
 const std::vector<std::string> kMicrosoftPopCaps{"TOP", "UIDL", "SASL PLAIN XOAUTH2", "USER"};
-
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
-                       std::chrono::milliseconds timeout = 5s) {
-  net::Endpoint e;
-  e.host = "localhost";
-  e.port = srv.port();
-  e.tls = tls;
-  e.ca_file = TestCerts::caFile();
-  e.timeout = timeout;
-  return e;
-}
 
 pop3::Credentials popToken(pop3::AuthMethod method, std::string token = kToken) {
   pop3::Credentials c;

@@ -7,13 +7,14 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/pop3/Pop3Client.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
-using popgate::test::expectError;
 using namespace popgate;
+using popgate::test::endpoint;
+using popgate::test::expectError;
 using popgate::test::pop3Capa;
 using popgate::test::pop3Greeting;
 using popgate::test::pop3Stls;
@@ -22,17 +23,6 @@ using popgate::test::ScriptedServer;
 using popgate::test::TestCerts;
 
 namespace {
-
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
-                       std::chrono::milliseconds timeout = 5s) {
-  net::Endpoint e;
-  e.host = "localhost";
-  e.port = srv.port();
-  e.tls = tls;
-  e.ca_file = TestCerts::caFile();
-  e.timeout = timeout;
-  return e;
-}
 
 std::unique_ptr<pop3::Pop3Client> connect(const net::Endpoint& e) {
   return std::make_unique<pop3::Pop3Client>(net::openTransport(e), e);

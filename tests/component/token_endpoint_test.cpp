@@ -9,7 +9,7 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/oauth/TokenEndpoint.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/OAuthTestServer.h"
 #include "tests/support/ScriptedServer.h"

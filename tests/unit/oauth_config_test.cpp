@@ -119,14 +119,18 @@ BOOST_AUTO_TEST_CASE(testGmailPresetOnTheTarget) {
   BOOST_TEST(target.server.oauth->refresh_token_source == "refresh_token_env GMAIL_REFRESH");
   BOOST_TEST(!target.server.oauth->refresh_token_written.has_value());
   const std::vector<std::string> filled{"host imap.gmail.com", "tls implicit", "auth xoauth2",
+                                        "connections 4", "daily_upload_limit 500MB",
                                         "port 993", "oauth.token_url https://oauth2.googleapis.com/token",
                                         "oauth.scope https://mail.google.com/"};
+  BOOST_TEST(target.connections == 4u);
+  BOOST_TEST(target.daily_upload_limit == 500ull * 1024 * 1024);
   BOOST_TEST(target.server.preset_filled == filled, boost::test_tools::per_element());
   // check says what the preset filled in, and never a secret.
   const std::string summary = popgate::config::describe(cfg);
   BOOST_TEST(summary.find("preset gmail filled in: host imap.gmail.com, tls implicit, auth xoauth2, "
-                          "port 993, oauth.token_url https://oauth2.googleapis.com/token, "
-                          "oauth.scope https://mail.google.com/") != std::string::npos,
+                          "connections 4, daily_upload_limit 500MB, port 993, oauth.token_url "
+                          "https://oauth2.googleapis.com/token, oauth.scope https://mail.google.com/") !=
+                 std::string::npos,
              summary);
   BOOST_TEST(summary.find("first refresh token from refresh_token_env GMAIL_REFRESH") != std::string::npos);
   BOOST_TEST(summary.find("1//0env-token") == std::string::npos);
@@ -194,6 +198,20 @@ BOOST_AUTO_TEST_CASE(testMicrosoftTenants) {
              "(tenant) ID or a domain, found 'a/b'");
   BOOST_TEST(files.error(kHead + "  - name: work\n    provider: yahoo\n    username: u\n") ==
              "gw.yaml:8: accounts[0].provider: expected gmail, microsoft365 or outlook");
+}
+
+BOOST_AUTO_TEST_CASE(testGmailTargetPresetKeepsWrittenConnectionsAndBudget) {
+  Files files;
+  const GatewayConfig cfg = files.load(
+      "state_dir: /s\ntarget:\n  provider: gmail\n  username: me@gmail.com\n  connections: 2\n"
+      "  daily_upload_limit: 100MB\n  password: app-password\n"
+      "accounts:\n  - {name: isp, host: pop.isp.example, username: me, password: pw}\n");
+  BOOST_TEST(cfg.target.connections == 2u);
+  BOOST_TEST(cfg.target.daily_upload_limit == 100ull * 1024 * 1024);
+  BOOST_TEST((cfg.target.auth == ImapAuth::Auto));  // an app password keeps password logins
+  BOOST_TEST(cfg.target.server.preset_filled ==
+                 (std::vector<std::string>{"host imap.gmail.com", "tls implicit", "port 993"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(testGmailPresetWithAnAppPasswordKeepsPasswordLogin) {

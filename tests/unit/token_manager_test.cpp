@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "connectors/oauth/TokenManager.h"
-#include "tests/support/ExpectError.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/TempDir.h"
 
 using namespace std::chrono_literals;
