@@ -13,23 +13,17 @@
 #include "config/ConfigLoader.h"
 #include "config/Units.h"
 #include "connectors/common/Error.h"
+#include "tests/support/ConfigEnv.h"
 #include "tests/support/TempDir.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using popgate::config::EnvLookup;
 using popgate::config::GatewayConfig;
+using popgate::test::envOf;
 using popgate::test::TempDir;
 
 namespace {
-
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 const EnvLookup& noEnv() {
   static const EnvLookup env = envOf({});

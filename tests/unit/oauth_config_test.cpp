@@ -9,6 +9,7 @@
 #include "config/ConfigLoader.h"
 #include "config/OAuthKeys.h"
 #include "connectors/common/Error.h"
+#include "tests/support/ConfigEnv.h"
 #include "tests/support/TempDir.h"
 
 using popgate::config::EnvLookup;
@@ -16,17 +17,10 @@ using popgate::config::GatewayConfig;
 using popgate::config::ImapAuth;
 using popgate::config::PopAuth;
 using popgate::config::Provider;
+using popgate::test::envOf;
 using popgate::test::TempDir;
 
 namespace {
-
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 // A scratch directory with secrets: refresh (a refresh token), client (a client secret).
 class Files {
