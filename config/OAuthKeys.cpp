@@ -280,9 +280,12 @@ OAuthSettings parseOAuth(const std::vector<YamlCursor>& layers, const PresetValu
       oauth.client_id = v.nonEmptyText();
       if (hasControlBytes(oauth.client_id)) v.fail("must not contain control characters");
     } else if (key == "client_secret" || key == "client_secret_file" || key == "client_secret_env") {
+      const std::filesystem::path file =
+          key == "client_secret_file" ? paths.resolve(v) : std::filesystem::path();
       ResolvedSecret secret = key == "client_secret"        ? inlineSecret(v, key)
-                              : key == "client_secret_file" ? secretFromFile(v, key, paths.resolve(v))
+                              : key == "client_secret_file" ? secretFromFile(v, key, file)
                                                             : secretFromEnv(v, env, key);
+      if (key != "client_secret_env" && paths.note_secret) paths.note_secret(v, file);
       oauth.client_secret = std::move(secret.value);
       oauth.client_secret_source = std::move(secret.source);
     } else if (key == "refresh_token_file") {
@@ -294,6 +297,7 @@ OAuthSettings parseOAuth(const std::vector<YamlCursor>& layers, const PresetValu
                "authorize: it stores the refresh token in state_dir)");
       }
       ResolvedSecret secret = secretFromFile(v, key, file);
+      if (paths.note_secret) paths.note_secret(v, file);
       oauth.refresh_token = std::move(secret.value);
       oauth.refresh_token_source = std::move(secret.source);
       oauth.refresh_token_written = writtenAt(file);

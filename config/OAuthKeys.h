@@ -26,10 +26,12 @@ inline constexpr std::array<std::string_view, 9> kOAuthKeys{
 // Which kind of server a preset describes: the POP3 side of an account or the IMAP target.
 enum class ServerSide { Account, Target };
 
-// How the loader turns a path value into a path: any path, or one that must be readable.
+// How the loader turns a path value into a path (any path, or one that must be readable), and how
+// it records a secret's source for the permission check (the file, or "" for an inline value).
 struct PathRules {
   std::function<std::filesystem::path(const YamlCursor&)> resolve;
   std::function<std::filesystem::path(const YamlCursor&)> readable_file;
+  std::function<void(const YamlCursor&, const std::filesystem::path&)> note_secret;
 };
 
 // `provider:` and `tenant:` among `settings` (both optional). Throws Error(Config) for an unknown

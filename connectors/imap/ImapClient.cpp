@@ -6,8 +6,6 @@
 #include <map>
 #include <optional>
 
-#include <openssl/crypto.h>
-
 #include "connectors/codec/ImapServerHints.h"
 #include "connectors/codec/OAuthSasl.h"
 #include "connectors/codec/Sasl.h"
@@ -284,7 +282,9 @@ codec::ImapTagged ImapClient::simpleCommand(
   all.reserve(pieces.size() + 1);
   all.push_back(Piece{tag + " ", nullptr, false});
   all.insert(all.end(), pieces.begin(), pieces.end());
-  if (auto early = sendPieces(tag, all, tag + " " + std::string(trace))) return *early;
+  auto early = sendPieces(tag, all, tag + " " + std::string(trace));
+  for (Piece& piece : all) wipe(piece.text);  // LOGIN and AUTHENTICATE pieces hold secrets
+  if (early) return *early;
   connection_.flush();
   return readTagged(tag, what, on_untagged);
 }
@@ -339,10 +339,13 @@ void ImapClient::login(const Credentials& credentials) {
   }
   codec::ImapTagged reply;
   if (method == AuthMethod::Plain) {
-    const std::string response = codec::saslPlain(credentials.username, credentials.password);
+    // Every buffer holding the response is a Secret or wiped: nothing of it outlives the login.
+    const Secret response(codec::saslPlain(credentials.username, credentials.password.reveal()));
     if (hasCapability("SASL-IR")) {
-      reply = simpleCommand({Piece{"AUTHENTICATE PLAIN " + response, nullptr, false}},
-                            "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      std::vector<Piece> pieces{Piece{"AUTHENTICATE PLAIN ", nullptr, false}, Piece{}};
+      pieces.back().text.assign(response.reveal());
+      reply = simpleCommand(pieces, "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      wipe(pieces.back().text);
     } else {
       const std::string tag = nextTag();
       connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
@@ -352,7 +355,7 @@ void ImapClient::login(const Credentials& credentials) {
         keepWaiting(started, "the end of AUTHENTICATE");
         codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
         if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
-          connection_.send(response + "\r\n", "********");
+          connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
           answered = true;
           continue;
         }
@@ -376,8 +379,9 @@ void ImapClient::login(const Credentials& credentials) {
     std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
     appendAstring(pieces, credentials.username);
     pieces.push_back(Piece{" ", nullptr, false});
-    appendAstring(pieces, credentials.password);
+    appendAstring(pieces, credentials.password.reveal());
     reply = simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+    for (Piece& piece : pieces) wipe(piece.text);
   }
   if (reply.status != codec::ImapStatus::Ok) {
     if (codec::connectionLimitReached(reply.code, reply.text)) {
@@ -403,13 +407,11 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
   const bool bearer = method == AuthMethod::OAuthBearer;
   const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
   connection_.requireEncryption(tls_, "an OAuth access token");
-  std::string response =
-      bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token, host_, port_)
-             : codec::saslXoauth2(credentials.username, credentials.access_token);
-  struct Wipe {
-    std::string& secret;
-    ~Wipe() { OPENSSL_cleanse(secret.data(), secret.size()); }
-  } wipe{response};
+  // Every buffer holding the response is a Secret: wiped when dropped, masked in texts.
+  const Secret response(
+      bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token.reveal(), host_,
+                                      port_)
+             : codec::saslXoauth2(credentials.username, credentials.access_token.reveal()));
 
   // The whole exchange has one deadline (keepWaiting): a server that keeps sending untagged lines
   // (each one resets the read timeout) must not hold the login forever.
@@ -418,7 +420,8 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
   const std::string command = tag + " AUTHENTICATE " + mechanism;
   bool sent = hasCapability("SASL-IR");  // RFC 4959: the initial response on the command line
   if (sent) {
-    connection_.send(command + " " + response + "\r\n", command + " ********");
+    connection_.send(Secret::joined({command, " ", response.reveal(), "\r\n"}).reveal(),
+                     command + " ********");
   } else {
     connection_.send(command + "\r\n", command);
   }
@@ -431,7 +434,7 @@ void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod me
         readResponse(sent ? "AUTHENTICATE reply" : "AUTHENTICATE go-ahead");
     if (const auto* go = std::get_if<codec::ImapContinuation>(&response_line)) {
       if (!sent) {
-        connection_.send(response + "\r\n", "********");
+        connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
         sent = true;
       } else if (!challenged) {
         // A failure challenge (Gmail, RFC 7628 §3.2.2): answer it so that the server finishes

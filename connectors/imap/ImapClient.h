@@ -19,6 +19,7 @@
 #include "connectors/codec/ImapNamespace.h"
 #include "connectors/codec/ImapResponseParser.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Secret.h"
 #include "connectors/imap/ImapTypes.h"
 #include "connectors/net/Connection.h"
 
@@ -29,9 +30,9 @@ enum class AuthMethod { Auto, Login, Plain, XOAuth2, OAuthBearer };
 
 struct Credentials {
   std::string username;
-  std::string password;      // secret: sent on the wire only, never traced or put in an error
+  Secret password;  // sent on the wire only, never traced or put in an error; wiped when dropped
   AuthMethod method = AuthMethod::Auto;
-  std::string access_token{};  // secret, for XOAuth2/OAuthBearer; the same rules as the password
+  Secret access_token{};  // for XOAuth2/OAuthBearer: the same rules as the password
 };
 
 class ImapClient {

@@ -123,7 +123,10 @@ TokenGrant runDeviceGrant(const TokenEndpoint& device, const TokenEndpoint& toke
                           const ClientSettings& client, std::ostream& out, const Sleeper& sleep) {
   codec::FormFields request{{"client_id", client.client_id}};
   if (!client.scope.empty()) request.emplace_back("scope", client.scope);
-  if (!client.client_secret.empty()) request.emplace_back("client_secret", client.client_secret);
+  if (!client.client_secret.empty()) {
+    request.emplace_back("client_secret", std::string(client.client_secret.reveal()));
+  }
+  const FormWipe wipe_request(request);
   const EndpointAnswer answer = device.post(request, "the device authorization request");
   if (answer.status < 200 || answer.status >= 300 || !answer.json) {
     device.fail(answer, "the device authorization request");
@@ -152,7 +155,10 @@ TokenGrant runDeviceGrant(const TokenEndpoint& device, const TokenEndpoint& toke
   codec::FormFields poll{{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
                          {"device_code", device_code},
                          {"client_id", client.client_id}};
-  if (!client.client_secret.empty()) poll.emplace_back("client_secret", client.client_secret);
+  if (!client.client_secret.empty()) {
+    poll.emplace_back("client_secret", std::string(client.client_secret.reveal()));
+  }
+  const FormWipe wipe_poll(poll);
   for (;;) {
     if (sleep) {
       sleep(interval);
@@ -293,7 +299,10 @@ TokenGrant runLoopbackGrant(const TokenEndpoint& token, const ClientSettings& cl
                              {"redirect_uri", redirect_uri},
                              {"client_id", client.client_id},
                              {"code_verifier", verifier}};
-  if (!client.client_secret.empty()) exchange.emplace_back("client_secret", client.client_secret);
+  if (!client.client_secret.empty()) {
+    exchange.emplace_back("client_secret", std::string(client.client_secret.reveal()));
+  }
+  const FormWipe wipe_exchange(exchange);
   const EndpointAnswer answer = token.post(exchange, "the authorization code exchange");
   return token.grantFrom(answer, "the authorization code");
 }

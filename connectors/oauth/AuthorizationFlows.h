@@ -20,7 +20,7 @@ namespace popgate::oauth {
 // What both flows send about the client.
 struct ClientSettings {
   std::string client_id;
-  std::string client_secret;  // "" for a public client
+  Secret client_secret;  // empty for a public client
   std::string scope;
 };
 

@@ -125,6 +125,14 @@ bool transientError(std::string_view error) {
 
 }  // namespace
 
+EndpointAnswer::~EndpointAnswer() {
+  for (auto& entry : fields) wipe(entry.second);
+}
+
+FormWipe::~FormWipe() {
+  for (auto& field : fields_) wipe(field.second);
+}
+
 std::string EndpointAnswer::field(std::string_view name) const {
   const auto it = fields.find(std::string(name));
   return it == fields.end() ? std::string() : it->second;
@@ -177,15 +185,16 @@ EndpointAnswer TokenEndpoint::post(const codec::FormFields& fields, std::string_
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path_,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     std::string body = codec::formEncode(fields);
+    const WipeOnExit wipe_body(body);  // it holds the refresh token or a code
     request.setContentType("application/x-www-form-urlencoded");
     request.set("Accept", "application/json");
     request.set("User-Agent", "popgate");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     session->sendRequest(request) << body;
-    std::fill(body.begin(), body.end(), '\0');  // it held the refresh token
     Poco::Net::HTTPResponse response;
     std::istream& in = session->receiveResponse(response);
     std::string text;
+    const WipeOnExit wipe_text(text);  // a grant holds tokens
     char chunk[16 * 1024];
     while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
       text.append(chunk, static_cast<std::size_t>(in.gcount()));
@@ -231,8 +240,8 @@ TokenGrant TokenEndpoint::grantFrom(const EndpointAnswer& answer, std::string_vi
     fail(answer, what);
   }
   TokenGrant grant;
-  grant.access_token = answer.field("access_token");
-  if (!isB64Token(grant.access_token)) {
+  grant.access_token = Secret(answer.field("access_token"));
+  if (!isB64Token(grant.access_token.reveal())) {
     throw Error(ErrorKind::Protocol, "token endpoint " + printable(settings_.url, 200) +
                                          " granted an access token with characters a bearer "
                                          "token cannot have (RFC 6750)");
@@ -255,7 +264,7 @@ TokenGrant TokenEndpoint::grantFrom(const EndpointAnswer& answer, std::string_vi
     seconds = seconds * 10 + (c - '0');
   }
   grant.expires_in = std::chrono::seconds(seconds);
-  grant.refresh_token = answer.field("refresh_token");
+  grant.refresh_token = Secret(answer.field("refresh_token"));
   grant.scope = answer.field("scope");
   return grant;
 }
@@ -289,8 +298,8 @@ TokenGrant TokenEndpoint::refresh(std::string_view client_id, std::string_view c
                            {"client_id", std::string(client_id)}};
   if (!client_secret.empty()) fields.emplace_back("client_secret", std::string(client_secret));
   if (!scope.empty()) fields.emplace_back("scope", std::string(scope));
+  const FormWipe wipe_fields(fields);
   const EndpointAnswer answer = post(fields, "the refresh of the access token");
-  for (auto& field : fields) std::fill(field.second.begin(), field.second.end(), '\0');
   return grantFrom(answer, "the refresh token");
 }
 

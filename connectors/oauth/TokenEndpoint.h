@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "connectors/codec/UrlForm.h"
+#include "connectors/common/Secret.h"
 
 namespace popgate::oauth {
 
@@ -24,22 +25,43 @@ struct EndpointSettings {
   std::chrono::milliseconds timeout{30000};       // connect, handshake, each read; and 2× overall
 };
 
-// What the endpoint answered to one POST.
+// What the endpoint answered to one POST. Its fields may hold tokens: they are wiped when the
+// answer is dropped.
 struct EndpointAnswer {
   int status = 0;                              // HTTP status
   bool json = false;                           // the body was a JSON object
   std::map<std::string, std::string> fields;   // its top-level strings, numbers and booleans
   std::string excerpt;                         // the start of a body that was not JSON, printable
 
+  EndpointAnswer() = default;
+  EndpointAnswer(const EndpointAnswer&) = default;
+  EndpointAnswer(EndpointAnswer&&) = default;
+  EndpointAnswer& operator=(const EndpointAnswer&) = default;
+  EndpointAnswer& operator=(EndpointAnswer&&) = default;
+  ~EndpointAnswer();
+
   // fields[name] or "".
   std::string field(std::string_view name) const;
 };
 
-// Tokens granted (RFC 6749 §5.1). The tokens are secrets.
+// Wipes the values of a form when it goes out of scope (they hold refresh tokens, client secrets,
+// device and authorization codes), on every way out.
+class FormWipe {
+ public:
+  explicit FormWipe(codec::FormFields& fields) noexcept : fields_(fields) {}
+  FormWipe(const FormWipe&) = delete;
+  FormWipe& operator=(const FormWipe&) = delete;
+  ~FormWipe();
+
+ private:
+  codec::FormFields& fields_;
+};
+
+// Tokens granted (RFC 6749 §5.1).
 struct TokenGrant {
-  std::string access_token;
+  Secret access_token;
   std::chrono::seconds expires_in{0};  // 0 when the endpoint did not say
-  std::string refresh_token;           // a new refresh token (rotation), or "" when none came
+  Secret refresh_token;                // a new refresh token (rotation), or empty when none came
   std::string scope;
 };
 

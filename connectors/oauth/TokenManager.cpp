@@ -30,7 +30,7 @@ SystemTime fromUnix(std::int64_t seconds) {
 // What, besides secrets' values, decides which tokens a credential gets.
 std::string fingerprintOf(const CredentialSpec& spec) {
   return spec.endpoint.url + "\n" + spec.client_id + "\n" + spec.scope + "\n" +
-         sha256Hex(spec.configured_refresh_token);
+         sha256Hex(spec.configured_refresh_token.reveal());
 }
 
 }  // namespace
@@ -39,7 +39,7 @@ struct TokenManager::Slot {
   std::mutex refresh;  // held across a refresh: one at a time per credential
   std::mutex state;    // guards everything below; never held across I/O
   std::string fingerprint;
-  std::string access_token;
+  Secret access_token;
   SystemTime refresh_at{};
   // A rotated refresh token not yet stored (the disk refused): used from memory, saved again.
   std::optional<TokenStore::Entry> unsaved;
@@ -50,9 +50,9 @@ struct TokenManager::Slot {
 TokenManager::TokenManager(const std::filesystem::path& state_dir, Refresher refresher, Clock clock)
     : store_(state_dir / "oauth"), refresher_(std::move(refresher)), clock_(std::move(clock)) {
   if (!refresher_) {
-    refresher_ = [](const CredentialSpec& spec, const std::string& refresh_token) {
+    refresher_ = [](const CredentialSpec& spec, const Secret& refresh_token) {
       return TokenEndpoint(spec.endpoint)
-          .refresh(spec.client_id, spec.client_secret, refresh_token, spec.scope);
+          .refresh(spec.client_id, spec.client_secret.reveal(), refresh_token.reveal(), spec.scope);
     };
   }
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
@@ -122,7 +122,7 @@ std::vector<CredentialStatus> TokenManager::status() const {
 }
 
 TokenManager::Current TokenManager::currentRefreshToken(const CredentialSpec& spec) const {
-  const std::string configured_hash = sha256Hex(spec.configured_refresh_token);
+  const std::string configured_hash = sha256Hex(spec.configured_refresh_token.reveal());
   if (auto entry = store_.load(spec.id)) {
     // The store holds a token that replaced the configured one (or one from popgate authorize).
     // A configured token it does not descend from was put there later: that one wins.
@@ -163,7 +163,7 @@ Error TokenManager::explain(const Error& error, const CredentialSpec& spec,
   return Error(error.kind(), message, error.serverText());
 }
 
-std::string TokenManager::accessToken(const CredentialSpec& spec) {
+Secret TokenManager::accessToken(const CredentialSpec& spec) {
   const std::shared_ptr<Slot> slot = slotFor(spec);
   std::uint64_t failures_before = 0;
   {
@@ -177,7 +177,7 @@ std::string TokenManager::accessToken(const CredentialSpec& spec) {
     const std::string fingerprint = fingerprintOf(spec);
     if (slot->fingerprint != fingerprint) {  // new settings (a reload): start afresh
       slot->fingerprint = fingerprint;
-      slot->access_token.clear();
+      slot->access_token = Secret();
     }
     // A refresh that failed while this thread waited: the same answer, without asking again.
     if (slot->status.refresh_failures != failures_before && slot->last_failure) {
@@ -211,7 +211,7 @@ std::string TokenManager::accessToken(const CredentialSpec& spec) {
       std::lock_guard lock(slot->state);
       ++slot->status.refresh_failures;
       slot->last_failure = explained;
-      slot->access_token.clear();
+      slot->access_token = Secret();
       copy = slot->status;
     }
     publish(copy);
@@ -220,7 +220,8 @@ std::string TokenManager::accessToken(const CredentialSpec& spec) {
 
   const SystemTime now = clock_();
   std::optional<SystemTime> rotated;
-  if (!grant.refresh_token.empty() && grant.refresh_token != current.refresh_token) {
+  if (!grant.refresh_token.empty() &&
+      grant.refresh_token.reveal() != current.refresh_token.reveal()) {
     // Rotation (Microsoft rotates on every use): the new refresh token is stored before the
     // access token is used, so that a crash right after cannot leave only the spent one.
     TokenStore::Entry entry{grant.refresh_token, current.seed_sha256, unixSeconds(now),
@@ -240,7 +241,7 @@ std::string TokenManager::accessToken(const CredentialSpec& spec) {
   const std::chrono::seconds lifetime =
       grant.expires_in > std::chrono::seconds::zero() ? grant.expires_in : kAssumedLifetime;
   CredentialStatus copy;
-  std::string token;
+  Secret token;
   {
     std::lock_guard lock(slot->state);
     slot->access_token = grant.access_token;
@@ -257,15 +258,15 @@ std::string TokenManager::accessToken(const CredentialSpec& spec) {
   return token;
 }
 
-void TokenManager::invalidate(const CredentialSpec& spec, std::string_view token) {
+void TokenManager::invalidate(const CredentialSpec& spec, const Secret& token) {
   const std::shared_ptr<Slot> slot = slotFor(spec);
   std::lock_guard lock(slot->state);
-  if (slot->access_token == token) slot->access_token.clear();
+  if (slot->access_token.reveal() == token.reveal()) slot->access_token = Secret();
 }
 
 void TokenManager::withToken(const CredentialSpec& spec,
-                             const std::function<void(const std::string&)>& attempt) {
-  std::string token = accessToken(spec);
+                             const std::function<void(const Secret&)>& attempt) {
+  Secret token = accessToken(spec);
   try {
     attempt(token);
     return;

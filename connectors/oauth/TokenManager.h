@@ -31,9 +31,9 @@ struct CredentialSpec {
   std::string authorize_args;  // what `popgate authorize` needs besides --config: "--account work"
   EndpointSettings endpoint;
   std::string client_id;
-  std::string client_secret;   // "" for a public client
+  Secret client_secret;        // empty for a public client
   std::string scope;
-  std::string configured_refresh_token;  // the first refresh token, "" when none is configured
+  Secret configured_refresh_token;  // the first refresh token; empty when none is configured
   std::optional<SystemTime> configured_written;  // when it was written (refresh_token_file's mtime)
   bool google = false;         // Google's Testing-mode 7-day hint applies
 };
@@ -51,7 +51,7 @@ class TokenManager {
  public:
   // Gets tokens for a credential from its endpoint (the default posts to spec.endpoint).
   using Refresher =
-      std::function<TokenGrant(const CredentialSpec& spec, const std::string& refresh_token)>;
+      std::function<TokenGrant(const CredentialSpec& spec, const Secret& refresh_token)>;
   using Clock = std::function<SystemTime()>;
 
   // Refresh tokens live in state_dir/oauth. Tests pass their own refresher and clock.
@@ -66,13 +66,13 @@ class TokenManager {
   // same error without asking the endpoint again). Throws Error(Auth) when the refresh token is
   // refused (quoting the endpoint, saying what to do) or none is known yet, Error(Transient) for
   // endpoint trouble, Error(Internal) when a rotated refresh token cannot be stored.
-  std::string accessToken(const CredentialSpec& spec);
+  Secret accessToken(const CredentialSpec& spec);
   // A server refused `token`: the next accessToken() refreshes (unless another thread already
   // did, so that many refused sessions cost one refresh).
-  void invalidate(const CredentialSpec& spec, std::string_view token);
+  void invalidate(const CredentialSpec& spec, const Secret& token);
   // Runs `attempt` with an access token; when it throws Error(Auth), forgets that token, refreshes
   // and runs `attempt` once more with the new one. Errors of the second attempt propagate.
-  void withToken(const CredentialSpec& spec, const std::function<void(const std::string&)>& attempt);
+  void withToken(const CredentialSpec& spec, const std::function<void(const Secret&)>& attempt);
 
   // The status of every credential used so far.
   std::vector<CredentialStatus> status() const;
@@ -93,7 +93,7 @@ class TokenManager {
   std::shared_ptr<Slot> slotFor(const CredentialSpec& spec);
   // The refresh token to use now, and when it was obtained (for Google's 7-day hint).
   struct Current {
-    std::string refresh_token;
+    Secret refresh_token;
     std::optional<SystemTime> obtained;
     std::string seed_sha256;
   };

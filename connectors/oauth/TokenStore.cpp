@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -74,10 +75,17 @@ std::optional<TokenStore::Entry> TokenStore::load(const std::string& id) const {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     fail("cannot read the stored refresh token " + printable(file.string()) + ": " + systemError());
   }
+  // The file holds the token: read straight into one buffer (reserved once, so no reallocation
+  // leaves a copy behind) that is wiped on every way out.
   std::string text;
-  char buffer[4096];
+  const WipeOnExit wipe_text(text);
+  constexpr std::size_t kChunk = 4096;
+  text.reserve(kMaxFileBytes + kChunk);
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const std::size_t old = text.size();
+    text.resize(old + kChunk);
+    const ssize_t n = ::read(fd, text.data() + old, kChunk);
+    text.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const std::string error = systemError();
@@ -85,7 +93,6 @@ std::optional<TokenStore::Entry> TokenStore::load(const std::string& id) const {
       fail("cannot read the stored refresh token " + printable(file.string()) + ": " + error);
     }
     if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > kMaxFileBytes) {
       ::close(fd);
       fail(printable(file.string()) + " is too large to be a stored refresh token");
@@ -96,7 +103,7 @@ std::optional<TokenStore::Entry> TokenStore::load(const std::string& id) const {
     Poco::JSON::Parser parser;
     const auto object = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
     Entry entry;
-    entry.refresh_token = object->getValue<std::string>("refresh_token");
+    entry.refresh_token = Secret(object->getValue<std::string>("refresh_token"));
     entry.seed_sha256 = object->optValue<std::string>("seed_sha256", "");
     entry.obtained_at = object->optValue<Poco::Int64>("obtained_at", 0);
     entry.rotated_at = object->optValue<Poco::Int64>("rotated_at", 0);
@@ -116,7 +123,7 @@ void TokenStore::save(const std::string& id, const Entry& entry) const {
   }
   ::chmod(dir_.c_str(), 0700);  // only popgate's user may list (or add to) its tokens
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("refresh_token", entry.refresh_token);
+  object.set("refresh_token", std::string(entry.refresh_token.reveal()));
   object.set("seed_sha256", entry.seed_sha256);
   object.set("obtained_at", static_cast<Poco::Int64>(entry.obtained_at));
   object.set("rotated_at", static_cast<Poco::Int64>(entry.rotated_at));
@@ -133,7 +140,7 @@ void TokenStore::save(const std::string& id, const Entry& entry) const {
   if (fd < 0) fail("cannot write " + printable(temp.string()) + ": " + systemError());
   const bool written = writeAll(fd, bytes) && ::fsync(fd) == 0;
   const std::string error = written ? std::string() : systemError();
-  std::fill(bytes.begin(), bytes.end(), '\0');
+  wipe(bytes);
   ::close(fd);
   if (!written || ::rename(temp.c_str(), file.c_str()) != 0) {
     const std::string why = written ? systemError() : error;

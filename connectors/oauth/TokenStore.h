@@ -10,12 +10,14 @@
 #include <optional>
 #include <string>
 
+#include "connectors/common/Secret.h"
+
 namespace popgate::oauth {
 
 class TokenStore {
  public:
   struct Entry {
-    std::string refresh_token;     // secret
+    Secret refresh_token;
     // SHA-256 (hex) of the configured refresh token this one descends from; "" when none was
     // configured. A configured token with another hash is newer than this entry and wins.
     std::string seed_sha256;

@@ -93,8 +93,7 @@ int runAuthorize(const config::GatewayConfig& cfg, const AuthorizeOptions& optio
 
   oauth::EndpointSettings token_settings = spec.endpoint;
   const oauth::TokenEndpoint token(token_settings);
-  const oauth::ClientSettings client{settings.client_id, std::string(settings.client_secret.reveal()),
-                                     settings.scope};
+  const oauth::ClientSettings client{settings.client_id, settings.client_secret, settings.scope};
   out << "Signing in " << who << " (" << server->username << ") at "
       << printable(settings.token_url, 200) << "\n";
   oauth::TokenGrant grant;

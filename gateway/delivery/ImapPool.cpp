@@ -38,13 +38,13 @@ std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& targ
     client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint, trace);
   };
   if (target.server.oauth) {
-    requireTokens(tokens).withToken(targetCredential(target), [&](const std::string& token) {
+    requireTokens(tokens).withToken(targetCredential(target), [&](const Secret& token) {
       connect();
       credentials.access_token = token;
       client->login(credentials);
     });
   } else {
-    credentials.password = std::string(target.server.password.reveal());
+    credentials.password = target.server.password;
     connect();
     client->login(credentials);
   }

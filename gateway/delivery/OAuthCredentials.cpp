@@ -15,9 +15,9 @@ oauth::CredentialSpec credentialOf(const config::ServerEndpoint& server, std::st
   spec.endpoint.ca_file = settings.ca_file;
   spec.endpoint.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(server.timeout);
   spec.client_id = settings.client_id;
-  spec.client_secret = std::string(settings.client_secret.reveal());
+  spec.client_secret = settings.client_secret;
   spec.scope = settings.scope;
-  spec.configured_refresh_token = std::string(settings.refresh_token.reveal());
+  spec.configured_refresh_token = settings.refresh_token;
   spec.configured_written = settings.refresh_token_written;
   spec.google = server.provider == config::Provider::Gmail ||
                 settings.token_url.find("googleapis.com/") != std::string::npos;

@@ -34,14 +34,14 @@ Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
   };
   if (account.server.oauth) {
     // A refused token is refreshed and tried once more, on a new connection.
-    requireTokens(tokens).withToken(accountCredential(account), [&](const std::string& token) {
+    requireTokens(tokens).withToken(accountCredential(account), [&](const Secret& token) {
       connect();
       credentials.access_token = token;
       client_->login(credentials);
     });
     return;
   }
-  credentials.password = std::string(account.server.password.reveal());
+  credentials.password = account.server.password;
   connect();
   client_->login(credentials);
 }

@@ -37,9 +37,9 @@ TokenEndpoint at(const std::string& url) {
   return TokenEndpoint(settings);
 }
 
-const ClientSettings kMicrosoftClient{"popgate-test-client", "",
+const ClientSettings kMicrosoftClient{"popgate-test-client", popgate::Secret(),
                                       "https://outlook.office.com/POP.AccessAsUser.All offline_access"};
-const ClientSettings kGoogleClient{"popgate-test-client", "", "https://mail.google.com/"};
+const ClientSettings kGoogleClient{"popgate-test-client", popgate::Secret(), "https://mail.google.com/"};
 
 // A pipe standing for stdin.
 struct Pipe {
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(testDeviceGrantThroughPendingAndSlowDown) {
   const auto grant = oauth::runDeviceGrant(at(server.url("/devicecode")), at(server.url("/token")),
                                            kMicrosoftClient, out,
                                            [&](std::chrono::seconds s) { waits.push_back(s.count()); });
-  BOOST_TEST(server.refreshTokenValid(grant.refresh_token));
+  BOOST_TEST(server.refreshTokenValid(std::string(grant.refresh_token.reveal())));
   BOOST_TEST((waits == std::vector<long>{1, 1, 1, 6}));  // RFC 8628 §3.5: +5 s after slow_down
   const auto request = server.lastDeviceRequest();
   BOOST_REQUIRE(request);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(testDeviceGrantForAPublicClientSendingASecret) {
   OAuthTestServer server;
   std::ostringstream out;
   ClientSettings client = kMicrosoftClient;
-  client.client_secret = "not-for-public-clients";
+  client.client_secret = popgate::Secret("not-for-public-clients");
   const Error error = expectError([&] {
     oauth::runDeviceGrant(at(server.url("/devicecode")), at(server.url("/token")), client, out,
                           [](std::chrono::seconds) {});
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(testLoopbackWithPkceFromTheBrowser) {
   BOOST_TEST(page.status == 200);
   BOOST_TEST(page.body.find("popgate received the sign-in") != std::string::npos);
   const auto grant = flow.result();
-  BOOST_TEST(server.refreshTokenValid(grant.refresh_token));  // the server checked the verifier
+  BOOST_TEST(server.refreshTokenValid(std::string(grant.refresh_token.reveal())));  // the server checked the verifier
   const auto params = server.lastAuthorizeRequest()->params;
   BOOST_TEST(params.at("code_challenge_method") == "S256");
   BOOST_TEST(params.at("code_challenge").size() == 43u);
@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(testLoopbackWithTheRedirectPastedOnAHeadlessHost) {
   flow.paste("not the address\n");  // a slip first: popgate asks again
   flow.paste("  " + redirect + "  \n");
   const auto grant = flow.result();
-  BOOST_TEST(server.refreshTokenValid(grant.refresh_token));
+  BOOST_TEST(server.refreshTokenValid(std::string(grant.refresh_token.reveal())));
   BOOST_TEST(flow.printed().find("That is not the redirected address") != std::string::npos);
 }
 

@@ -42,7 +42,7 @@ pop3::Credentials popToken(pop3::AuthMethod method, std::string token = kToken) 
   pop3::Credentials c;
   c.username = "me@work.example";
   c.method = method;
-  c.access_token = std::move(token);
+  c.access_token = popgate::Secret(std::move(token));
   return c;
 }
 
@@ -50,7 +50,7 @@ imap::Credentials imapToken(imap::AuthMethod method, std::string token = kToken)
   imap::Credentials c;
   c.username = "me@gmail.com";
   c.method = method;
-  c.access_token = std::move(token);
+  c.access_token = popgate::Secret(std::move(token));
   return c;
 }
 

@@ -47,10 +47,10 @@ BOOST_AUTO_TEST_CASE(testRefreshGrantAsSentAndRotation) {
   const TokenEndpoint endpoint(at(server.url("/token")));
   const auto grant = endpoint.refresh("popgate-test-client", "", first,
                                       "https://outlook.office.com/IMAP.AccessAsUser.All offline_access");
-  BOOST_TEST(server.accessTokenActive(grant.access_token));
+  BOOST_TEST(server.accessTokenActive(std::string(grant.access_token.reveal())));
   BOOST_TEST(grant.expires_in.count() == 3600);
   BOOST_TEST(!grant.refresh_token.empty());
-  BOOST_TEST(grant.refresh_token != first);
+  BOOST_TEST(grant.refresh_token.reveal() != first);
   BOOST_TEST(!server.refreshTokenValid(first));  // rotated away
   const auto sent = server.lastTokenRequest();
   BOOST_TEST(sent.at("grant_type") == "refresh_token");
@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(testHttpsWithTheConfiguredCa) {
   OAuthTestServer server(options);
   const TokenEndpoint endpoint(at(server.url("/token"), TestCerts::caFile()));
   const auto grant = endpoint.refresh("popgate-test-client", "", server.issueRefreshToken("w"), "");
-  BOOST_TEST(server.accessTokenActive(grant.access_token));
+  BOOST_TEST(server.accessTokenActive(std::string(grant.access_token.reveal())));
   // Without the private CA the same server is not trusted, and no request is made.
   const TokenEndpoint untrusted(at(server.url("/token")));
   const unsigned before = server.tokenRequests();

@@ -3,8 +3,10 @@
 // and the exact "FILE:LINE: KEY: what" errors for each mistake.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config/ConfigLoader.h"
 #include "config/OAuthKeys.h"
@@ -322,4 +324,43 @@ BOOST_AUTO_TEST_CASE(testPlaintextTokenWarning) {
   const auto warnings = popgate::config::warnings(cfg);
   BOOST_REQUIRE(warnings.size() == 1u);
   BOOST_TEST(warnings[0] == "account lab: tls: none sends the OAuth access token for u@127.0.0.1:110 in plaintext");
+}
+
+// OAuth secret files are checked like password files: a refresh token or client secret that the
+// group or others can read is listed among the secret files (run and once refuse it), and an
+// inline client_secret makes the config file one.
+BOOST_AUTO_TEST_CASE(testOAuthSecretFilesAreCheckedForReadability) {
+  Files files;
+  std::filesystem::permissions(files.path() / "refresh",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::others_read);
+  std::filesystem::permissions(files.path() / "client", std::filesystem::perms::owner_read);
+  const GatewayConfig cfg = files.load(kHead +
+                                       "  - name: work\n"
+                                       "    host: pop.work.example\n"
+                                       "    username: me@work.example\n"
+                                       "    auth: xoauth2\n"
+                                       "    oauth:\n"
+                                       "      token_url: https://login.example.com/oauth2/token\n"
+                                       "      client_id: 1234-abcd\n"
+                                       "      client_secret_file: client\n"
+                                       "      refresh_token_file: refresh\n"
+                                       "  - name: isp\n"
+                                       "    host: pop.isp.example\n"
+                                       "    username: me@isp.example\n"
+                                       "    auth: xoauth2\n"
+                                       "    oauth:\n"
+                                       "      token_url: https://login.example.com/oauth2/token\n"
+                                       "      client_id: 1234-abcd\n"
+                                       "      client_secret: inline-client-secret\n");
+  std::vector<std::string> found;
+  for (const auto& secret : cfg.secret_files) {
+    found.push_back(secret.key + " " + secret.file.string() + " " +
+                    (secret.readableByOthers() ? "readable" : "private"));
+  }
+  const std::vector<std::string> expected{
+      "target.password  private",
+      "accounts[0].oauth.client_secret_file " + (files.path() / "client").string() + " private",
+      "accounts[0].oauth.refresh_token_file " + (files.path() / "refresh").string() + " readable",
+      "accounts[1].oauth.client_secret  private"};
+  BOOST_TEST(found == expected, boost::test_tools::per_element());
 }

@@ -17,6 +17,7 @@
 using namespace std::chrono_literals;
 using popgate::test::expectError;
 using popgate::Error;
+using popgate::Secret;
 using popgate::ErrorKind;
 using popgate::oauth::CredentialSpec;
 using popgate::oauth::CredentialStatus;
@@ -39,14 +40,14 @@ struct FakeEndpoint {
   std::function<void()> before;  // runs first in every refresh (to block or throw)
 
   TokenManager::Refresher refresher() {
-    return [this](const CredentialSpec&, const std::string& refresh_token) {
+    return [this](const CredentialSpec&, const Secret& refresh_token) {
       if (before) before();
       std::lock_guard lock(mutex);
-      shown.push_back(refresh_token);
+      shown.emplace_back(refresh_token.reveal());
       TokenGrant grant;
-      grant.access_token = "A" + std::to_string(shown.size());
+      grant.access_token = Secret("A" + std::to_string(shown.size()));
       grant.expires_in = lifetime;
-      if (rotate) grant.refresh_token = "R" + std::to_string(shown.size());
+      if (rotate) grant.refresh_token = Secret("R" + std::to_string(shown.size()));
       return grant;
     };
   }
@@ -71,8 +72,13 @@ CredentialSpec spec(std::string configured = "R0") {
   s.endpoint.url = "https://login.example.com/token";
   s.client_id = "client";
   s.scope = "mail";
-  s.configured_refresh_token = std::move(configured);
+  s.configured_refresh_token = Secret(std::move(configured));
   return s;
+}
+
+// The access token `tokens` hands out for `s`, as text to compare.
+std::string access(TokenManager& tokens, const CredentialSpec& s) {
+  return std::string(tokens.accessToken(s).reveal());
 }
 
 }  // namespace
@@ -89,11 +95,11 @@ BOOST_AUTO_TEST_CASE(testTokenIsCachedUntilShortlyBeforeItExpires) {
   FakeEndpoint endpoint;
   TestClock clock;
   TokenManager tokens(state.path(), endpoint.refresher(), clock.clock());
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   clock.offset = 3299;  // 3600 s lifetime, 300 s margin
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   clock.offset = 3300;
-  BOOST_TEST(tokens.accessToken(spec()) == "A2");
+  BOOST_TEST(access(tokens, spec()) == "A2");
   BOOST_TEST(endpoint.calls() == 2u);
   BOOST_TEST((endpoint.shown == std::vector<std::string>{"R0", "R0"}));  // no rotation
 }
@@ -104,11 +110,11 @@ BOOST_AUTO_TEST_CASE(testShortLivedTokenIsReplacedAfterNinetyPercentOfItsLife) {
   endpoint.lifetime = 20s;
   TestClock clock;
   TokenManager tokens(state.path(), endpoint.refresher(), clock.clock());
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   clock.offset = 17;
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   clock.offset = 18;
-  BOOST_TEST(tokens.accessToken(spec()) == "A2");
+  BOOST_TEST(access(tokens, spec()) == "A2");
   const auto status = tokens.status();
   BOOST_REQUIRE(status.size() == 1u);
   BOOST_TEST((status[0].access_token_expires == kStart + 38s));
@@ -132,7 +138,7 @@ BOOST_AUTO_TEST_CASE(testManySessionsLoggingInAtOnceCostOneRefresh) {
   for (std::size_t i = 0; i < got.size(); ++i) {
     threads.emplace_back([&, i] {
       ++started;
-      got[i] = tokens.accessToken(spec());
+      got[i] = access(tokens, spec());
     });
   }
   while (started < 8) std::this_thread::yield();
@@ -150,11 +156,11 @@ BOOST_AUTO_TEST_CASE(testInvalidateForgetsOnlyTheRefusedToken) {
   TempDir state("popgate-tokens");
   FakeEndpoint endpoint;
   TokenManager tokens(state.path(), endpoint.refresher());
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
-  tokens.invalidate(spec(), "some-older-token");  // another session's stale token
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
-  tokens.invalidate(spec(), "A1");
-  BOOST_TEST(tokens.accessToken(spec()) == "A2");
+  BOOST_TEST(access(tokens, spec()) == "A1");
+  tokens.invalidate(spec(), Secret("some-older-token"));  // another session's stale token
+  BOOST_TEST(access(tokens, spec()) == "A1");
+  tokens.invalidate(spec(), Secret("A1"));
+  BOOST_TEST(access(tokens, spec()) == "A2");
 }
 
 BOOST_AUTO_TEST_CASE(testRefusedTokenIsRefreshedOnceAndTriedAgain) {
@@ -162,17 +168,17 @@ BOOST_AUTO_TEST_CASE(testRefusedTokenIsRefreshedOnceAndTriedAgain) {
   FakeEndpoint endpoint;
   TokenManager tokens(state.path(), endpoint.refresher());
   std::vector<std::string> tried;
-  tokens.withToken(spec(), [&](const std::string& token) {
-    tried.push_back(token);
-    if (token == "A1") throw Error(ErrorKind::Auth, "server refused the token");
+  tokens.withToken(spec(), [&](const Secret& token) {
+    tried.emplace_back(token.reveal());
+    if (token.reveal() == "A1") throw Error(ErrorKind::Auth, "server refused the token");
   });
   BOOST_TEST((tried == std::vector<std::string>{"A1", "A2"}));
   // Refused again with the fresh token: the error stands, no third attempt.
   tried.clear();
-  tokens.invalidate(spec(), "A2");
+  tokens.invalidate(spec(), Secret("A2"));
   const Error error = expectError([&] {
-    tokens.withToken(spec(), [&](const std::string& token) {
-      tried.push_back(token);
+    tokens.withToken(spec(), [&](const Secret& token) {
+      tried.emplace_back(token.reveal());
       throw Error(ErrorKind::Auth, "server refused the token");
     });
   });
@@ -181,8 +187,8 @@ BOOST_AUTO_TEST_CASE(testRefusedTokenIsRefreshedOnceAndTriedAgain) {
   // Other failures are not a reason to refresh.
   tried.clear();
   BOOST_TEST((expectError([&] {
-                tokens.withToken(spec(), [&](const std::string& token) {
-                  tried.push_back(token);
+                tokens.withToken(spec(), [&](const Secret& token) {
+                  tried.emplace_back(token.reveal());
                   throw Error(ErrorKind::Transient, "connection reset");
                 });
               }).kind() == ErrorKind::Transient));
@@ -196,7 +202,7 @@ BOOST_AUTO_TEST_CASE(testRotatedRefreshTokenIsStoredAndUsedAfterARestart) {
   TestClock clock;
   {
     TokenManager tokens(state.path(), endpoint.refresher(), clock.clock());
-    BOOST_TEST(tokens.accessToken(spec()) == "A1");
+    BOOST_TEST(access(tokens, spec()) == "A1");
     BOOST_TEST(tokens.status()[0].refresh_token_rotated.has_value());
   }
   const auto file = state.path() / "oauth" / "account-work.json";
@@ -205,7 +211,7 @@ BOOST_AUTO_TEST_CASE(testRotatedRefreshTokenIsStoredAndUsedAfterARestart) {
   BOOST_TEST(state.read("oauth/account-work.json").find("\"refresh_token\":\"R1\"") != std::string::npos);
   {
     TokenManager restarted(state.path(), endpoint.refresher(), clock.clock());
-    BOOST_TEST(restarted.accessToken(spec()) == "A2");
+    BOOST_TEST(access(restarted, spec()) == "A2");
   }
   // The configured R0 was the first one only: the second process refreshed with the stored R1.
   BOOST_TEST((endpoint.shown == std::vector<std::string>{"R0", "R1"}));
@@ -275,7 +281,7 @@ BOOST_AUTO_TEST_CASE(testFailedRefreshIsCountedAndTriedAgainNextTime) {
   tokens.setObserver([&](const CredentialStatus& s) { published.push_back(s); });
   BOOST_TEST((expectError([&] { tokens.accessToken(spec()); }).kind() == ErrorKind::Transient));
   down = false;
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   BOOST_REQUIRE(published.size() == 2u);
   BOOST_TEST(published[0].refresh_failures == 1u);
   BOOST_TEST(!published[0].access_token_expires.has_value());
@@ -291,13 +297,13 @@ BOOST_AUTO_TEST_CASE(testRotatedTokenThatCannotBeStoredStaysInMemoryUntilItCan) 
   std::vector<std::string> notices;
   TokenManager tokens(state.path(), endpoint.refresher());
   tokens.setNotice([&](std::string_view text) { notices.emplace_back(text); });
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");
+  BOOST_TEST(access(tokens, spec()) == "A1");
   BOOST_REQUIRE(notices.size() == 1u);
   BOOST_TEST(notices[0].find("could not be stored") != std::string::npos);
   BOOST_TEST((expectError([&] { tokens.accessToken(spec()); }).kind() == ErrorKind::Internal));
   std::filesystem::remove(state.path() / "oauth");
-  BOOST_TEST(tokens.accessToken(spec()) == "A1");  // saved now; the access token is still good
-  tokens.invalidate(spec(), "A1");
-  BOOST_TEST(tokens.accessToken(spec()) == "A2");
+  BOOST_TEST(access(tokens, spec()) == "A1");  // saved now; the access token is still good
+  tokens.invalidate(spec(), Secret("A1"));
+  BOOST_TEST(access(tokens, spec()) == "A2");
   BOOST_TEST((endpoint.shown == std::vector<std::string>{"R0", "R1"}));  // R1 came from memory
 }
