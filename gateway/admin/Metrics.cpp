@@ -188,7 +188,7 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
 }
 
 // OAuth credentials: one sample per account that signs in with OAuth (account="NAME") and one
-// for the target (target="default") when it does.
+// per target that does (target="default").
 void renderOAuth(const StatusSnapshot& snapshot, Exposition& out) {
   using Value = std::string (*)(const OAuthStatus&);
   const auto family = [&](const char* name, const char* type, const char* help, Value value) {
@@ -198,8 +198,10 @@ void renderOAuth(const StatusSnapshot& snapshot, Exposition& out) {
         out.sample(name, {{"account", account.name}}, value(account.oauth));
       }
     }
-    if (!snapshot.target.oauth.mechanism.empty()) {
-      out.sample(name, {{"target", "default"}}, value(snapshot.target.oauth));
+    for (const TargetStatus& target : snapshot.targets) {
+      if (!target.oauth.mechanism.empty()) {
+        out.sample(name, {{"target", target.name}}, value(target.oauth));
+      }
     }
   };
   family("popgate_oauth_refresh_failures_total", "counter",
@@ -208,6 +210,52 @@ void renderOAuth(const StatusSnapshot& snapshot, Exposition& out) {
   family("popgate_oauth_token_expiry_timestamp_seconds", "gauge",
          "Unix time the current OAuth access token expires; 0 before the first refresh.",
          [](const OAuthStatus& o) { return formatTimestamp(o.access_token_expires); });
+}
+
+struct TargetMetric {
+  const char* name;
+  const char* help;
+  std::string (*value)(const TargetStatus&, std::int64_t now);
+};
+
+std::string formatUnixSeconds(std::int64_t seconds) {
+  return seconds > 0 ? std::to_string(seconds) : "0";
+}
+
+// The per-target gauges, labelled target="<name>".
+constexpr std::array<TargetMetric, 7> kTargetMetrics{{
+    {"popgate_target_connections", "Upload sessions the target may have (target.connections).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.connections); }},
+    {"popgate_target_connection_capacity",
+     "Upload sessions usable now: fewer for a while after \"too many simultaneous connections\".",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.capacity); }},
+    {"popgate_target_paused_until_timestamp_seconds",
+     "Unix time a pause the target asked for (throttling, bandwidth) ends; 0 when not paused.",
+     [](const TargetStatus& t, std::int64_t now) {
+       return formatUnixSeconds(t.paused_until > now ? t.paused_until : 0);
+     }},
+    {"popgate_target_upload_budget_bytes",
+     "The daily upload budget (target.daily_upload_limit) in bytes per rolling 24 hours; 0: none.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.daily_limit); }},
+    {"popgate_target_uploaded_24h_bytes", "Bytes uploaded to the target in the last 24 hours.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.used); }},
+    {"popgate_target_backlog_bytes",
+     "Bytes of listed messages the last passes set out to deliver and did not (the backlog).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.waiting_bytes); }},
+    {"popgate_target_backlog_eta_timestamp_seconds",
+     "Unix time the backlog should be through at the daily upload budget; 0: no backlog or no budget.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnixSeconds(t.backlog_eta); }},
+}};
+
+void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (const TargetMetric& metric : kTargetMetrics) {
+    out.family(metric.name, "gauge", metric.help);
+    for (const TargetStatus& target : snapshot.targets) {
+      out.sample(metric.name, {{"target", target.name}}, metric.value(target, now));
+    }
+  }
 }
 
 }  // namespace
@@ -224,6 +272,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   renderStates(snapshot, out);
   renderDurations(snapshot, out);
   renderOAuth(snapshot, out);
+  renderTargets(snapshot, out);
   return out.take();
 }
 

@@ -111,6 +111,11 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pool;
   };
 
+  board.setTargetProbe([&] {
+    std::lock_guard guard(pool_mutex);
+    return std::vector<TargetStatus>{targetStatusOf("default", pool_target, *pool)};
+  });
+
   Scheduler scheduler(board, [&ledger, &poolFor, &tokens](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {
@@ -196,8 +201,9 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   if (clean) pool->closeAll();
   if (!clean) {
     // The ledger makes this as safe as a crash: the next start looks up what was in flight.
+    // _exit runs no destructor, so nothing (ledger, pool, scheduler) is destroyed under the pass
+    // still running; every log line is already flushed.
     logWarning("a pass did not end in time and was abandoned; the next start resumes it");
-    std::cout.flush();
     ::_exit(0);
   }
   logInfo("stopped");

@@ -1,7 +1,6 @@
 #include "OAuthTokens.h"
 
 #include "Logging.h"
-#include "connectors/common/HostPort.h"
 
 namespace popgate::gateway {
 
@@ -22,7 +21,7 @@ void declareOAuthLogins(StatusBoard& board, const config::GatewayConfig& cfg) {
       mechanisms["account-" + account.name] = std::string(config::popAuthName(account.auth));
     }
   }
-  board.setOAuthLogins(hostPort(cfg.target.server.host, cfg.target.server.port), mechanisms);
+  board.setOAuthLogins(mechanisms);
 }
 
 void reportTo(StatusBoard& board, oauth::TokenManager& tokens) {

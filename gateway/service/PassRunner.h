@@ -9,6 +9,7 @@
 #include "gateway/delivery/ImapPool.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/PollJob.h"
+#include "StatusBoard.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
@@ -19,6 +20,11 @@ namespace popgate::gateway {
 // target gets access tokens from `tokens`.
 std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr,
                                        std::shared_ptr<oauth::TokenManager> tokens = {});
+
+// The state of `pool`, the sessions to `target` (named `name` in /status and /metrics): its
+// capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
+TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
+                            const ImapPool& pool);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
 // level); an OAuth account gets access tokens from `tokens`. Upload threads default to

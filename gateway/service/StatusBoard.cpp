@@ -87,6 +87,7 @@ void StatusBoard::pollFinished(const std::string& account, const PollResult& r, 
   a->rejected += r.rejected;
   a->too_large += r.too_large;
   a->listed = r.listed;
+  a->waiting_bytes = r.waiting_bytes;
   a->quarantined = quarantine.size();
   a->quarantine = std::move(quarantine);
   const double seconds = static_cast<double>(r.duration.count()) / 1000.0;
@@ -116,10 +117,8 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
-void StatusBoard::setOAuthLogins(const std::string& target_host,
-                                 const std::map<std::string, std::string>& mechanisms) {
+void StatusBoard::setOAuthLogins(const std::map<std::string, std::string>& mechanisms) {
   std::lock_guard lock(mutex_);
-  target_host_ = target_host;
   std::map<std::string, OAuthStatus> next;
   for (const auto& [id, mechanism] : mechanisms) {
     OAuthStatus status;
@@ -139,16 +138,47 @@ void StatusBoard::oauthChanged(const std::string& id, const OAuthStatus& status)
   it->second.mechanism = mechanism;
 }
 
+std::int64_t backlogEta(std::uint64_t daily_limit, std::uint64_t used, std::uint64_t waiting,
+                        std::int64_t now) {
+  if (daily_limit == 0 || waiting == 0) return 0;
+  const std::uint64_t left = daily_limit > used ? daily_limit - used : 0;
+  if (waiting <= left) return now;
+  const long double days = static_cast<long double>(waiting - left) / daily_limit;
+  return now + static_cast<std::int64_t>(days * 86400.0L + 0.5L);
+}
+
+void StatusBoard::setTargetProbe(TargetProbe probe) {
+  std::lock_guard lock(probe_mutex_);
+  probe_ = std::move(probe);
+}
+
 StatusSnapshot StatusBoard::snapshot() const {
+  TargetProbe probe;
+  {
+    std::lock_guard lock(probe_mutex_);
+    probe = probe_;
+  }
+  std::vector<TargetStatus> targets;
+  if (probe) targets = probe();
   std::lock_guard lock(mutex_);
-  StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_, {}};
+  StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_,
+                          std::move(targets)};
   for (AccountStatus& account : snapshot.accounts) {
     if (auto it = oauth_.find("account-" + account.name); it != oauth_.end()) {
       account.oauth = it->second;
     }
   }
-  snapshot.target.host = target_host_;
-  if (auto it = oauth_.find("target"); it != oauth_.end()) snapshot.target.oauth = it->second;
+  std::uint64_t waiting = 0;
+  for (const AccountStatus& a : accounts_) waiting += a.waiting_bytes;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (TargetStatus& t : snapshot.targets) {
+    t.waiting_bytes = waiting;
+    t.backlog_eta = backlogEta(t.daily_limit, t.used, waiting, now);
+    if (auto it = oauth_.find("target"); t.name == "default" && it != oauth_.end()) {
+      t.oauth = it->second;
+    }
+  }
   return snapshot;
 }
 

@@ -21,13 +21,20 @@ namespace {
 const SystemTime kExpires = SystemTime{sys_days{year{2026} / December / 1}} + hours{10};
 const SystemTime kRotated = SystemTime{sys_days{year{2026} / December / 1}} + hours{9};
 
-// Fills `board` with accounts work (xoauth2) and isp (password) and an OAuth target.
+// Fills `board` with accounts work (xoauth2) and isp (password) and an OAuth target, which the
+// target probe (the daemon's pool) names "default".
 void fillWithOAuth(StatusBoard& board) {
   AccountStatus work, isp;
   work.name = "work";
   isp.name = "isp";
   board.setAccounts({work, isp});
-  board.setOAuthLogins("imap.gmail.com:993", {{"account-work", "xoauth2"}, {"target", "oauthbearer"}});
+  board.setTargetProbe([] {
+    TargetStatus target;
+    target.name = "default";
+    target.host = "imap.gmail.com:993";
+    return std::vector<TargetStatus>{target};
+  });
+  board.setOAuthLogins({{"account-work", "xoauth2"}, {"target", "oauthbearer"}});
   OAuthStatus status;
   status.access_token_expires = kExpires;
   status.last_refresh = kRotated;
@@ -60,7 +67,8 @@ BOOST_AUTO_TEST_CASE(testStatusShowsOAuthPerAccountAndTarget) {
   BOOST_TEST(work->getValue<std::string>("last_refresh") == "2026-12-01T09:00:00Z");
   BOOST_TEST(work->getValue<int>("refresh_failures") == 2);
   BOOST_TEST(accounts->getObject(1)->isNull("oauth"));  // isp logs in with a password
-  const Object::Ptr target = root->getObject("target");
+  const Object::Ptr target = root->getArray("targets")->getObject(0);
+  BOOST_TEST(target->getValue<std::string>("name") == "default");
   BOOST_TEST(target->getValue<std::string>("host") == "imap.gmail.com:993");
   const Object::Ptr target_oauth = target->getObject("oauth");
   BOOST_TEST(target_oauth->getValue<std::string>("mechanism") == "oauthbearer");
@@ -91,12 +99,13 @@ BOOST_AUTO_TEST_CASE(testMetricsForOAuthLogins) {
 BOOST_AUTO_TEST_CASE(testReloadKeepsWhatIsKnownAndDropsRemovedLogins) {
   StatusBoard board("0.1.0");
   fillWithOAuth(board);
-  board.setOAuthLogins("imap.gmail.com:993", {{"account-work", "oauthbearer"}});
+  board.setOAuthLogins({{"account-work", "oauthbearer"}});
   const StatusSnapshot snapshot = board.snapshot();
   BOOST_TEST(snapshot.accounts[0].oauth.mechanism == "oauthbearer");
   BOOST_TEST(snapshot.accounts[0].oauth.refresh_failures == 2u);
   BOOST_TEST((snapshot.accounts[0].oauth.access_token_expires == kExpires));
-  BOOST_TEST(snapshot.target.oauth.mechanism.empty());
+  BOOST_REQUIRE(snapshot.targets.size() == 1u);
+  BOOST_TEST(snapshot.targets[0].oauth.mechanism.empty());
   const Object::Ptr root = parse(renderStatusJson(snapshot));
-  BOOST_TEST(root->getObject("target")->isNull("oauth"));
+  BOOST_TEST(root->getArray("targets")->getObject(0)->isNull("oauth"));
 }
