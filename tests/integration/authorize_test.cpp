@@ -39,7 +39,7 @@ std::filesystem::path writeConfig(const TempDir& dir, const OAuthTestServer& ser
   y += work_extra;
   y += "  - name: isp\n    host: localhost\n    port: " + std::to_string(pop_port) +
        "\n    ca_file: " + ca + "\n    username: isp\n    password: pw-isp\n";
-  return dir.write("popgate.yaml", y);
+  return dir.writePrivate("popgate.yaml", y);  // it holds the isp password
 }
 
 bool contains(const std::string& text, const std::string& part) {

@@ -24,10 +24,7 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
   const std::string ca = sandbox.caFile().string();
   // Readable by their owner only: run and once refuse secrets others can read.
   auto secret = [&](const std::string& name, const std::string& value) {
-    const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
-    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-    return file.string();
+    return dir.writePrivate("secrets/" + name, value + "\n").string();
   };
   std::string y;
   y += "state_dir: " + (dir.path() / "state").string() + "\n";

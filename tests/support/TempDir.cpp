@@ -75,6 +75,12 @@ fs::path TempDir::write(std::string_view relpath, std::string_view bytes) const 
   return file;
 }
 
+fs::path TempDir::writePrivate(std::string_view relpath, std::string_view bytes) const {
+  fs::path file = write(relpath, bytes);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  return file;
+}
+
 std::string TempDir::read(std::string_view relpath) const {
   return readFile(path_ / relpath);
 }

@@ -29,6 +29,9 @@ class TempDir {
   // Writes `bytes` exactly to path()/relpath (parent directories created, an existing file
   // replaced) and returns the full path. Throws std::system_error on I/O errors.
   std::filesystem::path write(std::string_view relpath, std::string_view bytes) const;
+  // write(), then mode 0600: a secret file (or a config with an inline secret) that run, once and
+  // authorize accept (they refuse secrets others can read).
+  std::filesystem::path writePrivate(std::string_view relpath, std::string_view bytes) const;
   // The exact bytes of path()/relpath. Throws std::system_error when it cannot be read.
   std::string read(std::string_view relpath) const;
 
