@@ -35,7 +35,7 @@ constexpr std::array<std::string_view, 15> kTargetKeys{
     "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit",
     // OAuth 2.0 (docs/oauth.md)
     "oauth",         "provider",     "tenant"};
-constexpr std::array<std::string_view, 21> kAccountKeys{"name",
+constexpr std::array<std::string_view, 23> kAccountKeys{"name",
                                                         "host",
                                                         "port",
                                                         "tls",
@@ -53,6 +53,8 @@ constexpr std::array<std::string_view, 21> kAccountKeys{"name",
                                                         "flags",
                                                         "timeout",
                                                         "listing_limit",
+                                                        "backlog",
+                                                        "dedupe",
                                                         // OAuth 2.0 (docs/oauth.md)
                                                         "oauth",
                                                         "provider",
@@ -75,6 +77,8 @@ constexpr std::array<std::string_view, 5> kImapAuthNames{"auto", "login", "plain
                                                          "oauthbearer"};
 constexpr std::array<ImapAuth, 5> kImapAuthValues{ImapAuth::Auto, ImapAuth::Login, ImapAuth::Plain,
                                                   ImapAuth::XOAuth2, ImapAuth::OAuthBearer};
+constexpr std::array<std::string_view, 2> kDedupeNames{"none", "message-id"};
+constexpr std::array<Dedupe, 2> kDedupeValues{Dedupe::None, Dedupe::MessageId};
 
 constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 constexpr std::uint64_t kMaxParallelPolls = 64;
@@ -507,6 +511,13 @@ void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const 
     account.max_message_size = v.size(kMinMessageSize);
   } else if (key == "listing_limit") {
     account.listing_limit = static_cast<std::uint32_t>(v.number(1, kMaxListingLimit));
+  } else if (key == "backlog") {
+    const Parsed<BacklogRule> rule = parseBacklog(v.text());
+    if (!rule.value) v.fail(rule.error);
+    account.backlog = rule.value->kind;
+    account.backlog_since = rule.value->since;
+  } else if (key == "dedupe") {
+    account.dedupe = pick(v, kDedupeNames, kDedupeValues);
   } else if (key == "flags") {
     if (v.node().IsScalar()) v.fail("expected a list of flags, e.g. ['\\Seen']");
     account.flags.clear();

@@ -78,7 +78,7 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel) {
+                                  unsigned parallel, const PollOptions& options) {
   auto tokens = makeTokenManager(cfg);
   auto pool = makeImapPool(cfg.target, &ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -86,7 +86,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
   auto worker = [&] {
     for (std::size_t i = next++; i < accounts.size(); i = next++) {
       logDebug(accounts[i]->name + ": pass starts");
-      results[i] = makePollJob(cfg, *accounts[i], ledger, pool, {}, tokens)->run();
+      results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options, tokens)->run();
     }
   };
   const std::size_t threads =
