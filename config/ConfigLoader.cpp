@@ -13,8 +13,10 @@
 
 #include "DatabaseUrl.h"
 #include "MessageText.h"
+#include "OAuthKeys.h"
 #include "SecretSources.h"
 #include "TextFile.h"
+#include "Units.h"
 #include "ValueChecks.h"
 #include "YamlCursor.h"
 
@@ -32,10 +34,12 @@ constexpr std::array<std::string_view, 12> kTopKeys{
 constexpr std::array<std::string_view, 5> kDatabaseKeys{"url", "password", "password_file",
                                                         "password_env", "lease_ttl"};
 constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "allowed_hosts"};
-constexpr std::array<std::string_view, 12> kTargetKeys{
+constexpr std::array<std::string_view, 15> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
-    "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit"};
-constexpr std::array<std::string_view, 21> kAccountKeys{"name",
+    "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit",
+    // OAuth 2.0 (docs/oauth.md)
+    "oauth",         "provider",     "tenant"};
+constexpr std::array<std::string_view, 24> kAccountKeys{"name",
                                                         "target",
                                                         "host",
                                                         "port",
@@ -55,7 +59,11 @@ constexpr std::array<std::string_view, 21> kAccountKeys{"name",
                                                         "timeout",
                                                         "listing_limit",
                                                         "backlog",
-                                                        "dedupe"};
+                                                        "dedupe",
+                                                        // OAuth 2.0 (docs/oauth.md)
+                                                        "oauth",
+                                                        "provider",
+                                                        "tenant"};
 constexpr std::array<std::string_view, 3> kSecretKeys{"password", "password_file", "password_env"};
 
 constexpr std::array<std::string_view, 3> kTlsNames{"implicit", "starttls", "none"};
@@ -65,17 +73,23 @@ constexpr std::array<LogLevel, 4> kLogLevelValues{LogLevel::Error, LogLevel::War
                                                   LogLevel::Info, LogLevel::Debug};
 constexpr std::array<std::string_view, 2> kLogFormatNames{"text", "json"};
 constexpr std::array<LogFormat, 2> kLogFormatValues{LogFormat::Text, LogFormat::Json};
-constexpr std::array<std::string_view, 4> kPopAuthNames{"auto", "user", "apop", "plain"};
-constexpr std::array<PopAuth, 4> kPopAuthValues{PopAuth::Auto, PopAuth::User, PopAuth::Apop,
-                                                PopAuth::Plain};
-constexpr std::array<std::string_view, 3> kImapAuthNames{"auto", "login", "plain"};
-constexpr std::array<ImapAuth, 3> kImapAuthValues{ImapAuth::Auto, ImapAuth::Login, ImapAuth::Plain};
+constexpr std::array<std::string_view, 6> kPopAuthNames{"auto",  "user",    "apop",
+                                                        "plain", "xoauth2", "oauthbearer"};
+constexpr std::array<PopAuth, 6> kPopAuthValues{PopAuth::Auto,    PopAuth::User,
+                                                PopAuth::Apop,    PopAuth::Plain,
+                                                PopAuth::XOAuth2, PopAuth::OAuthBearer};
+constexpr std::array<std::string_view, 5> kImapAuthNames{"auto", "login", "plain", "xoauth2",
+                                                         "oauthbearer"};
+constexpr std::array<ImapAuth, 5> kImapAuthValues{ImapAuth::Auto, ImapAuth::Login, ImapAuth::Plain,
+                                                  ImapAuth::XOAuth2, ImapAuth::OAuthBearer};
 constexpr std::array<std::string_view, 2> kDedupeNames{"none", "message-id"};
 constexpr std::array<Dedupe, 2> kDedupeValues{Dedupe::None, Dedupe::MessageId};
 
 constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 constexpr std::uint64_t kMaxParallelPolls = 64;
 constexpr std::uint64_t kMaxConnections = 32;
+constexpr std::uint32_t kGmailConnections = 4;
+constexpr std::uint64_t kGmailDailyUpload = 500ull * 1024 * 1024;
 constexpr std::uint64_t kMaxDeleteAfterDays = 36500;
 constexpr std::uint64_t kMinMessageSize = 1024;
 constexpr std::uint64_t kMaxListingLimit = 10'000'000;
@@ -119,14 +133,22 @@ void checkOneSecret(const YamlCursor& mapping, const Entries& settings, bool req
 }
 
 // The account's own keys, then each default the account does not set. The three password keys
-// count as one setting: an account that names any of them ignores those of defaults.
+// count as one setting: an account that names any of them ignores those of defaults (and the
+// oauth section of defaults). An account with its own oauth section ignores the password keys of
+// defaults, and gets the oauth section of defaults as a second entry, merged key by key later.
 Entries mergeDefaults(const Entries& own, const Entries& defaults) {
   Entries merged = own;
   bool own_secret = false;
   for (const auto& entry : own) own_secret = own_secret || isSecretKey(entry.key);
+  const bool own_oauth = findEntry(own, "oauth") != nullptr;
   for (const auto& entry : defaults) {
+    if (isSecretKey(entry.key) && (own_secret || own_oauth)) continue;
+    if (entry.key == "oauth" && own_secret) continue;
+    if (entry.key == "oauth" && own_oauth) {
+      merged.push_back(entry);
+      continue;
+    }
     if (findEntry(own, entry.key) != nullptr) continue;
-    if (own_secret && isSecretKey(entry.key)) continue;
     merged.push_back(entry);
   }
   return merged;
@@ -166,7 +188,14 @@ class Loader {
                                    const GatewayConfig& cfg) const;
   PopAccount account(const YamlCursor& where, const Entries& own, const Entries& defaults,
                      const GatewayConfig& cfg) const;
-  void checkEndpoint(const YamlCursor& mapping, const Entries& settings) const;
+  void checkEndpoint(const YamlCursor& mapping, const Entries& settings,
+                     const ProviderChoice& provider) const;
+  // Password or OAuth, as `auth` says: exactly one password key, or an oauth section and none.
+  void finishCredentials(const YamlCursor& mapping, const Entries& settings,
+                         std::string_view auth_name, bool oauth_auth,
+                         const ProviderChoice& provider, ServerSide side,
+                         ServerEndpoint& server) const;
+  PathRules paths() const;
   void finishEndpoint(const Entries& settings, ServerEndpoint& server, std::uint16_t implicit_port,
                       std::uint16_t plain_port) const;
   bool applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) const;
@@ -359,17 +388,60 @@ AdminConfig Loader::admin(const YamlCursor& where) const {
   return admin;
 }
 
-void Loader::checkEndpoint(const YamlCursor& mapping, const Entries& settings) const {
-  for (const std::string_view key : {"host", "username"}) {
-    if (findEntry(settings, key) == nullptr) mapping.failMissing(key);
+void Loader::checkEndpoint(const YamlCursor& mapping, const Entries& settings,
+                           const ProviderChoice& provider) const {
+  if (findEntry(settings, "host") == nullptr && provider.provider == Provider::None) {
+    mapping.failMissing("host");
   }
-  checkOneSecret(mapping, settings, true);
+  if (findEntry(settings, "username") == nullptr) mapping.failMissing("username");
+  checkOneSecret(mapping, settings, false);
+}
+
+PathRules Loader::paths() const {
+  return PathRules{
+      [this](const YamlCursor& v) { return resolve(v); },
+      [this](const YamlCursor& v) { return readableFile(v); },
+      [this](const YamlCursor& v, const std::filesystem::path& file) { noteSecret(v, file); }};
+}
+
+void Loader::finishCredentials(const YamlCursor& mapping, const Entries& settings,
+                               std::string_view auth_name, bool oauth_auth,
+                               const ProviderChoice& provider, ServerSide side,
+                               ServerEndpoint& server) const {
+  std::vector<YamlCursor> layers;
+  for (const auto& entry : settings) {
+    if (entry.key == "oauth") layers.push_back(entry.value);
+  }
+  if (!oauth_auth) {
+    if (!layers.empty()) {
+      layers.front().fail("is only used with auth: xoauth2 or oauthbearer (auth is " +
+                          std::string(auth_name) + ")");
+    }
+    checkOneSecret(mapping, settings, true);
+    return;
+  }
+  for (const auto& entry : settings) {
+    if (!isSecretKey(entry.key)) continue;
+    entry.value.fail("auth: " + std::string(auth_name) +
+                     " signs in with an OAuth access token, not a password; remove " + entry.key);
+  }
+  if (layers.empty()) {
+    mapping.failMissing("oauth", " (auth: " + std::string(auth_name) +
+                                     " needs oauth: {client_id: ..., refresh_token_file: ...}; "
+                                     "see docs/oauth.md)");
+  }
+  server.oauth = parseOAuth(layers, presetFor(provider, side), paths(), env_, true,
+                            &server.preset_filled);
+  server.password_source = "OAuth 2.0";
 }
 
 void Loader::finishEndpoint(const Entries& settings, ServerEndpoint& server,
                             std::uint16_t implicit_port, std::uint16_t plain_port) const {
   if (findEntry(settings, "port") == nullptr) {
     server.port = server.tls == TlsMode::Implicit ? implicit_port : plain_port;
+    if (server.provider != Provider::None) {
+      server.preset_filled.push_back("port " + std::to_string(server.port));
+    }
   }
 }
 
@@ -408,7 +480,8 @@ bool Loader::applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) co
 
 ImapTarget Loader::target(const YamlCursor& where) const {
   const Entries settings = where.entries(kTargetKeys);
-  checkEndpoint(where, settings);
+  const ProviderChoice provider = providerOf(settings);
+  checkEndpoint(where, settings, provider);
   ImapTarget target;
   for (const auto& entry : settings) {
     if (applyEndpointKey(entry, target.server)) continue;
@@ -420,7 +493,26 @@ ImapTarget Loader::target(const YamlCursor& where) const {
       target.daily_upload_limit = entry.value.size(kMinMessageSize);
     }
   }
+  if (applyPreset(provider, ServerSide::Target, settings, target.server)) {
+    target.auth = ImapAuth::XOAuth2;
+    target.server.preset_filled.push_back("auth xoauth2");
+  }
+  // Target-only keys the gmail preset sets, each only when not written: 4 connections (Gmail
+  // allows about 15 per user, shared with the user's phones and laptops) and its documented IMAP
+  // upload cap of 500 MB a day.
+  if (provider.provider == Provider::Gmail) {
+    if (findEntry(settings, "connections") == nullptr) {
+      target.connections = kGmailConnections;
+      target.server.preset_filled.push_back("connections " + std::to_string(kGmailConnections));
+    }
+    if (findEntry(settings, "daily_upload_limit") == nullptr) {
+      target.daily_upload_limit = kGmailDailyUpload;
+      target.server.preset_filled.push_back("daily_upload_limit " + formatSize(kGmailDailyUpload));
+    }
+  }
   finishEndpoint(settings, target.server, 993, 143);
+  finishCredentials(where, settings, imapAuthName(target.auth), isOAuth(target.auth), provider,
+                    ServerSide::Target, target.server);
   return target;
 }
 
@@ -556,8 +648,12 @@ Entries Loader::defaults(const YamlCursor& where) const {
     v->fail("cannot have a default; give each account its own name");
   }
   checkOneSecret(where, entries, false);
+  providerOf(entries);
   PopAccount scratch;  // checks every default once, even those all accounts override
   for (const auto& entry : entries) applyAccountKey(entry, scratch);
+  if (const YamlCursor* oauth = findEntry(entries, "oauth")) {
+    parseOAuth({*oauth}, {}, paths(), env_, false);  // partial: accounts complete it
+  }
   checkKeepPolicy(entries, scratch);
   return entries;
 }
@@ -566,12 +662,19 @@ PopAccount Loader::account(const YamlCursor& where, const Entries& own, const En
                            const GatewayConfig& cfg) const {
   if (findEntry(own, "name") == nullptr) where.failMissing("name");
   const Entries settings = mergeDefaults(own, defaults);
-  checkEndpoint(where, settings);
+  const ProviderChoice provider = providerOf(settings);
+  checkEndpoint(where, settings, provider);
   PopAccount account;
   for (const auto& entry : settings) applyAccountKey(entry, account);
   checkKeepPolicy(settings, account);
   resolveTarget(where, settings, cfg, account);
+  if (applyPreset(provider, ServerSide::Account, settings, account.server)) {
+    account.auth = PopAuth::XOAuth2;
+    account.server.preset_filled.push_back("auth xoauth2");
+  }
   finishEndpoint(settings, account.server, 995, 110);
+  finishCredentials(where, settings, popAuthName(account.auth), isOAuth(account.auth), provider,
+                    ServerSide::Account, account.server);
   return account;
 }
 

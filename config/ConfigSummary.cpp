@@ -49,6 +49,33 @@ std::string retention(const PopAccount& account) {
          (account.delete_after_days == 1 ? " day" : " days") + " after upload";
 }
 
+// Where the login's secret comes from: the password's source, or the OAuth token endpoint.
+std::string secretLine(const ServerEndpoint& server) {
+  if (!server.oauth) return "secret from " + server.password_source;
+  const OAuthSettings& oauth = *server.oauth;
+  std::string out = "OAuth tokens from " + printable(oauth.token_url) + " (client_id " +
+                    printable(oauth.client_id);
+  if (!oauth.client_secret_source.empty()) out += ", client secret from " + oauth.client_secret_source;
+  if (!oauth.scope.empty()) out += ", scope " + printable(oauth.scope);
+  out += "), first refresh token from ";
+  out += oauth.refresh_token_source.empty() ? "state_dir (popgate authorize)"
+                                            : oauth.refresh_token_source;
+  return out;
+}
+
+// "    preset gmail filled in: host pop.gmail.com, ..." or nothing.
+std::string presetLine(const ServerEndpoint& server) {
+  if (server.provider == Provider::None) return {};
+  std::string out = "      preset " + std::string(providerName(server.provider));
+  if (!server.tenant.empty()) out += " (tenant " + printable(server.tenant) + ")";
+  if (server.preset_filled.empty()) return out + " filled in nothing: every key is written\n";
+  out += " filled in: ";
+  for (std::size_t i = 0; i < server.preset_filled.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + printable(server.preset_filled[i]);
+  }
+  return out + "\n";
+}
+
 std::string accountLine(const PopAccount& account, bool named_targets) {
   std::string out = account.name + ": " + connection(account.server) + ", auth " +
                     std::string(popAuthName(account.auth)) + " → " +
@@ -64,7 +91,7 @@ std::string accountLine(const PopAccount& account, bool named_targets) {
   if (account.dedupe != Dedupe::None) {
     out += ", dedupe " + std::string(dedupeName(account.dedupe));
   }
-  return out + ", secret from " + account.server.password_source;
+  return out + ", " + secretLine(account.server);
 }
 
 }  // namespace
@@ -73,7 +100,9 @@ std::vector<std::string> warnings(const GatewayConfig& cfg) {
   std::vector<std::string> out;
   const auto plaintext = [&out](const std::string& who, const ServerEndpoint& server) {
     if (server.tls != TlsMode::None) return;
-    out.push_back(who + ": tls: none sends the password for " + where(server) + " in plaintext");
+    out.push_back(who + ": tls: none sends the " +
+                  (server.oauth ? "OAuth access token" : "password") + " for " + where(server) +
+                  " in plaintext");
   };
   if (cfg.admin && cfg.admin->token.empty()) {
     out.push_back("admin: " + hostPort(cfg.admin->host, cfg.admin->port) +
@@ -135,11 +164,12 @@ std::string describe(const GatewayConfig& cfg) {
     out += connection(target.server) + ", auth " + std::string(imapAuthName(target.auth)) + ", " +
            std::to_string(target.connections) +
            (target.connections == 1 ? " connection" : " connections") + ", timeout " +
-           formatDuration(target.server.timeout) + ", secret from " + target.server.password_source +
+           formatDuration(target.server.timeout) +
            (target.daily_upload_limit > 0
                 ? ", at most " + formatSize(target.daily_upload_limit) + " a day"
                 : std::string()) +
-           "\n";
+           ", " + secretLine(target.server) + "\n";
+    out += presetLine(target.server);
   }
   std::set<std::string> folders;
   for (const auto& account : cfg.accounts) folders.insert(account.folder);
@@ -148,7 +178,9 @@ std::string describe(const GatewayConfig& cfg) {
     out += (folder == *folders.begin() ? "" : ", ") + printable(folder);
   }
   out += "\n  accounts (" + std::to_string(cfg.accounts.size()) + ")\n";
-  for (const auto& account : cfg.accounts) out += "    " + accountLine(account, cfg.named_targets) + "\n";
+  for (const auto& account : cfg.accounts) {
+    out += "    " + accountLine(account, cfg.named_targets) + "\n" + presetLine(account.server);
+  }
   for (const auto& warning : warnings(cfg)) out += "warning: " + warning + "\n";
   return out;
 }

@@ -72,6 +72,10 @@ std::string_view popAuthName(PopAuth auth) noexcept {
       return "apop";
     case PopAuth::Plain:
       return "plain";
+    case PopAuth::XOAuth2:
+      return "xoauth2";
+    case PopAuth::OAuthBearer:
+      return "oauthbearer";
   }
   return "unknown";
 }
@@ -84,8 +88,43 @@ std::string_view imapAuthName(ImapAuth auth) noexcept {
       return "login";
     case ImapAuth::Plain:
       return "plain";
+    case ImapAuth::XOAuth2:
+      return "xoauth2";
+    case ImapAuth::OAuthBearer:
+      return "oauthbearer";
   }
   return "unknown";
+}
+
+bool isOAuth(PopAuth auth) noexcept {
+  return auth == PopAuth::XOAuth2 || auth == PopAuth::OAuthBearer;
+}
+
+bool isOAuth(ImapAuth auth) noexcept {
+  return auth == ImapAuth::XOAuth2 || auth == ImapAuth::OAuthBearer;
+}
+
+std::string_view providerName(Provider provider) noexcept {
+  switch (provider) {
+    case Provider::Gmail:
+      return "gmail";
+    case Provider::Microsoft365:
+      return "microsoft365";
+    case Provider::Outlook:
+      return "outlook";
+    case Provider::None:
+      break;
+  }
+  return "";
+}
+
+bool sameOAuth(const std::optional<OAuthSettings>& a, const std::optional<OAuthSettings>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  return a->token_url == b->token_url && a->client_id == b->client_id &&
+         a->client_secret.reveal() == b->client_secret.reveal() &&
+         a->refresh_token.reveal() == b->refresh_token.reveal() && a->scope == b->scope &&
+         a->ca_file == b->ca_file;
 }
 
 std::string backlogText(const PopAccount& account) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "OAuthSettings.h"
 #include "Secret.h"
 #include "connectors/common/HostPort.h"
 #include "connectors/common/TlsMode.h"
@@ -18,8 +19,8 @@ namespace popgate::config {
 
 enum class LogLevel { Error, Warning, Info, Debug };
 enum class LogFormat { Text, Json };
-enum class PopAuth { Auto, User, Apop, Plain };
-enum class ImapAuth { Auto, Login, Plain };
+enum class PopAuth { Auto, User, Apop, Plain, XOAuth2, OAuthBearer };
+enum class ImapAuth { Auto, Login, Plain, XOAuth2, OAuthBearer };
 // What a first pass does with the mail already on the server (moving off another fetcher).
 enum class Backlog { All, None, Since };
 // Whether a new message is first looked for in the target by its Message-ID.
@@ -36,6 +37,11 @@ struct ServerEndpoint {
   std::string password_source;  // "password_file /run/secrets/x", "password_env X",
                                 // "password (inline in config)"; never the value
   std::chrono::seconds timeout{60};
+  // With auth: xoauth2 | oauthbearer, where access tokens come from (then there is no password).
+  std::optional<OAuthSettings> oauth;
+  Provider provider = Provider::None;
+  std::string tenant;                     // microsoft365 and outlook: the token endpoint's tenant
+  std::vector<std::string> preset_filled;  // what the preset set, "host pop.gmail.com", for check
 };
 
 struct PopAccount {
@@ -150,6 +156,9 @@ std::string_view logLevelName(LogLevel level) noexcept;
 std::string_view logFormatName(LogFormat format) noexcept;
 std::string_view popAuthName(PopAuth auth) noexcept;
 std::string_view imapAuthName(ImapAuth auth) noexcept;
+// True for xoauth2 and oauthbearer.
+bool isOAuth(PopAuth auth) noexcept;
+bool isOAuth(ImapAuth auth) noexcept;
 // "all", "none", "since 2026-01-15" (the form backlog: takes); "none", "message-id".
 std::string backlogText(const PopAccount& account);
 std::string_view dedupeName(Dedupe dedupe) noexcept;

@@ -16,12 +16,12 @@ void trimLineEnds(std::string& text) {
 
 }  // namespace
 
-ResolvedSecret inlineSecret(const YamlCursor& where) {
+ResolvedSecret inlineSecret(const YamlCursor& where, std::string_view key) {
   std::string value = where.text();
   if (value.empty()) where.fail("must not be empty");
   if (hasLineBreakOrNul(value))
     where.fail("contains a line break or NUL byte, which cannot be sent");
-  return {Secret(std::move(value)), "password (inline in config)"};
+  return {Secret(std::move(value)), std::string(key) + " (inline in config)"};
 }
 
 ResolvedSecret secretFromFile(const YamlCursor& where, std::string_view key,
@@ -37,7 +37,7 @@ ResolvedSecret secretFromFile(const YamlCursor& where, std::string_view key,
   return {Secret(std::move(*content.value)), std::string(key) + " " + shown};
 }
 
-ResolvedSecret secretFromEnv(const YamlCursor& where, const EnvLookup& env) {
+ResolvedSecret secretFromEnv(const YamlCursor& where, const EnvLookup& env, std::string_view key) {
   const std::string name = where.nonEmptyText();
   if (const std::string problem = envNameProblem(name); !problem.empty()) where.fail(problem);
   std::optional<std::string> value = env(name);
@@ -46,7 +46,7 @@ ResolvedSecret secretFromEnv(const YamlCursor& where, const EnvLookup& env) {
   if (hasLineBreakOrNul(*value)) {
     where.fail("environment variable " + name + " holds a line break or NUL byte");
   }
-  return {Secret(std::move(*value)), "password_env " + name};
+  return {Secret(std::move(*value)), std::string(key) + " " + name};
 }
 
 }  // namespace popgate::config

@@ -14,6 +14,19 @@ namespace popgate {
 // the compiler cannot drop, then empties it.
 void wipe(std::string& text) noexcept;
 
+// Wipes `text` when it goes out of scope, on every way out (a buffer that held a secret briefly:
+// a request body, a file's content).
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& text) noexcept : text_(text) {}
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+  ~WipeOnExit() { wipe(text_); }
+
+ private:
+  std::string& text_;
+};
+
 // `text` with every live Secret of kMinMaskedBytes or more replaced by "********" (longest first).
 // Thread-safe. Used where text is made fit to show (printable(), Error, the log writer).
 std::string redactSecrets(std::string_view text);

@@ -4,11 +4,14 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "connectors/codec/HeaderScan.h"
 #include "connectors/codec/ImapServerHints.h"
+#include "connectors/codec/OAuthSasl.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Ascii.h"
+#include "connectors/common/Printable.h"
 #include "connectors/codec/Sha256.h"
 
 namespace popgate::imap {
@@ -140,7 +143,10 @@ ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::End
     : connection_(std::move(transport),
                   endpoint.protocol.empty() ? "IMAP " + endpoint.label() : endpoint.label(),
                   endpoint.timeout, std::move(trace)),
-      patience_(endpoint.timeout) {
+      patience_(endpoint.timeout),
+      host_(endpoint.host),
+      port_(endpoint.port),
+      tls_(endpoint.tls) {
   const codec::ImapResponse hello = readResponse("greeting");
   const auto* greeting = std::get_if<codec::ImapUntagged>(&hello);
   if (greeting == nullptr || (greeting->status != codec::ImapStatus::Ok &&
@@ -388,6 +394,11 @@ void ImapClient::startTls() {
 
 void ImapClient::login(const Credentials& credentials) {
   if (preauth_) return;  // already authenticated (only accepted over TLS or with tls: none)
+  if (credentials.method == AuthMethod::XOAuth2 || credentials.method == AuthMethod::OAuthBearer) {
+    authenticateOAuth(credentials, credentials.method);
+    confirmOAuthSession(credentials.username);
+    return;
+  }
   AuthMethod method = credentials.method;
   if (method == AuthMethod::Auto) {
     method = hasCapability("AUTH=PLAIN") || hasCapability("LOGINDISABLED") ? AuthMethod::Plain
@@ -457,6 +468,104 @@ void ImapClient::login(const Credentials& credentials) {
   } else {
     readCapabilities();  // capabilities may change after login (RFC 3501 §6.2.3)
   }
+}
+
+void ImapClient::authenticateOAuth(const Credentials& credentials, AuthMethod method) {
+  const bool bearer = method == AuthMethod::OAuthBearer;
+  const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
+  connection_.requireEncryption(tls_, "an OAuth access token");
+  // Every buffer holding the response is a Secret: wiped when dropped, masked in texts.
+  const Secret response(
+      bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token.reveal(), host_,
+                                      port_)
+             : codec::saslXoauth2(credentials.username, credentials.access_token.reveal()));
+
+  // The whole exchange has one deadline (keepWaiting): a server that keeps sending untagged lines
+  // (each one resets the read timeout) must not hold the login forever.
+  const auto started = std::chrono::steady_clock::now();
+  const std::string tag = nextTag();
+  const std::string command = tag + " AUTHENTICATE " + mechanism;
+  bool sent = hasCapability("SASL-IR");  // RFC 4959: the initial response on the command line
+  if (sent) {
+    connection_.send(Secret::joined({command, " ", response.reveal(), "\r\n"}).reveal(),
+                     command + " ********");
+  } else {
+    connection_.send(command + "\r\n", command);
+  }
+  std::optional<codec::OAuthFailure> failure;
+  bool challenged = false;
+  for (;;) {
+    keepWaiting(started, sent ? "the end of AUTHENTICATE " + mechanism
+                              : "the go-ahead of AUTHENTICATE " + mechanism);
+    codec::ImapResponse response_line =
+        readResponse(sent ? "AUTHENTICATE reply" : "AUTHENTICATE go-ahead");
+    if (const auto* go = std::get_if<codec::ImapContinuation>(&response_line)) {
+      if (!sent) {
+        connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
+        sent = true;
+      } else if (!challenged) {
+        // A failure challenge (Gmail, RFC 7628 §3.2.2): answer it so that the server finishes
+        // with its tagged NO, and keep the JSON status for the error.
+        challenged = true;
+        failure = codec::parseOAuthFailure(go->text);
+        const std::string_view answer =
+            bearer ? codec::kOauthBearerFailureAnswer : codec::kXoauth2FailureAnswer;
+        connection_.send(std::string(answer) + "\r\n", answer.empty() ? "(empty line)" : answer);
+      } else {
+        connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
+      }
+      continue;
+    }
+    if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
+      if (tagged->tag != tag) {
+        throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                    taggedLine(*tagged));
+      }
+      if (tagged->status == codec::ImapStatus::Ok) return;
+      if (codec::connectionLimitReached(tagged->code, tagged->text)) {
+        throw Error(ErrorKind::Throttled,
+                    connection_.label() + " has too many connections of " + credentials.username +
+                        " open (the user's phones and laptops count too)",
+                    taggedLine(*tagged))
+            .withRetryAfter(kConnectionLimitPause);
+      }
+      const ErrorKind kind =
+          codec::codeName(tagged->code) == "UNAVAILABLE" ? ErrorKind::Transient : ErrorKind::Auth;
+      std::string message = connection_.label() + " refused the " + mechanism + " login of " +
+                            credentials.username;
+      if (failure) {
+        message += "; its OAuth status: " + printable(failure->text, 200);
+      } else if (challenged) {
+        message += "; its challenge was not the JSON status RFC 7628 describes";
+      }
+      if (!hasCapability("AUTH=" + mechanism)) {
+        message += " (it does not list AUTH=" + mechanism + " among its capabilities)";
+      }
+      throw Error(kind, message, taggedLine(*tagged));
+    }
+    const auto& untagged = std::get<codec::ImapUntagged>(response_line);
+    if (untagged.status == codec::ImapStatus::Bye) throw byeError(untagged);
+  }
+}
+
+void ImapClient::confirmOAuthSession(const std::string& username) {
+  const codec::ImapTagged reply =
+      simpleCommand({Piece{"CAPABILITY", nullptr, false}}, "CAPABILITY reply", "CAPABILITY",
+                    [&](const codec::ImapUntagged& u) {
+                      if (u.keyword == "CAPABILITY") noteCapabilities(u.text);
+                    });
+  if (reply.status == codec::ImapStatus::Ok) return;
+  if (reply.status == codec::ImapStatus::Bad &&
+      containsNoCase(reply.text, "authenticated but not connected")) {
+    // Microsoft 365 accepts a valid token for any user and only then finds no mailbox for it.
+    throw Error(ErrorKind::Config,
+                connection_.label() + " accepted the access token but cannot open the mailbox of " +
+                    username + ": the token belongs to another user than username " + username +
+                    ", or IMAP is disabled for that mailbox (Microsoft 365: enable IMAP for it)",
+                taggedLine(reply));
+  }
+  throw Error(ErrorKind::Protocol, connection_.label() + " refused CAPABILITY after the login",
+              taggedLine(reply));
 }
 
 const codec::PersonalNamespace& ImapClient::personalNamespace() {

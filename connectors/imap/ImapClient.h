@@ -25,12 +25,14 @@
 
 namespace popgate::imap {
 
-enum class AuthMethod { Auto, Login, Plain };
+// XOAuth2 and OAuthBearer carry an OAuth 2.0 access token instead of a password (docs/oauth.md).
+enum class AuthMethod { Auto, Login, Plain, XOAuth2, OAuthBearer };
 
 struct Credentials {
   std::string username;
   Secret password;  // sent on the wire only, never traced or put in an error; wiped when dropped
   AuthMethod method = AuthMethod::Auto;
+  Secret access_token{};  // for XOAuth2/OAuthBearer: the same rules as the password
 };
 
 class ImapClient {
@@ -41,9 +43,13 @@ class ImapClient {
              net::TraceSink trace = {});
   ~ImapClient();
 
-  // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED).
-  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE], Error(Throttled) when
-  // the account has too many connections open.
+  // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED), or
+  // AUTHENTICATE XOAUTH2 / OAUTHBEARER with the access token (SASL-IR where offered; a failure
+  // challenge is answered and its JSON quoted in the error). Tokens go only over TLS, or with
+  // tls: none (Error(Security) otherwise). Throws Error(Auth) when refused, Error(Transient) for
+  // [UNAVAILABLE] or an exchange that outlasts its deadline, Error(Throttled) when the account has
+  // too many connections open, Error(Config) when Microsoft says "User is authenticated but not
+  // connected" (token and mailbox do not match).
   void login(const Credentials& credentials);
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
@@ -153,6 +159,11 @@ class ImapClient {
                                   const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
   void readCapabilities();
   void noteCapabilities(std::string_view list);
+  // AUTHENTICATE XOAUTH2 / OAUTHBEARER; returns on the tagged OK, throws otherwise (see login()).
+  void authenticateOAuth(const Credentials& credentials, AuthMethod method);
+  // The first command after an OAuth login: CAPABILITY, which also shows whether Microsoft let
+  // the token open the mailbox.
+  void confirmOAuthSession(const std::string& username);
   void startTls();
   // EXAMINE; the tagged reply (selected_ follows it).
   codec::ImapTagged examine(std::string_view encoded_mailbox);
@@ -185,6 +196,9 @@ class ImapClient {
 
   net::Connection connection_;
   std::chrono::milliseconds patience_;  // the configured timeout
+  std::string host_;                    // for OAUTHBEARER's host= and port=
+  std::uint16_t port_ = 0;
+  TlsMode tls_ = TlsMode::Implicit;     // as configured: tokens need TLS unless it is None
   codec::ImapResponseParser parser_;
   std::set<std::string> caps_;  // upper-case
   bool preauth_ = false;

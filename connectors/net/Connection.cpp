@@ -112,6 +112,12 @@ void Connection::traceIn(std::string_view text) const {
   if (trace_) trace_("S", text);
 }
 
+void Connection::requireEncryption(TlsMode configured, std::string_view secret) const {
+  if (isSecure() || configured == TlsMode::None) return;
+  throw Error(ErrorKind::Security, label_ + ": the connection is not encrypted; popgate sends " +
+                                       std::string(secret) + " only over TLS (or with tls: none)");
+}
+
 void Connection::startTls() {
   buffer_.clear();
   start_ = 0;

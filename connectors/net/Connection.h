@@ -70,6 +70,9 @@ class Connection {
   // (injection defence), and must not be acted on.
   void startTls();
   bool isSecure() const noexcept { return transport_->isSecure(); }
+  // Throws Error(Security) unless the connection is encrypted or `configured` is TlsMode::None,
+  // the one way a secret may travel in the clear; `secret` names it ("an OAuth access token").
+  void requireEncryption(TlsMode configured, std::string_view secret) const;
   // Closes the transport without a goodbye; never throws.
   void close() noexcept { transport_->close(); }
   const std::string& label() const noexcept { return label_; }

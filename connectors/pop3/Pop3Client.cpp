@@ -1,11 +1,14 @@
 #include "Pop3Client.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "connectors/codec/DotUnstuffer.h"
+#include "connectors/codec/OAuthSasl.h"
 #include "connectors/codec/Pop3Command.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Printable.h"
 
 namespace popgate::pop3 {
 
@@ -57,6 +60,8 @@ Pop3Client::Pop3Client(std::unique_ptr<net::Transport> transport, const net::End
                   endpoint.protocol.empty() ? "POP3 " + endpoint.label() : endpoint.label(),
                   endpoint.timeout, std::move(trace)),
       host_(endpoint.host),
+      port_(endpoint.port),
+      tls_(endpoint.tls),
       options_(options) {
   const codec::Pop3Reply hello = readReply("greeting");
   if (!hello.ok()) {
@@ -146,7 +151,53 @@ void Pop3Client::refused(std::string_view what, const codec::Pop3Reply& reply, b
   throw Error(kind, connection_.label() + " refused " + std::string(what), reply.line);
 }
 
+void Pop3Client::authenticateOAuth(const Credentials& credentials, AuthMethod method) {
+  const bool bearer = method == AuthMethod::OAuthBearer;
+  const std::string mechanism = bearer ? "OAUTHBEARER" : "XOAUTH2";
+  connection_.requireEncryption(tls_, "an OAuth access token");
+  const std::string who = "the " + mechanism + " login of " + credentials.username;
+  // Two steps, always (RFC 5034 §4; Microsoft closes the connection when the token rides on the
+  // AUTH line, and RFC 2449's 255 octets would not hold a token anyway).
+  command("AUTH", mechanism, "AUTH " + mechanism);
+  const codec::Pop3Reply prompt = readReply("AUTH prompt");
+  if (prompt.status != codec::Pop3Reply::Status::Continue) refused(who, prompt, true);
+  // Every buffer holding the response is a Secret: wiped when dropped, masked in texts.
+  const Secret response(
+      bearer ? codec::saslOauthBearer(credentials.username, credentials.access_token.reveal(), host_,
+                                      port_)
+             : codec::saslXoauth2(credentials.username, credentials.access_token.reveal()));
+  connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
+  codec::Pop3Reply reply = readReply("AUTH reply");
+  std::optional<codec::OAuthFailure> failure;
+  if (reply.status == codec::Pop3Reply::Status::Continue) {
+    // A failure challenge (RFC 7628 §3.2.2): answer it; the server then sends its -ERR.
+    failure = codec::parseOAuthFailure(reply.text);
+    const std::string_view answer =
+        bearer ? codec::kOauthBearerFailureAnswer : codec::kXoauth2FailureAnswer;
+    connection_.send(std::string(answer) + "\r\n", answer.empty() ? "(empty line)" : answer);
+    reply = readReply("AUTH reply");
+    if (reply.status == codec::Pop3Reply::Status::Continue) {
+      connection_.send("*\r\n", "*");  // another challenge: cancel (RFC 5034 §4)
+      reply = readReply("AUTH reply");
+    }
+  }
+  if (reply.ok()) return;
+  if (failure) {
+    ErrorKind kind = ErrorKind::Auth;
+    if (transientCode(reply.code)) kind = ErrorKind::Transient;
+    throw Error(kind,
+                connection_.label() + " refused " + who + "; its OAuth status: " +
+                    printable(failure->text, 200),
+                reply.line);
+  }
+  refused(who, reply, true);
+}
+
 void Pop3Client::login(const Credentials& credentials) {
+  if (credentials.method == AuthMethod::XOAuth2 || credentials.method == AuthMethod::OAuthBearer) {
+    authenticateOAuth(credentials, credentials.method);
+    return;
+  }
   AuthMethod method = credentials.method;
   if (method == AuthMethod::Auto) {
     method = caps_known_ && caps_.sasl_plain ? AuthMethod::Plain : AuthMethod::User;
@@ -194,6 +245,9 @@ void Pop3Client::login(const Credentials& credentials) {
       if (!reply.ok()) refused(who, reply, true);
       return;
     }
+    case AuthMethod::XOAuth2:
+    case AuthMethod::OAuthBearer:
+      return;  // handled above
     case AuthMethod::User:
     case AuthMethod::Auto: {
       command("USER", credentials.username, "USER");

@@ -21,12 +21,14 @@
 
 namespace popgate::pop3 {
 
-enum class AuthMethod { Auto, User, Apop, Plain };
+// XOAuth2 and OAuthBearer carry an OAuth 2.0 access token instead of a password (docs/oauth.md).
+enum class AuthMethod { Auto, User, Apop, Plain, XOAuth2, OAuthBearer };
 
 struct Credentials {
   std::string username;
   Secret password;  // sent on the wire only, never traced or put in an error; wiped when dropped
   AuthMethod method = AuthMethod::Auto;
+  Secret access_token{};  // for XOAuth2/OAuthBearer: the same rules as the password
 };
 
 // One message of the maildrop as listed in this session.
@@ -90,6 +92,9 @@ class Pop3Client {
   ~Pop3Client();
 
   // Authenticates. Auto: AUTH PLAIN when SASL PLAIN is offered, else USER/PASS. APOP only over TLS.
+  // XOAuth2/OAuthBearer: always the two-step AUTH (the token on a line of its own after the "+",
+  // whatever its length); only over TLS or with tls: none (Error(Security) otherwise); a failure
+  // challenge is answered and its JSON quoted in the error.
   // Throws Error(Auth) on refusal ([IN-USE], [LOGIN-DELAY], [SYS/TEMP]: Error(Transient)).
   void login(const Credentials& credentials);
 
@@ -138,6 +143,7 @@ class Pop3Client {
   void command(std::string_view verb, std::string_view arg, std::string_view what,
                bool flush = true);
   [[noreturn]] void refused(std::string_view what, const codec::Pop3Reply& reply, bool at_login);
+  void authenticateOAuth(const Credentials& credentials, AuthMethod method);
   // retrieveMany() and headersMany(): "VERB n[ suffix]" per message, pipelined in windows of
   // Pop3Options::pipeline_window commands (and, when `sized`, about pipeline_window_bytes of
   // listed sizes), each answer's body streamed to the handler.
@@ -147,6 +153,8 @@ class Pop3Client {
 
   net::Connection connection_;
   std::string host_;
+  std::uint16_t port_ = 0;           // for OAUTHBEARER's host= and port=
+  TlsMode tls_ = TlsMode::Implicit;  // as configured: tokens need TLS unless it is None
   Pop3Options options_;
   codec::Pop3ReplyParser reply_parser_;
   codec::Pop3Capabilities caps_;

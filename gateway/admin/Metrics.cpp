@@ -205,6 +205,31 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
+// OAuth credentials: one sample per account that signs in with OAuth (account="NAME") and one
+// per target that does (target="NAME"; "target" for the one `target:`).
+void renderOAuth(const StatusSnapshot& snapshot, Exposition& out) {
+  using Value = std::string (*)(const OAuthStatus&);
+  const auto family = [&](const char* name, const char* type, const char* help, Value value) {
+    out.family(name, type, help);
+    for (const AccountStatus& account : snapshot.accounts) {
+      if (!account.oauth.mechanism.empty()) {
+        out.sample(name, {{"account", account.name}}, value(account.oauth));
+      }
+    }
+    for (const TargetStatus& target : snapshot.targets) {
+      if (!target.oauth.mechanism.empty()) {
+        out.sample(name, {{"target", target.name}}, value(target.oauth));
+      }
+    }
+  };
+  family("popgate_oauth_refresh_failures_total", "counter",
+         "OAuth access token refreshes that failed since the start.",
+         [](const OAuthStatus& o) { return formatUnsigned(o.refresh_failures); });
+  family("popgate_oauth_token_expiry_timestamp_seconds", "gauge",
+         "Unix time the current OAuth access token expires; 0 before the first refresh.",
+         [](const OAuthStatus& o) { return formatTimestamp(o.access_token_expires); });
+}
+
 struct TargetMetric {
   const char* name;
   const char* help;
@@ -266,6 +291,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   }
   renderStates(snapshot, out);
   renderDurations(snapshot, out);
+  renderOAuth(snapshot, out);
   renderTargets(snapshot, out);
   return out.take();
 }

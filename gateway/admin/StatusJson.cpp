@@ -69,6 +69,18 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
   return list;
 }
 
+// null when the login does not use OAuth; never a token.
+Poco::Dynamic::Var renderOAuth(const OAuthStatus& oauth) {
+  if (oauth.mechanism.empty()) return {};
+  Object::Ptr object = orderedObject();
+  object->set("mechanism", oauth.mechanism);
+  object->set("access_token_expires", timeOrNull(oauth.access_token_expires));
+  object->set("last_refresh", timeOrNull(oauth.last_refresh));
+  object->set("refresh_token_rotated", timeOrNull(oauth.refresh_token_rotated));
+  object->set("refresh_failures", oauth.refresh_failures);
+  return object;
+}
+
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
@@ -89,6 +101,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("quarantined", account.quarantined);
   object->set("not_imported", account.backlog);
   object->set("quarantine", renderQuarantine(account.quarantine));
+  object->set("oauth", renderOAuth(account.oauth));
   return object;
 }
 
@@ -118,6 +131,7 @@ Object::Ptr renderTarget(const TargetStatus& target, SystemTime now) {
   budget->set("waiting_bytes", target.waiting_bytes);
   budget->set("backlog_eta", unixTimeOrNull(target.backlog_eta));
   object->set("upload_budget", budget);
+  object->set("oauth", renderOAuth(target.oauth));
   return object;
 }
 

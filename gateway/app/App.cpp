@@ -1,5 +1,6 @@
 #include "App.h"
 
+#include "Authorize.h"
 #include <iostream>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ constexpr const char* kUsage =
     "                                                    delete, and do none of it\n"
     "       popgate check  --config FILE                 validate the config and secrets\n"
     "       popgate health --config FILE                 exit 0 when the daemon answers\n"
+    "       popgate authorize --config FILE (--account NAME | --target [NAME]) [--port N]\n"
+    "                                                    OAuth sign-in; stores the refresh token\n"
     "       popgate --help | --version\n"
     "exit codes: 0 success, 1 an account failed, 2 the configuration is unusable\n";
 
@@ -42,8 +45,20 @@ struct Args {
   std::string command;
   std::string config;
   std::optional<std::string> account;
+  AuthorizeOptions authorize;  // authorize's own options
   bool dry_run = false;
 };
+
+// Parses the port of --port; throws Error(Config).
+std::uint16_t portOption(const std::string& text) {
+  unsigned long port = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9' || port > 65535) throw Error(ErrorKind::Config, "--port needs a number from 0 to 65535");
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (text.empty() || port > 65535) throw Error(ErrorKind::Config, "--port needs a number from 0 to 65535");
+  return static_cast<std::uint16_t>(port);
+}
 
 // Parses argv; throws Error(Config) with a one-line reason.
 Args parseArgs(int argc, char** argv) {
@@ -65,6 +80,20 @@ Args parseArgs(int argc, char** argv) {
       args.account = value();
     } else if (opt.rfind("--account=", 0) == 0 && args.command == "once") {
       args.account = opt.substr(10);
+    } else if (args.command == "authorize" && opt == "--account") {
+      args.authorize.account = value();
+    } else if (args.command == "authorize" && opt == "--target") {
+      args.authorize.target = true;
+      // A name follows for a target under `targets:`; the one `target:` needs none.
+      if (i + 1 < a.size() && !a[i + 1].starts_with("-")) args.authorize.target_name = a[++i];
+    } else if (args.command == "authorize" && opt == "--port") {
+      args.authorize.port = portOption(value());
+    } else if (args.command == "authorize" && opt == "--flow") {
+      args.authorize.flow = value();
+    } else if (args.command == "authorize" && opt == "--device-url") {
+      args.authorize.device_url = value();
+    } else if (args.command == "authorize" && opt == "--auth-url") {
+      args.authorize.auth_url = value();
     } else if (opt == "--dry-run" && args.command == "once") {
       args.dry_run = true;
     } else {
@@ -149,7 +178,7 @@ int runApp(int argc, char** argv) {
   try {
     args = parseArgs(argc, argv);
     if (args.command != "run" && args.command != "once" && args.command != "check" &&
-        args.command != "health") {
+        args.command != "health" && args.command != "authorize") {
       throw Error(ErrorKind::Config, "unknown command \"" + args.command + "\"");
     }
   } catch (const Error& e) {
@@ -164,6 +193,7 @@ int runApp(int argc, char** argv) {
     if (args.command != "health") config::requirePrivateSecrets(cfg);
     if (args.command == "once") return commandOnce(cfg, args.account, args.dry_run);
     if (args.command == "health") return commandHealth(cfg);
+    if (args.command == "authorize") return runAuthorize(cfg, args.authorize, std::cout);
     return runDaemon(args.config, std::move(cfg));
   } catch (const Error& e) {
     std::cerr << "popgate: " << e.what() << "\n";

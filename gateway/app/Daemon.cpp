@@ -11,6 +11,7 @@
 
 #include "gateway/delivery/Ledger.h"
 #include "gateway/service/Logging.h"
+#include "gateway/service/OAuthTokens.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/Scheduler.h"
 #include "gateway/service/StateDir.h"
@@ -82,10 +83,13 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   StateLock lock(cfg->state_dir);
   Ledger ledger(cfg->state_dir / "ledger.sqlite");
   StatusBoard board(POPGATE_VERSION);
+  auto tokens = makeTokenManager(*cfg);  // refresh tokens live in state_dir: fixed until restart
+  reportTo(board, *tokens);
+  declareOAuthLogins(board, *cfg);
 
   // Upload sessions are shared by every pass to the same target; a reload that changes a target
   // replaces its pool.
-  TargetPools pools(&ledger);
+  TargetPools pools(&ledger, tokens);
   std::mutex cfg_mutex;  // guards `cfg` for the status board's reads during a reload
   board.setTargetProbe([&pools, &cfg, &cfg_mutex] {
     std::shared_ptr<const config::GatewayConfig> current;
@@ -96,14 +100,14 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pools.status(*current);
   });
 
-  Scheduler scheduler(board, [&ledger, &pools](const config::GatewayConfig& c,
-                                               const config::PopAccount& account,
-                                               const std::atomic<bool>& stop) {
+  Scheduler scheduler(board, [&ledger, &pools, &tokens](const config::GatewayConfig& c,
+                                                        const config::PopAccount& account,
+                                                        const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
     PassOutcome outcome;
-    outcome.result =
-        makePollJob(c, account, ledger, pools.poolFor(c.targetOf(account)), options)->run();
+    outcome.result = makePollJob(c, account, ledger, pools.poolFor(c.targetOf(account)), options,
+                                 tokens)->run();
     outcome.quarantine = quarantineOf(ledger, account.name);
     return outcome;
   });
@@ -152,6 +156,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
+        declareOAuthLogins(board, *next);
         {
           std::lock_guard guard(cfg_mutex);
           cfg = next;

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "Endpoints.h"
+#include "OAuthCredentials.h"
 
 namespace popgate::gateway {
 
@@ -15,6 +16,8 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
   switch (auth) {
     case config::ImapAuth::Login: return imap::AuthMethod::Login;
     case config::ImapAuth::Plain: return imap::AuthMethod::Plain;
+    case config::ImapAuth::XOAuth2: return imap::AuthMethod::XOAuth2;
+    case config::ImapAuth::OAuthBearer: return imap::AuthMethod::OAuthBearer;
     case config::ImapAuth::Auto: break;
   }
   return imap::AuthMethod::Auto;
@@ -24,15 +27,27 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
 
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
                                                   net::TraceSink trace,
-                                                  std::function<void(std::string_view)> notice) {
+                                                  std::function<void(std::string_view)> notice,
+                                                  oauth::TokenManager* tokens) {
   const net::Endpoint endpoint = endpointOf(target.server, "IMAP");
-  auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint,
-                                                   std::move(trace));
   imap::Credentials credentials;
   credentials.username = target.server.username;
-  credentials.password = target.server.password;
   credentials.method = methodOf(target.auth);
-  client->login(credentials);
+  std::unique_ptr<imap::ImapClient> client;
+  auto connect = [&] {
+    client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint, trace);
+  };
+  if (target.server.oauth) {
+    requireTokens(tokens).withToken(targetCredential(target), [&](const Secret& token) {
+      connect();
+      credentials.access_token = token;
+      client->login(credentials);
+    });
+  } else {
+    credentials.password = target.server.password;
+    connect();
+    client->login(credentials);
+  }
   if (notice) client->setNotice(std::move(notice));
   return client;
 }

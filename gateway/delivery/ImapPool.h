@@ -14,6 +14,7 @@
 #include "TargetGate.h"
 #include "config/GatewayConfig.h"
 #include "connectors/imap/ImapClient.h"
+#include "connectors/oauth/TokenManager.h"
 
 namespace popgate::gateway {
 
@@ -84,10 +85,11 @@ class ImapPool {
   std::size_t open_ = 0;  // sessions in existence (idle + lent) or being opened
 };
 
-// A session to a configured target: connect, STARTTLS as configured, log in. `trace` gets the
+// A session to a configured target: connect, STARTTLS as configured, log in (an OAuth target with
+// an access token from `tokens`, refreshed and tried once more when refused). `trace` gets the
 // protocol trace, `notice` what an administrator should know (a refused MULTIAPPEND batch...).
 std::unique_ptr<imap::ImapClient> openImapSession(
     const config::ImapTarget& target, net::TraceSink trace = {},
-    std::function<void(std::string_view)> notice = {});
+    std::function<void(std::string_view)> notice = {}, oauth::TokenManager* tokens = nullptr);
 
 }  // namespace popgate::gateway

@@ -6,14 +6,17 @@
 
 #include "MailSource.h"
 #include "config/GatewayConfig.h"
+#include "connectors/oauth/TokenManager.h"
 
 namespace popgate::gateway {
 
 class Pop3Source final : public MailSource {
  public:
-  // Connects and logs in to the account's server. Throws Error (Transient, Security, Auth...).
+  // Connects and logs in to the account's server; an OAuth account with an access token from
+  // `tokens` (refreshed and tried once more when refused). Throws Error (Transient, Security,
+  // Auth...).
   explicit Pop3Source(const config::PopAccount& account, net::TraceSink trace = {},
-                      pop3::Pop3Options options = {});
+                      pop3::Pop3Options options = {}, oauth::TokenManager* tokens = nullptr);
 
   pop3::Listing list() override { return client_->list(); }
   void retrieve(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,

@@ -9,19 +9,21 @@
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
+#include "OAuthTokens.h"
 #include "TargetPools.h"
 
 namespace popgate::gateway {
 
-std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger) {
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger,
+                                       std::shared_ptr<oauth::TokenManager> tokens) {
   // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
   auto opened = std::make_shared<std::atomic<unsigned>>(0);
   const std::string label =
       target.name.empty() || target.name == config::kSingleTargetName ? std::string("imap#")
                                                                        : "imap:" + target.name + "#";
-  auto pool = std::make_shared<ImapPool>(target, [target, opened, label] {
+  auto pool = std::make_shared<ImapPool>(target, [target, opened, label, tokens] {
     return openImapSession(target, traceTo(label + std::to_string(++*opened)),
-                           [](std::string_view text) { logWarning(text); });
+                           [](std::string_view text) { logWarning(text); }, tokens.get());
   });
   if (ledger != nullptr && pool->gate().budgeted()) {
     const auto since = static_cast<std::int64_t>(std::time(nullptr)) - 24 * 3600;
@@ -49,19 +51,23 @@ TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& po
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
-                                     std::shared_ptr<ImapPool> pool, PollOptions options) {
+                                     std::shared_ptr<ImapPool> pool, PollOptions options,
+                                     std::shared_ptr<oauth::TokenManager> tokens) {
   const config::PopAccount* acct = &account;
   options.upload_threads = std::max<std::size_t>(cfg.targetOf(account).connections, 1);
   options.gate = &pool->gate();
   options.target_name = account.target;
-  options.reopen_without_pipelining = [acct] {
+  options.reopen_without_pipelining = [acct, tokens] {
     pop3::Pop3Options pop3;
     pop3.allow_pipelining = false;
-    return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3);
+    return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3, tokens.get());
   };
   return std::make_unique<PollJob>(
       account, ledger,
-      [acct] { return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3")); },
+      [acct, tokens] {
+        return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"),
+                                            pop3::Pop3Options{}, tokens.get());
+      },
       [pool] { return std::make_unique<ImapSink>(*pool); },
       cfg.state_dir / "spool" / account.name, std::move(options));
 }
@@ -69,7 +75,8 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options) {
-  TargetPools pools(&ledger);
+  auto tokens = makeTokenManager(cfg);
+  TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
@@ -77,7 +84,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
       logDebug(accounts[i]->name + ": pass starts");
       try {
         auto pool = pools.poolFor(cfg.targetOf(*accounts[i]));
-        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options)->run();
+        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options, tokens)->run();
       } catch (const Error& e) {
         results[i].account = accounts[i]->name;
         results[i].error = e;

@@ -17,18 +17,22 @@ namespace popgate::gateway {
 
 // The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3", or
 // "imap:NAME#3" for a named target) at debug level, with the client's notices logged as warnings.
-// Its daily upload budget starts from what `ledger` recorded for it in the last 24 hours.
-std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr);
+// Its daily upload budget starts from what `ledger` recorded for it in the last 24 hours. An OAuth
+// target gets access tokens from `tokens`.
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr,
+                                       std::shared_ptr<oauth::TokenManager> tokens = {});
 
 // The state of `pool`, the sessions to `target` (named target.name in /status and /metrics):
 // its capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
 TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& pool);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool`, the pool of the account's
-// target (protocol trace at debug level). Upload threads default to that target's connections.
+// target (protocol trace at debug level); an OAuth account gets access tokens from `tokens`.
+// Upload threads default to that target's connections.
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
-                                     std::shared_ptr<ImapPool> pool, PollOptions options = {});
+                                     std::shared_ptr<ImapPool> pool, PollOptions options = {},
+                                     std::shared_ptr<oauth::TokenManager> tokens = {});
 
 // One result per account, in the order given; each pass with `options` (a dry run, say).
 // Never throws.

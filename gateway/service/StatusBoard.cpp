@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/delivery/OAuthCredentials.h"
+
 namespace popgate::gateway {
 
 const char* stateName(AccountState state) noexcept {
@@ -120,6 +122,27 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
+void StatusBoard::setOAuthLogins(const std::map<std::string, std::string>& mechanisms) {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, OAuthStatus> next;
+  for (const auto& [id, mechanism] : mechanisms) {
+    OAuthStatus status;
+    if (auto old = oauth_.find(id); old != oauth_.end()) status = old->second;
+    status.mechanism = mechanism;
+    next.emplace(id, std::move(status));
+  }
+  oauth_ = std::move(next);
+}
+
+void StatusBoard::oauthChanged(const std::string& id, const OAuthStatus& status) {
+  std::lock_guard lock(mutex_);
+  auto it = oauth_.find(id);
+  if (it == oauth_.end()) return;
+  const std::string mechanism = it->second.mechanism;
+  it->second = status;
+  it->second.mechanism = mechanism;
+}
+
 std::int64_t backlogEta(std::uint64_t daily_limit, std::uint64_t used, std::uint64_t waiting,
                         std::int64_t now) {
   if (daily_limit == 0 || waiting == 0) return 0;
@@ -145,6 +168,11 @@ StatusSnapshot StatusBoard::snapshot() const {
   std::lock_guard lock(mutex_);
   StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_,
                           std::move(targets)};
+  for (AccountStatus& account : snapshot.accounts) {
+    if (auto it = oauth_.find("account-" + account.name); it != oauth_.end()) {
+      account.oauth = it->second;
+    }
+  }
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
   for (TargetStatus& t : snapshot.targets) {
@@ -155,6 +183,9 @@ StatusSnapshot StatusBoard::snapshot() const {
     }
     t.waiting_bytes = waiting;
     t.backlog_eta = backlogEta(t.daily_limit, t.used, waiting, now);
+    if (auto it = oauth_.find(targetCredentialId(t.name)); it != oauth_.end()) {
+      t.oauth = it->second;
+    }
   }
   return snapshot;
 }

@@ -34,6 +34,13 @@ struct QuarantinedMessage {
   std::int64_t retry_at = 0;  // unix seconds
 };
 
+// An OAuth credential as /status and /metrics show it (docs/oauth.md); never a token.
+struct OAuthStatus {
+  std::string mechanism;  // "xoauth2" or "oauthbearer"; empty: this login does not use OAuth
+  std::optional<SystemTime> access_token_expires, last_refresh, refresh_token_rotated;
+  std::uint64_t refresh_failures = 0;
+};
+
 struct AccountStatus {
   std::string name;
   std::string target;               // the target's name (config::kSingleTargetName for target:)
@@ -57,6 +64,7 @@ struct AccountStatus {
   // Poll durations: cumulative bucket counts matching kDurationBuckets, then +Inf = polls.
   std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets{};
   double duration_sum_seconds = 0;
+  OAuthStatus oauth;
 };
 
 // The upload target as its pool and gate see it now (ImapPool, TargetGate).
@@ -72,6 +80,7 @@ struct TargetStatus {
   std::int64_t next_room_at = 0;        // when the oldest counted hour leaves the window
   std::uint64_t waiting_bytes = 0;      // the waiting_bytes of its accounts, summed
   std::int64_t backlog_eta = 0;         // unix seconds the backlog should be through; 0: none
+  OAuthStatus oauth;                    // of the target's login (the board adds it)
 };
 
 // When `waiting` bytes will have gone through a budget of `daily_limit` bytes a rolling day of
@@ -104,6 +113,13 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
+  // Declares which credentials sign in with OAuth, by credential id ("target" or "target-NAME",
+  // "account-NAME") and mechanism; the others show no OAuth status. What is known of a credential
+  // that stays is kept (SIGHUP reload).
+  void setOAuthLogins(const std::map<std::string, std::string>& mechanisms);
+  // What the token manager reports of credential `id` (ignored unless declared).
+  void oauthChanged(const std::string& id, const OAuthStatus& status);
+
   // Where snapshot() reads the targets' state from (the daemon's TargetPools); called without the
   // board's lock held, from the thread calling snapshot(). It must not call back into the board.
   using TargetProbe = std::function<std::vector<TargetStatus>()>;
@@ -130,6 +146,7 @@ class StatusBoard {
   mutable std::mutex probe_mutex_;
   TargetProbe probe_;
   std::atomic<std::chrono::steady_clock::rep> last_beat_;
+  std::map<std::string, OAuthStatus> oauth_;  // by credential id
 };
 
 }  // namespace popgate::gateway

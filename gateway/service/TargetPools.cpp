@@ -10,11 +10,12 @@ bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
          a.server.tls == b.server.tls && a.server.ca_file == b.server.ca_file &&
          a.server.username == b.server.username &&
          a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
-         a.connections == b.connections && a.server.timeout == b.server.timeout &&
+         config::sameOAuth(a.server.oauth, b.server.oauth) && a.connections == b.connections && a.server.timeout == b.server.timeout &&
          a.daily_upload_limit == b.daily_upload_limit;
 }
 
-TargetPools::TargetPools(Ledger* ledger) : ledger_(ledger) {}
+TargetPools::TargetPools(Ledger* ledger, std::shared_ptr<oauth::TokenManager> tokens)
+    : ledger_(ledger), tokens_(std::move(tokens)) {}
 
 TargetPools::~TargetPools() { closeAll(); }
 
@@ -23,7 +24,7 @@ std::shared_ptr<ImapPool> TargetPools::poolFor(const config::ImapTarget& target)
   auto it = pools_.find(target.name);
   if (it != pools_.end() && sameTarget(it->second.settings, target)) return it->second.pool;
   if (it != pools_.end()) it->second.pool->closeAll();
-  Entry entry{target, makeImapPool(target, ledger_)};
+  Entry entry{target, makeImapPool(target, ledger_, tokens_)};
   auto pool = entry.pool;
   pools_.insert_or_assign(target.name, std::move(entry));
   return pool;

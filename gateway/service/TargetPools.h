@@ -19,8 +19,9 @@ namespace popgate::gateway {
 
 class TargetPools {
  public:
-  // `ledger` (may be null) restores each new pool's daily upload budget.
-  explicit TargetPools(Ledger* ledger);
+  // `ledger` (may be null) restores each new pool's daily upload budget; OAuth targets get
+  // their access tokens from `tokens`.
+  explicit TargetPools(Ledger* ledger, std::shared_ptr<oauth::TokenManager> tokens = {});
   ~TargetPools();
   TargetPools(const TargetPools&) = delete;
   TargetPools& operator=(const TargetPools&) = delete;
@@ -43,6 +44,7 @@ class TargetPools {
     std::shared_ptr<ImapPool> pool;
   };
   Ledger* ledger_;
+  std::shared_ptr<oauth::TokenManager> tokens_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> pools_;
 };

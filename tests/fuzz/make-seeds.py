@@ -301,3 +301,19 @@ config("odd-scalars", "state_dir: ~/x\nmax_parallel_polls: 0x10\nlog_level: !!bi
        "    delete_after_days: -1\n    timeout: 2h\n")
 config("paths", "state_dir: \"/tmp/a\\0b\"\ntarget:\n  host: h\n  username: u\n"
        "  password_file: ../../etc/missing\n  ca_file: ca.pem\naccounts: []\n")
+
+
+# ---- OAuth codecs: the whole input is JSON, a challenge's text, a query, user NUL token ----
+def oauth(name, data):
+    write("oauth_codec_fuzz", name, b(data))
+
+
+oauth("gmail-failure", '{"status":"401","schemes":"bearer mac","scope":"https://mail.google.com/"}\n')
+oauth("rfc7628-failure", '{"status":"invalid_token","scope":"example_scope",'
+      '"openid-configuration":"https://example.com/.well-known/openid-configuration"}')
+oauth("escapes", '{"a":"x\\"y\\\\z\\/\\n\\u00e9\\ud83d\\ude00","n":-1.5e+3,"t":true,"z":null}')
+oauth("nested", '{"error":"invalid_grant","error_codes":[70000],"x":{"y":1}}')
+oauth("redirect-query", "state=abc&code=4%2F0Ab+c&scope=https%3A%2F%2Fmail.google.com%2F")
+oauth("user-token", b"me@example.com\x00ya29.a0AfB_byC-token")
+oauth("saslname", b"a,b=c\x00T")
+oauth("bad-percent", "a=%4&b=%zz&=x&&")

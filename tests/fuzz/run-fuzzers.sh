@@ -17,7 +17,7 @@ build="${BUILD_DIR:-$root/build-fuzz}"
 seconds="${1:-600}"
 shift || true
 all_targets=(pop3_reply_fuzz dot_unstuffer_fuzz imap_response_fuzz imap_command_fuzz
-             pop3_listing_fuzz config_fuzz)
+             pop3_listing_fuzz oauth_codec_fuzz config_fuzz)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=("${all_targets[@]}"); fi
 

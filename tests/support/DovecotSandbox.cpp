@@ -150,7 +150,8 @@ bool DovecotSandbox::tryStart() {
                                  : ""},
       {"SANDBOX_QUOTA", options_.quota_user.empty()
                             ? ""
-                            : options_.quota_user + ":" + std::to_string(options_.quota_bytes)}};
+                            : options_.quota_user + ":" + std::to_string(options_.quota_bytes)},
+      {"SANDBOX_OAUTH2_URL", options_.oauth2_introspection_url}};
   CommandResult result = runCommand(argv, seconds(60), env);
   if (result.exit_code == 0 && !result.timed_out) {
     running_ = true;

@@ -43,6 +43,9 @@ struct SandboxOptions {
   // client can resume its TLS session: each login process keeps sessions of its own), or by a
   // fresh process per connection (Dovecot's default high-security mode: no session is resumed).
   enum class Pop3Login { Two, One, PerConnection } pop3_login = Pop3Login::Two;
+  // When not empty: OAuth 2.0 logins too (XOAUTH2, OAUTHBEARER), each access token checked at
+  // this RFC 7662 introspection URL (an IP literal; test::OAuthTestServer's /introspect).
+  std::string oauth2_introspection_url;
 };
 
 // One running Dovecot with its own directory, ports, users and mail. Not copyable or movable.

@@ -21,10 +21,7 @@ namespace {
 // Writes `value` as secrets/NAME in `dir`, readable by its owner only (run and once refuse
 // secrets others can read); returns its path.
 std::string secretFile(const TempDir& dir, const std::string& name, const std::string& value) {
-  const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
-  std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::owner_write);
-  return file.string();
+  return dir.writePrivate("secrets/" + name, value + "\n").string();
 }
 
 // The settings of one IMAP target on the sandbox, each line indented by `indent`.

@@ -1,5 +1,7 @@
 #include "tests/support/TempDir.h"
 
+#include <sys/stat.h>
+
 #include <stdlib.h>  // mkdtemp
 
 #include <cerrno>
@@ -73,6 +75,12 @@ fs::path TempDir::write(std::string_view relpath, std::string_view bytes) const 
   return file;
 }
 
+fs::path TempDir::writePrivate(std::string_view relpath, std::string_view bytes) const {
+  fs::path file = write(relpath, bytes);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  return file;
+}
+
 std::string TempDir::read(std::string_view relpath) const {
   return readFile(path_ / relpath);
 }
@@ -102,6 +110,14 @@ std::string readFile(const fs::path& file) {
     throw std::system_error(errno, std::generic_category(), "cannot read " + file.string());
   }
   return bytes;
+}
+
+unsigned fileMode(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot stat " + path.string());
+  }
+  return info.st_mode & 07777;
 }
 
 }  // namespace popgate::test

@@ -29,6 +29,9 @@ class TempDir {
   // Writes `bytes` exactly to path()/relpath (parent directories created, an existing file
   // replaced) and returns the full path. Throws std::system_error on I/O errors.
   std::filesystem::path write(std::string_view relpath, std::string_view bytes) const;
+  // write(), then mode 0600: a secret file (or a config with an inline secret) that run, once and
+  // authorize accept (they refuse secrets others can read).
+  std::filesystem::path writePrivate(std::string_view relpath, std::string_view bytes) const;
   // The exact bytes of path()/relpath. Throws std::system_error when it cannot be read.
   std::string read(std::string_view relpath) const;
 
@@ -42,5 +45,7 @@ class TempDir {
 void writeFile(const std::filesystem::path& file, std::string_view bytes);
 // Reads all of `file` as bytes. Throws std::system_error when it cannot be opened or read.
 std::string readFile(const std::filesystem::path& file);
+// The permission bits of `path` (e.g. 0600). Throws std::system_error when it cannot be stat()ed.
+unsigned fileMode(const std::filesystem::path& path);
 
 }  // namespace popgate::test

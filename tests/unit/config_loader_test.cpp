@@ -14,23 +14,17 @@
 #include "config/DatabaseUrl.h"
 #include "config/Units.h"
 #include "connectors/common/Error.h"
+#include "tests/support/ConfigEnv.h"
 #include "tests/support/TempDir.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using popgate::config::EnvLookup;
 using popgate::config::GatewayConfig;
+using popgate::test::envOf;
 using popgate::test::TempDir;
 
 namespace {
-
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 const EnvLookup& noEnv() {
   static const EnvLookup env = envOf({});
@@ -526,7 +520,7 @@ BOOST_AUTO_TEST_CASE(testBadEnums) {
   BOOST_TEST(loadError(withAccountKey("tls: ssl")) ==
              "gw.yaml:11: accounts[0].tls: expected implicit, starttls or none");
   BOOST_TEST(loadError(withAccountKey("auth: login")) ==
-             "gw.yaml:11: accounts[0].auth: expected auto, user, apop or plain");
+             "gw.yaml:11: accounts[0].auth: expected auto, user, apop, plain, xoauth2 or oauthbearer");
   BOOST_TEST(loadError(minimal() + "log_level: verbose\n") ==
              "gw.yaml:11: log_level: expected error, warning, info or debug");
   BOOST_TEST(loadError(minimal() + "log_format: xml\n") ==
@@ -534,7 +528,7 @@ BOOST_AUTO_TEST_CASE(testBadEnums) {
   BOOST_TEST(loadError("state_dir: /s\ntarget:\n  auth: apop\n") ==
              "gw.yaml:2: target: missing required key 'host'");
   BOOST_TEST(loadError(minimal().substr(0, minimal().find("accounts")) + "  auth: apop\n") ==
-             "gw.yaml:6: target.auth: expected auto, login or plain");
+             "gw.yaml:6: target.auth: expected auto, login, plain, xoauth2 or oauthbearer");
 }
 
 BOOST_AUTO_TEST_CASE(testNumbersAndRanges) {
