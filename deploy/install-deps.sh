@@ -3,14 +3,17 @@
 # those missing (dpkg -s). Used by tests/run.sh, deploy/demo.sh, bench/ and the Dockerfile.
 #   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
 #   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
-#            systemd-analyze (the unit check) (the default)
+#            systemd-analyze (the unit check), headless Chromium with its WebDriver and
+#            python3-selenium (the status page's browser test), prometheus for promtool (the
+#            alert rules' checks) (the default)
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
 build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
-  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd" ;;
+  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd
+        chromium chromium-driver python3-selenium prometheus" ;;
   runtime) pkgs="ca-certificates libpocofoundation80 libpoconet80 libpoconetssl80 libpococrypto80
                  libpocoutil80 libpocojson80 libpocodata80 libpocodatasqlite80 libyaml-cpp0.7
                  libssl3 libstdc++6" ;;
