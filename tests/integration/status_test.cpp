@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(testStatusPageInHeadlessChromiumShowsStatesErrorsAndPollsNo
   std::filesystem::remove(out / "status-page.png");
   // Debian's Python: python3-selenium is installed for it (a python3 earlier in PATH may lack it).
   const CommandResult browser = runCommand(
-      {"/usr/bin/python3", (sourceDir() / "tests/browser/status_page_check.py").string(), "--base",
+      {"/usr/bin/python3", "-B", (sourceDir() / "tests/browser/status_page_check.py").string(), "--base",
        "http://127.0.0.1:" + std::to_string(d.port), "--token", kAdminToken, "--good", "work",
        "--failing", "locked", "--out", out.string()},
       180s);
