@@ -156,6 +156,23 @@ void renderProcess(const StatusSnapshot& snapshot, Exposition& out) {
   out.sample("popgate_start_time_seconds", {}, formatTimestamp(snapshot.started));
 }
 
+// The target's shared limits, when the daemon reports them (no labels: one target per daemon).
+void renderTarget(const StatusSnapshot& snapshot, Exposition& out) {
+  if (!snapshot.target) return;
+  const TargetStatus& target = *snapshot.target;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       snapshot.now.time_since_epoch()).count();
+  out.family("popgate_target_paused", "gauge",
+             "1 while the target has asked popgate to pause uploads, else 0.");
+  out.sample("popgate_target_paused", {}, target.paused_until > now ? "1" : "0");
+  out.family("popgate_target_upload_limit_bytes", "gauge",
+             "target.daily_upload_limit: bytes allowed per rolling 24 hours; 0 for no limit.");
+  out.sample("popgate_target_upload_limit_bytes", {}, formatUnsigned(target.daily_limit));
+  out.family("popgate_target_uploaded_24h_bytes", "gauge",
+             "Bytes uploaded to the target over the last 24 hours (counted against the limit).");
+  out.sample("popgate_target_uploaded_24h_bytes", {}, formatUnsigned(target.uploaded_24h));
+}
+
 void renderStates(const StatusSnapshot& snapshot, Exposition& out) {
   out.family(
       "popgate_account_state", "gauge",
@@ -195,6 +212,7 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
 std::string renderMetrics(const StatusSnapshot& snapshot) {
   Exposition out;
   renderProcess(snapshot, out);
+  renderTarget(snapshot, out);
   for (const AccountMetric& metric : kAccountMetrics) {
     out.family(metric.name, metric.type, metric.help);
     for (const AccountStatus& account : snapshot.accounts) {

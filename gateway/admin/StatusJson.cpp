@@ -68,6 +68,17 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
   return list;
 }
 
+Object::Ptr renderTarget(const TargetStatus& target, SystemTime now) {
+  Object::Ptr object = orderedObject();
+  object->set("host", text(target.host));
+  const bool paused = SystemTime{std::chrono::seconds{target.paused_until}} > now;
+  object->set("paused_until", paused ? unixTimeOrNull(target.paused_until) : Poco::Dynamic::Var());
+  object->set("pause_reason", paused ? textOrNull(target.pause_reason) : Poco::Dynamic::Var());
+  object->set("daily_upload_limit", target.daily_limit);
+  object->set("uploaded_24h", target.uploaded_24h);
+  return object;
+}
+
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
@@ -110,6 +121,7 @@ std::string renderStatusJson(const StatusSnapshot& snapshot) {
   root->set("version", text(snapshot.version));
   root->set("started", formatRfc3339Utc(snapshot.started));
   root->set("now", formatRfc3339Utc(snapshot.now));
+  if (snapshot.target) root->set("target", renderTarget(*snapshot.target, snapshot.now));
   Array::Ptr accounts = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const AccountStatus& account : snapshot.accounts) accounts->add(renderAccount(account));
   root->set("accounts", accounts);

@@ -106,6 +106,12 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pool;
   };
 
+  board.setTargetSource([&] {
+    std::lock_guard guard(pool_mutex);
+    const TargetGate::Snapshot gate = pool->gate().snapshot();
+    return TargetStatus{hostPort(pool_target.server.host, pool_target.server.port),
+                        gate.paused_until, gate.pause_reason, gate.daily_limit, gate.used};
+  });
   Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {

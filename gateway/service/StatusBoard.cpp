@@ -117,9 +117,22 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
-StatusSnapshot StatusBoard::snapshot() const {
+void StatusBoard::setTargetSource(TargetStatusSource source) {
   std::lock_guard lock(mutex_);
-  return StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_};
+  target_source_ = std::move(source);
+}
+
+StatusSnapshot StatusBoard::snapshot() const {
+  TargetStatusSource source;
+  StatusSnapshot snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot = StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_, {}};
+    source = target_source_;
+  }
+  // Outside the board's lock: the source takes locks of its own.
+  if (source) snapshot.target = source();
+  return snapshot;
 }
 
 bool StatusBoard::hasAccount(const std::string& account) const {

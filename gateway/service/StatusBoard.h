@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -55,11 +56,24 @@ struct AccountStatus {
   double duration_sum_seconds = 0;
 };
 
+// The target as the admin endpoint shows it: where it is, and its shared limits right now.
+struct TargetStatus {
+  std::string host;                // "imap.example.com:993"
+  std::int64_t paused_until = 0;   // unix seconds; 0 or past: not paused
+  std::string pause_reason;        // the server's words for the pause
+  std::uint64_t daily_limit = 0;   // target.daily_upload_limit in bytes; 0: none
+  std::uint64_t uploaded_24h = 0;  // bytes counted against it over the last 24 hours
+};
+
+// Asks for the target's state; must be quick and thread-safe (it runs on admin requests).
+using TargetStatusSource = std::function<TargetStatus()>;
+
 struct StatusSnapshot {
   std::string version;
   SystemTime started;
   SystemTime now;
   std::vector<AccountStatus> accounts;  // in configuration order
+  std::optional<TargetStatus> target;   // none until a source is set
 };
 
 class StatusBoard {
@@ -76,7 +90,10 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
-  // A consistent copy of everything.
+  // Where snapshot() reads the target's state from (the daemon's upload pool); empty: none.
+  void setTargetSource(TargetStatusSource source);
+
+  // A consistent copy of everything (the target's state read just after the accounts').
   StatusSnapshot snapshot() const;
   bool hasAccount(const std::string& account) const;
   // A copy of one account's status, or nullopt when there is no such account.
@@ -94,6 +111,7 @@ class StatusBoard {
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
+  TargetStatusSource target_source_;
   std::atomic<std::chrono::steady_clock::rep> last_beat_;
 };
 

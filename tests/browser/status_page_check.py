@@ -134,6 +134,9 @@ def run(driver, args):
     check(text_of(driver, good, ".error .message") == "", f"{good} shows an error")
     check(text_of(driver, failing, ".route") != "" and "\u2192" in text_of(driver, good, ".route"),
           "host \u2192 folder missing")
+    target = driver.find_element(By.ID, "target").text
+    check("accepting uploads" in target and "No daily upload limit" in target,
+          f"the target's state is not shown: {target!r}")
     summary = driver.find_element(By.ID, "summary").text
     check("1 failing" in summary, f"summary does not count the failing account: {summary!r}")
     hover = driver.execute_script(
