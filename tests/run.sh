@@ -8,6 +8,9 @@
 #                                  e.g. tests/run.sh -L integration, tests/run.sh -R dovecot
 #   SANITIZE=1 tests/run.sh        build-asan/ (or $BUILD_DIR) with AddressSanitizer and UBSan
 #                                  (-DPOPGATE_SANITIZE=ON); runs the unit and component tests
+#   SANITIZE=thread tests/run.sh   build-tsan/ (or $BUILD_DIR) with ThreadSanitizer
+#                                  (-DPOPGATE_TSAN=ON); runs the unit and component tests, with
+#                                  tests/tsan.supp for reports inside uninstrumented libraries
 #
 # Integration tests start their own Dovecot instances (deploy/sandbox/dovecot-sandbox.sh) on
 # 127.0.0.1, ports 20110..31995, as the unprivileged user popgate-sandbox when run as root. They
@@ -32,6 +35,17 @@ if [ "$sanitize" = 1 ]; then
   # Fail on the first sanitizer report, with a stack trace; leaks count as failures.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+elif [ "$sanitize" = thread ]; then
+  build_dir=${BUILD_DIR:-$root/build-tsan}
+  cmake_args=(-DPOPGATE_TSAN=ON)
+  ctest_filter=(-L 'unit|component')
+  # The unit and component tests only: they run in-process, where TSan sees every thread.
+  export POPGATE_TARGETS='^(unit_[a-z0-9_]+|component_[a-z0-9_]+)$'
+  # A race fails the test at once (exit 66), with both stacks.
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp}
+elif [ "$sanitize" != 0 ]; then
+  echo "tests/run.sh: SANITIZE must be 1 (ASan + UBSan) or thread (TSan), not '$sanitize'" >&2
+  exit 2
 else
   build_dir=${BUILD_DIR:-$root/build}
   cmake_args=()

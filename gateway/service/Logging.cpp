@@ -1,5 +1,6 @@
 #include "Logging.h"
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 
@@ -29,36 +30,65 @@ const char* levelName(Poco::Message::Priority p) {
   }
 }
 
-// `text` with every control byte but TAB written as \r, \n or \xNN: a server's words (a lone CR,
-// ESC sequences) reach log messages and must not forge, hide or split a text log line.
-
 // Writes one line per message; text: "2026-11-27T12:00:00Z info  message", json: one object.
+// One instance serves the whole process (installed once, never replaced: Poco 1.11's
+// Logger::setChannel takes no lock, so replacing a channel under a logging thread frees it under
+// that thread). A reload changes level, format and stream in place: the level and format are
+// atomics, the stream is swapped under the same lock every write holds.
 class LineChannel final : public Poco::Channel {
  public:
-  LineChannel(std::ostream& out, config::LogFormat format) : out_(out), format_(format) {}
   void log(const Poco::Message& msg) override {
+    if (!enabled(msg.getPriority())) return;
     const std::string time =
         Poco::DateTimeFormatter::format(msg.getTime(), "%Y-%m-%dT%H:%M:%S.%iZ");
     std::string line;
-    if (format_ == config::LogFormat::Json) {
+    if (format_.load() == config::LogFormat::Json) {
       line = "{\"time\":\"" + time + "\",\"level\":\"" + levelName(msg.getPriority()) +
              "\",\"msg\":" + jsonQuote(redactSecrets(msg.getText())) + "}\n";
     } else {
+      // A server's words reach log messages: printable() shows control bytes as \r, \n, \xNN
+      // so that they cannot forge, hide or split a text line.
       std::string level = levelName(msg.getPriority());
       level.resize(7, ' ');
       line = time + " " + level + " " + printable(msg.getText()) + "\n";  // masks secrets too
     }
     std::lock_guard lock(mutex_);
-    out_ << line << std::flush;
+    if (out_ != nullptr) *out_ << line << std::flush;
   }
+  // Takes effect for every message logged after it returns; `out` is not written to any more
+  // by then if it was the previous stream.
+  void configure(int priority, config::LogFormat format, std::ostream& out) {
+    std::lock_guard lock(mutex_);
+    priority_ = priority;
+    format_ = format;
+    out_ = &out;
+  }
+  // Whether a message of `priority` would be written (Poco: a lower number is more severe).
+  bool enabled(int priority) const { return priority <= priority_.load(); }
 
  private:
-  std::ostream& out_;
-  config::LogFormat format_;
+  std::atomic<int> priority_{Poco::Message::PRIO_INFORMATION};
+  std::atomic<config::LogFormat> format_{config::LogFormat::Text};
   std::mutex mutex_;
+  std::ostream* out_ = nullptr;  // under mutex_; none before setupLogging(): messages are dropped
 };
 
-Poco::Logger& logger() { return Poco::Logger::get("popgate"); }
+// The "popgate" logger with its one channel. Installed on first use, which C++ makes happen
+// once and before any other thread can reach the logger through this function.
+struct Installed {
+  Poco::AutoPtr<LineChannel> channel;
+  Poco::Logger* logger;
+};
+
+Installed& installed() {
+  static Installed it = [] {
+    Installed i{Poco::AutoPtr<LineChannel>(new LineChannel), &Poco::Logger::get("popgate")};
+    i.logger->setChannel(i.channel);
+    i.logger->setLevel(Poco::Message::PRIO_TRACE);  // the channel filters, by its atomic level
+    return i;
+  }();
+  return it;
+}
 
 int priorityOf(config::LogLevel level) {
   switch (level) {
@@ -70,19 +100,25 @@ int priorityOf(config::LogLevel level) {
   return Poco::Message::PRIO_INFORMATION;
 }
 
+// Logs `text` at `priority` unless the level filters it out (checked before any copy is made).
+void write(Poco::Message::Priority priority, std::string_view text) {
+  Installed& it = installed();
+  if (it.channel->enabled(priority)) {
+    it.logger->log(Poco::Message(it.logger->name(), std::string(text), priority));
+  }
+}
+
 }  // namespace
 
 void setupLogging(config::LogLevel level, config::LogFormat format, std::ostream& out) {
-  Poco::AutoPtr<Poco::Channel> channel(new LineChannel(out, format));
-  logger().setChannel(channel);
-  logger().setLevel(priorityOf(level));
+  installed().channel->configure(priorityOf(level), format, out);
 }
 
-void logError(std::string_view text) { logger().error(std::string(text)); }
-void logWarning(std::string_view text) { logger().warning(std::string(text)); }
-void logInfo(std::string_view text) { logger().information(std::string(text)); }
-void logDebug(std::string_view text) { logger().debug(std::string(text)); }
-bool debugEnabled() { return logger().debug(); }
+void logError(std::string_view text) { write(Poco::Message::PRIO_ERROR, text); }
+void logWarning(std::string_view text) { write(Poco::Message::PRIO_WARNING, text); }
+void logInfo(std::string_view text) { write(Poco::Message::PRIO_INFORMATION, text); }
+void logDebug(std::string_view text) { write(Poco::Message::PRIO_DEBUG, text); }
+bool debugEnabled() { return installed().channel->enabled(Poco::Message::PRIO_DEBUG); }
 
 net::TraceSink traceTo(const std::string& who) {
   if (!debugEnabled()) return {};

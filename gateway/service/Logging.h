@@ -1,7 +1,8 @@
 #pragma once
 // Logging through Poco's Logger: one "popgate" logger, text or JSON lines, to stdout or stderr.
-// Callers pass texts without secrets; as a second line of defence every line is masked
-// (redactSecrets) before it is written, whatever quoted a server's echo of a password.
+// Every function here may be called from any thread. Callers pass texts without secrets; as a
+// second line of defence every line is masked (redactSecrets) before it is written, whatever
+// quoted a server's echo of a password.
 
 #include <ostream>
 #include <string>
@@ -12,7 +13,10 @@
 
 namespace popgate::gateway {
 
-// Routes the "popgate" logger to `out` at `level` in `format`. Safe to call again (SIGHUP).
+// Routes the "popgate" logger to `out` at `level` in `format`; before the first call messages are
+// dropped. Safe to call again while other threads log (SIGHUP): one channel serves the process and
+// changes in place. Messages logged after it returns use the new settings; `out` must stay valid
+// until the next call has returned (the previous stream is never written to after that).
 void setupLogging(config::LogLevel level, config::LogFormat format, std::ostream& out);
 
 // Convenience wrappers around the "popgate" logger.

@@ -21,6 +21,11 @@ milliseconds backoffDelay(milliseconds interval, std::uint32_t failures, ErrorKi
   return delay;
 }
 
+milliseconds retryDelay(milliseconds interval, std::uint32_t failures, const Error& error) {
+  if (const auto wait = error.retryAfter()) return std::max<milliseconds>(*wait, std::chrono::seconds(1));
+  return backoffDelay(interval, failures, error.kind());
+}
+
 AccountState stateAfter(bool ok, std::uint32_t failures, ErrorKind kind) {
   if (ok) return AccountState::Idle;
   switch (kind) {

@@ -3,7 +3,8 @@
 //  - a regular poll every poll_interval, jittered by ±10% so accounts do not fire together;
 //  - after a failure, exponential backoff: 30 s doubling per consecutive failure, capped at
 //    poll_interval × 8 and at 1 h; refused credentials (and TLS refusals) never retry sooner than
-//    the regular interval, so a locked account is not hammered;
+//    the regular interval, so a locked account is not hammered; a throttled target's suggested
+//    wait (or the time its daily upload budget has room again) replaces the backoff;
 //  - the state shown for an account after a pass.
 
 #include <chrono>
@@ -21,6 +22,12 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, std::mt19
 // The wait before retrying after `failures` consecutive failures (failures ≥ 1) of `kind`.
 std::chrono::milliseconds backoffDelay(std::chrono::milliseconds interval, std::uint32_t failures,
                                        ErrorKind kind);
+
+// The wait before the next pass after `failures` consecutive failures ending in `error`: the wait
+// the server (or the daily upload budget) asked for when the error carries one (retryAfter(), at
+// least a second), else backoffDelay().
+std::chrono::milliseconds retryDelay(std::chrono::milliseconds interval, std::uint32_t failures,
+                                     const Error& error);
 
 // State after a pass: Idle on success; Failing for errors a retry will not fix by itself
 // (auth, security, protocol, mailbox, config) or after 3 failures in a row; Backoff otherwise.

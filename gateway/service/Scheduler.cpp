@@ -1,6 +1,8 @@
 #include "Scheduler.h"
 
 #include <algorithm>
+#include <exception>
+#include <system_error>
 
 #include "Logging.h"
 #include "SchedulePolicy.h"
@@ -9,21 +11,43 @@ namespace popgate::gateway {
 
 using std::chrono::milliseconds;
 
-Scheduler::Scheduler(StatusBoard& board, PassFunction pass, std::uint64_t seed)
-    : board_(board), pass_(std::move(pass)), rng_(seed) {}
+namespace {
 
-Scheduler::~Scheduler() { stop(std::chrono::seconds(5)); }
+// The wait before trying again when the system refuses a new thread.
+constexpr std::chrono::seconds kThreadRetry{30};
 
-SystemTime Scheduler::toSystem(Clock::time_point t) const {
+// A pass that threw instead of returning its result: a failed pass like any other.
+PassOutcome failedPass(const std::string& account, std::string_view why) {
+  PassOutcome outcome;
+  outcome.result.account = account;
+  outcome.result.error = Error(ErrorKind::Internal, "the pass ended abnormally: " + std::string(why))
+                             .withAccount(account);
+  return outcome;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(StatusBoard& board, PassFunction pass, std::uint64_t seed,
+                     SchedulerClock& clock)
+    : board_(board), pass_(std::move(pass)), rng_(seed), clock_(clock) {}
+
+Scheduler::~Scheduler() {
+  stop(milliseconds(0));
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return passes_.empty(); });
+  reap(lock);
+}
+
+SystemTime Scheduler::toSystem(TimePoint t) const {
   return std::chrono::system_clock::now() +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(t - Clock::now());
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(t - clock_.now());
 }
 
 void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
   std::vector<AccountStatus> listed;
   {
     std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
+    const auto now = clock_.now();
     std::map<std::string, Slot> next;
     order_.clear();
     for (const config::PopAccount& account : cfg->accounts) {
@@ -40,6 +64,10 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
         const auto spread = std::min<milliseconds>(interval / 10, std::chrono::seconds(3));
         std::uniform_int_distribution<milliseconds::rep> pick(0, spread.count());
         slot.due = now + milliseconds(pick(rng_));
+        if (isRunning(account.name)) {
+          logInfo(account.name + ": added back while its earlier pass still runs; the next pass "
+                                 "waits for it to end");
+        }
       }
       slot.account = account;
       next.emplace(account.name, std::move(slot));
@@ -51,8 +79,8 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
       listed.push_back(std::move(status));
     }
     // Passes of removed accounts finish on their own; finished() then finds no slot.
-    for (auto& [name, slot] : slots_) {
-      if (slot.running && next.count(name) == 0) {
+    for (const auto& [name, thread] : passes_) {
+      if (slots_.count(name) != 0 && next.count(name) == 0) {
         logInfo(name + ": removed from the configuration; its running pass finishes first");
       }
     }
@@ -63,9 +91,9 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
   {
     std::lock_guard lock(mutex_);
     for (auto& [name, slot] : slots_) {
-      board_.setNextPoll(name, slot.running ? AccountState::Polling
-                                            : (slot.failures > 0 ? AccountState::Backoff
-                                                                 : AccountState::Idle),
+      board_.setNextPoll(name, isRunning(name) ? AccountState::Polling
+                                               : (slot.failures > 0 ? AccountState::Backoff
+                                                                    : AccountState::Idle),
                          toSystem(slot.due));
     }
   }
@@ -74,7 +102,7 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
 
 void Scheduler::start() {
   std::lock_guard lock(mutex_);
-  if (thread_.joinable()) return;
+  if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -83,10 +111,10 @@ bool Scheduler::pollNow(const std::string& account) {
     std::lock_guard lock(mutex_);
     auto it = slots_.find(account);
     if (it == slots_.end()) return false;
-    if (it->second.running) {
+    if (isRunning(account)) {
       it->second.again = true;
     } else {
-      it->second.due = Clock::now();
+      it->second.due = clock_.now();
     }
   }
   logInfo(account + ": poll requested");
@@ -94,38 +122,76 @@ bool Scheduler::pollNow(const std::string& account) {
   return true;
 }
 
+void Scheduler::reap(std::unique_lock<std::mutex>& lock) {
+  if (ended_.empty()) return;
+  std::vector<std::thread> ended;
+  ended.swap(ended_);
+  lock.unlock();
+  for (std::thread& t : ended) t.join();  // each has left finished(): this returns at once
+  lock.lock();
+}
+
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    reap(lock);
+    if (stopping_) break;
     board_.beat();  // /healthz and the systemd watchdog: the loop is alive
-    const auto now = Clock::now();
-    auto wake_at = now + std::chrono::seconds(1);  // at least one beat a second
-    const unsigned parallel = cfg_ ? std::max(cfg_->max_parallel_polls, 1u) : 1u;
+    const TimePoint now = clock_.now();
+    const std::size_t parallel = cfg_ ? std::max(cfg_->max_parallel_polls, 1u) : 1u;
+    // Only a due time still to come sets a timer (the clock itself wakes the loop once a second
+    // for the heartbeat). A running account, and a due one waiting for a free slot, are woken by
+    // the end of a pass (finished() notifies): no polling for a slot.
+    TimePoint wake_at = TimePoint::max();
+    std::vector<Slot*> due;
     for (const std::string& name : order_) {
       Slot& slot = slots_.at(name);
-      if (slot.running) continue;
-      if (slot.due <= now && running_ < parallel) {
-        launch(slot);
+      if (isRunning(name)) continue;
+      if (slot.due <= now) {
+        due.push_back(&slot);
       } else {
-        wake_at = std::min(wake_at, std::max(slot.due, now + milliseconds(10)));
+        wake_at = std::min(wake_at, slot.due);
       }
     }
-    wake_.wait_until(lock, wake_at);
+    // The longest waiting first, configuration order among equals.
+    std::stable_sort(due.begin(), due.end(),
+                     [](const Slot* a, const Slot* b) { return a->due < b->due; });
+    for (Slot* slot : due) {
+      if (passes_.size() >= parallel) break;
+      launch(*slot);
+      if (!isRunning(slot->account.name)) wake_at = std::min(wake_at, slot->due);
+    }
+    clock_.waitUntil(wake_, lock, wake_at);
   }
 }
 
 void Scheduler::launch(Slot& slot) {
-  slot.running = true;
-  slot.again = false;
-  ++running_;
   const std::string name = slot.account.name;
+  // The board shows the pass before it can run (and so before it can finish).
   board_.pollStarted(name, std::chrono::system_clock::now());
-  auto cfg = cfg_;
-  config::PopAccount account = slot.account;
-  std::thread([this, cfg, account = std::move(account)] {
-    const PassOutcome outcome = pass_(*cfg, account, stop_flag_);
-    finished(account.name, outcome);
-  }).detach();
+  try {
+    std::thread thread([this, cfg = cfg_, account = slot.account] {
+      PassOutcome outcome;
+      try {
+        outcome = pass_(*cfg, account, stop_flag_);
+      } catch (const std::exception& e) {
+        outcome = failedPass(account.name, e.what());
+      } catch (...) {
+        outcome = failedPass(account.name, "unknown exception");
+      }
+      finished(account.name, outcome);
+    });
+    // finished() needs mutex_, held here: the entry exists before the pass can end.
+    passes_.emplace(name, std::move(thread));
+  } catch (const std::system_error& e) {
+    slot.due = clock_.now() + kThreadRetry;
+    board_.setNextPoll(name, slot.failures > 0 ? AccountState::Backoff : AccountState::Idle,
+                       toSystem(slot.due));
+    logError(name + ": cannot start a thread for its pass (" + e.what() + "); next try in " +
+             std::to_string(kThreadRetry.count()) + " s");
+    return;
+  }
+  slot.again = false;
 }
 
 void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
@@ -133,12 +199,13 @@ void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
   for (const std::string& p : r.problems.lines()) logWarning(name + ": " + p);
   {
     std::lock_guard lock(mutex_);
-    --running_;
+    auto pass = passes_.find(name);
+    ended_.push_back(std::move(pass->second));  // this very thread: reap() or stop() joins it
+    passes_.erase(pass);
     auto it = slots_.find(name);
     if (it != slots_.end()) {
       Slot& slot = it->second;
-      slot.running = false;
-      const auto now = Clock::now();
+      const auto now = clock_.now();
       const milliseconds interval = slot.account.poll_interval;
       AccountState state = AccountState::Idle;
       if (r.ok()) {
@@ -147,7 +214,7 @@ void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
       } else {
         ++slot.failures;
         state = stateAfter(false, slot.failures, r.error->kind());
-        slot.due = now + backoffDelay(interval, slot.failures, r.error->kind());
+        slot.due = now + retryDelay(interval, slot.failures, *r.error);
       }
       if (slot.again && !stopping_) slot.due = now;
       slot.again = false;
@@ -158,7 +225,7 @@ void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
         logError(summarize(r) + "; next try in " + std::to_string(wait.count()) + " s");
       }
     }
-    if (r.ok() || stopping_) logInfo(summarize(r));
+    if (r.ok() || stopping_ || it == slots_.end()) logInfo(summarize(r));
   }
   wake_.notify_all();
   idle_.notify_all();
@@ -168,12 +235,15 @@ bool Scheduler::stop(std::chrono::milliseconds grace) {
   std::unique_lock lock(mutex_);
   stopping_ = true;
   stop_flag_ = true;
+  stop_flag_.notify_all();
   wake_.notify_all();
   std::thread loop_thread = std::move(thread_);
   lock.unlock();
   if (loop_thread.joinable()) loop_thread.join();
   lock.lock();
-  return idle_.wait_for(lock, grace, [this] { return running_ == 0; });
+  if (!idle_.wait_for(lock, grace, [this] { return passes_.empty(); })) return false;
+  reap(lock);
+  return true;
 }
 
 }  // namespace popgate::gateway

@@ -30,7 +30,7 @@ void RunningDaemon::start(const ProcessOptions& options) {
       std::vector<std::string>{popgateBinary().string(), "run", "--config", config.string()},
       options);
   BOOST_REQUIRE_MESSAGE(
-      waitFor([&] { return httpRequest("GET", port, "/healthz").status == 200; }, 15s),
+      waitFor([&] { return httpRequest("GET", port, "/healthz").status == 200; }, 30s),
       "daemon did not come up: " << process->output() << process->errorOutput());
 }
 

@@ -31,7 +31,7 @@ struct RunningDaemon {
   RunningDaemon(DovecotSandbox& d, const std::vector<AccountSetup>& accounts);
   // The admin: section of the config.
   std::string adminYaml() const;
-  // Starts `popgate run` and waits (test failure after 15 s) until /healthz answers 200.
+  // Starts `popgate run` and waits (test failure after 30 s) until /healthz answers 200.
   void start(const ProcessOptions& options = {});
   // GET /status with the token, parsed (test failure unless 200).
   Poco::JSON::Object::Ptr status();

@@ -48,3 +48,17 @@ BOOST_AUTO_TEST_CASE(testStateAfterAPass) {
   BOOST_TEST((stateAfter(false, 1, ErrorKind::Security) == AccountState::Failing));
   BOOST_TEST((stateAfter(false, 1, ErrorKind::OverQuota) == AccountState::Backoff));
 }
+
+// A throttled target said when to come back (Microsoft's "Suggested Backoff Time", the hour the
+// daily upload budget has room again): the next pass comes then, not after the usual backoff,
+// however many throttled passes came before; and a throttled account is never shown as failing.
+BOOST_AUTO_TEST_CASE(testThrottledPassWaitsWhatTheServerAsked) {
+  const Error hour = Error(ErrorKind::Throttled, "daily upload budget spent").withRetryAfter(1h);
+  BOOST_TEST(retryDelay(5min, 1, hour).count() == milliseconds(1h).count());
+  BOOST_TEST(retryDelay(5min, 9, hour).count() == milliseconds(1h).count());
+  const Error brief = Error(ErrorKind::Throttled, "throttled").withRetryAfter(20ms);
+  BOOST_TEST(retryDelay(5min, 1, brief).count() == milliseconds(1s).count());
+  const Error plain(ErrorKind::Transient, "connection reset");
+  BOOST_TEST(retryDelay(5min, 2, plain).count() == backoffDelay(5min, 2, ErrorKind::Transient).count());
+  BOOST_TEST((stateAfter(false, 7, ErrorKind::Throttled) == AccountState::Backoff));
+}
