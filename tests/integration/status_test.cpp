@@ -27,15 +27,22 @@ int polls(RunningDaemon& d, const std::string& account) {
   return d.account(account)->getObject("totals")->getValue<int>("polls");
 }
 
-// A daemon with "work" (good, hourly) and "locked" (wrong password), both polled once at the
-// start; returns when /status shows work polled and locked failing (Dovecot delays a failed
-// login by 2 s).
-void startGoodAndFailing(RunningDaemon& d) {
-  d.start();
-  BOOST_REQUIRE(waitFor([&] { return polls(d, "work") >= 1; }, 20s));
-  BOOST_REQUIRE(waitFor(
-      [&] { return d.account("locked")->getValue<std::string>("state") == "failing"; }, 20s));
-}
+// A Dovecot and a daemon with "work" (good, one message, hourly) and "locked" (wrong password),
+// both polled once at the start; ready when /status shows work polled and locked failing (Dovecot
+// delays a failed login by 2 s).
+struct GoodAndFailing {
+  DovecotSandbox dovecot{{"work", "locked", "me"}};
+  RunningDaemon d{dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")},
+                            AccountSetup{"locked", "Locked", "implicit", true, "wrong-password",
+                                         interval("1h")}}};
+  GoodAndFailing() {
+    dovecot.seed("work", sampleMessages()[0].bytes);
+    d.start();
+    BOOST_REQUIRE(waitFor([&] { return polls(d, "work") >= 1; }, 20s));
+    BOOST_REQUIRE(waitFor(
+        [&] { return d.account("locked")->getValue<std::string>("state") == "failing"; }, 20s));
+  }
+};
 
 std::filesystem::path testOutputDir() {
   const char* build = std::getenv("POPGATE_BUILD_DIR");
@@ -44,13 +51,7 @@ std::filesystem::path testOutputDir() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(testStatusCommandShowsAGoodAndAFailingAccount) {
-  DovecotSandbox dovecot({"work", "locked", "me"});
-  dovecot.seed("work", sampleMessages()[0].bytes);
-  RunningDaemon d(dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")},
-                            AccountSetup{"locked", "Locked", "implicit", true, "wrong-password",
-                                         interval("1h")}});
-  startGoodAndFailing(d);
+BOOST_FIXTURE_TEST_CASE(testStatusCommandShowsAGoodAndAFailingAccount, GoodAndFailing) {
 
   const CommandResult table = runPopgate({"status", "--config", d.config.string()}, 30s);
   BOOST_TEST_INFO(table.out << table.err);
@@ -110,13 +111,8 @@ BOOST_AUTO_TEST_CASE(testStatusCommandShowsAGoodAndAFailingAccount) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(testStatusPageInHeadlessChromiumShowsStatesErrorsAndPollsNow) {
-  DovecotSandbox dovecot({"work", "locked", "me"});
-  dovecot.seed("work", sampleMessages()[0].bytes);
-  RunningDaemon d(dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")},
-                            AccountSetup{"locked", "Locked", "implicit", true, "wrong-password",
-                                         interval("1h")}});
-  startGoodAndFailing(d);
+BOOST_FIXTURE_TEST_CASE(testStatusPageInHeadlessChromiumShowsStatesErrorsAndPollsNow,
+                        GoodAndFailing) {
   const int before = polls(d, "work");
 
   const std::filesystem::path out = testOutputDir();
