@@ -156,23 +156,6 @@ void renderProcess(const StatusSnapshot& snapshot, Exposition& out) {
   out.sample("popgate_start_time_seconds", {}, formatTimestamp(snapshot.started));
 }
 
-// The target's shared limits, when the daemon reports them (no labels: one target per daemon).
-void renderTarget(const StatusSnapshot& snapshot, Exposition& out) {
-  if (!snapshot.target) return;
-  const TargetStatus& target = *snapshot.target;
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       snapshot.now.time_since_epoch()).count();
-  out.family("popgate_target_paused", "gauge",
-             "1 while the target has asked popgate to pause uploads, else 0.");
-  out.sample("popgate_target_paused", {}, target.paused_until > now ? "1" : "0");
-  out.family("popgate_target_upload_limit_bytes", "gauge",
-             "target.daily_upload_limit: bytes allowed per rolling 24 hours; 0 for no limit.");
-  out.sample("popgate_target_upload_limit_bytes", {}, formatUnsigned(target.daily_limit));
-  out.family("popgate_target_uploaded_24h_bytes", "gauge",
-             "Bytes uploaded to the target over the last 24 hours (counted against the limit).");
-  out.sample("popgate_target_uploaded_24h_bytes", {}, formatUnsigned(target.uploaded_24h));
-}
-
 void renderStates(const StatusSnapshot& snapshot, Exposition& out) {
   out.family(
       "popgate_account_state", "gauge",
@@ -207,12 +190,57 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
+struct TargetMetric {
+  const char* name;
+  const char* help;
+  std::string (*value)(const TargetStatus&, std::int64_t now);
+};
+
+std::string formatUnixSeconds(std::int64_t seconds) {
+  return seconds > 0 ? std::to_string(seconds) : "0";
+}
+
+// The per-target gauges, labelled target="<name>".
+constexpr std::array<TargetMetric, 7> kTargetMetrics{{
+    {"popgate_target_connections", "Upload sessions the target may have (target.connections).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.connections); }},
+    {"popgate_target_connection_capacity",
+     "Upload sessions usable now: fewer for a while after \"too many simultaneous connections\".",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.capacity); }},
+    {"popgate_target_paused_until_timestamp_seconds",
+     "Unix time a pause the target asked for (throttling, bandwidth) ends; 0 when not paused.",
+     [](const TargetStatus& t, std::int64_t now) {
+       return formatUnixSeconds(t.paused_until > now ? t.paused_until : 0);
+     }},
+    {"popgate_target_upload_budget_bytes",
+     "The daily upload budget (target.daily_upload_limit) in bytes per rolling 24 hours; 0: none.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.daily_limit); }},
+    {"popgate_target_uploaded_24h_bytes", "Bytes uploaded to the target in the last 24 hours.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.used); }},
+    {"popgate_target_backlog_bytes",
+     "Bytes of listed messages the last passes set out to deliver and did not (the backlog).",
+     [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.waiting_bytes); }},
+    {"popgate_target_backlog_eta_timestamp_seconds",
+     "Unix time the backlog should be through at the daily upload budget; 0: no backlog or no budget.",
+     [](const TargetStatus& t, std::int64_t) { return formatUnixSeconds(t.backlog_eta); }},
+}};
+
+void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (const TargetMetric& metric : kTargetMetrics) {
+    out.family(metric.name, "gauge", metric.help);
+    for (const TargetStatus& target : snapshot.targets) {
+      out.sample(metric.name, {{"target", target.name}}, metric.value(target, now));
+    }
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const StatusSnapshot& snapshot) {
   Exposition out;
   renderProcess(snapshot, out);
-  renderTarget(snapshot, out);
   for (const AccountMetric& metric : kAccountMetrics) {
     out.family(metric.name, metric.type, metric.help);
     for (const AccountStatus& account : snapshot.accounts) {
@@ -221,6 +249,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   }
   renderStates(snapshot, out);
   renderDurations(snapshot, out);
+  renderTargets(snapshot, out);
   return out.take();
 }
 

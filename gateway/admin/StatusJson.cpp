@@ -68,17 +68,6 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
   return list;
 }
 
-Object::Ptr renderTarget(const TargetStatus& target, SystemTime now) {
-  Object::Ptr object = orderedObject();
-  object->set("host", text(target.host));
-  const bool paused = SystemTime{std::chrono::seconds{target.paused_until}} > now;
-  object->set("paused_until", paused ? unixTimeOrNull(target.paused_until) : Poco::Dynamic::Var());
-  object->set("pause_reason", paused ? textOrNull(target.pause_reason) : Poco::Dynamic::Var());
-  object->set("daily_upload_limit", target.daily_limit);
-  object->set("uploaded_24h", target.uploaded_24h);
-  return object;
-}
-
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
@@ -95,8 +84,38 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("consecutive_failures", account.consecutive_failures);
   object->set("totals", renderTotals(account));
   object->set("listed", account.listed);
+  object->set("waiting_bytes", account.waiting_bytes);
   object->set("quarantined", account.quarantined);
   object->set("quarantine", renderQuarantine(account.quarantine));
+  return object;
+}
+
+Object::Ptr renderTarget(const TargetStatus& target, SystemTime now) {
+  const std::int64_t now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const bool paused = target.paused_until > now_unix;
+  Object::Ptr object = orderedObject();
+  object->set("name", text(target.name));
+  object->set("host", text(target.host));
+  object->set("connections", static_cast<std::uint64_t>(target.connections));
+  object->set("capacity", static_cast<std::uint64_t>(target.capacity));
+  object->set("paused_until", paused ? unixTimeOrNull(target.paused_until) : Poco::Dynamic::Var{});
+  object->set("pause_reason", paused ? textOrNull(target.pause_reason) : Poco::Dynamic::Var{});
+  Object::Ptr budget = orderedObject();
+  if (target.daily_limit > 0) {
+    budget->set("daily_limit", target.daily_limit);
+    budget->set("used", target.used);
+    budget->set("remaining", target.daily_limit > target.used ? target.daily_limit - target.used : 0);
+    budget->set("next_room_at", unixTimeOrNull(target.next_room_at));
+  } else {
+    budget->set("daily_limit", Poco::Dynamic::Var{});
+    budget->set("used", target.used);
+    budget->set("remaining", Poco::Dynamic::Var{});
+    budget->set("next_room_at", Poco::Dynamic::Var{});
+  }
+  budget->set("waiting_bytes", target.waiting_bytes);
+  budget->set("backlog_eta", unixTimeOrNull(target.backlog_eta));
+  object->set("upload_budget", budget);
   return object;
 }
 
@@ -121,7 +140,9 @@ std::string renderStatusJson(const StatusSnapshot& snapshot) {
   root->set("version", text(snapshot.version));
   root->set("started", formatRfc3339Utc(snapshot.started));
   root->set("now", formatRfc3339Utc(snapshot.now));
-  if (snapshot.target) root->set("target", renderTarget(*snapshot.target, snapshot.now));
+  Array::Ptr targets = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const TargetStatus& target : snapshot.targets) targets->add(renderTarget(target, snapshot.now));
+  root->set("targets", targets);
   Array::Ptr accounts = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const AccountStatus& account : snapshot.accounts) accounts->add(renderAccount(account));
   root->set("accounts", accounts);

@@ -106,12 +106,11 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pool;
   };
 
-  board.setTargetSource([&] {
+  board.setTargetProbe([&] {
     std::lock_guard guard(pool_mutex);
-    const TargetGate::Snapshot gate = pool->gate().snapshot();
-    return TargetStatus{hostPort(pool_target.server.host, pool_target.server.port),
-                        gate.paused_until, gate.pause_reason, gate.daily_limit, gate.used};
+    return std::vector<TargetStatus>{targetStatusOf("default", pool_target, *pool)};
   });
+
   Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {

@@ -55,6 +55,7 @@ class ImapPool {
   Lease acquire();
   // The target's shared limits: pauses it asked for, the daily upload budget.
   TargetGate& gate() noexcept { return gate_; }
+  const TargetGate& gate() const noexcept { return gate_; }
   // Sessions the pool may have now: target.connections, or fewer after "too many connections".
   std::size_t capacity() const;
   // For stopping: sessions waiting on the gate give up (see TargetGate::release()).

@@ -178,6 +178,10 @@ void PollJob::record(std::vector<LedgerChange>& changes) {
   changes.clear();
 }
 
+void PollJob::settled(std::uint64_t listed_size) {
+  result_.waiting_bytes -= std::min(result_.waiting_bytes, listed_size);
+}
+
 void PollJob::reset() {
   source_.reset();
   uidl_count_.clear();
@@ -326,6 +330,7 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
   }
   record(parked);
   if (fetch.empty()) return;
+  for (const pop3::MessageInfo& m : fetch) result_.waiting_bytes += m.size;
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
     std::unique_ptr<MailSink> sink = sink_factory_();
@@ -569,6 +574,7 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       recovered[i] = true;
       std::lock_guard lock(mutex_);
       ++result_.recovered;
+      settled(p.item->info.size);
       deleteLater(p.item->info.number, p.entry);
       continue;
     }
@@ -653,6 +659,7 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
         changes.push_back(LedgerChange{entry, false});
         ++result_.uploaded;
         result_.bytes += entry.size;
+        settled(p.item->info.size);
         deleteLater(p.item->info.number, entry);
         continue;
       }

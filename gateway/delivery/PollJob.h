@@ -78,6 +78,9 @@ struct PollResult {
   std::uint64_t quarantined = 0;  // refused earlier, waiting for their retry
   std::uint64_t too_large = 0;    // over max_message_size, left on the server
   std::uint64_t listed = 0;       // messages in the maildrop
+  // LIST sizes of the messages this pass set out to deliver and did not: what is left of the
+  // backlog (paused by a throttled target or a spent upload budget, refused, or stopped).
+  std::uint64_t waiting_bytes = 0;
   Problems problems;              // warnings worth a log line (the first 20, and a count)
   std::optional<Error> error;
   std::chrono::milliseconds duration{0};
@@ -107,7 +110,10 @@ class PollJob final : private Uploader {
   struct Upload;
   // Which ledger row a retrieved message is: its key, the row as it was (if any), and the key
   // that row had when it must be renamed (a UIDL that stopped repeating).
-  struct Identity {
+  // A message of `listed_size` (its LIST size) reached the target: no longer waiting. Caller
+  // holds mutex_.
+  void settled(std::uint64_t listed_size);
+    struct Identity {
     std::string key;
     std::optional<LedgerEntry> prior;
     std::optional<std::string> rekey_from;

@@ -13,6 +13,7 @@
 
 #include "connectors/common/Printable.h"
 #include "connectors/common/Secret.h"
+#include "connectors/common/Utf8.h"
 
 namespace popgate::gateway {
 
@@ -128,27 +129,13 @@ net::TraceSink traceTo(const std::string& who) {
 }
 
 std::string jsonQuote(std::string_view text) {
+  // Servers send anything: ill-formed UTF-8 becomes U+FFFD (toValidUtf8), controls are escaped.
+  const std::string valid = toValidUtf8(text);
   std::string out = "\"";
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u >= 0x80) {
-      // Copy a well-formed UTF-8 sequence; anything else becomes U+FFFD (servers send anything).
-      const std::size_t len = u >= 0xf5 ? 0 : u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : u >= 0xc2 ? 2 : 0;
-      bool valid = len > 0 && i + len <= text.size();
-      for (std::size_t k = 1; valid && k < len; ++k) {
-        valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-      }
-      if (valid) {
-        out.append(text.substr(i, len));
-        i += len;
-      } else {
-        out += "\\ufffd";
-        ++i;
-      }
-      continue;
-    }
-    switch (text[i]) {
+  out.reserve(valid.size() + 2);
+  for (const char c : valid) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
@@ -160,10 +147,9 @@ std::string jsonQuote(std::string_view text) {
           std::snprintf(buf, sizeof buf, "\\u%04x", u);
           out += buf;
         } else {
-          out += text[i];
+          out += c;
         }
     }
-    ++i;
   }
   out += "\"";
   return out;

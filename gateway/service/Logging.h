@@ -29,7 +29,8 @@ bool debugEnabled();
 // A protocol trace sink that writes debug lines "ACCOUNT C: text" (only built when debug is on).
 net::TraceSink traceTo(const std::string& who);
 
-// `text` as a JSON string literal (quotes included), escaping as RFC 8259 requires.
+// `text` as a JSON string literal (quotes included), escaping as RFC 8259 requires; ill-formed
+// UTF-8 becomes U+FFFD.
 std::string jsonQuote(std::string_view text);
 
 }  // namespace popgate::gateway

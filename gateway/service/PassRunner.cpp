@@ -5,6 +5,7 @@
 #include <ctime>
 #include <thread>
 
+#include "connectors/common/HostPort.h"
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
@@ -32,6 +33,22 @@ std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger*
     }
   }
   return pool;
+}
+
+TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
+                            const ImapPool& pool) {
+  TargetStatus status;
+  status.name = std::move(name);
+  status.host = hostPort(target.server.host, target.server.port);
+  status.connections = target.connections;
+  status.capacity = pool.capacity();
+  const TargetGate::Snapshot gate = pool.gate().snapshot();
+  status.paused_until = gate.paused_until;
+  status.pause_reason = gate.pause_reason;
+  status.daily_limit = gate.daily_limit;
+  status.used = gate.used;
+  status.next_room_at = gate.next_room_at;
+  return status;
 }
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,

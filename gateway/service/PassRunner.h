@@ -9,6 +9,7 @@
 #include "gateway/delivery/ImapPool.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/PollJob.h"
+#include "StatusBoard.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
@@ -17,6 +18,11 @@ namespace popgate::gateway {
 // debug level, with the client's notices logged as warnings.
 // Its daily upload budget starts from what `ledger` recorded in the last 24 hours.
 std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr);
+
+// The state of `pool`, the sessions to `target` (named `name` in /status and /metrics): its
+// capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
+TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
+                            const ImapPool& pool);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
 // level). Upload threads default to target.connections.

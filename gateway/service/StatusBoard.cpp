@@ -88,6 +88,7 @@ void StatusBoard::pollFinished(const std::string& account, const PollResult& r, 
   a->rejected += r.rejected;
   a->too_large += r.too_large;
   a->listed = r.listed;
+  a->waiting_bytes = r.waiting_bytes;
   a->quarantined = quarantine.size();
   a->quarantine = std::move(quarantine);
   const double seconds = static_cast<double>(r.duration.count()) / 1000.0;
@@ -117,21 +118,39 @@ void StatusBoard::setNextPoll(const std::string& account, AccountState state,
   }
 }
 
-void StatusBoard::setTargetSource(TargetStatusSource source) {
-  std::lock_guard lock(mutex_);
-  target_source_ = std::move(source);
+std::int64_t backlogEta(std::uint64_t daily_limit, std::uint64_t used, std::uint64_t waiting,
+                        std::int64_t now) {
+  if (daily_limit == 0 || waiting == 0) return 0;
+  const std::uint64_t left = daily_limit > used ? daily_limit - used : 0;
+  if (waiting <= left) return now;
+  const long double days = static_cast<long double>(waiting - left) / daily_limit;
+  return now + static_cast<std::int64_t>(days * 86400.0L + 0.5L);
+}
+
+void StatusBoard::setTargetProbe(TargetProbe probe) {
+  std::lock_guard lock(probe_mutex_);
+  probe_ = std::move(probe);
 }
 
 StatusSnapshot StatusBoard::snapshot() const {
-  TargetStatusSource source;
-  StatusSnapshot snapshot;
+  TargetProbe probe;
   {
-    std::lock_guard lock(mutex_);
-    snapshot = StatusSnapshot{version_, started_, std::chrono::system_clock::now(), accounts_, {}};
-    source = target_source_;
+    std::lock_guard lock(probe_mutex_);
+    probe = probe_;
   }
-  // Outside the board's lock: the source takes locks of its own.
-  if (source) snapshot.target = source();
+  std::vector<TargetStatus> targets;
+  if (probe) targets = probe();
+  std::lock_guard lock(mutex_);
+  StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_,
+                          std::move(targets)};
+  std::uint64_t waiting = 0;
+  for (const AccountStatus& a : accounts_) waiting += a.waiting_bytes;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  for (TargetStatus& t : snapshot.targets) {
+    t.waiting_bytes = waiting;
+    t.backlog_eta = backlogEta(t.daily_limit, t.used, waiting, now);
+  }
   return snapshot;
 }
 

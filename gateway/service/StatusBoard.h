@@ -50,30 +50,42 @@ struct AccountStatus {
   std::uint64_t rejected = 0, too_large = 0;
   // From the last pass: messages parked on the server.
   std::uint64_t listed = 0, quarantined = 0;
+  // LIST bytes the last pass set out to deliver and did not (PollResult::waiting_bytes).
+  std::uint64_t waiting_bytes = 0;
   std::vector<QuarantinedMessage> quarantine;
   // Poll durations: cumulative bucket counts matching kDurationBuckets, then +Inf = polls.
   std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets{};
   double duration_sum_seconds = 0;
 };
 
-// The target as the admin endpoint shows it: where it is, and its shared limits right now.
+// The upload target as its pool and gate see it now (ImapPool, TargetGate).
 struct TargetStatus {
-  std::string host;                // "imap.example.com:993"
-  std::int64_t paused_until = 0;   // unix seconds; 0 or past: not paused
-  std::string pause_reason;        // the server's words for the pause
-  std::uint64_t daily_limit = 0;   // target.daily_upload_limit in bytes; 0: none
-  std::uint64_t uploaded_24h = 0;  // bytes counted against it over the last 24 hours
+  std::string name;                     // "default" for the one `target:`
+  std::string host;                     // "imap.example.com:993"
+  std::size_t connections = 0;          // target.connections
+  std::size_t capacity = 0;             // fewer after "too many simultaneous connections"
+  std::int64_t paused_until = 0;        // unix seconds; 0 or past: not paused
+  std::string pause_reason;             // the server's words
+  std::uint64_t daily_limit = 0;        // target.daily_upload_limit; 0: none
+  std::uint64_t used = 0;               // bytes uploaded in the last 24 hours
+  std::int64_t next_room_at = 0;        // when the oldest counted hour leaves the window
+  std::uint64_t waiting_bytes = 0;      // the accounts' waiting_bytes, summed
+  std::int64_t backlog_eta = 0;         // unix seconds the backlog should be through; 0: none
 };
 
-// Asks for the target's state; must be quick and thread-safe (it runs on admin requests).
-using TargetStatusSource = std::function<TargetStatus()>;
+// When `waiting` bytes will have gone through a budget of `daily_limit` bytes a rolling day of
+// which `used` are spent, at `now` (unix seconds): now if they fit in what is left, else one day
+// for each further daily_limit bytes (an estimate: the window frees up hour by hour). 0 when
+// nothing waits or there is no budget.
+std::int64_t backlogEta(std::uint64_t daily_limit, std::uint64_t used, std::uint64_t waiting,
+                        std::int64_t now);
 
 struct StatusSnapshot {
   std::string version;
   SystemTime started;
   SystemTime now;
   std::vector<AccountStatus> accounts;  // in configuration order
-  std::optional<TargetStatus> target;   // none until a source is set
+  std::vector<TargetStatus> targets;    // from the target probe; empty without one
 };
 
 class StatusBoard {
@@ -90,10 +102,12 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
-  // Where snapshot() reads the target's state from (the daemon's upload pool); empty: none.
-  void setTargetSource(TargetStatusSource source);
+  // Where snapshot() reads the targets' state from (the daemon's pool); called without the
+  // board's lock held, from the thread calling snapshot(). It must not call back into the board.
+  using TargetProbe = std::function<std::vector<TargetStatus>()>;
+  void setTargetProbe(TargetProbe probe);
 
-  // A consistent copy of everything (the target's state read just after the accounts').
+  // A consistent copy of everything.
   StatusSnapshot snapshot() const;
   bool hasAccount(const std::string& account) const;
   // A copy of one account's status, or nullopt when there is no such account.
@@ -111,7 +125,8 @@ class StatusBoard {
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
-  TargetStatusSource target_source_;
+  mutable std::mutex probe_mutex_;
+  TargetProbe probe_;
   std::atomic<std::chrono::steady_clock::rep> last_beat_;
 };
 

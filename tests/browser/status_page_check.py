@@ -134,7 +134,7 @@ def run(driver, args):
     check(text_of(driver, good, ".error .message") == "", f"{good} shows an error")
     check(text_of(driver, failing, ".route") != "" and "\u2192" in text_of(driver, good, ".route"),
           "host \u2192 folder missing")
-    target = driver.find_element(By.ID, "target").text
+    target = driver.find_element(By.ID, "targets").text
     check("accepting uploads" in target and "No daily upload limit" in target,
           f"the target's state is not shown: {target!r}")
     summary = driver.find_element(By.ID, "summary").text

@@ -87,7 +87,15 @@ BOOST_AUTO_TEST_CASE(testScheduledDeliveryStatusMetricsPollNowAndBackoff) {
   BOOST_TEST(httpRequest("GET", d.port, "/metrics", "wrong").status == 401);
   BOOST_TEST(httpRequest("POST", d.port, "/accounts/slow/poll").status == 401);
 
-  // /status: counters, and the locked account failing with the server's words.
+  // /status: the target on top (its sessions, no pause, no budget configured), counters, and
+  // the locked account failing with the server's words.
+  const auto target = d.status()->getArray("targets")->getObject(0);
+  BOOST_TEST(target->getValue<std::string>("name") == "default");
+  BOOST_TEST(target->getValue<int>("connections") >= 1);
+  BOOST_TEST(target->getValue<int>("capacity") == target->getValue<int>("connections"));
+  BOOST_TEST(target->isNull("paused_until"));
+  BOOST_TEST(target->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(target->getObject("upload_budget")->getValue<std::uint64_t>("used") > 0u);
   auto work = d.account("work");
   BOOST_TEST(work->getObject("totals")->getValue<int>("uploaded") == static_cast<int>(n));
   BOOST_TEST(work->getValue<std::string>("state") != "failing");

@@ -70,7 +70,7 @@ BOOST_FIXTURE_TEST_CASE(testStatusCommandShowsAGoodAndAFailingAccount, GoodAndFa
   BOOST_TEST(json.exit_code == 1);
   const auto root = Poco::JSON::Parser().parse(json.out).extract<Poco::JSON::Object::Ptr>();
   BOOST_TEST(root->getArray("accounts")->size() == 2u);
-  BOOST_TEST(root->getObject("target")->getValue<std::string>("host") ==
+  BOOST_TEST(root->getArray("targets")->getObject(0)->getValue<std::string>("host") ==
              "localhost:" + std::to_string(dovecot.imapPort()));
   BOOST_TEST(root->getArray("accounts")->getObject(1)->getValue<std::string>("state") == "failing");
 

@@ -108,6 +108,25 @@ StatusSnapshot sampleSnapshot() {
   return s;
 }
 
+// A Gmail-like target paused by the server until 10:00, half its 500 MB budget spent, with a
+// backlog of 1.25 GB: through in two days at the budget (an estimate, see backlogEta()).
+TargetStatus pausedTarget(const StatusSnapshot& s) {
+  TargetStatus t;
+  t.name = "default";
+  t.host = "imap.gmail.com:993";
+  t.connections = 4;
+  t.capacity = 2;
+  t.paused_until = static_cast<std::int64_t>(unixSeconds(at(10)));
+  t.pause_reason = "Account exceeded command or bandwidth limits.";
+  t.daily_limit = 500000000;
+  t.used = 250000000;
+  t.next_room_at = static_cast<std::int64_t>(unixSeconds(at(11)));
+  t.waiting_bytes = 1250000000;
+  t.backlog_eta = backlogEta(t.daily_limit, t.used, t.waiting_bytes,
+                             static_cast<std::int64_t>(unixSeconds(s.now)));
+  return t;
+}
+
 Object::Ptr parseJson(const std::string& text) {
   Poco::JSON::Parser parser;
   return parser.parse(text).extract<Object::Ptr>();
@@ -216,7 +235,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
   std::vector<std::string> root_keys;
   root->getNames(root_keys);
   std::sort(root_keys.begin(), root_keys.end());
-  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "version"}),
+  BOOST_TEST(root_keys == (std::vector<std::string>{"accounts", "now", "started", "targets", "version"}),
              boost::test_tools::per_element());
   std::vector<std::string> keys;
   root->getArray("accounts")->getObject(0)->getNames(keys);
@@ -236,8 +255,50 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "quarantine",
                                           "quarantined",
                                           "state",
-                                          "totals"};
+                                          "totals",
+                                          "waiting_bytes"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
+}
+
+// The target's state at the top of /status: capacity after "too many connections", a pause with
+// the server's words (shown only while it lasts), the budget with what remains and the backlog ETA.
+BOOST_AUTO_TEST_CASE(testStatusJsonShowsTheTargetsPauseAndBudget) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = {pausedTarget(s)};
+  const Object::Ptr target = parseJson(renderStatusJson(s))->getArray("targets")->getObject(0);
+  BOOST_TEST(target->getValue<std::string>("name") == "default");
+  BOOST_TEST(target->getValue<std::string>("host") == "imap.gmail.com:993");
+  BOOST_TEST(target->getValue<int>("connections") == 4);
+  BOOST_TEST(target->getValue<int>("capacity") == 2);
+  BOOST_TEST(target->getValue<std::string>("paused_until") == "2024-05-01T10:00:00Z");
+  BOOST_TEST(target->getValue<std::string>("pause_reason") ==
+             "Account exceeded command or bandwidth limits.");
+  const Object::Ptr budget = target->getObject("upload_budget");
+  BOOST_TEST(budget->getValue<std::uint64_t>("daily_limit") == 500000000u);
+  BOOST_TEST(budget->getValue<std::uint64_t>("used") == 250000000u);
+  BOOST_TEST(budget->getValue<std::uint64_t>("remaining") == 250000000u);
+  BOOST_TEST(budget->getValue<std::string>("next_room_at") == "2024-05-01T11:00:00Z");
+  BOOST_TEST(budget->getValue<std::uint64_t>("waiting_bytes") == 1250000000u);
+  // 250 MB fit today; 1 GB more takes two days of 500 MB.
+  BOOST_TEST(budget->getValue<std::string>("backlog_eta") == "2024-05-03T09:30:15Z");
+
+  s.now = at(10, 0, 1);  // the pause is over: no longer shown
+  s.targets[0].daily_limit = 0;  // and without a budget, no remaining and no ETA
+  s.targets[0].backlog_eta = 0;
+  const Object::Ptr later = parseJson(renderStatusJson(s))->getArray("targets")->getObject(0);
+  BOOST_TEST(later->isNull("paused_until"));
+  BOOST_TEST(later->isNull("pause_reason"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("remaining"));
+  BOOST_TEST(later->getObject("upload_budget")->isNull("backlog_eta"));
+}
+
+BOOST_AUTO_TEST_CASE(testBacklogEta) {
+  BOOST_TEST(backlogEta(0, 0, 1000, 100) == 0);        // no budget: no estimate
+  BOOST_TEST(backlogEta(1000, 0, 0, 100) == 0);        // nothing waiting
+  BOOST_TEST(backlogEta(1000, 400, 600, 100) == 100);  // fits in what is left: now
+  BOOST_TEST(backlogEta(1000, 400, 1100, 100) == 100 + 43200);  // half a day more
+  BOOST_TEST(backlogEta(1000, 5000, 1000, 100) == 100 + 86400);  // over budget: a whole day
 }
 
 BOOST_AUTO_TEST_CASE(testStatusJsonWithoutAccounts) {
@@ -301,6 +362,13 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_start_time_seconds", "gauge"},
       {"popgate_build_info", "gauge"},
       {"popgate_poll_duration_seconds", "histogram"},
+      {"popgate_target_connections", "gauge"},
+      {"popgate_target_connection_capacity", "gauge"},
+      {"popgate_target_paused_until_timestamp_seconds", "gauge"},
+      {"popgate_target_upload_budget_bytes", "gauge"},
+      {"popgate_target_uploaded_24h_bytes", "gauge"},
+      {"popgate_target_backlog_bytes", "gauge"},
+      {"popgate_target_backlog_eta_timestamp_seconds", "gauge"},
   };
   BOOST_TEST(families.size() == expected_types.size());
   for (const auto& [name, type] : expected_types) {
@@ -355,6 +423,23 @@ BOOST_AUTO_TEST_CASE(testMetricsValues) {
   BOOST_TEST(accountValue(f, "popgate_poll_interval_seconds", "work") == 300.0);
   BOOST_TEST(accountValue(f, "popgate_next_poll_timestamp_seconds", "work") ==
              unixSeconds(at(9, 5, 0)));
+}
+
+BOOST_AUTO_TEST_CASE(testMetricsTargetBudgetAndPause) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = {pausedTarget(s)};
+  const auto f = parseExposition(renderMetrics(s));
+  const auto target = [&](const std::string& name) {
+    return value(f, name, name, {{"target", "default"}});
+  };
+  BOOST_TEST(target("popgate_target_upload_budget_bytes") == 500000000);
+  BOOST_TEST(target("popgate_target_uploaded_24h_bytes") == 250000000);
+  BOOST_TEST(target("popgate_target_backlog_bytes") == 1250000000);
+  BOOST_TEST(target("popgate_target_backlog_eta_timestamp_seconds") ==
+             static_cast<double>(s.targets[0].backlog_eta));
+  BOOST_TEST(target("popgate_target_paused_until_timestamp_seconds") == unixSeconds(at(10)));
+  BOOST_TEST(target("popgate_target_connections") == 4);
+  BOOST_TEST(target("popgate_target_connection_capacity") == 2);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsAccountStateEnum) {

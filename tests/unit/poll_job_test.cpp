@@ -639,6 +639,7 @@ BOOST_AUTO_TEST_CASE(testDailyBudgetSpreadsTheBacklogOverDays) {
     for (const auto& m : f.target.all()) bytes_after += m.size();
     BOOST_TEST(bytes_after - bytes_before <= 2000u);  // never over the day's budget
     BOOST_TEST(r.rejected + r.quarantined == 0u);
+    BOOST_TEST(r.waiting_bytes == total - bytes_after);  // what /status counts as the backlog
     if (!r.ok()) {
       BOOST_TEST((r.error->kind() == ErrorKind::Throttled), r.error->what());
       BOOST_TEST(r.error->retryAfter().has_value());

@@ -1,8 +1,7 @@
 // What a person sees of the daemon without curl and jq: `popgate status`'s table (times relative
 // to the daemon's clock, a failing account flagged for the exit code, the server's words on one
 // line, garbage refused), and the status page GET / (public, no secret in it, served with a
-// Content-Security-Policy whose hashes are exactly those of its inline script and style), and the
-// target's limits (pause, daily upload budget) in /status and /metrics.
+// Content-Security-Policy whose hashes are exactly those of its inline script and style).
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -12,8 +11,6 @@
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Error.h"
 #include "gateway/admin/AdminRouter.h"
-#include "gateway/admin/Metrics.h"
-#include "gateway/admin/StatusJson.h"
 #include "gateway/admin/StatusPage.h"
 #include "gateway/admin/StatusTable.h"
 #include "gateway/service/StatusBoard.h"
@@ -127,29 +124,4 @@ BOOST_AUTO_TEST_CASE(testPolicyAllowsOnlyTheInlineScriptAndStyleOfThePage) {
   const auto start = policy.find("'sha256-") + 8;
   const auto digest = popgate::codec::base64Decode(policy.substr(start, policy.find('\'', start) - start));
   BOOST_TEST((digest && digest->size() == 32u));
-}
-
-BOOST_AUTO_TEST_CASE(testTargetLimitsShowInStatusAndMetrics) {
-  StatusSnapshot snapshot;
-  snapshot.version = "test";
-  snapshot.now = SystemTime{std::chrono::seconds{1'800'000'000}};
-  snapshot.started = snapshot.now;
-  BOOST_TEST(renderMetrics(snapshot).find("popgate_target_") == std::string::npos);  // no source
-  BOOST_TEST(renderStatusJson(snapshot).find("\"target\"") == std::string::npos);
-
-  snapshot.target = TargetStatus{"imap.example.com:993", 1'800'000'090, "[THROTTLED] slow down",
-                                 500'000'000, 480'000'000};
-  const std::string metrics = renderMetrics(snapshot);
-  BOOST_TEST(metrics.find("\npopgate_target_paused 1\n") != std::string::npos, metrics);
-  BOOST_TEST(metrics.find("\npopgate_target_upload_limit_bytes 500000000\n") != std::string::npos);
-  BOOST_TEST(metrics.find("\npopgate_target_uploaded_24h_bytes 480000000\n") != std::string::npos);
-  const std::string json = renderStatusJson(snapshot);
-  BOOST_TEST(json.find(R"("target":{"host":"imap.example.com:993","paused_until":"2027-01-15T08:01:30Z",)"
-                       R"("pause_reason":"[THROTTLED] slow down","daily_upload_limit":500000000,)"
-                       R"("uploaded_24h":480000000})") != std::string::npos, json);
-
-  snapshot.target->paused_until = 1'700'000'000;  // a pause that is over
-  BOOST_TEST(renderMetrics(snapshot).find("\npopgate_target_paused 0\n") != std::string::npos);
-  BOOST_TEST(renderStatusJson(snapshot).find(R"("paused_until":null,"pause_reason":null)") !=
-             std::string::npos);
 }
