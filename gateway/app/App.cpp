@@ -33,6 +33,8 @@ constexpr int kUnusable = 2;
 constexpr const char* kUsage =
     "usage: popgate run    --config FILE                 daemon in the foreground\n"
     "       popgate once   --config FILE [--account NAME] one pass, then exit\n"
+    "                      [--dry-run]                   say what the pass would upload, skip and\n"
+    "                                                    delete, and do none of it\n"
     "       popgate check  --config FILE                 validate the config and secrets\n"
     "       popgate health --config FILE                 exit 0 when the daemon answers\n"
     "       popgate status --config FILE [--json]        the running daemon's accounts\n"
@@ -45,6 +47,7 @@ struct Args {
   std::string config;
   std::optional<std::string> account;
   bool json = false;
+  bool dry_run = false;
 };
 
 // Parses argv; throws Error(Config) with a one-line reason.
@@ -69,6 +72,8 @@ Args parseArgs(int argc, char** argv) {
       args.account = opt.substr(10);
     } else if (opt == "--json" && args.command == "status") {
       args.json = true;
+    } else if (opt == "--dry-run" && args.command == "once") {
+      args.dry_run = true;
     } else {
       throw Error(ErrorKind::Config, "unknown option " + opt + " for " + args.command);
     }
@@ -123,7 +128,11 @@ int commandStatus(const config::GatewayConfig& cfg, bool json) {
   return table.any_failing ? kAccountFailed : kOk;
 }
 
-int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::string>& only) {
+// A dry run's plan lines per account, at most this many per action.
+constexpr std::size_t kPlanLines = 50;
+
+int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::string>& only,
+                bool dry_run) {
   setupLogging(cfg.log_level, cfg.log_format, std::cerr);
   std::vector<const config::PopAccount*> accounts;
   if (only) {
@@ -142,8 +151,11 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
   Ledger ledger(cfg.state_dir / "ledger.sqlite");
+  PollOptions options;
+  options.dry_run = dry_run;
+  if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n";
   const std::vector<PollResult> results =
-      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls);
+      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options);
   int code = kOk;
   for (const PollResult& r : results) {
     for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);
@@ -152,6 +164,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
       code = kAccountFailed;
     }
     std::cout << summarize(r) << "\n";
+    for (const std::string& line : planLines(r, kPlanLines)) std::cout << line << "\n";
   }
   return code;
 }
@@ -189,7 +202,7 @@ int runApp(int argc, char** argv) {
     if (args.command == "check") return commandCheck(cfg);
     if (args.command == "status") return commandStatus(cfg, args.json);
     if (args.command != "health") config::requirePrivateSecrets(cfg);
-    if (args.command == "once") return commandOnce(cfg, args.account);
+    if (args.command == "once") return commandOnce(cfg, args.account, args.dry_run);
     if (args.command == "health") return commandHealth(cfg);
     return runDaemon(args.config, std::move(cfg));
   } catch (const Error& e) {
