@@ -5,7 +5,9 @@
 #   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
 #            systemd-analyze (the unit check), PostgreSQL 15 (the sandbox for ledger tests),
 #            kubectl and Node.js with the npm packages of tests/kubernetes (the manifest
-#            checks: npm ci from its package-lock.json) (the default)
+#            checks: npm ci from its package-lock.json), headless Chromium with its WebDriver
+#            and python3-selenium (the status page's browser test), prometheus for promtool
+#            (the alert rules' checks) (the default)
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
@@ -13,7 +15,7 @@ build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboos
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
   test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd
-              postgresql-15"
+              postgresql-15 chromium chromium-driver python3-selenium prometheus"
         # A kubectl from another repository (with a newer kustomize) counts; else Debian's.
         command -v kubectl >/dev/null || pkgs="$pkgs kubernetes-client"
         # Node.js and npm may come as one package from elsewhere; else Debian's two.

@@ -9,6 +9,7 @@
 
 #include "Metrics.h"
 #include "StatusJson.h"
+#include "StatusPage.h"
 #include "connectors/common/Ascii.h"
 #include "connectors/common/Error.h"
 #include "connectors/common/Utf8.h"
@@ -54,9 +55,10 @@ std::string jsonObject(std::initializer_list<std::pair<const char*, std::string>
 }
 
 // What a path names.
-enum class Route { Health, Status, Metrics, Poll, None };
+enum class Route { Page, Health, Status, Metrics, Poll, None };
 
 Route routeOf(std::string_view path) {
+  if (path == "/") return Route::Page;
   if (path == "/healthz") return Route::Health;
   if (path == "/status") return Route::Status;
   if (path == "/metrics") return Route::Metrics;
@@ -80,6 +82,18 @@ std::string accountOf(std::string_view path) {
     return {};
   }
   return decoded;
+}
+
+// The status page: public (it holds no data; its script asks for the token), locked down by its
+// Content-Security-Policy, never cached, never framed, never sniffed.
+HttpReply statusPage() {
+  HttpReply reply{200, "text/html; charset=utf-8", statusPageHtml(), {}};
+  reply.headers.emplace_back("Content-Security-Policy", statusPagePolicy());
+  reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  reply.headers.emplace_back("X-Frame-Options", "DENY");
+  reply.headers.emplace_back("Referrer-Policy", "no-referrer");
+  reply.headers.emplace_back("Cache-Control", "no-store");
+  return reply;
 }
 
 HttpReply methodNotAllowed(const char* allow) {
@@ -184,7 +198,7 @@ HttpReply AdminRouter::handle(const HTTPRequest& request) {
   // A copy: get() returns a reference to its default argument when the header is absent.
   const std::string authorization = request.get("Authorization", std::string());
   const bool authorized = !token_.empty() && bearerMatches(authorization, token_.reveal());
-  if (route != Route::Health && !token_.empty() && !authorized) {
+  if (route != Route::Health && route != Route::Page && !token_.empty() && !authorized) {
     HttpReply reply{401, kText, "unauthorized\n", {}};
     reply.headers.emplace_back("WWW-Authenticate", "Bearer");
     return reply;
@@ -192,6 +206,9 @@ HttpReply AdminRouter::handle(const HTTPRequest& request) {
   const std::string& method = request.getMethod();
   const bool get = method == HTTPRequest::HTTP_GET || method == HTTPRequest::HTTP_HEAD;
   switch (route) {
+    case Route::Page:
+      if (!get) return methodNotAllowed("GET, HEAD");
+      return statusPage();
     case Route::Health:
       if (!get) return methodNotAllowed("GET, HEAD");
       return health();

@@ -1,7 +1,7 @@
 #pragma once
 // What the admin endpoint answers, without sockets: Host check (DNS rebinding), bearer token,
-// routing, the cross-site rule for requests that change state, /healthz (503 when the scheduler is
-// stuck), /status, /metrics, and poll-now behind its rate gate. AdminServer feeds it parsed
+// routing, the cross-site rule for requests that change state, the status page (/), /healthz (503
+// when the scheduler is stuck), /status, /metrics, and poll-now behind its rate gate. AdminServer feeds it parsed
 // requests; unit and component tests can call it directly.
 
 #include <chrono>
@@ -80,7 +80,7 @@ class AdminRouter {
   AdminRouter(const AdminSettings& settings, const StatusBoard& board, PollNowCallback poll_now);
 
   // The answer to `request` (its body, if any, already read and dropped). Checks in this order:
-  // Host (421), token for every path but /healthz (401), route (404), method (405), then for
+  // Host (421), token for every path but /healthz and the page / (401), route (404), method (405), then for
   // poll-now the cross-site header when no token is set (403) and the rate gate (429 with
   // Retry-After). Never throws except std::bad_alloc.
   HttpReply handle(const Poco::Net::HTTPRequest& request);

@@ -114,7 +114,7 @@ struct AccountMetric {
 };
 
 // The per-account families with one sample per account. Counters end in _total.
-constexpr std::array<AccountMetric, 17> kAccountMetrics{{
+constexpr std::array<AccountMetric, 18> kAccountMetrics{{
     {"popgate_polls_total", "counter", "Polls finished (successful or not) since the start.",
      [](const AccountStatus& a) { return formatUnsigned(a.polls); }},
     {"popgate_poll_failures_total", "counter", "Polls that failed since the start.",
@@ -150,6 +150,9 @@ constexpr std::array<AccountMetric, 17> kAccountMetrics{{
     {"popgate_next_poll_timestamp_seconds", "gauge",
      "Unix time the next poll is due; 0 if none is scheduled (e.g. while polling).",
      [](const AccountStatus& a) { return formatTimestamp(a.next_poll); }},
+    {"popgate_poll_interval_seconds", "gauge",
+     "The configured time between two polls of the account, in seconds.",
+     [](const AccountStatus& a) { return formatUnsigned(static_cast<std::uint64_t>(a.poll_interval.count())); }},
     {"popgate_consecutive_failures", "gauge", "Polls failed in a row (0 after a success).",
      [](const AccountStatus& a) { return formatUnsigned(a.consecutive_failures); }},
     {"popgate_messages_quarantined", "gauge",

@@ -87,6 +87,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("target", text(account.target));
   object->set("host", text(account.host));
   object->set("folder", text(account.folder));
+  object->set("poll_interval_seconds", static_cast<std::int64_t>(account.poll_interval.count()));
   object->set("state", std::string(stateName(account.state)));
   object->set("last_poll_start", timeOrNull(account.last_start));
   object->set("last_poll_end", timeOrNull(account.last_end));

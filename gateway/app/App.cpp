@@ -13,7 +13,9 @@
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
+#include "gateway/admin/AdminClient.h"
 #include "gateway/admin/HealthProbe.h"
+#include "gateway/admin/StatusTable.h"
 #include "config/ConfigLoader.h"
 #include "connectors/common/Error.h"
 
@@ -38,14 +40,17 @@ constexpr const char* kUsage =
     "       popgate health --config FILE                 exit 0 when the daemon answers\n"
     "       popgate authorize --config FILE (--account NAME | --target [NAME]) [--port N]\n"
     "                                                    OAuth sign-in; stores the refresh token\n"
+    "       popgate status --config FILE [--json]        the running daemon's accounts\n"
     "       popgate --help | --version\n"
-    "exit codes: 0 success, 1 an account failed, 2 the configuration is unusable\n";
+    "exit codes: 0 success, 1 an account failed (status: one is failing), 2 the configuration is\n"
+    "unusable (status: or the daemon cannot be asked)\n";
 
 struct Args {
   std::string command;
   std::string config;
   std::optional<std::string> account;
   AuthorizeOptions authorize;  // authorize's own options
+  bool json = false;
   bool dry_run = false;
 };
 
@@ -94,6 +99,8 @@ Args parseArgs(int argc, char** argv) {
       args.authorize.device_url = value();
     } else if (args.command == "authorize" && opt == "--auth-url") {
       args.authorize.auth_url = value();
+    } else if (opt == "--json" && args.command == "status") {
+      args.json = true;
     } else if (opt == "--dry-run" && args.command == "once") {
       args.dry_run = true;
     } else {
@@ -116,6 +123,38 @@ int commandHealth(const config::GatewayConfig& cfg) {
                                        ": admin: not configured, so there is no /healthz to ask");
   }
   return admin::probeHealth(cfg.admin->host, cfg.admin->port, std::chrono::seconds(5));
+}
+
+// `popgate status`: the daemon's /status as a table (or the JSON itself with --json). 0 when no
+// account is failing, 1 when one is, 2 when the daemon cannot be asked or answers otherwise.
+int commandStatus(const config::GatewayConfig& cfg, bool json) {
+  if (!cfg.admin) {
+    throw Error(ErrorKind::Config, cfg.source.string() +
+                                       ": admin: not configured, so there is no /status to ask");
+  }
+  admin::AdminAnswer answer;
+  try {
+    answer = admin::askAdmin(cfg.admin->host, cfg.admin->port, "/status", cfg.admin->token,
+                             std::chrono::seconds(10));
+  } catch (const Error& e) {
+    std::cerr << "popgate status: " << e.what() << "\n";
+    return kUnusable;
+  }
+  if (answer.status != 200) {
+    std::cerr << "popgate status: /status answered " << answer.status << " " << answer.reason
+              << (answer.status == 401 ? " (admin.token_file does not hold the daemon's token)" : "")
+              << "\n";
+    return kUnusable;
+  }
+  admin::StatusTable table;
+  try {
+    table = admin::renderStatusTable(answer.body);
+  } catch (const Error& e) {
+    std::cerr << "popgate status: " << e.what() << "\n";
+    return kUnusable;
+  }
+  std::cout << (json ? answer.body : table.text);
+  return table.any_failing ? kAccountFailed : kOk;
 }
 
 // A dry run's plan lines per account, at most this many per action.
@@ -178,7 +217,7 @@ int runApp(int argc, char** argv) {
   try {
     args = parseArgs(argc, argv);
     if (args.command != "run" && args.command != "once" && args.command != "check" &&
-        args.command != "health" && args.command != "authorize") {
+        args.command != "health" && args.command != "authorize" && args.command != "status") {
       throw Error(ErrorKind::Config, "unknown command \"" + args.command + "\"");
     }
   } catch (const Error& e) {
@@ -190,6 +229,7 @@ int runApp(int argc, char** argv) {
     if (args.command == "run") blockDaemonSignals();
     config::GatewayConfig cfg = config::loadConfig(args.config);
     if (args.command == "check") return commandCheck(cfg);
+    if (args.command == "status") return commandStatus(cfg, args.json);
     if (args.command != "health") config::requirePrivateSecrets(cfg);
     if (args.command == "once") return commandOnce(cfg, args.account, args.dry_run);
     if (args.command == "health") return commandHealth(cfg);

@@ -76,6 +76,7 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
       status.target = account.target;
       status.host = hostPort(account.server.host, account.server.port);
       status.folder = account.folder;
+      status.poll_interval = account.poll_interval;
       listed.push_back(std::move(status));
     }
     // Passes of removed accounts finish on their own; finished() then finds no slot.

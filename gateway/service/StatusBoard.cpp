@@ -49,6 +49,7 @@ void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
       AccountStatus kept = *old;
       kept.host = a.host;
       kept.folder = a.folder;
+      kept.poll_interval = a.poll_interval;
       kept.target = a.target;
       next.push_back(std::move(kept));
     } else {

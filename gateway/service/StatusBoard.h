@@ -46,6 +46,7 @@ struct AccountStatus {
   std::string target;               // the target's name (config::kSingleTargetName for target:)
   std::string host;                 // "pop.example.com:995"
   std::string folder;
+  std::chrono::seconds poll_interval{0};  // as configured; 0 when not known
   AccountState state = AccountState::Idle;
   std::optional<SystemTime> last_start, last_end, last_success, next_poll;
   std::string last_error;           // admin-readable, never a secret; empty after a success

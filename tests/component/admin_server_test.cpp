@@ -312,8 +312,18 @@ BOOST_AUTO_TEST_CASE(testWrongMethodGives405WithAllow) {
   BOOST_TEST(polls().empty());
 }
 
+BOOST_AUTO_TEST_CASE(testRootServesTheStatusPageWithItsPolicy) {
+  const Reply r = call(port(), "GET", "/");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.content_type == "text/html; charset=utf-8");
+  BOOST_TEST(r.body.starts_with("<!DOCTYPE html>"));
+  BOOST_TEST(r.headers.find("Content-Security-Policy: default-src 'none'; script-src 'sha256-") !=
+             std::string::npos);
+  BOOST_TEST(r.headers.find("X-Frame-Options: DENY") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(testUnknownPathGives404Json) {
-  for (const std::string path : {"/", "/nope", "/status/", "/healthz/x", "/accounts/work",
+  for (const std::string path : {"/index.html", "/nope", "/status/", "/healthz/x", "/accounts/work",
                                  "/accounts/work/poll/x", "/accounts//poll", "/STATUS"}) {
     BOOST_TEST_CONTEXT(path) {
       const Reply r = call(port(), "GET", path);

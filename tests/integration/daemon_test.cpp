@@ -29,6 +29,7 @@
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 #include "tests/support/PromText.h"
+#include "tests/support/RunningDaemon.h"
 #include "tests/support/SlowClients.h"
 
 using namespace std::chrono_literals;
@@ -37,56 +38,8 @@ using Poco::JSON::Object;
 
 namespace {
 
-const std::string kToken = "t0ken-for-tests-0123456789";
-
-struct Daemon {
-  DovecotSandbox& dovecot;
-  TempDir dir;
-  std::uint16_t port = freeLocalPort();
-  std::filesystem::path config;
-  std::unique_ptr<Process> process;
-
-  Daemon(DovecotSandbox& d, const std::vector<AccountSetup>& accounts) : dovecot(d) {
-    std::filesystem::permissions(dir.write("secrets/admin-token", kToken + "\n"),
-                                 std::filesystem::perms::owner_read);
-    config = writeGatewayConfig(dir, dovecot, "me", accounts, adminYaml());
-  }
-  std::string adminYaml() const {
-    return "admin:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n  token_file: " +
-           (dir.path() / "secrets/admin-token").string() + "\n";
-  }
-  void start(const ProcessOptions& options = {}) {
-    process = std::make_unique<Process>(
-        std::vector<std::string>{popgateBinary().string(), "run", "--config", config.string()},
-        options);
-    BOOST_REQUIRE_MESSAGE(waitFor([&] { return httpRequest("GET", port, "/healthz").status == 200; }, 30s),
-                          "daemon did not come up: " << process->output() << process->errorOutput());
-  }
-  Object::Ptr status() {
-    const HttpResponse r = httpRequest("GET", port, "/status", kToken);
-    BOOST_REQUIRE(r.status == 200);
-    return Poco::JSON::Parser().parse(r.body).extract<Object::Ptr>();
-  }
-  Object::Ptr account(const std::string& name) {
-    auto accounts = status()->getArray("accounts");
-    for (std::size_t i = 0; i < accounts->size(); ++i) {
-      auto a = accounts->getObject(static_cast<unsigned>(i));
-      if (a->getValue<std::string>("name") == name) return a;
-    }
-    BOOST_FAIL("no account " << name << " in /status");
-    return nullptr;
-  }
-  std::string log() const { return process->output() + process->errorOutput(); }
-  // SIGTERM; returns the exit code (it must end within 10 s).
-  int stop() {
-    process->kill(SIGTERM);
-    const auto status = process->wait(10s);
-    BOOST_REQUIRE_MESSAGE(status.has_value(), "popgate run did not stop within 10 s after SIGTERM");
-    return status->shellCode();
-  }
-};
-
-std::string interval(const std::string& d) { return "    poll_interval: " + d + "\n"; }
+const std::string& kToken = kAdminToken;
+using Daemon = RunningDaemon;
 
 // Seconds since the epoch of a /status time ("2026-01-02T03:04:05Z").
 std::int64_t unixSeconds(const std::string& rfc3339) {

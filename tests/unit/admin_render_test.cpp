@@ -53,6 +53,7 @@ AccountStatus failingAccount() {
   a.target = "anna";
   a.host = "pop.work.example:995";
   a.folder = "Work";
+  a.poll_interval = std::chrono::seconds(300);
   a.state = AccountState::Failing;
   a.last_start = at(9, 0, 0);
   a.last_end = at(9, 0, 2) + milliseconds{750};
@@ -266,6 +267,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "next_poll",
                                           "not_imported",
                                           "oauth",
+                                          "poll_interval_seconds",
                                           "quarantine",
                                           "quarantined",
                                           "state",
@@ -369,6 +371,7 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_last_success_timestamp_seconds", "gauge"},
       {"popgate_last_poll_timestamp_seconds", "gauge"},
       {"popgate_next_poll_timestamp_seconds", "gauge"},
+      {"popgate_poll_interval_seconds", "gauge"},
       {"popgate_account_state", "gauge"},
       {"popgate_consecutive_failures", "gauge"},
       {"popgate_messages_quarantined", "gauge"},
@@ -440,6 +443,7 @@ BOOST_AUTO_TEST_CASE(testMetricsValues) {
              unixSeconds(at(8, 59, 1)));
   BOOST_TEST(accountValue(f, "popgate_last_poll_timestamp_seconds", "work") ==
              unixSeconds(at(9, 0, 2) + milliseconds{750}));
+  BOOST_TEST(accountValue(f, "popgate_poll_interval_seconds", "work") == 300.0);
   BOOST_TEST(accountValue(f, "popgate_next_poll_timestamp_seconds", "work") ==
              unixSeconds(at(9, 5, 0)));
 }
