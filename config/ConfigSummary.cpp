@@ -6,6 +6,7 @@
 #include "ConfigLoader.h"
 #include "MessageText.h"
 #include "Units.h"
+#include "ValueChecks.h"
 #include "YamlCursor.h"
 
 namespace popgate::config {
@@ -14,9 +15,7 @@ namespace {
 
 constexpr std::size_t kMinTokenBytes = 16;
 
-bool isLoopback(const std::string& host) {
-  return host == "localhost" || host.starts_with("127.") || host == "::1";
-}
+bool isLoopback(const std::string& host) { return isLoopbackHost(host); }
 
 std::string octal(std::uint32_t mode) {
   std::string out;
@@ -122,6 +121,15 @@ std::string describe(const GatewayConfig& cfg) {
     } else {
       out += ", no token required\n";
     }
+  }
+  if (!cfg.notify) {
+    out += "  notify     disabled\n";
+  } else {
+    const NotifyConfig& n = *cfg.notify;
+    out += "  notify     after " + formatDuration(n.after) + "; " +
+           (n.mailbox ? "append to " + printable(*n.mailbox) : std::string("no mailbox")) + "; " +
+           (n.webhook ? "POST to " + printable(n.webhook->text) : std::string("no webhook")) +
+           "\n";
   }
   const ImapTarget& target = cfg.target;
   out += "  target     " + connection(target.server) + ", auth " +

@@ -11,6 +11,8 @@
 
 #include "gateway/delivery/Ledger.h"
 #include "gateway/service/Logging.h"
+#include "gateway/service/Notifier.h"
+#include "gateway/service/WebhookPoster.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/Scheduler.h"
 #include "gateway/service/StateDir.h"
@@ -111,6 +113,21 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return std::vector<TargetStatus>{targetStatusOf("default", pool_target, *pool)};
   });
 
+  // Notices to the user, fed by every pass (so declared before the scheduler), delivered on their
+  // own thread through the shared upload sessions (never holding up a pass) and the webhook.
+  NoticeSender sender;
+  sender.append = [&](const std::string& mailbox, const std::string& message) {
+    std::shared_ptr<ImapPool> current;
+    {
+      std::lock_guard guard(pool_mutex);
+      current = pool;
+    }
+    appendNotice(*current, mailbox, message);
+  };
+  sender.post = [](const config::WebhookUrl& url, const std::string& title,
+                   const std::string& body) { postWebhook(url, title, body); };
+  Notifier notifier(ledger, std::move(sender));
+  notifier.configure(cfg->notify, cfg->target.server.username);
   Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {
@@ -122,6 +139,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return outcome;
   });
   scheduler.configure(cfg);
+  scheduler.onPassFinished([&notifier](const PollResult& r) { notifier.passFinished(r); });
 
   std::optional<admin::AdminServer> server;
   if (cfg->admin) {
@@ -138,6 +156,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     server->start();
   }
   scheduler.start();
+  notifier.start();
   // systemd (Type=notify): ready now; WATCHDOG=1 below only while the scheduler beats.
   const SystemdNotifier systemd = SystemdNotifier::fromEnvironment();
   const std::chrono::seconds stall_timeout = cfg->stall_timeout;
@@ -164,6 +183,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
+        notifier.configure(next->notify, next->target.server.username);
         cfg = next;
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
       } catch (const Error& e) {
@@ -191,6 +211,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     net::interruptAllTransports();
     clean = scheduler.stop(std::chrono::seconds(4));
   }
+  if (clean) notifier.stop();  // a notice being delivered ends with its connection timeout
   if (server) server->stop();
   if (clean) pool->closeAll();
   if (!clean) {

@@ -15,7 +15,8 @@ namespace popgate::gateway {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;  // the columns below; a new column means a new version
+// The tables below; a new column or table means a new version. 2: the notice tables.
+constexpr int kSchemaVersion = 2;
 
 std::once_flag register_once;
 
@@ -85,9 +86,26 @@ void Ledger::migrate() {
   s << "CREATE TABLE IF NOT EXISTS uploads (target TEXT NOT NULL, hour INTEGER NOT NULL,"
        " bytes INTEGER NOT NULL, PRIMARY KEY (target, hour)) WITHOUT ROWID",
       now;
+  // Notices to the user (gateway/service/Notifier): open failure episodes, the once-only notices
+  // already queued (a quarantined message's), and the queue of notices still to deliver.
+  s << "CREATE TABLE IF NOT EXISTS notice_episodes (account TEXT PRIMARY KEY,"
+       " since INTEGER NOT NULL, failures INTEGER NOT NULL, noticed INTEGER NOT NULL,"
+       " kind INTEGER NOT NULL, error TEXT NOT NULL) WITHOUT ROWID",
+      now;
+  s << "CREATE TABLE IF NOT EXISTS notice_once (account TEXT NOT NULL, key TEXT NOT NULL,"
+       " at INTEGER NOT NULL DEFAULT (strftime('%s','now')), PRIMARY KEY (account, key))"
+       " WITHOUT ROWID",
+      now;
+  s << "CREATE TABLE IF NOT EXISTS notice_queue (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+       " account TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,"
+       " created INTEGER NOT NULL, to_mailbox INTEGER NOT NULL, to_webhook INTEGER NOT NULL,"
+       " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL)",
+      now;
+  const std::string current = std::to_string(kSchemaVersion);
   if (version.empty()) {
-    s << "INSERT INTO meta (key, value) VALUES ('schema', '" + std::to_string(kSchemaVersion) + "')",
-        now;
+    s << "INSERT INTO meta (key, value) VALUES ('schema', '" + current + "')", now;
+  } else if (version.front() != current) {  // an older ledger, now with the new tables
+    s << "UPDATE meta SET value = '" + current + "' WHERE key = 'schema'", now;
   }
 }
 

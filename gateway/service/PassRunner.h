@@ -24,6 +24,10 @@ std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger*
 TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
                             const ImapPool& pool);
 
+// Appends `message` (a notice popgate wrote) to `mailbox` through a session of `pool`. Throws
+// what the pool and the session throw, and Error of the server's kind when it refuses the message.
+void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string& message);
+
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
 // level). Upload threads default to target.connections.
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,

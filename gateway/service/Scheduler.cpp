@@ -99,6 +99,11 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
   wake_.notify_all();
 }
 
+void Scheduler::onPassFinished(std::function<void(const PollResult&)> observer) {
+  std::lock_guard lock(mutex_);
+  observer_ = std::move(observer);
+}
+
 void Scheduler::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
@@ -196,6 +201,7 @@ void Scheduler::launch(Slot& slot) {
 void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
   const PollResult& r = outcome.result;
   for (const std::string& p : r.problems.lines()) logWarning(name + ": " + p);
+  if (observer_) observer_(r);  // set before start(): no lock needed to read it
   {
     std::lock_guard lock(mutex_);
     auto pass = passes_.find(name);
