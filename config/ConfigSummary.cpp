@@ -122,9 +122,7 @@ std::string describe(const GatewayConfig& cfg) {
       out += ", no token required\n";
     }
   }
-  if (!cfg.notify) {
-    out += "  notify     disabled\n";
-  } else {
+  if (cfg.notify) {  // no line without: the notices are off
     const NotifyConfig& n = *cfg.notify;
     out += "  notify     after " + formatDuration(n.after) + "; " +
            (n.mailbox ? "append to " + printable(*n.mailbox) : std::string("no mailbox")) + "; " +

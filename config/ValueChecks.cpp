@@ -154,6 +154,15 @@ bool isLoopbackHost(std::string_view host) {
 }
 
 Parsed<WebhookUrl> parseWebhookUrl(std::string_view text) {
+  // user:password@ first, so that no message below repeats a password.
+  const std::size_t scheme_end = text.find("://");
+  const std::string_view after_scheme =
+      scheme_end == std::string_view::npos ? text : text.substr(scheme_end + 3);
+  if (after_scheme.substr(0, after_scheme.find_first_of("/?#")).find('@') !=
+      std::string_view::npos) {
+    return problem<WebhookUrl>("no user:password@ in the URL (it would show in logs and in "
+                               "`popgate check`); put a token in the path if the service needs one");
+  }
   const std::string shown = quoteForMessage(text);
   WebhookUrl url;
   std::string_view rest;
@@ -179,9 +188,6 @@ Parsed<WebhookUrl> parseWebhookUrl(std::string_view text) {
   const std::string_view authority = rest.substr(0, slash);
   url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (url.target.front() == '?') url.target.insert(0, "/");
-  if (authority.find('@') != std::string_view::npos) {
-    return problem<WebhookUrl>(shown + ": no user:password@ in the URL (it would show in logs)");
-  }
   std::string_view host = authority;
   std::string_view port;
   const std::size_t close = authority.rfind(']');
