@@ -142,6 +142,43 @@ BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
   }
 }
 
+// A ledger written before the notice tables (schema 1) opens, keeps its rows and gains them.
+BOOST_AUTO_TEST_CASE(testSchemaOneLedgerGainsTheNoticeTables) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  {
+    Ledger first(file);
+    first.commit("work", {{entry("u1", LedgerState::Uploaded), false}});
+  }
+  {
+    Poco::Data::Session session("SQLite", file.string());
+    session << "DROP TABLE notice_episodes", Poco::Data::Keywords::now;
+    session << "DROP TABLE notice_once", Poco::Data::Keywords::now;
+    session << "DROP TABLE notice_queue", Poco::Data::Keywords::now;
+    session << "UPDATE meta SET value = '1' WHERE key = 'schema'", Poco::Data::Keywords::now;
+  }
+  Ledger ledger(file);
+  BOOST_TEST(ledger.load("work").size() == 1u);
+  ledger.saveEpisode("work", NoticeEpisode{100, 3, true, 1, "refused"});
+  BOOST_TEST(ledger.episodes().at("work").failures == 3u);
+  QueuedNotice notice;
+  notice.account = "work";
+  notice.subject = "s";
+  notice.to_webhook = true;
+  BOOST_TEST(ledger.queueNoticeOnce(notice, "quarantine u2"));
+  BOOST_TEST(!ledger.queueNoticeOnce(notice, "quarantine u2"));
+  BOOST_REQUIRE(ledger.notices().size() == 1u);
+  notice = ledger.notices().front();
+  notice.to_webhook = false;
+  ledger.updateNotice(notice);
+  BOOST_TEST(ledger.notices().empty());
+  std::string version;
+  Poco::Data::Session session("SQLite", file.string());
+  session << "SELECT value FROM meta WHERE key = 'schema'", Poco::Data::Keywords::into(version),
+      Poco::Data::Keywords::now;
+  BOOST_TEST(version == "2");
+}
+
 BOOST_AUTO_TEST_CASE(testUidlOfKey) {
   BOOST_TEST(uidlOfKey("abc") == "abc");
   BOOST_TEST(uidlOfKey("abc sha256:00ff") == "abc");
