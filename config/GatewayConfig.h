@@ -75,7 +75,8 @@ struct WebhookUrl {
   std::string host;        // IPv6 literals without brackets
   std::uint16_t port = 0;  // 443 or 80 when not written
   std::string target;      // path and query, "/" at least
-  std::string text;        // the URL as written, for `popgate check` and logs
+  std::string text;        // for `popgate check` and logs: scheme and authority only, the path
+                           // shown as "/..." (a topic in the path can be a secret)
 };
 
 // Notices to the user about failing accounts and quarantined messages (the `notify` section).

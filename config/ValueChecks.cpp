@@ -210,7 +210,10 @@ Parsed<WebhookUrl> parseWebhookUrl(std::string_view text) {
     return problem<WebhookUrl>("plain http:// is allowed to a loopback host only; use https:// "
                                "for " + url.host);
   }
-  url.text = std::string(text);
+  // Shown without its path and query: an ntfy topic (or a token in the path) is as good as a
+  // password to whoever reads the logs.
+  url.text = std::string(text.substr(0, text.find("://") + 3)) + std::string(authority) +
+             (url.target == "/" ? "/" : "/...");
   return {std::move(url), {}};
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -50,6 +51,12 @@ std::vector<QuarantinedMessage> quarantineOf(Ledger& ledger, const std::string& 
     logWarning(account + ": cannot read the quarantine: " + e.what());
   }
   return out;
+}
+
+std::set<std::string> accountNames(const config::GatewayConfig& cfg) {
+  std::set<std::string> names;
+  for (const config::PopAccount& account : cfg.accounts) names.insert(account.name);
+  return names;
 }
 
 // Whether two target settings would open the same kind of session.
@@ -128,6 +135,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                    const std::string& body) { postWebhook(url, title, body); };
   Notifier notifier(ledger, std::move(sender));
   notifier.configure(cfg->notify, cfg->target.server.username);
+  notifier.keepAccounts(accountNames(*cfg));
   Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
                                                  const config::PopAccount& account,
                                                  const std::atomic<bool>& stop) {
@@ -184,6 +192,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
         notifier.configure(next->notify, next->target.server.username);
+        notifier.keepAccounts(accountNames(*next));
         cfg = next;
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
       } catch (const Error& e) {

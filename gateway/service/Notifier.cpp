@@ -51,6 +51,23 @@ void Notifier::configure(std::optional<config::NotifyConfig> notify, std::string
   wake_.notify_all();
 }
 
+void Notifier::keepAccounts(const std::set<std::string>& accounts) noexcept {
+  std::lock_guard lock(mutex_);
+  for (auto it = episodes_.begin(); it != episodes_.end();) {
+    if (accounts.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    try {
+      ledger_.saveEpisode(it->first, std::nullopt);
+      it = episodes_.erase(it);
+    } catch (const std::exception& e) {
+      logError(it->first + ": cannot forget its failure episode: " + e.what());
+      ++it;
+    }
+  }
+}
+
 QueuedNotice Notifier::makeNotice(const std::string& account, std::string subject,
                                   std::string body) const {
   QueuedNotice notice;
@@ -143,8 +160,12 @@ void Notifier::deliverDue() noexcept {
     notify = notify_;
     recipient = recipient_;
   }
-  if (!notify) return;  // kept queued: a reload that turns notices back on delivers them
   const std::int64_t t = now();
+  if (!notify) {  // kept queued: a reload that turns notices back on delivers them
+    std::lock_guard lock(mutex_);
+    next_round_ = t + kLongestSleep;
+    return;
+  }
   std::int64_t next = t + kLongestSleep;
   try {
     for (QueuedNotice n : ledger_.notices()) {

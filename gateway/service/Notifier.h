@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -51,6 +52,9 @@ class Notifier {
   // Installs the `notify` settings (none: no notices are queued; episodes are still kept) and the
   // target's user name (the notices' To:). First time or reload.
   void configure(std::optional<config::NotifyConfig> notify, std::string recipient);
+  // Forgets the episodes of accounts not in `accounts` (removed from the configuration: no notice
+  // about them, and none when a later account of that name fails). Never throws.
+  void keepAccounts(const std::set<std::string>& accounts) noexcept;
   // Applies the episode rules to the pass `result` of its account and queues what is due. Never
   // throws: a ledger failure is logged.
   void passFinished(const PollResult& result) noexcept;

@@ -209,6 +209,17 @@ BOOST_AUTO_TEST_CASE(testWithoutNotifySettingsNothingIsQueuedButEpisodesAreKept)
   BOOST_TEST(rig.out.appended.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(testRemovedAccountIsForgotten) {
+  Rig rig;
+  rig.pass(failed());
+  rig.notifier->keepAccounts({"home"});  // a reload without "work"
+  rig.now += 7200;
+  rig.notifier->queueDue();
+  rig.notifier->deliverDue();
+  BOOST_TEST(rig.out.appended.empty());
+  BOOST_TEST(rig.ledger->episodes().empty());
+}
+
 BOOST_AUTO_TEST_CASE(testNoticeDateIsRfc5322) {
   BOOST_TEST(rfc5322Date(0) == "Thu, 01 Jan 1970 00:00:00 +0000");
   BOOST_TEST(rfc5322Date(1796430481) == "Sat, 05 Dec 2026 00:28:01 +0000");
