@@ -201,7 +201,9 @@ void Scheduler::launch(Slot& slot) {
 void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
   const PollResult& r = outcome.result;
   for (const std::string& p : r.problems.lines()) logWarning(name + ": " + p);
-  if (observer_) observer_(r);  // set before start(): no lock needed to read it
+  // Set before start(): no lock needed to read it. A pass cut short by stop() says nothing about
+  // the account, so it is not reported.
+  if (observer_ && !stop_flag_.load()) observer_(r);
   {
     std::lock_guard lock(mutex_);
     auto pass = passes_.find(name);

@@ -56,7 +56,8 @@ class Scheduler {
   // Updates the StatusBoard's account list.
   void configure(std::shared_ptr<const config::GatewayConfig> cfg);
   // Calls `observer` with every pass's result as it ends, on the pass's thread, before the pass
-  // counts as ended (so stop() waits for it). Set before start(); it must not throw.
+  // counts as ended (so stop() waits for it); not for passes that end after stop() was called
+  // (cut short, they say nothing about the account). Set before start(); it must not throw.
   void onPassFinished(std::function<void(const PollResult&)> observer);
   // Starts the scheduler thread.
   void start();
