@@ -33,7 +33,7 @@ constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "al
 constexpr std::array<std::string_view, 12> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
     "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit"};
-constexpr std::array<std::string_view, 18> kAccountKeys{"name",
+constexpr std::array<std::string_view, 20> kAccountKeys{"name",
                                                         "host",
                                                         "port",
                                                         "tls",
@@ -50,7 +50,9 @@ constexpr std::array<std::string_view, 18> kAccountKeys{"name",
                                                         "max_message_size",
                                                         "flags",
                                                         "timeout",
-                                                        "listing_limit"};
+                                                        "listing_limit",
+                                                        "backlog",
+                                                        "dedupe"};
 constexpr std::array<std::string_view, 3> kSecretKeys{"password", "password_file", "password_env"};
 
 constexpr std::array<std::string_view, 3> kTlsNames{"implicit", "starttls", "none"};
@@ -65,6 +67,8 @@ constexpr std::array<PopAuth, 4> kPopAuthValues{PopAuth::Auto, PopAuth::User, Po
                                                 PopAuth::Plain};
 constexpr std::array<std::string_view, 3> kImapAuthNames{"auto", "login", "plain"};
 constexpr std::array<ImapAuth, 3> kImapAuthValues{ImapAuth::Auto, ImapAuth::Login, ImapAuth::Plain};
+constexpr std::array<std::string_view, 2> kDedupeNames{"none", "message-id"};
+constexpr std::array<Dedupe, 2> kDedupeValues{Dedupe::None, Dedupe::MessageId};
 
 constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 constexpr std::uint64_t kMaxParallelPolls = 64;
@@ -445,6 +449,13 @@ void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const 
     account.max_message_size = v.size(kMinMessageSize);
   } else if (key == "listing_limit") {
     account.listing_limit = static_cast<std::uint32_t>(v.number(1, kMaxListingLimit));
+  } else if (key == "backlog") {
+    const Parsed<BacklogRule> rule = parseBacklog(v.text());
+    if (!rule.value) v.fail(rule.error);
+    account.backlog = rule.value->kind;
+    account.backlog_since = rule.value->since;
+  } else if (key == "dedupe") {
+    account.dedupe = pick(v, kDedupeNames, kDedupeValues);
   } else if (key == "flags") {
     if (v.node().IsScalar()) v.fail("expected a list of flags, e.g. ['\\Seen']");
     account.flags.clear();

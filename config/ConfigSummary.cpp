@@ -58,6 +58,10 @@ std::string accountLine(const PopAccount& account) {
     out += ", flags";
     for (const auto& flag : account.flags) out += " " + flag;
   }
+  if (account.backlog != Backlog::All) out += ", backlog " + backlogText(account);
+  if (account.dedupe != Dedupe::None) {
+    out += ", dedupe " + std::string(dedupeName(account.dedupe));
+  }
   return out + ", secret from " + account.server.password_source;
 }
 

@@ -1,5 +1,8 @@
 #include "GatewayConfig.h"
 
+#include <chrono>
+#include <cstdio>
+
 namespace popgate::config {
 
 const PopAccount* GatewayConfig::findAccount(const std::string& name) const {
@@ -71,5 +74,32 @@ std::string_view imapAuthName(ImapAuth auth) noexcept {
   return "unknown";
 }
 
+std::string backlogText(const PopAccount& account) {
+  switch (account.backlog) {
+    case Backlog::All:
+      return "all";
+    case Backlog::None:
+      return "none";
+    case Backlog::Since: {
+      using namespace std::chrono;
+      const year_month_day day{floor<days>(sys_seconds{seconds{account.backlog_since}})};
+      char text[32];
+      std::snprintf(text, sizeof text, "since %04d-%02u-%02u", static_cast<int>(day.year()),
+                    static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+      return text;
+    }
+  }
+  return "unknown";
+}
+
+std::string_view dedupeName(Dedupe dedupe) noexcept {
+  switch (dedupe) {
+    case Dedupe::None:
+      return "none";
+    case Dedupe::MessageId:
+      return "message-id";
+  }
+  return "unknown";
+}
 
 }  // namespace popgate::config

@@ -20,6 +20,10 @@ enum class LogLevel { Error, Warning, Info, Debug };
 enum class LogFormat { Text, Json };
 enum class PopAuth { Auto, User, Apop, Plain };
 enum class ImapAuth { Auto, Login, Plain };
+// What a first pass does with the mail already on the server (moving off another fetcher).
+enum class Backlog { All, None, Since };
+// Whether a new message is first looked for in the target by its Message-ID.
+enum class Dedupe { None, MessageId };
 
 // Where a server is and how to reach it. The password is resolved at load time.
 struct ServerEndpoint {
@@ -47,6 +51,11 @@ struct PopAccount {
   // rather than costing unbounded memory (about 100 bytes a message are kept).
   std::uint32_t listing_limit = 200000;
   std::vector<std::string> flags;  // validated IMAP flags, e.g. "\\Seen"
+  // All: every message is delivered. None: what the first pass lists stays on the server, never
+  // imported or deleted. Since: the same for messages whose Date: is before backlog_since.
+  Backlog backlog = Backlog::All;
+  std::int64_t backlog_since = 0;  // Since: unix seconds of 00:00 UTC of the day written
+  Dedupe dedupe = Dedupe::None;
 };
 
 struct ImapTarget {
@@ -130,6 +139,9 @@ std::string_view logLevelName(LogLevel level) noexcept;
 std::string_view logFormatName(LogFormat format) noexcept;
 std::string_view popAuthName(PopAuth auth) noexcept;
 std::string_view imapAuthName(ImapAuth auth) noexcept;
+// "all", "none", "since 2026-01-15" (the form backlog: takes); "none", "message-id".
+std::string backlogText(const PopAccount& account);
+std::string_view dedupeName(Dedupe dedupe) noexcept;
 
 
 }  // namespace popgate::config

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <chrono>
 
 #include "MessageText.h"
 #include "connectors/common/Ascii.h"
@@ -260,6 +261,38 @@ Parsed<std::string> parseImapFlag(std::string_view text) {
     }
   }
   return {std::string(text), {}};
+}
+
+Parsed<BacklogRule> parseBacklog(std::string_view text) {
+  const std::string usage = "expected all, none or since YYYY-MM-DD (e.g. since 2026-01-15)";
+  if (text == "all") return {BacklogRule{Backlog::All, 0}, {}};
+  if (text == "none") return {BacklogRule{Backlog::None, 0}, {}};
+  if (!text.starts_with("since") || text.size() == 5 ||
+      (text[5] != ' ' && text[5] != '\t')) {
+    return problem<BacklogRule>(usage + ", found " + quoteForMessage(text));
+  }
+  std::string_view date = text.substr(5);
+  while (!date.empty() && (date.front() == ' ' || date.front() == '\t')) date.remove_prefix(1);
+  const bool shaped = date.size() == 10 && date[4] == '-' && date[7] == '-' && isDigit(date[0]) &&
+                      isDigit(date[1]) && isDigit(date[2]) && isDigit(date[3]) &&
+                      isDigit(date[5]) && isDigit(date[6]) && isDigit(date[8]) && isDigit(date[9]);
+  if (!shaped) {
+    return problem<BacklogRule>("expected a date as YYYY-MM-DD after since (e.g. since "
+                                "2026-01-15), found " + quoteForMessage(date));
+  }
+  auto digits = [&](std::size_t at, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) v = v * 10 + (date[i] - '0');
+    return v;
+  };
+  using namespace std::chrono;
+  const year_month_day day{year{digits(0, 4)}, month{static_cast<unsigned>(digits(5, 2))},
+                           std::chrono::day{static_cast<unsigned>(digits(8, 2))}};
+  if (!day.ok() || day.year() < year{1970}) {
+    return problem<BacklogRule>(quoteForMessage(date) +
+                                " is not a calendar date from 1970-01-01 on");
+  }
+  return {BacklogRule{Backlog::Since, sys_days(day).time_since_epoch() / seconds(1)}, {}};
 }
 
 std::string envNameProblem(std::string_view name) {

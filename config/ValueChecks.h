@@ -45,6 +45,14 @@ std::string folderProblem(std::string_view folder);
 // refused.
 Parsed<std::string> parseImapFlag(std::string_view text);
 
+// A backlog rule: "all", "none" or "since YYYY-MM-DD" (a real calendar date, 1970-01-01 to
+// 9999-12-31; the day starts at 00:00 UTC), lower-case as the other choices.
+struct BacklogRule {
+  Backlog kind = Backlog::All;
+  std::int64_t since = 0;  // Since: unix seconds of 00:00 UTC of that day
+};
+Parsed<BacklogRule> parseBacklog(std::string_view text);
+
 // Empty when `name` is a POSIX environment variable name ([A-Za-z_][A-Za-z0-9_]*).
 std::string envNameProblem(std::string_view name);
 

@@ -51,6 +51,17 @@ class Tokens {
     if (!d || d->size() != 1) return std::nullopt;
     return d;
   }
+  // An atom: the characters up to a space, a parenthesis or the end.
+  std::string atom() {
+    std::size_t n = 0;
+    while (n < rest_.size() && rest_[n] != ' ' && rest_[n] != '(' && rest_[n] != ')' &&
+           rest_[n] != '"' && rest_[n] != '{' && static_cast<unsigned char>(rest_[n]) > 0x20) {
+      ++n;
+    }
+    std::string out(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return out;
+  }
   // Skips a parenthesised list (nested, with quoted strings) the cursor stands on.
   bool skipList() {
     if (!take('(')) return false;
@@ -96,6 +107,39 @@ std::optional<std::string> parseListDelimiter(std::string_view text) {
   if (!t.skipList()) return std::nullopt;  // the mailbox attributes
   if (!t.take(' ')) return std::nullopt;
   return t.delimiter();
+}
+
+std::optional<ListedMailbox> parseListEntry(std::string_view text) {
+  Tokens t(text);
+  t.skipSpaces();
+  if (!t.take('(')) return std::nullopt;
+  ListedMailbox entry;
+  for (;;) {
+    t.skipSpaces();
+    if (t.take(')')) break;
+    std::string attribute = t.atom();
+    if (attribute.empty()) return std::nullopt;
+    entry.attributes.push_back(std::move(attribute));
+  }
+  if (!t.take(' ')) return std::nullopt;
+  auto delimiter = t.delimiter();
+  if (!delimiter) return std::nullopt;
+  entry.delimiter = std::move(*delimiter);
+  if (!t.take(' ')) return std::nullopt;
+  if (auto quoted = t.quoted()) {
+    entry.name = std::move(*quoted);
+  } else {
+    entry.name = t.atom();
+    if (entry.name.empty()) return std::nullopt;
+  }
+  return entry;  // extended data (RFC 5258 mbox-list-extended) may follow: not needed here
+}
+
+bool hasAttribute(const ListedMailbox& entry, std::string_view attribute) {
+  for (const std::string& a : entry.attributes) {
+    if (equalsNoCase(a, attribute)) return true;
+  }
+  return false;
 }
 
 std::string_view personalPrefixFor(std::string_view folder, const PersonalNamespace& ns) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace popgate::codec {
 
@@ -25,6 +26,22 @@ std::optional<PersonalNamespace> parsePersonalNamespace(std::string_view text);
 // `(\Noselect) "." ""` gives ".", `() NIL ""` gives "" (flat). nullopt when the text breaks the
 // grammar.
 std::optional<std::string> parseListDelimiter(std::string_view text);
+
+// One mailbox of a LIST answer (RFC 3501 §7.2.2, RFC 6154 special-use attributes):
+//   mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP mailbox
+// `(\HasNoChildren \All) "/" "[Gmail]/All Mail"` gives the attributes as written, "/" and the
+// name as the server spells it (modified UTF-7, unquoted). nullopt when the text breaks the
+// grammar, or the name came as a literal (the response parser keeps no literal bytes). RFC 5258
+// extended data after the name is ignored.
+struct ListedMailbox {
+  std::vector<std::string> attributes;
+  std::string delimiter;  // "" for NIL
+  std::string name;
+};
+std::optional<ListedMailbox> parseListEntry(std::string_view text);
+
+// Whether `entry` carries `attribute` ("\All"), compared without case.
+bool hasAttribute(const ListedMailbox& entry, std::string_view attribute);
 
 // What goes in front of `folder` (already in the server's delimiter, not yet in modified UTF-7)
 // to name it on the server: the personal prefix, unless the name is INBOX (any case) or below

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "connectors/codec/HeaderScan.h"
 #include "connectors/codec/ImapServerHints.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Ascii.h"
@@ -65,6 +66,72 @@ constexpr std::chrono::milliseconds kUsageLimitPause = std::chrono::hours(1);
 
 // How long to stay away after "Too many simultaneous connections" when the server names no time.
 constexpr std::chrono::milliseconds kConnectionLimitPause = std::chrono::minutes(1);
+
+// Room on a search line for the tag, "UID SEARCH " and the line end.
+constexpr std::size_t kSearchLineOverhead = 32;
+// Search keys OR-ed into one command, at most (a balanced OR tree: 8 levels deep).
+constexpr std::size_t kMaxKeysPerSearch = 256;
+// The bytes of one header-fields answer kept, at most (three fields, folded or not).
+constexpr std::size_t kMaxHeaderFields = 64 * 1024;
+constexpr const char* kHeaderFields = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM)]";
+
+// Whether `id` can go into a search line: printable ASCII, short enough for a line of its own.
+bool searchable(std::string_view id) {
+  if (id.empty() || id.size() > kMaxSearchLine / 2) return false;
+  for (const char c : id) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// "OR a b" over keys[lo, hi), balanced so that a long list nests only log2(n) deep.
+std::string anyOf(const std::vector<std::string>& keys, std::size_t lo, std::size_t hi) {
+  if (hi - lo == 1) return keys[lo];
+  const std::size_t mid = lo + (hi - lo) / 2;
+  return "OR " + anyOf(keys, lo, mid) + " " + anyOf(keys, mid, hi);
+}
+
+// "UID SEARCH <any of the keys>" commands, each line within kMaxSearchLine.
+std::vector<std::string> searchCommands(const std::vector<std::string>& keys) {
+  std::vector<std::string> commands;
+  std::size_t first = 0;
+  while (first < keys.size()) {
+    std::size_t last = first;
+    std::size_t length = kSearchLineOverhead + keys[first].size();
+    while (last + 1 < keys.size() && last + 1 - first < kMaxKeysPerSearch &&
+           length + 4 + keys[last + 1].size() <= kMaxSearchLine) {
+      ++last;
+      length += 4 + keys[last].size();  // "OR " and a space per key more
+    }
+    commands.push_back("UID SEARCH " + anyOf(keys, first, last + 1));
+    first = last + 1;
+  }
+  return commands;
+}
+
+// "UID FETCH <set> (...)" commands for `uids` (sorted, unique), ranges folded ("3:7,9"), each
+// line within kMaxSearchLine.
+std::vector<std::string> headerFetchCommands(const std::vector<std::uint32_t>& uids) {
+  const std::string tail = std::string(" (UID ") + kHeaderFields + ")";
+  std::vector<std::string> commands;
+  std::string set;
+  auto flush = [&] {
+    if (!set.empty()) commands.push_back("UID FETCH " + set + tail);
+    set.clear();
+  };
+  for (std::size_t i = 0; i < uids.size();) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+    std::string range = std::to_string(uids[i]);
+    if (j > i) range += ":" + std::to_string(uids[j]);
+    if (set.size() + range.size() + tail.size() + kSearchLineOverhead > kMaxSearchLine) flush();
+    set += (set.empty() ? "" : ",") + range;
+    i = j + 1;
+  }
+  flush();
+  return commands;
+}
+
 
 }  // namespace
 
@@ -734,6 +801,132 @@ Lookup ImapClient::lookup(std::string_view mailbox, const MessageFingerprint& fi
     checked.insert(checked.end(), uids->begin(), uids->end());
   }
   return Lookup::absent();
+}
+
+std::optional<std::string> ImapClient::pipeline(
+    const std::vector<std::string>& commands, std::string_view what,
+    const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
+  std::optional<std::string> refusal;
+  for (std::size_t first = 0; first < commands.size() && !refusal; first += kSearchWindow) {
+    const std::size_t end = std::min(commands.size(), first + kSearchWindow);
+    std::vector<std::string> tags;
+    for (std::size_t i = first; i < end; ++i) {
+      const std::string tag = nextTag();
+      outstanding_.insert(tag);
+      const std::string& command = commands[i];
+      const std::string trace = tag + " " +
+                                (command.size() > 120 ? command.substr(0, 117) + "..." : command);
+      connection_.queue(tag + " " + command + "\r\n", connection_.tracing() ? trace : std::string());
+      tags.push_back(tag);
+    }
+    connection_.flush();
+    // Every answer of the window is read, refused or not, so the session stays in step.
+    for (const std::string& tag : tags) {
+      const codec::ImapTagged reply = readTagged(tag, what, on_untagged);
+      if (reply.status != codec::ImapStatus::Ok && !refusal) refusal = taggedLine(reply);
+    }
+  }
+  return refusal;
+}
+
+CopySearch ImapClient::findCopies(const std::string& encoded, const std::vector<std::string>& keys) {
+  CopySearch result;
+  result.searched.push_back(encoded);
+  if (keys.empty()) return result;
+  const codec::ImapTagged opened = examine(encoded);
+  if (opened.status != codec::ImapStatus::Ok) {
+    const std::string code = codec::codeName(opened.code);
+    if (code == "NONEXISTENT" || code == "TRYCREATE") return result;
+    // Not every server names the reason (Microsoft 365): a mailbox LIST does not show is absent.
+    bool listed = false;
+    std::vector<Piece> pieces{Piece{"LIST \"\" ", nullptr, false}};
+    appendAstring(pieces, encoded);
+    const codec::ImapTagged list =
+        simpleCommand(pieces, "LIST reply", "LIST \"\" " + encoded,
+                      [&](const codec::ImapUntagged& u) { listed = listed || u.keyword == "LIST"; });
+    if (list.status == codec::ImapStatus::Ok && !listed) return result;
+    result.refused = taggedLine(opened);
+    return result;
+  }
+  std::vector<std::uint32_t> uids;
+  result.refused = pipeline(searchCommands(keys), "SEARCH reply", [&](const codec::ImapUntagged& u) {
+    if (u.keyword != "SEARCH") return;
+    const std::vector<std::uint32_t> found = codec::parseSearchNumbers(u.text);
+    uids.insert(uids.end(), found.begin(), found.end());
+  });
+  if (result.refused || uids.empty()) return result;
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+
+  // * 7 FETCH (UID 12 BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM)] {98}\r\n<fields>): the literal's
+  // bytes are kept (bounded) until the response they belong to is complete.
+  std::string fields;
+  parser_.setLiteralSink([&](std::string_view bytes) {
+    if (fields.size() < kMaxHeaderFields) {
+      fields.append(bytes.substr(0, kMaxHeaderFields - fields.size()));
+    }
+  });
+  struct StopSink {
+    codec::ImapResponseParser& parser;
+    ~StopSink() { parser.setLiteralSink({}); }
+  } stop{parser_};
+  std::set<std::uint32_t> seen;
+  result.refused = pipeline(headerFetchCommands(uids), "FETCH reply", [&](const codec::ImapUntagged& u) {
+    const auto uid = codec::fetchUid(u.text);
+    if (u.keyword == "FETCH" && uid && containsNoCase(u.text, "BODY[HEADER.FIELDS") &&
+        std::binary_search(uids.begin(), uids.end(), *uid) && seen.insert(*uid).second) {
+      HeaderCopy copy;
+      copy.uid = *uid;
+      copy.mailbox = encoded;
+      copy.message_id = codec::headerValue(fields, "Message-ID");
+      copy.date = codec::headerValue(fields, "Date");
+      copy.from = codec::headerValue(fields, "From");
+      result.found.push_back(std::move(copy));
+    }
+    fields.clear();
+  });
+  return result;
+}
+
+CopySearch ImapClient::findByMessageId(std::string_view mailbox, const std::vector<std::string>& ids) {
+  std::vector<std::string> keys;
+  for (const std::string& id : ids) {
+    if (!searchable(id) || codec::astringForm(id) == codec::AstringForm::Literal) continue;
+    keys.push_back("HEADER Message-ID " + codec::astringText(id));
+  }
+  return findCopies(encodeMailbox(mailbox), keys);
+}
+
+std::optional<CopySearch> ImapClient::findByMessageIdAnywhere(const std::vector<std::string>& ids) {
+  if (!hasCapability("X-GM-EXT-1")) return std::nullopt;
+  const std::optional<std::string> all = specialUseMailbox("\\All");
+  if (!all) return std::nullopt;
+  std::vector<std::string> keys;
+  for (const std::string& id : ids) {
+    // Gmail's search language: rfc822msgid:ID, without the angle brackets; an ID with a space
+    // or a quote would change the query, so it is not searched this way.
+    std::string_view bare = id;
+    if (bare.size() >= 2 && bare.front() == '<' && bare.back() == '>') {
+      bare = bare.substr(1, bare.size() - 2);
+    }
+    if (!searchable(bare) || bare.find_first_of(" \"\\(){}") != std::string_view::npos) continue;
+    keys.push_back("X-GM-RAW " + codec::astringText("rfc822msgid:" + std::string(bare)));
+  }
+  return findCopies(*all, keys);
+}
+
+std::optional<std::string> ImapClient::specialUseMailbox(std::string_view attribute) {
+  const bool selection = hasCapability("SPECIAL-USE") && hasCapability("LIST-EXTENDED");
+  const std::string command = selection ? "LIST (SPECIAL-USE) \"\" \"*\"" : "LIST \"\" \"*\"";
+  std::optional<std::string> found;
+  const codec::ImapTagged reply = simpleCommand(
+      {Piece{command, nullptr, false}}, "LIST reply", command, [&](const codec::ImapUntagged& u) {
+        if (u.keyword != "LIST" || found) return;
+        const auto entry = codec::parseListEntry(u.text);
+        if (entry && codec::hasAttribute(*entry, attribute)) found = entry->name;
+      });
+  if (reply.status != codec::ImapStatus::Ok) return std::nullopt;
+  return found;
 }
 
 void ImapClient::logout() noexcept {

@@ -78,6 +78,24 @@ class ImapClient {
   // could not take whole, is Unknown. Throws on connection trouble.
   Lookup lookup(std::string_view mailbox, const MessageFingerprint& fingerprint);
 
+  // The messages of `mailbox` (a folder name as append() takes it) whose Message-ID header
+  // contains one of `ids` (UID SEARCH HEADER, RFC 3501 §6.4.4), with their Message-ID, Date and
+  // From. The IDs are OR-ed into command lines of at most kMaxSearchLine characters, and the
+  // searches, then the UID FETCH BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM)] of the hits, go
+  // kSearchWindow commands at a time: a few round trips for thousands of IDs. Read-only (EXAMINE,
+  // PEEK). A mailbox that does not exist holds none; IDs that are not printable ASCII, or too long
+  // for a line, are not searched. A refusal is reported in the result. Throws on connection
+  // trouble.
+  CopySearch findByMessageId(std::string_view mailbox, const std::vector<std::string>& ids);
+  // The same in the whole account, on Gmail (X-GM-EXT-1): X-GM-RAW "rfc822msgid:ID" in the
+  // mailbox that LIST marks \All (RFC 6154; its name is in the user's language). nullopt when
+  // the server lacks X-GM-EXT-1 or shows no \All mailbox (hidden from IMAP in Gmail's settings).
+  std::optional<CopySearch> findByMessageIdAnywhere(const std::vector<std::string>& ids);
+  // The server's name of the mailbox LIST marks with `attribute` ("\\All"); nullopt when none
+  // does. LIST (SPECIAL-USE) where offered (RFC 6154 §3 with LIST-EXTENDED), else all of LIST.
+  // Throws on connection trouble.
+  std::optional<std::string> specialUseMailbox(std::string_view attribute);
+
   // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
   void create(std::string_view mailbox);
 
@@ -147,6 +165,15 @@ class ImapClient {
   std::optional<std::uint32_t> sameContent(const std::vector<std::uint32_t>& uids,
                                            std::uint64_t size, const std::string& sha256,
                                            std::string& refusal);
+  // Sends `commands` (without tags or line ends) kSearchWindow at a time, reading each window's
+  // answers before the next goes out; untagged responses go to `on_untagged`. Stops after the
+  // window with the first refusal and returns its line; nullopt when all were OK.
+  std::optional<std::string> pipeline(const std::vector<std::string>& commands,
+                                      std::string_view what,
+                                      const std::function<void(const codec::ImapUntagged&)>& on_untagged);
+  // findByMessageId() and findByMessageIdAnywhere() once the mailbox is chosen: EXAMINE
+  // `encoded`, search for any of `keys` (search keys), fetch the header fields of the hits.
+  CopySearch findCopies(const std::string& encoded, const std::vector<std::string>& keys);
   // Sends one APPEND per item of `which` (pipelined where the literal mode allows), or one
   // MULTIAPPEND for all of them (RFC 3502: all or nothing); records the tags in `p`.
   void sendSingles(PendingAppend& p, const std::vector<std::size_t>& which);

@@ -104,6 +104,27 @@ struct RecoverySearch {
 // the folder, whatever their size.
 std::vector<RecoverySearch> recoverySearches(const MessageFingerprint& fingerprint);
 
+// A message of the target that carries one of the Message-IDs looked for, with the header fields
+// that tell a copy from a look-alike (the caller compares them: a Message-ID alone proves little).
+struct HeaderCopy {
+  std::uint32_t uid = 0;
+  std::string mailbox;  // where it was found, as the server names it
+  std::optional<std::string> message_id, date, from;  // unfolded values (codec::headerValue)
+};
+
+// What a search for copies found: every candidate, or why the target could not be searched.
+struct CopySearch {
+  std::vector<HeaderCopy> found;
+  std::vector<std::string> searched;   // the mailboxes searched, as the server names them
+  std::optional<std::string> refused;  // set when a search was refused: the server's words
+};
+
+// The longest command line a copy search sends: well under the 9,900 characters Microsoft 365
+// accepts (the longest limit of the servers popgate knows is far above it).
+inline constexpr std::size_t kMaxSearchLine = 4000;
+// Search (or fetch) commands of a copy search in flight at once.
+inline constexpr std::size_t kSearchWindow = 16;
+
 // At most this many candidates of one search, the newest (highest UIDs) first, have their content
 // compared: the lost message was appended shortly before the crash.
 inline constexpr std::size_t kRecoveryCandidates = 16;

@@ -267,25 +267,39 @@ Listing Pop3Client::list() {
 
 void Pop3Client::retrieveMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
                               RetrieveHandler& handler) {
+  streamMany("RETR", {}, messages, max_bytes, true, handler);
+}
+
+void Pop3Client::headersMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
+                             RetrieveHandler& handler) {
+  streamMany("TOP", " 0", messages, max_bytes, false, handler);
+}
+
+void Pop3Client::streamMany(std::string_view verb, std::string_view suffix,
+                            const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
+                            bool sized, RetrieveHandler& handler) {
+  const std::string name(verb);
   const std::size_t window = pipelining() ? std::max<std::size_t>(options_.pipeline_window, 1) : 1;
+  auto cost = [&](const MessageInfo& m) { return sized ? m.size : 0; };
   std::size_t sent = 0;
   std::uint64_t bytes_in_flight = 0;
   for (std::size_t next = 0; next < messages.size(); ++next) {
-    // Keep up to `window` RETRs (and about pipeline_window_bytes) ahead of the one being read.
+    // Keep up to `window` commands (and about pipeline_window_bytes) ahead of the one being read.
     while (sent < messages.size() &&
-           (sent == next || (sent - next < window &&
-                             bytes_in_flight + messages[sent].size <= options_.pipeline_window_bytes))) {
-      command("RETR", std::to_string(messages[sent].number), "RETR", false);
-      bytes_in_flight += messages[sent].size;
+           (sent == next ||
+            (sent - next < window &&
+             bytes_in_flight + cost(messages[sent]) <= options_.pipeline_window_bytes))) {
+      command(verb, std::to_string(messages[sent].number) + std::string(suffix), name, false);
+      bytes_in_flight += cost(messages[sent]);
       ++sent;
     }
     connection_.flush();
 
     const MessageInfo& message = messages[next];
-    const codec::Pop3Reply reply = readReply("RETR reply");
-    bytes_in_flight -= std::min(bytes_in_flight, message.size);
+    const codec::Pop3Reply reply = readReply(name + " reply");
+    bytes_in_flight -= std::min(bytes_in_flight, cost(message));
     if (!reply.ok()) {
-      if (transientCode(reply.code)) refused("RETR " + std::to_string(message.number), reply, false);
+      if (transientCode(reply.code)) refused(name + " " + std::to_string(message.number), reply, false);
       handler.end(message, RetrieveOutcome::Refused, reply.line);
       continue;
     }
@@ -302,7 +316,10 @@ void Pop3Client::retrieveMany(const std::vector<MessageInfo>& messages, std::uin
                          throw Error(ErrorKind::Transient,
                                      connection_.label() + ": message " +
                                          std::to_string(message.number) +
-                                         " is far larger than its LIST size; connection dropped");
+                                         (sized ? " is far larger than its LIST size"
+                                                : " has a header far larger than " +
+                                                      std::to_string(max_bytes) + " bytes") +
+                                         "; connection dropped");
                        }
                        return result;
                      });

@@ -104,6 +104,17 @@ class Pop3Client {
   void retrieveMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
                     RetrieveHandler& handler);
 
+  // "TOP n 0" for each message (RFC 1939 §7: its header block and the empty line after it), in
+  // the same pipelined stream and with the same care as retrieveMany(): dot-unstuffed bytes to the
+  // handler's sinks, TooLarge past `max_bytes`, Refused for -ERR (a server that lacks TOP refuses
+  // each). The window counts commands only: headers are small whatever LIST says. Throws on
+  // connection trouble ([SYS/TEMP]-style refusals too): messages not yet ended have no header.
+  void headersMany(const std::vector<MessageInfo>& messages, std::uint64_t max_bytes,
+                   RetrieveHandler& handler);
+  // Whether TOP is worth trying: listed in CAPA, or the server has no CAPA (TOP is optional in
+  // RFC 1939; headersMany() then learns by its answers).
+  bool offersTop() const noexcept { return !caps_known_ || caps_.top; }
+
   // Marks messages for deletion (pipelined when offered); returns those the server refused, with
   // its words. Nothing is deleted until quit() succeeds.
   std::vector<Refusal> markDeleted(const std::vector<std::uint32_t>& numbers);
@@ -127,6 +138,12 @@ class Pop3Client {
   void command(std::string_view verb, std::string_view arg, std::string_view what,
                bool flush = true);
   [[noreturn]] void refused(std::string_view what, const codec::Pop3Reply& reply, bool at_login);
+  // retrieveMany() and headersMany(): "VERB n[ suffix]" per message, pipelined in windows of
+  // Pop3Options::pipeline_window commands (and, when `sized`, about pipeline_window_bytes of
+  // listed sizes), each answer's body streamed to the handler.
+  void streamMany(std::string_view verb, std::string_view suffix,
+                  const std::vector<MessageInfo>& messages, std::uint64_t max_bytes, bool sized,
+                  RetrieveHandler& handler);
 
   net::Connection connection_;
   std::string host_;

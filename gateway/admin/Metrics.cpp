@@ -103,7 +103,7 @@ struct AccountMetric {
 };
 
 // The per-account families with one sample per account. Counters end in _total.
-constexpr std::array<AccountMetric, 15> kAccountMetrics{{
+constexpr std::array<AccountMetric, 17> kAccountMetrics{{
     {"popgate_polls_total", "counter", "Polls finished (successful or not) since the start.",
      [](const AccountStatus& a) { return formatUnsigned(a.polls); }},
     {"popgate_poll_failures_total", "counter", "Polls that failed since the start.",
@@ -124,6 +124,10 @@ constexpr std::array<AccountMetric, 15> kAccountMetrics{{
     {"popgate_messages_too_large_total", "counter",
      "Messages over max_message_size left on the server (counted on every poll).",
      [](const AccountStatus& a) { return formatUnsigned(a.too_large); }},
+    {"popgate_messages_in_target_total", "counter",
+     "New messages found already in the target by Message-ID, Date and From (dedupe), not "
+     "appended.",
+     [](const AccountStatus& a) { return formatUnsigned(a.in_target); }},
     {"popgate_bytes_uploaded_total", "counter", "Bytes of messages appended to the target.",
      [](const AccountStatus& a) { return formatUnsigned(a.bytes); }},
     {"popgate_last_success_timestamp_seconds", "gauge",
@@ -142,6 +146,9 @@ constexpr std::array<AccountMetric, 15> kAccountMetrics{{
      [](const AccountStatus& a) { return formatUnsigned(a.quarantined); }},
     {"popgate_messages_listed", "gauge", "Messages in the POP maildrop at the last poll.",
      [](const AccountStatus& a) { return formatUnsigned(a.listed); }},
+    {"popgate_messages_not_imported", "gauge",
+     "Messages on the POP server before the account's first pass (backlog), left there.",
+     [](const AccountStatus& a) { return formatUnsigned(a.backlog); }},
 }};
 
 void renderProcess(const StatusSnapshot& snapshot, Exposition& out) {

@@ -52,6 +52,7 @@ Object::Ptr renderTotals(const AccountStatus& account) {
   totals->set("bytes", account.bytes);
   totals->set("rejected", account.rejected);
   totals->set("too_large", account.too_large);
+  totals->set("in_target", account.in_target);
   return totals;
 }
 
@@ -85,6 +86,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("listed", account.listed);
   object->set("waiting_bytes", account.waiting_bytes);
   object->set("quarantined", account.quarantined);
+  object->set("not_imported", account.backlog);
   object->set("quarantine", renderQuarantine(account.quarantine));
   return object;
 }

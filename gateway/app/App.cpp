@@ -31,6 +31,8 @@ constexpr int kUnusable = 2;
 constexpr const char* kUsage =
     "usage: popgate run    --config FILE                 daemon in the foreground\n"
     "       popgate once   --config FILE [--account NAME] one pass, then exit\n"
+    "                      [--dry-run]                   say what the pass would upload, skip and\n"
+    "                                                    delete, and do none of it\n"
     "       popgate check  --config FILE                 validate the config and secrets\n"
     "       popgate health --config FILE                 exit 0 when the daemon answers\n"
     "       popgate --help | --version\n"
@@ -40,6 +42,7 @@ struct Args {
   std::string command;
   std::string config;
   std::optional<std::string> account;
+  bool dry_run = false;
 };
 
 // Parses argv; throws Error(Config) with a one-line reason.
@@ -62,6 +65,8 @@ Args parseArgs(int argc, char** argv) {
       args.account = value();
     } else if (opt.rfind("--account=", 0) == 0 && args.command == "once") {
       args.account = opt.substr(10);
+    } else if (opt == "--dry-run" && args.command == "once") {
+      args.dry_run = true;
     } else {
       throw Error(ErrorKind::Config, "unknown option " + opt + " for " + args.command);
     }
@@ -84,7 +89,11 @@ int commandHealth(const config::GatewayConfig& cfg) {
   return admin::probeHealth(cfg.admin->host, cfg.admin->port, std::chrono::seconds(5));
 }
 
-int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::string>& only) {
+// A dry run's plan lines per account, at most this many per action.
+constexpr std::size_t kPlanLines = 50;
+
+int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::string>& only,
+                bool dry_run) {
   setupLogging(cfg.log_level, cfg.log_format, std::cerr);
   std::vector<const config::PopAccount*> accounts;
   if (only) {
@@ -103,8 +112,11 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
   Ledger ledger(cfg.state_dir / "ledger.sqlite");
+  PollOptions options;
+  options.dry_run = dry_run;
+  if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n";
   const std::vector<PollResult> results =
-      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls);
+      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options);
   int code = kOk;
   for (const PollResult& r : results) {
     for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);
@@ -113,6 +125,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
       code = kAccountFailed;
     }
     std::cout << summarize(r) << "\n";
+    for (const std::string& line : planLines(r, kPlanLines)) std::cout << line << "\n";
   }
   return code;
 }
@@ -149,7 +162,7 @@ int runApp(int argc, char** argv) {
     config::GatewayConfig cfg = config::loadConfig(args.config);
     if (args.command == "check") return commandCheck(cfg);
     if (args.command != "health") config::requirePrivateSecrets(cfg);
-    if (args.command == "once") return commandOnce(cfg, args.account);
+    if (args.command == "once") return commandOnce(cfg, args.account, args.dry_run);
     if (args.command == "health") return commandHealth(cfg);
     return runDaemon(args.config, std::move(cfg));
   } catch (const Error& e) {

@@ -1,5 +1,6 @@
 #include "ImapSink.h"
 
+#include <set>
 #include <utility>
 
 namespace popgate::gateway {
@@ -53,6 +54,30 @@ std::vector<imap::AppendOutcome> ImapSink::finish() {
 imap::Lookup ImapSink::lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) {
   return withSession(
       [&](imap::ImapClient& session) { return session.lookup(folder, fingerprint); });
+}
+
+imap::CopySearch ImapSink::findCopies(const std::string& folder,
+                                      const std::vector<std::string>& message_ids) {
+  return withSession([&](imap::ImapClient& session) {
+    imap::CopySearch result = session.findByMessageId(folder, message_ids);
+    if (result.refused) return result;
+    std::set<std::string> in_folder;
+    for (const imap::HeaderCopy& copy : result.found) {
+      if (copy.message_id) in_folder.insert(*copy.message_id);
+    }
+    std::vector<std::string> elsewhere;
+    for (const std::string& id : message_ids) {
+      if (in_folder.count(id) == 0) elsewhere.push_back(id);
+    }
+    if (elsewhere.empty()) return result;
+    if (std::optional<imap::CopySearch> anywhere = session.findByMessageIdAnywhere(elsewhere)) {
+      result.searched.insert(result.searched.end(), anywhere->searched.begin(),
+                             anywhere->searched.end());
+      result.found.insert(result.found.end(), anywhere->found.begin(), anywhere->found.end());
+      result.refused = anywhere->refused;
+    }
+    return result;
+  });
 }
 
 std::optional<std::uint64_t> ImapSink::appendLimit() {

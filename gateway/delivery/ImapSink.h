@@ -29,6 +29,9 @@ class ImapSink final : public MailSink {
   std::vector<imap::AppendOutcome> finish() override;
   std::size_t preferredBatch() const override { return preferred_batch_; }
   imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) override;
+  // The folder, then (on Gmail) All Mail for the IDs not found in the folder.
+  imap::CopySearch findCopies(const std::string& folder,
+                              const std::vector<std::string>& message_ids) override;
   void prepare() override;
   std::optional<std::uint64_t> appendLimit() override;
 

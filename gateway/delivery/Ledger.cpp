@@ -15,8 +15,12 @@ namespace popgate::gateway {
 
 namespace {
 
-// The tables below; a new column or table means a new version. 2: the notice tables.
-constexpr int kSchemaVersion = 2;
+// The tables below, by version (a new table or column means a new version, and a step in
+// migrate() that brings an older file up to it in place):
+//   1  messages; uploads (added later within version 1: created when missing)
+//   2  accounts: when each account's first pass was recorded (backlog: none / since)
+//   3  notice_episodes, notice_once, notice_queue: notices to the user (gateway/service/Notifier)
+constexpr int kSchemaVersion = 3;
 
 std::once_flag register_once;
 
@@ -56,56 +60,77 @@ void Ledger::migrate() {
   s << "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
   std::vector<std::string> version;
   s << "SELECT value FROM meta WHERE key = 'schema'", into(version), now;
+  int from = 0;  // 0: a new file
   if (!version.empty()) {
-    int schema = 0;
     const std::string& text = version.front();
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), schema);
-    if (error != std::errc() || end != text.data() + text.size() || schema < 1) {
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), from);
+    if (error != std::errc() || end != text.data() + text.size() || from < 1) {
       throw Error(ErrorKind::Internal, "ledger " + file_.string() +
                                            " has an unreadable schema version (\"" + text +
                                            "\"): it is not a popgate ledger, or it is damaged");
     }
-    if (schema > kSchemaVersion) {
+    if (from > kSchemaVersion) {
       throw Error(ErrorKind::Internal, "ledger " + file_.string() +
                                            " was written by a newer popgate (schema " + text + ")");
     }
   }
-  s << "CREATE TABLE IF NOT EXISTS messages ("
-       " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
-       " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
-       " message_id TEXT NOT NULL DEFAULT '', folder TEXT NOT NULL DEFAULT '',"
-       " uidvalidity INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
-       " uploaded_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
-       " retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
-       " missing_since INTEGER NOT NULL DEFAULT 0,"
-       " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
-       " PRIMARY KEY (account, key)) WITHOUT ROWID",
-      now;
-  // Upload volume per target and hour, for the daily upload budget (it outlives the message rows,
-  // which go once a message has left the POP server).
-  s << "CREATE TABLE IF NOT EXISTS uploads (target TEXT NOT NULL, hour INTEGER NOT NULL,"
-       " bytes INTEGER NOT NULL, PRIMARY KEY (target, hour)) WITHOUT ROWID",
-      now;
-  // Notices to the user (gateway/service/Notifier): open failure episodes, the once-only notices
-  // already queued (a quarantined message's), and the queue of notices still to deliver.
-  s << "CREATE TABLE IF NOT EXISTS notice_episodes (account TEXT PRIMARY KEY,"
-       " since INTEGER NOT NULL, failures INTEGER NOT NULL, noticed INTEGER NOT NULL,"
-       " kind INTEGER NOT NULL, error TEXT NOT NULL) WITHOUT ROWID",
-      now;
-  s << "CREATE TABLE IF NOT EXISTS notice_once (account TEXT NOT NULL, key TEXT NOT NULL,"
-       " at INTEGER NOT NULL DEFAULT (strftime('%s','now')), PRIMARY KEY (account, key))"
-       " WITHOUT ROWID",
-      now;
-  s << "CREATE TABLE IF NOT EXISTS notice_queue (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-       " account TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,"
-       " created INTEGER NOT NULL, to_mailbox INTEGER NOT NULL, to_webhook INTEGER NOT NULL,"
-       " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL)",
-      now;
-  const std::string current = std::to_string(kSchemaVersion);
-  if (version.empty()) {
-    s << "INSERT INTO meta (key, value) VALUES ('schema', '" + current + "')", now;
-  } else if (version.front() != current) {  // an older ledger, now with the new tables
-    s << "UPDATE meta SET value = '" + current + "' WHERE key = 'schema'", now;
+  // One transaction: a popgate killed halfway through leaves the file as it was.
+  s.begin();
+  try {
+    s << "CREATE TABLE IF NOT EXISTS messages ("
+         " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
+         " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
+         " message_id TEXT NOT NULL DEFAULT '', folder TEXT NOT NULL DEFAULT '',"
+         " uidvalidity INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
+         " uploaded_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+         " retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+         " missing_since INTEGER NOT NULL DEFAULT 0,"
+         " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+         " PRIMARY KEY (account, key)) WITHOUT ROWID",
+        now;
+    // Upload volume per target and hour, for the daily upload budget (it outlives the message
+    // rows, which go once a message has left the POP server).
+    s << "CREATE TABLE IF NOT EXISTS uploads (target TEXT NOT NULL, hour INTEGER NOT NULL,"
+         " bytes INTEGER NOT NULL, PRIMARY KEY (target, hour)) WITHOUT ROWID",
+        now;
+    // Per account: when its first pass (the one that records the backlog) was done.
+    s << "CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY,"
+         " first_pass_at INTEGER NOT NULL) WITHOUT ROWID",
+        now;
+    // Notices to the user (gateway/service/Notifier): open failure episodes, the once-only
+    // notices already queued (a quarantined message's), and the queue of notices to deliver.
+    s << "CREATE TABLE IF NOT EXISTS notice_episodes (account TEXT PRIMARY KEY,"
+         " since INTEGER NOT NULL, failures INTEGER NOT NULL, noticed INTEGER NOT NULL,"
+         " kind INTEGER NOT NULL, error TEXT NOT NULL) WITHOUT ROWID",
+        now;
+    s << "CREATE TABLE IF NOT EXISTS notice_once (account TEXT NOT NULL, key TEXT NOT NULL,"
+         " at INTEGER NOT NULL DEFAULT (strftime('%s','now')), PRIMARY KEY (account, key))"
+         " WITHOUT ROWID",
+        now;
+    s << "CREATE TABLE IF NOT EXISTS notice_queue (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " account TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,"
+         " created INTEGER NOT NULL, to_mailbox INTEGER NOT NULL, to_webhook INTEGER NOT NULL,"
+         " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL)",
+        now;
+    if (from == 1) {
+      // An account with rows has had its first pass under the older popgate.
+      s << "INSERT OR IGNORE INTO accounts (account, first_pass_at)"
+           " SELECT DISTINCT account, strftime('%s','now') FROM messages",
+          now;
+    }
+    const std::string current = std::to_string(kSchemaVersion);
+    if (from == 0) {
+      s << "INSERT INTO meta (key, value) VALUES ('schema', '" + current + "')", now;
+    } else if (from < kSchemaVersion) {
+      s << "UPDATE meta SET value = '" + current + "' WHERE key = 'schema'", now;
+    }
+    s.commit();
+  } catch (...) {
+    try {
+      s.rollback();
+    } catch (...) {
+    }
+    throw;
   }
 }
 
@@ -147,6 +172,31 @@ std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {
 
 void Ledger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
   if (changes.empty()) return;
+  std::lock_guard lock(mutex_);
+  write(account, changes, std::nullopt);
+}
+
+std::optional<std::int64_t> Ledger::firstPassDone(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account;
+  std::vector<Int> at;
+  try {
+    *session_ << "SELECT first_pass_at FROM accounts WHERE account = ?", use(acct), into(at), now;
+  } catch (const Poco::Exception& e) {
+    fail(file_, "read the first pass of " + account, e);
+  }
+  if (at.empty()) return std::nullopt;
+  return at.front();
+}
+
+void Ledger::completeFirstPass(const std::string& account,
+                               const std::vector<LedgerChange>& changes, std::int64_t at) {
+  std::lock_guard lock(mutex_);
+  write(account, changes, at);
+}
+
+void Ledger::write(const std::string& account, const std::vector<LedgerChange>& changes,
+                   std::optional<std::int64_t> first_pass_at) {
   // The last change of each key wins; then one statement for the removals and one for the rows,
   // each bound to whole columns (prepared once, not once per row).
   std::map<std::string, const LedgerChange*> last;
@@ -176,7 +226,6 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
     attempts.push_back(e.attempts);
     missing.push_back(e.missing_since);
   }
-  std::lock_guard lock(mutex_);
   auto& s = *session_;
   try {
     s.begin();
@@ -191,6 +240,12 @@ void Ledger::commit(const std::string& account, const std::vector<LedgerChange>&
           use(accounts), use(keys), use(states), use(sizes), use(shas), use(ids), use(folders),
           use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts),
           use(missing), now;
+    }
+    if (first_pass_at) {
+      std::string acct = account;
+      Int at = *first_pass_at;
+      s << "INSERT OR REPLACE INTO accounts (account, first_pass_at) VALUES (?, ?)", use(acct),
+          use(at), now;
     }
     s.commit();
   } catch (const Poco::Exception& e) {

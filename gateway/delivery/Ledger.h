@@ -4,13 +4,16 @@
 // delivery promise hold across crashes:
 //   (none) → InFlight (before the APPEND is sent) → Uploaded (after the tagged OK) → Deleted
 //   (after DELE and a successful QUIT); Rejected and TooLarge park a message on the POP server.
-// Every commit() is one transaction, durable when it returns (group commit per window).
+// Moving off another fetcher adds two ends: Existing (on the server before the account's first
+// pass, kept there for good) and InTarget (a copy was already in the target; never appended).
+// Every commit() is one transaction, durable when it returns (group commit per window). The file
+// carries its schema version and is migrated in place when an older popgate wrote it.
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +31,8 @@ enum class LedgerState : int {
   Deleted = 3,   // DELE + QUIT succeeded; the row goes when the UIDL leaves the listing
   Rejected = 4,  // the target refused it; kept on POP, retried at retry_at
   TooLarge = 5,  // over max_message_size; kept on POP, never fetched
+  Existing = 6,  // backlog: on the server before the first pass; never imported, never deleted
+  InTarget = 7,  // dedupe: a copy was already in the target; deletable like Uploaded
 };
 
 // One row. `key` is the UIDL, or "UIDL sha256:HEX" when the server repeats a UIDL.
@@ -40,7 +45,7 @@ struct LedgerEntry {
   std::string folder;              // where it was (or is being) appended
   std::uint32_t uidvalidity = 0;   // APPENDUID, 0 when the server gave none
   std::uint32_t uid = 0;
-  std::int64_t uploaded_at = 0;    // unix seconds
+  std::int64_t uploaded_at = 0;    // unix seconds (InTarget: when the copy was found)
   std::string reason;              // why Rejected/TooLarge, for /status
   std::int64_t retry_at = 0;       // Rejected: when to try again
   std::uint32_t attempts = 0;      // Rejected: how often the target refused it
@@ -86,6 +91,14 @@ class Ledger {
   std::map<std::string, LedgerEntry> load(const std::string& account);
   // Applies `changes` in one transaction; durable on return. Throws Error(Internal).
   void commit(const std::string& account, const std::vector<LedgerChange>& changes);
+  // When `account`'s first pass was recorded (unix seconds); nullopt before it. Accounts with
+  // rows in a ledger from before this record existed count as done.
+  std::optional<std::int64_t> firstPassDone(const std::string& account);
+  // Applies `changes` (the backlog found on the server) and records `account`'s first pass as
+  // done at `at`, in one transaction: either both are durable on return, or neither. Throws
+  // Error(Internal).
+  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
+                         std::int64_t at);
   // Forgets rows whose UIDL (the key up to its first space) is not in `present`: Deleted rows at
   // once (popgate deleted them), the others once missing for longer than `grace` (a server that
   // hides its messages for a while must not get them uploaded again). Listed rows stop being
@@ -120,6 +133,10 @@ class Ledger {
 
  private:
   void migrate();
+  // Writes `changes` (and, when `first_pass_at` is set, the first-pass record) in one
+  // transaction. Caller holds mutex_.
+  void write(const std::string& account, const std::vector<LedgerChange>& changes,
+             std::optional<std::int64_t> first_pass_at);
   void insertNotice(const QueuedNotice& notice);  // caller holds mutex_, inside a transaction
   std::filesystem::path file_;
   std::mutex mutex_;

@@ -44,6 +44,17 @@ class MailSink {
   // on proof by content, Unknown when the target could not be searched (see imap::Lookup).
   // Throws Error when the connection fails.
   virtual imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) = 0;
+  // Messages already in the target that carry one of `message_ids` (dedupe: message-id): in
+  // `folder`, and anywhere in the account where the target can search that (Gmail's All Mail),
+  // with the header fields that tell a copy from a look-alike. Read-only. A refused search is
+  // reported in the result (CopySearch::refused); throws Error when the connection fails.
+  virtual imap::CopySearch findCopies(const std::string& folder,
+                                      const std::vector<std::string>& message_ids) {
+    (void)folder, (void)message_ids;
+    imap::CopySearch none;
+    none.refused = "this target cannot be searched for copies";
+    return none;
+  }
   // Gets ready for appends that are about to come (opens and logs in a session). Throws Error.
   virtual void prepare() {}
   // The largest message the target takes (IMAP APPENDLIMIT), when it says; asked once per pass

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "connectors/common/Error.h"
 #include "connectors/pop3/Pop3Client.h"
 
 namespace popgate::gateway {
@@ -17,6 +18,15 @@ class MailSource {
   // Streams the messages to the handler in order (see Pop3Client::retrieveMany). Throws Error.
   virtual void retrieve(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
                         pop3::RetrieveHandler& handler) = 0;
+  // Whether headers() can work here (the server offers TOP, or may: see Pop3Client::offersTop).
+  virtual bool readsHeaders() const noexcept { return false; }
+  // Streams each message's header block (TOP n 0) to the handler in order, in one pipelined
+  // stream where the server allows (see Pop3Client::headersMany). Throws Error.
+  virtual void headers(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
+                       pop3::RetrieveHandler& handler) {
+    (void)messages, (void)max_bytes, (void)handler;
+    throw Error(ErrorKind::Internal, "this mail source cannot read headers");
+  }
   // Marks for deletion; returns those refused. Nothing is deleted before commit().
   virtual std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) = 0;
   // Ends the session so the server applies the deletions (QUIT). True when it confirmed.

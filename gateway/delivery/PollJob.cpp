@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "MessageQueue.h"
+#include "connectors/common/Printable.h"
 #include "Spool.h"
 #include "connectors/codec/HeaderScan.h"
 
@@ -150,6 +151,7 @@ bool PollJob::repeated(const std::string& uidl) const {
 }
 
 bool PollJob::wantsDeletion(const LedgerEntry& entry) const {
+  if (entry.state == LedgerState::Existing) return false;  // the backlog stays where it is
   if (!account_.keep) return true;
   if (account_.delete_after_days == 0 || entry.uploaded_at == 0) return false;
   return now() - entry.uploaded_at >= static_cast<std::int64_t>(account_.delete_after_days) * 86400;
@@ -167,7 +169,7 @@ void PollJob::fail(const Error& error, bool stop_uploads) {
 }
 
 void PollJob::record(std::vector<LedgerChange>& changes) {
-  ledger_.commit(account_.name, changes);  // durable on return
+  if (!options_.dry_run) ledger_.commit(account_.name, changes);  // durable on return
   std::lock_guard lock(mutex_);
   for (const LedgerChange& c : changes) {
     if (c.forget) {
@@ -178,6 +180,22 @@ void PollJob::record(std::vector<LedgerChange>& changes) {
   }
   changes.clear();
 }
+
+void PollJob::recordFirstPass(std::vector<LedgerChange>& changes) {
+  if (!options_.dry_run) ledger_.completeFirstPass(account_.name, changes, now());
+  first_pass_ = false;
+  std::lock_guard lock(mutex_);
+  for (const LedgerChange& c : changes) entries_[c.entry.key] = c.entry;
+  changes.clear();
+}
+
+void PollJob::planned(std::string action, const std::string& uidl, std::string why) {
+  if (!options_.dry_run) return;
+  std::lock_guard lock(mutex_);
+  result_.plan.push_back(PlannedAction{std::move(action), uidl, std::move(why)});
+}
+
+bool PollJob::unseen(const std::string& uidl) const { return known_uidls_.count(uidl) == 0; }
 
 void PollJob::settled(std::uint64_t listed_size) {
   result_.waiting_bytes -= std::min(result_.waiting_bytes, listed_size);
@@ -196,6 +214,10 @@ void PollJob::reset() {
   first_error_.reset();
   uploads_stopped_ = false;
   limit_ = account_.max_message_size;
+  first_pass_ = false;
+  known_uidls_.clear();
+  headers_.clear();
+  result_.dry_run = options_.dry_run;
 }
 
 PollResult PollJob::run() noexcept {
@@ -219,65 +241,182 @@ PollResult PollJob::run() noexcept {
 }
 
 void PollJob::pass() {
-  std::error_code ec;
-  std::filesystem::create_directories(spool_dir_, ec);
-  // Spool files left by a killed process are worthless: the ledger decides what is fetched again.
-  for (const auto& stale : std::filesystem::directory_iterator(spool_dir_, ec)) {
-    std::filesystem::remove(stale.path(), ec);
+  if (!options_.dry_run) {
+    std::error_code ec;
+    std::filesystem::create_directories(spool_dir_, ec);
+    // Spool files left by a killed process are worthless: the ledger decides what is fetched again.
+    for (const auto& stale : std::filesystem::directory_iterator(spool_dir_, ec)) {
+      std::filesystem::remove(stale.path(), ec);
+    }
   }
 
   source_ = source_factory_();
   step("connected");
-  const pop3::Listing listing = source_->list();
+  pop3::Listing listing = source_->list();
   step("listed");
   result_.listed = listing.messages.size();
   result_.problems.addAll(listing.problems);
 
+  survey(listing);
+  readHeaders(listing);
   transfer(plan(listing));
   if (first_error_) throw *first_error_;
   checkStop();
   finishSession();
 }
 
-std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
+void PollJob::survey(const pop3::Listing& listing) {
   std::set<std::string> present;
+  uidl_count_.clear();
   for (const auto& m : listing.messages) {
     ++uidl_count_[m.uidl];
     present.insert(m.uidl);
   }
-  ledger_.prune(account_.name, present, now(), options_.forget_after.count());
+  if (!options_.dry_run) {
+    ledger_.prune(account_.name, present, now(), options_.forget_after.count());
+  }
   entries_ = ledger_.load(account_.name);
+  known_uidls_.clear();
+  for (const auto& [key, entry] : entries_) known_uidls_.insert(uidlOfKey(key));
+  first_pass_ = !ledger_.firstPassDone(account_.name).has_value();
+}
+
+void PollJob::readHeaders(pop3::Listing& listing) {
+  const bool dates = first_pass_ && account_.backlog == config::Backlog::Since;
+  const bool ids = account_.dedupe == config::Dedupe::MessageId;
+  if (!dates && !ids) return;
+  auto wanted = [&] {
+    std::vector<pop3::MessageInfo> out;
+    for (const auto& m : listing.messages) {
+      if (unseen(m.uidl) && (dates || !repeated(m.uidl))) out.push_back(m);
+    }
+    return out;
+  };
+  std::vector<pop3::MessageInfo> messages = wanted();
+  if (messages.empty()) return;
+  if (!source_->readsHeaders()) {
+    note(std::string("the POP3 server does not offer TOP, so the headers of new messages cannot be "
+                     "read before retrieval: ") +
+         (dates ? "backlog: since takes them all as new" : "") + (dates && ids ? ", and " : "") +
+         (ids ? "dedupe: message-id cannot look for them in the target" : ""));
+    return;
+  }
+  try {
+    source_->headers(messages, HeaderReader::kMaxHeaderBytes, headers_);
+  } catch (const Error& e) {
+    // A server that offers PIPELINING and then fails under it: once more, one command at a time.
+    if (!source_->pipelining() || !options_.reopen_without_pipelining ||
+        (e.kind() != ErrorKind::Transient && e.kind() != ErrorKind::Protocol)) {
+      throw;
+    }
+    note(std::string("the POP3 server failed under PIPELINING (") + e.what() +
+         "); going on without pipelining");
+    source_->abandon();
+    source_ = options_.reopen_without_pipelining();
+    step("connected");
+    listing = source_->list();  // message numbers belong to a session
+    step("listed");
+    result_.listed = listing.messages.size();
+    survey(listing);
+    headers_.clear();
+    messages = wanted();
+    source_->headers(messages, HeaderReader::kMaxHeaderBytes, headers_);
+  }
+  // A server that deletes what was retrieved at QUIT (EXPIRE 0) might count a TOP as retrieval:
+  // such a pass ends without QUIT (deletions wait for a pass that reads no header).
+  retrieved_not_uploaded_ = true;
+  if (headers_.unread() > 0) {
+    note(std::to_string(headers_.unread()) + " of " + std::to_string(messages.size()) +
+         " headers could not be read with TOP" +
+         (headers_.lastRefusal().empty() ? std::string()
+                                         : " (server said: " + headers_.lastRefusal() + ")") +
+         "; those messages count as new");
+  }
+}
+
+std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
+  // The first pass takes the backlog: every message (none) or those sent before the day (since)
+  // that no earlier pass has seen. A repeated UIDL is backlog only when all its messages are.
+  std::set<std::string> backlog;
+  if (first_pass_ && account_.backlog != config::Backlog::All) {
+    std::map<std::string, bool> old;
+    for (const auto& m : listing.messages) {
+      if (!unseen(m.uidl)) continue;
+      bool before = account_.backlog == config::Backlog::None;
+      if (!before) {
+        const HeaderFacts* facts = headers_.find(m.number);
+        before = facts != nullptr && facts->sent && facts->sent->utc < account_.backlog_since;
+      }
+      const auto [it, fresh] = old.emplace(m.uidl, before);
+      if (!fresh) it->second = it->second && before;
+    }
+    for (const auto& [uidl, before] : old) {
+      if (before) backlog.insert(uidl);
+    }
+  }
+  const std::string backlog_why =
+      account_.backlog == config::Backlog::Since
+          ? "backlog: " + config::backlogText(account_) + " (Date: before that day)"
+          : std::string("backlog: on the server before the first pass");
 
   std::vector<pop3::MessageInfo> fetch;
   std::vector<LedgerChange> parked;
   for (const auto& m : listing.messages) {
     const bool many = repeated(m.uidl);
+    if (backlog.count(m.uidl) > 0) {
+      ++result_.backlog;
+      planned("skip", m.uidl, backlog_why);
+      LedgerEntry e;
+      e.key = m.uidl;
+      e.state = LedgerState::Existing;
+      e.size = m.size;
+      e.reason = backlog_why;
+      parked.push_back(LedgerChange{e, false});
+      continue;
+    }
+    if (auto it = entries_.find(m.uidl); it != entries_.end() &&
+                                         it->second.state == LedgerState::Existing) {
+      // By UIDL even when it repeats: the backlog was taken by UIDL.
+      ++result_.backlog;
+      planned("skip", m.uidl, "backlog (recorded on the first pass)");
+      continue;
+    }
     if (!many) {
       if (auto it = entries_.find(m.uidl); it != entries_.end()) {
         const LedgerEntry& e = it->second;
         switch (e.state) {
           case LedgerState::Uploaded:
+          case LedgerState::InTarget:
             ++result_.skipped;
             deleteLater(m.number, e);
             continue;
           case LedgerState::Deleted:
             // Deleted, yet listed again: either the server did not really delete it, or it
             // reuses UIDLs. Its content decides (identify()); a reused UIDL is a new message.
+            if (options_.dry_run) {  // no content to decide by: most likely the same message
+              ++result_.skipped;
+              deleteLater(m.number, e);
+              continue;
+            }
             break;
           case LedgerState::TooLarge:
             if (std::max(m.size, e.size) > account_.max_message_size) {
               ++result_.too_large;
+              planned("skip", m.uidl, "too large: " + e.reason);
               continue;
             }
             break;  // the limit was raised: fetch it now
           case LedgerState::Rejected:
             if (now() < e.retry_at) {
               ++result_.quarantined;
+              planned("skip", m.uidl, "quarantined: " + e.reason);
               continue;
             }
             break;
           case LedgerState::InFlight:
             break;  // fetched again, then looked up in the target before any APPEND
+          case LedgerState::Existing:
+            break;  // handled above
         }
       }
       // A UIDL without a row of its own may still have rows from when it repeated: the content,
@@ -285,6 +424,7 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
     }
     if (m.size > account_.max_message_size) {
       ++result_.too_large;
+      planned("skip", m.uidl, "too large: " + std::to_string(m.size) + " bytes, over max_message_size");
       if (!many) {
         LedgerEntry e;
         e.key = m.uidl;
@@ -297,8 +437,91 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
     }
     fetch.push_back(m);
   }
-  record(parked);
+  if (first_pass_) {
+    recordFirstPass(parked);  // the backlog and "first pass done": one transaction
+    step("first-pass");
+  } else {
+    record(parked);
+  }
   return fetch;
+}
+
+std::vector<pop3::MessageInfo> PollJob::dedupe(std::vector<pop3::MessageInfo> fetch) {
+  if (account_.dedupe != config::Dedupe::MessageId) return fetch;
+  // Only messages never seen before, each with its own UIDL and a Message-ID read with TOP.
+  std::map<std::string, std::vector<std::size_t>> by_id;  // Message-ID → indices into fetch
+  for (std::size_t i = 0; i < fetch.size(); ++i) {
+    const pop3::MessageInfo& m = fetch[i];
+    if (!unseen(m.uidl) || repeated(m.uidl)) continue;
+    const HeaderFacts* facts = headers_.find(m.number);
+    if (facts == nullptr || !facts->message_id || facts->message_id->empty()) continue;
+    by_id[*facts->message_id].push_back(i);
+  }
+  if (by_id.empty()) return fetch;
+  std::vector<std::string> ids;
+  ids.reserve(by_id.size());
+  for (const auto& [id, indices] : by_id) ids.push_back(id);
+
+  const auto started = std::chrono::steady_clock::now();
+  const imap::CopySearch search = sink_factory_()->findCopies(account_.folder, ids);
+  result_.looked_up += ids.size();
+  result_.lookup_time += std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  if (search.refused) {
+    // Uploading now could make as many duplicates as there are messages: they wait on the server.
+    throw Error(ErrorKind::Protocol,
+                "the target refused the search for copies of new messages (dedupe: message-id); "
+                "they stay on the POP server until it can be searched (or set dedupe: none)",
+                *search.refused);
+  }
+  std::vector<bool> hit(fetch.size(), false);
+  std::vector<LedgerChange> found;
+  for (const auto& [id, indices] : by_id) {
+    for (const std::size_t i : indices) {
+      const pop3::MessageInfo& m = fetch[i];
+      const HeaderFacts& facts = *headers_.find(m.number);
+      const imap::HeaderCopy* copy = nullptr;
+      bool look_alike = false;
+      for (const imap::HeaderCopy& c : search.found) {
+        if (c.message_id != facts.message_id) continue;
+        if (sameMessage(facts, c)) {
+          copy = &c;
+          break;
+        }
+        look_alike = true;
+      }
+      if (copy == nullptr) {
+        if (look_alike) {
+          note("message " + m.uidl + " shares its Message-ID " + id +
+               " with a message in the target whose Date or From differ: it is uploaded");
+        }
+        continue;
+      }
+      hit[i] = true;
+      LedgerEntry e;
+      e.key = m.uidl;
+      e.state = LedgerState::InTarget;
+      e.size = m.size;
+      e.message_id = id;
+      e.folder = copy->mailbox;
+      e.uid = copy->uid;
+      e.uploaded_at = now();
+      e.reason = "already in the target (" + copy->mailbox + " UID " + std::to_string(copy->uid) + ")";
+      ++result_.in_target;
+      planned("skip", m.uidl, e.reason);
+      deleteLater(m.number, e);
+      found.push_back(LedgerChange{e, false});
+    }
+  }
+  if (!found.empty()) {
+    record(found);
+    step("deduped");
+  }
+  std::vector<pop3::MessageInfo> rest;
+  for (std::size_t i = 0; i < fetch.size(); ++i) {
+    if (!hit[i]) rest.push_back(fetch[i]);
+  }
+  return rest;
 }
 
 void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
@@ -319,6 +542,9 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
     ++result_.too_large;
     note("message " + m.uidl + " (" + std::to_string(m.size) + " bytes) is larger than the " +
          std::to_string(limit_) + " bytes the target takes (APPENDLIMIT); it stays on the server");
+    planned("skip", m.uidl,
+            "too large: " + std::to_string(m.size) + " bytes, over the target's APPENDLIMIT " +
+                std::to_string(limit_));
     if (!repeated(m.uidl)) {
       LedgerEntry e;
       e.key = m.uidl;
@@ -330,7 +556,21 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
     }
   }
   record(parked);
+  fetch = dedupe(std::move(fetch));
   if (fetch.empty()) return;
+
+  if (options_.dry_run) {  // what the retrieval would bring, by LIST sizes
+    for (const pop3::MessageInfo& m : fetch) {
+      ++result_.uploaded;
+      result_.bytes += m.size;
+      planned("upload", m.uidl, std::to_string(m.size) + " bytes");
+      if (!account_.keep) {  // once it is in the target
+        ++result_.deleted;
+        planned("delete", m.uidl, "once uploaded");
+      }
+    }
+    return;
+  }
   for (const pop3::MessageInfo& m : fetch) result_.waiting_bytes += m.size;
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
@@ -528,9 +768,14 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
         id.prior = renamed;
       }
       const std::optional<LedgerEntry>& prior = id.prior;
-      if (prior && (prior->state == LedgerState::Uploaded || prior->state == LedgerState::Deleted)) {
+      if (prior && (prior->state == LedgerState::Uploaded || prior->state == LedgerState::Deleted ||
+                    prior->state == LedgerState::InTarget)) {
         ++result_.skipped;  // delivered before under this identity
         deleteLater(m.number, *prior);
+        continue;
+      }
+      if (prior && prior->state == LedgerState::Existing) {
+        ++result_.backlog;  // backlog: never imported
         continue;
       }
       if (prior && prior->state == LedgerState::Rejected && now() < prior->retry_at) {
@@ -723,6 +968,17 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
 }
 
 void PollJob::finishSession() {
+  if (options_.dry_run) {
+    for (const Deletion& d : to_delete_) planned("delete", uidlOfKey(d.key), "");
+    result_.deleted += to_delete_.size();
+    // Nothing was marked; still, a server that expires what was read (EXPIRE 0) gets no QUIT.
+    if (source_->expiresRetrieved()) {
+      source_->abandon();
+    } else {
+      source_->commit();
+    }
+    return;
+  }
   // EXPIRE 0 servers delete every retrieved message at QUIT: if one of them did not reach the
   // target, leave without QUIT; the deletions wait for the next pass.
   if (retrieved_not_uploaded_ && source_->expiresRetrieved()) {
@@ -781,17 +1037,60 @@ void PollJob::finishSession() {
   step("deleted");
 }
 
+std::vector<std::string> planLines(const PollResult& r, std::size_t per_action) {
+  std::vector<std::string> lines;
+  for (const char* action : {"upload", "skip", "delete"}) {
+    std::size_t shown = 0, more = 0;
+    for (const PlannedAction& a : r.plan) {
+      if (a.action != action) continue;
+      if (shown == per_action) {
+        ++more;
+        continue;
+      }
+      ++shown;
+      std::string line = "  " + a.action + std::string(8 - a.action.size(), ' ') + a.uidl;
+      if (!a.why.empty()) line += "  " + printable(a.why, 200);
+      lines.push_back(std::move(line));
+    }
+    if (more > 0) lines.push_back("  ... and " + std::to_string(more) + " more to " + action);
+  }
+  return lines;
+}
+
 std::string summarize(const PollResult& r) {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, " (%.1f s)", static_cast<double>(r.duration.count()) / 1000.0);
+  auto lookups = [&] {
+    char took[64];
+    std::snprintf(took, sizeof took, " (%llu Message-IDs looked up in %.1f s)",
+                  static_cast<unsigned long long>(r.looked_up),
+                  static_cast<double>(r.lookup_time.count()) / 1000.0);
+    return std::string(took);
+  };
+  if (r.dry_run) {
+    std::string s = r.account + " (dry run): would upload " + std::to_string(r.uploaded) + " (" +
+                    mib(r.bytes) + "), skip " + std::to_string(r.skipped) + " already delivered, " +
+                    std::to_string(r.backlog) + " backlog, " + std::to_string(r.in_target) +
+                    " already in target";
+    if (r.looked_up > 0) s += lookups();
+    s += ", " + std::to_string(r.too_large) + " too large, " +
+         std::to_string(r.quarantined) + " quarantined; would delete " + std::to_string(r.deleted);
+    s += r.error ? std::string(", failed: ") + r.error->what() : std::string();
+    return s + secs;
+  }
   std::string s = r.account + ": " + std::to_string(r.uploaded) + " uploaded";
   if (r.recovered > 0) s += ", " + std::to_string(r.recovered) + " recovered";
   s += ", " + std::to_string(r.skipped) + " already delivered, " + std::to_string(r.deleted) +
        " deleted, " + mib(r.bytes);
+  if (r.in_target > 0 || r.looked_up > 0) {
+    s += ", " + std::to_string(r.in_target) + " already in target";
+    if (r.looked_up > 0) s += lookups();
+  }
+  if (r.backlog > 0) s += ", " + std::to_string(r.backlog) + " backlog left on the server";
   if (r.too_large > 0) s += ", " + std::to_string(r.too_large) + " too large";
   if (r.rejected + r.quarantined > 0) {
     s += ", " + std::to_string(r.rejected + r.quarantined) + " quarantined";
   }
-  char secs[32];
-  std::snprintf(secs, sizeof secs, " (%.1f s)", static_cast<double>(r.duration.count()) / 1000.0);
   s += r.error ? std::string(", failed: ") + r.error->what() : std::string(", 0 errors");
   s += secs;
   return s;

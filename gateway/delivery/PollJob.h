@@ -5,6 +5,12 @@
 // (docs/contract.md): a crash anywhere loses nothing and, thanks to the recovery lookup of in-flight
 // messages, duplicates nothing.
 //
+// Moving off another fetcher (backlog, dedupe): on an account's first pass, what the server
+// already holds is recorded as Existing (backlog: none, or since DATE by the Date: that TOP reads)
+// in the same transaction that records the first pass; a new message whose Message-ID, Date and
+// From are already in the target is recorded InTarget, never retrieved or appended. A dry run
+// goes through the same decisions and changes nothing: no APPEND, CREATE, DELE or ledger write.
+//
 // Retrieval and upload overlap: this thread fetches windows of messages (pipelined RETR) into a
 // bounded queue while upload threads take them, each with its own target session; a slow target
 // fills the queue and so slows the POP side, never the other way round.
@@ -18,10 +24,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "HeaderReader.h"
 #include "Ledger.h"
 #include "MailSink.h"
 #include "MailSource.h"
@@ -48,6 +56,7 @@ struct PollOptions {
   std::chrono::seconds forget_after{7 * 24 * 3600};
   // Called after every step that changes something outside the process (for the kill-at-every-
   // step tests, which throw from it to simulate a crash). Names: "connected", "listed",
+  // "first-pass" (the backlog and the first-pass record), "deduped" (copies found in the target),
   // "retrieved", "in-flight", "appended", "uploaded", "recovered", "marked-deleted", "quit",
   // "deleted". With upload threads it is called from several threads.
   std::function<void(std::string_view step)> step_hook;
@@ -64,6 +73,16 @@ struct PollOptions {
   // Called when the POP server fails under PIPELINING: returns a session without it (the pass
   // goes on with that one). Unset: such a failure fails the pass.
   std::function<std::unique_ptr<MailSource>()> reopen_without_pipelining;
+  // Decide everything a pass would do and do none of it: no retrieval, APPEND, CREATE or DELE,
+  // no ledger write (not even pruning). The result counts what would happen; `plan` lists it.
+  bool dry_run = false;
+};
+
+// One message a dry run would act on: "upload", "skip" (with why) or "delete".
+struct PlannedAction {
+  std::string action;
+  std::string uidl;
+  std::string why;  // "backlog", "already in the target (Work UID 12)", "too large (...)", ...
 };
 
 // A message the target refused for the first time in this pass (now quarantined), for notices.
@@ -88,6 +107,14 @@ struct PollResult {
   std::uint64_t quarantined = 0;  // refused earlier, waiting for their retry
   std::uint64_t too_large = 0;    // over max_message_size, left on the server
   std::uint64_t listed = 0;       // messages in the maildrop
+  std::uint64_t backlog = 0;      // on the server before the first pass (backlog): left there
+  std::uint64_t in_target = 0;    // dedupe: a copy was in the target already; not appended
+  std::uint64_t looked_up = 0;    // Message-IDs looked for in the target (dedupe)
+  std::chrono::milliseconds lookup_time{0};  // how long those searches took
+  // A dry run: the counts above say what a pass would do (uploaded: would upload; deleted:
+  // would delete, after upload where keep: false), and `plan` what it would do to which message.
+  bool dry_run = false;
+  std::vector<PlannedAction> plan;
   // LIST sizes of the messages this pass set out to deliver and did not: what is left of the
   // backlog (paused by a throttled target or a spent upload budget, refused, or stopped).
   std::uint64_t waiting_bytes = 0;
@@ -132,7 +159,21 @@ class PollJob final : private Uploader {
 
   void reset();
   void pass();
+  // Counts repeated UIDLs, prunes the ledger (not in a dry run) and loads it; learns whether this
+  // is the account's first pass.
+  void survey(const pop3::Listing& listing);
+  // Reads the headers (TOP n 0) of the messages backlog: since or dedupe needs, in one pipelined
+  // round. A server failing under PIPELINING gets a session without it (and `listing` is that
+  // session's). A server without TOP: said, and the messages count as new.
+  void readHeaders(pop3::Listing& listing);
   std::vector<pop3::MessageInfo> plan(const pop3::Listing& listing);
+  // dedupe: message-id: drops from `fetch` the new messages whose copy is in the target, recorded
+  // InTarget (and deleted from POP with keep: false). Throws when the target refuses the search.
+  std::vector<pop3::MessageInfo> dedupe(std::vector<pop3::MessageInfo> fetch);
+  // Whether a message of this UIDL has never been seen (no ledger row of it at all).
+  bool unseen(const std::string& uidl) const;
+  // Dry run: notes what would be done to a message.
+  void planned(std::string action, const std::string& uidl, std::string why);
   // Uploads what plan() chose (less what the target would refuse for its size).
   void transfer(const std::vector<pop3::MessageInfo>& listed);
   // Retrieves `fetch` in one pipelined stream, handing each finished window of `window` messages
@@ -151,7 +192,10 @@ class PollJob final : private Uploader {
   // Records at once that a message passed max_message_size while it was being retrieved.
   void parkTooLarge(const RetrievedMessage& item);
   void finishSession();
+  // Makes `changes` durable (not in a dry run) and applies them to entries_.
   void record(std::vector<LedgerChange>& changes);
+  // record(), in the transaction that marks the account's first pass done.
+  void recordFirstPass(std::vector<LedgerChange>& changes);
   void deleteLater(std::uint32_t number, const LedgerEntry& entry);
   bool wantsDeletion(const LedgerEntry& entry) const;
   bool repeated(const std::string& uidl) const;
@@ -177,6 +221,9 @@ class PollJob final : private Uploader {
   std::unique_ptr<MailSource> source_;
   std::map<std::string, int> uidl_count_;  // fixed after plan()
   std::uint64_t limit_ = 0;  // the largest message this pass retrieves (fixed in transfer())
+  bool first_pass_ = false;  // nothing recorded of the account yet: its backlog is taken now
+  std::set<std::string> known_uidls_;  // UIDLs with a ledger row (fixed after survey())
+  HeaderReader headers_;     // TOP results of this session, by message number
 
   // Shared with the upload threads: guarded by mutex_.
   std::mutex mutex_;
@@ -196,7 +243,12 @@ class PollJob final : private Uploader {
   std::atomic<bool> uploads_stopped_{false};
 };
 
-// "work: 12 uploaded, 3 already delivered, 0 deleted, 1.2 MiB, 0 errors (2.3 s)".
+// "work: 12 uploaded, 3 already delivered, 0 deleted, 1.2 MiB, 0 errors (2.3 s)"; a dry run's
+// "work (dry run): would upload 12 (1.2 MiB), skip 3 already delivered, ...; would delete 3".
 std::string summarize(const PollResult& result);
+
+// A dry run's plan, one line per message ("  skip    uid17  backlog: ..."), grouped by action
+// (upload, skip, delete), at most `per_action` lines each and then how many more.
+std::vector<std::string> planLines(const PollResult& result, std::size_t per_action);
 
 }  // namespace popgate::gateway

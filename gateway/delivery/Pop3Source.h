@@ -20,6 +20,11 @@ class Pop3Source final : public MailSource {
                 pop3::RetrieveHandler& handler) override {
     client_->retrieveMany(messages, max_bytes, handler);
   }
+  bool readsHeaders() const noexcept override { return client_->offersTop(); }
+  void headers(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
+               pop3::RetrieveHandler& handler) override {
+    client_->headersMany(messages, max_bytes, handler);
+  }
   std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) override {
     return client_->markDeleted(numbers);
   }

@@ -82,14 +82,14 @@ void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string&
 
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel) {
+                                  unsigned parallel, const PollOptions& options) {
   auto pool = makeImapPool(cfg.target, &ledger);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < accounts.size(); i = next++) {
       logDebug(accounts[i]->name + ": pass starts");
-      results[i] = makePollJob(cfg, *accounts[i], ledger, pool)->run();
+      results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options)->run();
     }
   };
   const std::size_t threads =

@@ -34,9 +34,10 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
                                      std::shared_ptr<ImapPool> pool, PollOptions options = {});
 
-// One result per account, in the order given. Never throws.
+// One result per account, in the order given; each pass with `options` (a dry run, say).
+// Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel);
+                                  unsigned parallel, const PollOptions& options = {});
 
 }  // namespace popgate::gateway

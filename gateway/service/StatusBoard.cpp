@@ -86,7 +86,9 @@ void StatusBoard::pollFinished(const std::string& account, const PollResult& r, 
   a->bytes += r.bytes;
   a->rejected += r.rejected;
   a->too_large += r.too_large;
+  a->in_target += r.in_target;
   a->listed = r.listed;
+  a->backlog = r.backlog;
   a->waiting_bytes = r.waiting_bytes;
   a->quarantined = quarantine.size();
   a->quarantine = std::move(quarantine);

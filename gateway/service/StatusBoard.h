@@ -47,8 +47,9 @@ struct AccountStatus {
   std::uint64_t polls = 0, failures = 0;
   std::uint64_t uploaded = 0, recovered = 0, skipped = 0, deleted = 0, bytes = 0;
   std::uint64_t rejected = 0, too_large = 0;
-  // From the last pass: messages parked on the server.
-  std::uint64_t listed = 0, quarantined = 0;
+  std::uint64_t in_target = 0;  // dedupe: found in the target already, not appended
+  // From the last pass: messages parked on the server (backlog: kept there for good).
+  std::uint64_t listed = 0, quarantined = 0, backlog = 0;
   // LIST bytes the last pass set out to deliver and did not (PollResult::waiting_bytes).
   std::uint64_t waiting_bytes = 0;
   std::vector<QuarantinedMessage> quarantine;

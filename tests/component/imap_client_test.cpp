@@ -18,6 +18,7 @@ using popgate::test::endpoint;
 using popgate::test::expectError;
 using popgate::test::imapCapability;
 using popgate::test::imapGreeting;
+using popgate::test::imapLoggedIn;
 using popgate::test::imapStartTls;
 using popgate::test::Script;
 using popgate::test::ScriptedServer;
@@ -53,22 +54,12 @@ imap::AppendItem item(const Bytes& b) {
   return i;
 }
 
-// Greeting and LOGIN for a server with `caps` (answered with a CAPABILITY code, as Dovecot does),
-// then the hierarchy delimiter query the client makes before it names a folder (tag A0002).
-Script loggedIn(const std::string& caps, const std::string& delimiter = "/") {
-  return imapGreeting(caps)
-      .expectCommand("LOGIN")
-      .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
-      .expectLine("LIST \"\" \"\"", [](std::string_view l) { return l == "A0002 LIST \"\" \"\""; })
-      .send("* LIST (\\Noselect) \"" + delimiter + "\" \"\"\r\nA0002 OK List completed\r\n");
-}
-
 const std::string kMessage = "Subject: hi\r\n\r\nbody\r\n";
 
 // Two big messages without LITERAL+: the second APPEND arrives before the first is answered (the
 // client did not wait), and the first answer comes just before the second "+".
 Script answerBeforeNextContinuation() {
-  return loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
+  return imapLoggedIn("IMAP4rev1 LITERAL- UIDPLUS")
       .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
       .expectCommand("APPEND")
       .send("A0003 OK [APPENDUID 5 1] first\r\n+ go\r\n")
@@ -80,7 +71,7 @@ Script answerBeforeNextContinuation() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(testSynchronizingLiteralWaitsForContinuation) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 UIDPLUS")
                           .expectLine("APPEND with flags, date and {n}",
                                       [](std::string_view l) {
                                         return l.find(R"(APPEND Work (\Seen) " 1-Jul-2025 10:52:37 +0200" {21})") !=
@@ -108,7 +99,7 @@ BOOST_AUTO_TEST_CASE(testSynchronizingLiteralWaitsForContinuation) {
 
 BOOST_AUTO_TEST_CASE(testLiteralPlusAppendsArePipelined) {
   const std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS";
-  ScriptedServer srv({loggedIn(caps)
+  ScriptedServer srv({imapLoggedIn(caps)
                           .expect("").readAnnouncedLiteral().expect("")  // 1st, no "+" asked
                           .expect("").readAnnouncedLiteral().expect("")
                           .expect("").readAnnouncedLiteral().expect("")
@@ -133,7 +124,7 @@ BOOST_AUTO_TEST_CASE(testLiteralPlusAppendsArePipelined) {
 BOOST_AUTO_TEST_CASE(testLiteralMinusOnlyForSmallMessages) {
   const std::string caps = "IMAP4rev1 LITERAL- UIDPLUS";
   const std::string big(5000, 'x');
-  ScriptedServer srv({loggedIn(caps)
+  ScriptedServer srv({imapLoggedIn(caps)
                           .expectLine("small literal is {n+}",
                                       [](std::string_view l) { return l.ends_with("{3+}"); })
                           .readLiteral(3).expect("")
@@ -155,7 +146,7 @@ BOOST_AUTO_TEST_CASE(testLiteralMinusOnlyForSmallMessages) {
 }
 
 BOOST_AUTO_TEST_CASE(testTryCreateCreatesTheFolderAndRetriesOnce) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 UIDPLUS")
                           .expectCommand("APPEND")
                           .sendTagged("NO [TRYCREATE] Mailbox doesn't exist: Work\r\n")
                           .expectCommand("CREATE").sendTagged("OK Create completed.\r\n")
@@ -173,7 +164,7 @@ BOOST_AUTO_TEST_CASE(testTryCreateCreatesTheFolderAndRetriesOnce) {
 }
 
 BOOST_AUTO_TEST_CASE(testTryCreateTwiceIsAMailboxProblem) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
                           .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] still no\r\n")
@@ -187,7 +178,7 @@ BOOST_AUTO_TEST_CASE(testTryCreateTwiceIsAMailboxProblem) {
 }
 
 BOOST_AUTO_TEST_CASE(testNoInsteadOfContinuationSendsNoLiteral) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 UIDPLUS")
                           .expectCommand("APPEND")
                           .sendTagged("NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n")
                           .expectEof()});
@@ -204,7 +195,7 @@ BOOST_AUTO_TEST_CASE(testNoInsteadOfContinuationSendsNoLiteral) {
 }
 
 BOOST_AUTO_TEST_CASE(testRefusedMessageIsRejectedNotFatal) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral()
                           .expect("").sendTagged("NO Message contains invalid characters\r\n")
                           .expectEof()});
@@ -217,7 +208,7 @@ BOOST_AUTO_TEST_CASE(testRefusedMessageIsRejectedNotFatal) {
 }
 
 BOOST_AUTO_TEST_CASE(testUntaggedNoiseDuringAppendIsSkipped) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND")
                           .send("* 3 EXISTS\r\n* OK [ALERT] System shutdown in 10 minutes\r\n+ go\r\n")
                           .readAnnouncedLiteral().expect("")
@@ -234,7 +225,7 @@ BOOST_AUTO_TEST_CASE(testUntaggedNoiseDuringAppendIsSkipped) {
 }
 
 BOOST_AUTO_TEST_CASE(testByeMidAppendIsTransient) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral()
                           .expect("").send("* BYE Server shutting down\r\n").close()});
   auto client = connect(endpoint(srv));
@@ -246,7 +237,7 @@ BOOST_AUTO_TEST_CASE(testByeMidAppendIsTransient) {
 }
 
 BOOST_AUTO_TEST_CASE(testResetMidLiteralIsTransient) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND").send("+ go\r\n").readLiteral(5).reset()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -361,7 +352,7 @@ BOOST_AUTO_TEST_CASE(testStartTlsWithCertificateForAnotherHostSendsNoCredentials
 }
 
 BOOST_AUTO_TEST_CASE(testSlashInFolderNamesBecomesTheServersDelimiter) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+", ".")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL+", ".")
                           .expectLine("APPEND to ISP.Old Provider",
                                       [](std::string_view l) {
                                         return l.find("APPEND \"ISP.Old Provider\" ") !=
@@ -398,7 +389,7 @@ BOOST_AUTO_TEST_CASE(testPipelinedAnswerArrivingBeforeTheNextContinuation) {
 
 BOOST_AUTO_TEST_CASE(testTryCreateInsteadOfContinuationCreatesTheFolder) {
   const std::string big(5000, 'y');
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL-")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL-")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
                           .expectCommand("CREATE").sendTagged("OK created\r\n")
                           .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
@@ -414,7 +405,7 @@ BOOST_AUTO_TEST_CASE(testTryCreateInsteadOfContinuationCreatesTheFolder) {
 }
 
 BOOST_AUTO_TEST_CASE(testMultiAppendBatchAndItsUids) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
                           .expectCommand("APPEND").readAnnouncedLiteral()
                           .expect("").readAnnouncedLiteral()
                           .expect("").readAnnouncedLiteral()
@@ -438,7 +429,7 @@ BOOST_AUTO_TEST_CASE(testMultiAppendBatchAndItsUids) {
 BOOST_AUTO_TEST_CASE(testRefusedMultiAppendFallsBackToSinglesWithoutDuplicates) {
   // All or nothing: the server stored none of the batch; single APPENDs then find the one it
   // refuses, and each of the others is sent exactly once more.
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
                           .expectCommand("APPEND").readAnnouncedLiteral()
                           .expect("").readAnnouncedLiteral()
                           .expect("").readAnnouncedLiteral()
@@ -495,7 +486,7 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsOverlapTheirAnswers) {
 // message is stored once.
 BOOST_AUTO_TEST_CASE(testStartedAppendsBothMeetingTryCreate) {
   const std::string big(5000, 'y');
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL- UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL- UIDPLUS")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no such folder\r\n")
                           .expectCommand("CREATE").sendTagged("OK created\r\n")
@@ -525,7 +516,7 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsBothMeetingTryCreate) {
 
 // Two MULTIAPPEND batches in flight at once, answered together: each batch gets its own UIDs.
 BOOST_AUTO_TEST_CASE(testStartedMultiAppendBatchesKeepTheirUids) {
-  ScriptedServer srv({loggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS")
                           .expectCommand("APPEND").readAnnouncedLiteral()
                           .expect("").readAnnouncedLiteral().expect("")
                           .expectCommand("APPEND").readAnnouncedLiteral()
@@ -642,7 +633,7 @@ imap::MessageFingerprint fingerprintOf(const std::string& message) {
 }
 
 Script examined() {
-  return loggedIn("IMAP4rev1").expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n");
+  return imapLoggedIn("IMAP4rev1").expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n");
 }
 
 std::function<bool(std::string_view)> exactly(std::string line) {
@@ -717,7 +708,7 @@ BOOST_AUTO_TEST_CASE(testLookupLongerLookAlikeIsReadOnlyUpToTheSize) {
 }
 
 BOOST_AUTO_TEST_CASE(testLookupInAMissingFolderIsAbsent) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("EXAMINE").sendTagged("NO [NONEXISTENT] Mailbox doesn't exist\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
@@ -855,7 +846,7 @@ BOOST_AUTO_TEST_CASE(testLookupWithoutHeadersTriesTheSizeThenTheNewestCandidates
 BOOST_AUTO_TEST_CASE(testWaitForTheGoAheadHasAnOverallDeadline) {
   std::string chatter;
   for (int i = 0; i < 40; ++i) chatter += "* OK still thinking\r\n";
-  ScriptedServer srv({loggedIn("IMAP4rev1")
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND")
                           .sendSlowly(chatter, 21, 200ms)
                           .close()});

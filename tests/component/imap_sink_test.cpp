@@ -11,7 +11,7 @@
 
 using namespace std::chrono_literals;
 using namespace popgate;
-using popgate::test::imapGreeting;
+using popgate::test::imapLoggedIn;
 using popgate::test::Script;
 using popgate::test::ScriptedServer;
 
@@ -31,15 +31,6 @@ imap::AppendItem item(const Bytes& b) {
   imap::AppendItem i;
   i.message = &b;
   return i;
-}
-
-// Greeting, LOGIN and the delimiter query (A0002), as ImapClient opens a session.
-Script loggedIn(const std::string& caps) {
-  return imapGreeting(caps)
-      .expectCommand("LOGIN")
-      .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
-      .expectCommand("LIST")
-      .send("* LIST (\\Noselect) \"/\" \"\"\r\nA0002 OK List completed\r\n");
 }
 
 // A pool of `connections` sessions on the scripted server.
@@ -65,7 +56,7 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsKeepTheSessionForLookupsAndFinish) {
   // Two connections allowed, one used: the lookup between start() and finish() runs on the
   // session that owes the answers (the script has no second connection).
   const std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS";
-  ScriptedServer srv({loggedIn(caps)
+  ScriptedServer srv({imapLoggedIn(caps)
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .expectCommand("EXAMINE")
                           .send("A0003 OK [APPENDUID 4 1] done\r\n")
@@ -96,10 +87,10 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsKeepTheSessionForLookupsAndFinish) {
 
 BOOST_AUTO_TEST_CASE(testSessionOwingAnswersIsClosedNotReused) {
   const std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS";
-  ScriptedServer srv({loggedIn(caps)
+  ScriptedServer srv({imapLoggedIn(caps)
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .expectEof(),  // the sink went away without reading the answer
-                      loggedIn(caps)
+                      imapLoggedIn(caps)
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .sendTagged("OK [APPENDUID 4 2] done\r\n")
                           .expectCommand("LOGOUT").send("* BYE\r\n").sendTagged("OK\r\n")
@@ -123,7 +114,7 @@ BOOST_AUTO_TEST_CASE(testSessionOwingAnswersIsClosedNotReused) {
 
 BOOST_AUTO_TEST_CASE(testSessionLostWhileOwingTwoAnswersFailsBothFinishes) {
   const std::string caps = "IMAP4rev1 LITERAL+ UIDPLUS";
-  ScriptedServer srv({loggedIn(caps)
+  ScriptedServer srv({imapLoggedIn(caps)
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .reset()});

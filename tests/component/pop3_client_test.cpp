@@ -416,3 +416,79 @@ BOOST_AUTO_TEST_CASE(testUnusableListingLinesAreCountedNotKept) {
   BOOST_TEST(listing.problems.omitted() == 481u);  // 500 bad lines and the endless one, less 20
   for (const std::string& p : listing.problems) BOOST_TEST(p.size() < 200u);
 }
+
+// Headers before retrieval (backlog: since, dedupe): every TOP n 0 of the listing leaves in one
+// pipelined stream before the first answer is read, and each answer is read as carefully as a
+// RETR: dot-unstuffed, a -ERR for that message alone, a header over the limit drained and
+// reported TooLarge, the session still in step afterwards.
+BOOST_AUTO_TEST_CASE(testHeadersTravelInOnePipelinedRound) {
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "TOP", "PIPELINING"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("TOP 1 0").expect("TOP 2 0").expect("TOP 3 0").expect("TOP 4 0")
+                          .send("+OK top of message follows\r\n"
+                                "Date: Mon, 5 Jan 2026 09:00:00 +0000\r\n"
+                                "X-Odd: \r\n..starts with a dot\r\n\r\n.\r\n"
+                                "-ERR no such message\r\n"
+                                "+OK\r\nSubject: " + std::string(300, 'h') + "\r\n\r\n.\r\n"
+                                "+OK\r\nMessage-ID: <4@x>\r\n\r\n.\r\n")
+                          .expect("QUIT").send("+OK\r\n").close()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST(client->offersTop());
+  const std::vector<pop3::MessageInfo> messages{{1, "a", 900000}, {2, "b", 10}, {3, "c", 10},
+                                                {4, "d", 10}};
+  Collect got;
+  client->headersMany(messages, 200, got);
+  BOOST_TEST(got.bytes[1] == "Date: Mon, 5 Jan 2026 09:00:00 +0000\r\nX-Odd: \r\n.starts with a "
+                             "dot\r\n\r\n");
+  BOOST_TEST((got.outcomes[1] == pop3::RetrieveOutcome::Complete));
+  BOOST_TEST((got.outcomes[2] == pop3::RetrieveOutcome::Refused));
+  BOOST_TEST((got.outcomes[3] == pop3::RetrieveOutcome::TooLarge));
+  BOOST_TEST(got.bytes[4] == "Message-ID: <4@x>\r\n\r\n");
+  BOOST_TEST(client->quit());
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// Without PIPELINING, one TOP at a time; a server without TOP in its CAPA is not asked at all,
+// one without CAPA is (TOP is optional in RFC 1939: its answers tell).
+BOOST_AUTO_TEST_CASE(testHeadersWithoutPipeliningAndWithoutTop) {
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "TOP"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("TOP 1 0").send("+OK\r\nFrom: a\r\n\r\n.\r\n")
+                          .expect("TOP 2 0").send("+OK\r\nFrom: b\r\n\r\n.\r\n")
+                          .expect("QUIT").send("+OK\r\n").close(),
+                      pop3Greeting().then(pop3Capa({"USER", "UIDL"})).expectEof(),
+                      pop3Greeting().expect("CAPA").send("-ERR what?\r\n").expectEof()});
+  {
+    auto client = connect(endpoint(srv));
+    client->login(creds());
+    Collect got;
+    client->headersMany({{1, "a", 5}, {2, "b", 5}}, 1000, got);
+    BOOST_TEST(got.bytes[1] == "From: a\r\n\r\n");
+    BOOST_TEST(got.bytes[2] == "From: b\r\n\r\n");
+    BOOST_TEST(client->quit());
+  }
+  BOOST_TEST(!connect(endpoint(srv))->offersTop());
+  BOOST_TEST(connect(endpoint(srv))->offersTop());
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A [SYS/TEMP] refusal of a TOP is the server's trouble, not the message's: the call fails.
+BOOST_AUTO_TEST_CASE(testTemporaryRefusalOfTopFailsTheCall) {
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "TOP"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("TOP 1 0").send("-ERR [SYS/TEMP] try later\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  Collect got;
+  const Error e = expectError([&] { client->headersMany({{1, "a", 5}}, 1000, got); });
+  BOOST_TEST((e.kind() == ErrorKind::Transient));
+  client.reset();
+  BOOST_TEST(srv.wait());
+}

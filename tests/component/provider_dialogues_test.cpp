@@ -205,6 +205,78 @@ BOOST_AUTO_TEST_CASE(testTooManySimultaneousConnectionsIsNotAnAuthFailure) {
   BOOST_TEST(e.retryAfter().has_value());
 }
 
+// dedupe on Gmail, as ImapSink asks: first the account's label (not there yet: Gmail's
+// NONEXISTENT), then the whole account: the mailbox LIST marks \All (named in the user's
+// language, here German), EXAMINEd read-only, searched with X-GM-RAW "rfc822msgid:..." (Gmail's
+// search language, angle brackets off; an atom is an astring) OR-ed in one line, and the hit's header fields read with
+// PEEK.
+BOOST_AUTO_TEST_CASE(testCopiesAnywhereInTheAccountThroughAllMail) {
+  const std::string fields = "Message-ID: <a1@isp.example>\r\nDate: Mon, 5 Jan 2026 09:00:00 "
+                             "+0000\r\nFrom: alice@isp.example\r\n\r\n";
+  ScriptedServer srv(
+      {gmailLoggedIn()
+           .expectCommand("EXAMINE")
+           .sendTagged("NO [NONEXISTENT] Unknown Mailbox: Work (now in authenticated state) "
+                       "(Failure)\r\n")
+           .expectCommand("LIST")
+           .send("* LIST (\\HasNoChildren \\Drafts) \"/\" \"[Gmail]/Entw&APw-rfe\"\r\n"
+                 "* LIST (\\HasNoChildren \\All) \"/\" \"[Gmail]/Alle Nachrichten\"\r\n"
+                 "* LIST (\\HasNoChildren \\Trash) \"/\" \"[Gmail]/Papierkorb\"\r\n")
+           .sendTagged("OK Success\r\n")
+           .expectCommand("EXAMINE")
+           .send("* FLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing)\r\n"
+                 "* OK [PERMANENTFLAGS ()] Flags permitted.\r\n"
+                 "* OK [UIDVALIDITY 1] UIDs valid.\r\n* 4823 EXISTS\r\n* 0 RECENT\r\n"
+                 "* OK [UIDNEXT 90211] Predicted next UID.\r\n* OK [HIGHESTMODSEQ 9031331]\r\n")
+           .sendTagged("OK [READ-ONLY] [Gmail]/Alle Nachrichten selected. (Success)\r\n")
+           .expectCommand("UID SEARCH")
+           .send("* SEARCH 88412\r\n")
+           .sendTagged("OK SEARCH completed (Success)\r\n")
+           .expectCommand("UID FETCH")
+           .send("* 4711 FETCH (UID 88412 BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM)] {" +
+                 std::to_string(fields.size()) + "}\r\n" + fields + ")\r\n")
+           .sendTagged("OK Success\r\n")
+           .expectEof()});
+  auto client = loggedInClient(srv);
+  const std::vector<std::string> ids{"<a1@isp.example>", "<b2@isp.example>"};
+  const imap::CopySearch label = client->findByMessageId("Work", ids);
+  BOOST_TEST(label.found.empty());
+  BOOST_TEST(!label.refused.has_value());
+  const auto anywhere = client->findByMessageIdAnywhere(ids);
+  BOOST_REQUIRE(anywhere.has_value());
+  BOOST_TEST(!anywhere->refused.has_value());
+  BOOST_REQUIRE(anywhere->found.size() == 1u);
+  BOOST_TEST(anywhere->found[0].uid == 88412u);
+  BOOST_TEST(anywhere->found[0].mailbox == "[Gmail]/Alle Nachrichten");
+  BOOST_TEST(anywhere->found[0].message_id.value_or("") == "<a1@isp.example>");
+  BOOST_TEST(anywhere->found[0].from.value_or("") == "alice@isp.example");
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+  BOOST_TEST(srv.received(" LIST (SPECIAL-USE) \"\" \"*\"\r\n"));
+  BOOST_TEST(srv.received(" EXAMINE \"[Gmail]/Alle Nachrichten\"\r\n"));
+  BOOST_TEST(srv.received(" UID SEARCH OR X-GM-RAW rfc822msgid:a1@isp.example X-GM-RAW "
+                          "rfc822msgid:b2@isp.example\r\n"));
+  BOOST_TEST(srv.received(" UID FETCH 88412 (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM)])\r\n"));
+}
+
+// All Mail hidden from IMAP (a Gmail setting): no \All in LIST, so there is no account-wide
+// search; the label's own search is what there is.
+BOOST_AUTO_TEST_CASE(testAllMailHiddenFromImapMeansNoAccountWideSearch) {
+  ScriptedServer srv({gmailLoggedIn()
+                          .expectCommand("LIST")
+                          .send("* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+                                "* LIST (\\HasNoChildren \\Trash) \"/\" \"[Gmail]/Trash\"\r\n")
+                          .sendTagged("OK Success\r\n")
+                          .expectEof()});
+  auto client = loggedInClient(srv);
+  client->findByMessageId("INBOX", {});  // names a folder: the NAMESPACE query goes first
+  BOOST_TEST(!client->findByMessageIdAnywhere({"<a1@isp.example>"}).has_value());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(microsoft365)
@@ -282,6 +354,18 @@ BOOST_AUTO_TEST_CASE(testArgumentErrorAndConnectionClosed) {
   const Error e = expectError([&] { client->append("Work", one()); });
   BOOST_TEST((e.kind() == ErrorKind::Transient));
   BOOST_TEST(std::string(e.what()).find("Connection closed. 14") != std::string::npos, e.what());
+}
+
+// Not Gmail (no X-GM-EXT-1): no account-wide search is tried, not even a LIST.
+BOOST_AUTO_TEST_CASE(testNoAccountWideSearchWithoutGmailExtensions) {
+  ScriptedServer srv({microsoftLoggedIn().expectEof()});
+  auto client = loggedInClient(srv);
+  client->findByMessageId("Work", {});  // names a folder: the NAMESPACE query goes first
+  BOOST_TEST(!client->findByMessageIdAnywhere({"<a1@isp.example>"}).has_value());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+  BOOST_TEST(!srv.received("LIST"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

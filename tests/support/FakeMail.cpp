@@ -53,6 +53,31 @@ class FakeSource final : public gateway::MailSource {
     }
   }
 
+  bool readsHeaders() const noexcept override { return !drop_.no_top; }
+
+  // TOP n 0: the header block and the empty line after it.
+  void headers(const std::vector<pop3::MessageInfo>& messages, std::uint64_t max_bytes,
+               pop3::RetrieveHandler& handler) override {
+    ++drop_.header_rounds;
+    for (const auto& info : messages) {
+      const auto& m = drop_.messages.at(info.number - 1);
+      if (drop_.no_top || drop_.refuse_top.count(m.uidl)) {
+        handler.end(info, pop3::RetrieveOutcome::Refused, "-ERR TOP not supported");
+        continue;
+      }
+      drop_.topped.push_back(m.uidl);
+      const std::string top = std::string(codec::headerBlock(m.bytes)) + "\r\n";
+      pop3::ByteSink& sink = handler.begin(info);
+      if (top.size() > max_bytes) {
+        sink.write(std::string_view(top).substr(0, max_bytes));
+        handler.end(info, pop3::RetrieveOutcome::TooLarge, "+OK");
+        continue;
+      }
+      sink.write(top);
+      handler.end(info, pop3::RetrieveOutcome::Complete, "+OK");
+    }
+  }
+
   std::vector<pop3::Refusal> markDeleted(const std::vector<std::uint32_t>& numbers) override {
     for (auto n : numbers) marked_.insert(n);
     return {};
@@ -149,6 +174,53 @@ class FakeSink final : public gateway::MailSink {
       }
     }
     return imap::Lookup::absent();
+  }
+
+  // As ImapSink over a server: the folder, then (all_mail) every folder for IDs not found there.
+  imap::CopySearch findCopies(const std::string& folder,
+                              const std::vector<std::string>& ids) override {
+    std::lock_guard lock(target_.mutex);
+    ++target_.copy_searches;
+    target_.searched_ids.insert(target_.searched_ids.end(), ids.begin(), ids.end());
+    imap::CopySearch result;
+    if (target_.refuse_search) {
+      result.refused = "A9 NO [CANNOT] search refused";
+      return result;
+    }
+    std::set<std::string> found_ids;
+    auto search = [&](const std::string& name, const std::vector<std::string>& wanted) {
+      result.searched.push_back(name);
+      const auto it = target_.folders.find(name);
+      if (it == target_.folders.end()) return;
+      for (std::size_t i = 0; i < it->second.size(); ++i) {
+        const auto header = codec::headerBlock(it->second[i]);
+        const auto id = codec::headerValue(header, "Message-ID");
+        if (!id) continue;
+        const bool hit = std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+          return containsNoCase(*id, w);
+        });
+        if (!hit) continue;
+        imap::HeaderCopy copy;
+        copy.uid = static_cast<std::uint32_t>(i + 1);
+        copy.mailbox = name;
+        copy.message_id = id;
+        copy.date = codec::headerValue(header, "Date");
+        copy.from = codec::headerValue(header, "From");
+        found_ids.insert(*id);
+        result.found.push_back(std::move(copy));
+      }
+    };
+    search(folder, ids);
+    if (target_.all_mail) {
+      std::vector<std::string> elsewhere;
+      for (const auto& id : ids) {
+        if (found_ids.count(id) == 0) elsewhere.push_back(id);
+      }
+      for (const auto& [name, messages] : target_.folders) {
+        if (name != folder && !elsewhere.empty()) search(name, elsewhere);
+      }
+    }
+    return result;
   }
 
   // As the base class (appends at once, hands the outcomes over at finish()), with a trace.

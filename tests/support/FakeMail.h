@@ -30,8 +30,12 @@ struct FakeMaildrop {
   bool quit_fails = false;
   std::uint64_t list_size_bonus = 0;  // LIST reports sizes this much smaller (a lying server)
   bool hide_all = false;               // the listing comes back empty (a server glitch)
+  bool no_top = false;                 // the server has no TOP: readsHeaders() is false
+  std::set<std::string> refuse_top;    // UIDLs whose TOP answers -ERR
   int sessions = 0;
   std::vector<std::string> retrieved;  // UIDLs in RETR order, across sessions
+  std::vector<std::string> topped;     // UIDLs in TOP order, across sessions
+  int header_rounds = 0;               // headers() calls
 
   // Adds a message; returns its UIDL.
   std::string add(std::string bytes, std::string uidl = {});
@@ -52,6 +56,12 @@ struct FakeTarget {
   bool drop_outcome = false;     // finish() returns one outcome fewer than it was given
   std::optional<std::uint64_t> append_limit;  // what appendLimit() answers (APPENDLIMIT)
   std::uint32_t next_uid = 1;
+  // findCopies(): searches the folder as a server does (HEADER Message-ID is a case-insensitive
+  // substring match) and, when `all_mail`, every folder for the IDs not found there (Gmail's
+  // All Mail); `refuse_search` refuses it too.
+  bool all_mail = false;
+  int copy_searches = 0;                   // findCopies() calls
+  std::vector<std::string> searched_ids;  // every Message-ID looked for, in order
   // What sessions report as MailSink::preferredBatch().
   std::size_t preferred_batch = SIZE_MAX;
   // Called (without the mutex) at each start() before it appends; may block to hold a session.

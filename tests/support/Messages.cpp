@@ -67,4 +67,23 @@ std::string bulkMessage(std::size_t index, std::size_t body_bytes) {
   return message;
 }
 
+std::string noteMessage(int n, const std::string& date, const std::string& from,
+                        const std::string& id) {
+  std::string m = "From: " + from + "\r\n";
+  if (!id.empty()) {
+    m += "Message-ID: " + (id == "default" ? "<n" + std::to_string(n) + "@isp.example>" : id) +
+         "\r\n";
+  }
+  m += "Subject: note " + std::to_string(n) + "\r\n";
+  if (!date.empty()) m += "Date: " + date + "\r\n";
+  m += "\r\nbody of note " + std::to_string(n) + "\r\n";
+  return m;
+}
+
+std::string fetcherCopy(const std::string& message) {
+  return "Received: from pop.isp.example by mx.google.com with POP3 id x12;\r\n"
+         "        Mon, 19 Jan 2026 10:00:00 -0800 (PST)\r\n" +
+         message;
+}
+
 }  // namespace popgate::test

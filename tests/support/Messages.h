@@ -52,4 +52,13 @@ std::string popDelivered(std::string_view stored);
 // (whole 64-byte lines, at least one). Equal arguments give equal bytes.
 std::string bulkMessage(std::size_t index, std::size_t body_bytes = 256);
 
+// A short note with CRLF line ends for backlog and dedupe tests: From `from`, Message-ID `id`
+// ("default": <n<n>@isp.example>; empty: none), Subject "note <n>", Date `date` (empty: none).
+std::string noteMessage(int n, const std::string& date, const std::string& from = "alice@example.org",
+                        const std::string& id = "default");
+
+// What Gmail's fetcher (or any other) leaves in the target: `message` with a Received: line on
+// top; Message-ID, Date and From unchanged.
+std::string fetcherCopy(const std::string& message);
+
 }  // namespace popgate::test

@@ -6,15 +6,6 @@
 #include "tests/support/HostileRig.h"
 
 namespace popgate::test {
-namespace {
-
-// Greeting with `caps` and a LOGIN answered with the capabilities (as Dovecot does).
-Script imapLogin(const std::string& caps) {
-  return imapGreeting(caps).expectCommand("LOGIN").sendTagged("OK [CAPABILITY " + caps +
-                                                              "] Logged in\r\n");
-}
-
-}  // namespace
 
 std::string mail(int n) {
   const std::string id = std::to_string(n);
@@ -83,18 +74,6 @@ Script popQuit() {
   Script s;
   s.expect("QUIT").send("+OK bye\r\n").close();
   return s;
-}
-
-Script imapDelimiter() {
-  Script s;
-  s.expectCommand("LIST")
-      .send("* LIST (\\Noselect) \"/\" \"\"\r\n")
-      .sendTagged("OK List completed\r\n");
-  return s;
-}
-
-Script imapLoggedIn(const std::string& caps) {
-  return imapLogin(caps).then(imapDelimiter());
 }
 
 Script imapAppendPlus(const std::string& ok) {

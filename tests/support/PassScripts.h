@@ -34,11 +34,7 @@ Script popDele(int n);
 // QUIT confirmed, then the server closes.
 Script popQuit();
 
-// The hierarchy delimiter query (LIST "" "") the client makes before it names a folder: "/".
-Script imapDelimiter();
-// IMAP greeting with `caps`, LOGIN answered with the capabilities (as Dovecot does), then
-// imapDelimiter().
-Script imapLoggedIn(const std::string& caps);
+// imapLoggedIn() and imapDelimiter() are in ScriptedServer.h.
 // One APPEND with a non-synchronizing literal (LITERAL+), answered with the tagged `ok`.
 Script imapAppendPlus(const std::string& ok = "OK [APPENDUID 9 1] Append completed\r\n");
 // The pool's LOGOUT of an idle session at the end of the pass, then the server closes.

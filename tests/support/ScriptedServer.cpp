@@ -263,6 +263,20 @@ Script imapGreeting(std::string_view caps) {
   return script;
 }
 
+Script imapDelimiter(std::string_view delimiter) {
+  Script script;
+  script.expectCommand("LIST")
+      .send("* LIST (\\Noselect) \"" + std::string(delimiter) + "\" \"\"\r\n")
+      .sendTagged("OK List completed\r\n");
+  return script;
+}
+
+Script imapLoggedIn(std::string_view caps, std::string_view delimiter) {
+  Script script = imapGreeting(caps);
+  script.expectCommand("LOGIN").sendTagged("OK [CAPABILITY " + std::string(caps) + "] Logged in\r\n");
+  return script.then(imapDelimiter(delimiter));
+}
+
 Script imapCapability(std::string_view caps) {
   Script script;
   script.expectCommand("CAPABILITY")

@@ -140,6 +140,12 @@ Script pop3Capa(const std::vector<std::string>& caps);
 Script pop3Stls(CertFiles cert);
 // "* OK [CAPABILITY <caps>] ready\r\n".
 Script imapGreeting(std::string_view caps = "IMAP4rev1 LITERAL+ UIDPLUS");
+// The hierarchy delimiter query (LIST "" "") ImapClient makes before it first names a folder,
+// answered with `delimiter`.
+Script imapDelimiter(std::string_view delimiter = "/");
+// imapGreeting(caps), LOGIN answered OK with a CAPABILITY code (as Dovecot does), then
+// imapDelimiter(delimiter).
+Script imapLoggedIn(std::string_view caps, std::string_view delimiter = "/");
 // expectCommand("CAPABILITY"), "* CAPABILITY <caps>\r\n", then a tagged OK.
 Script imapCapability(std::string_view caps);
 // expectCommand("STARTTLS"), a tagged "OK Begin TLS negotiation now", then tls(cert).

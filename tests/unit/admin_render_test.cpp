@@ -68,7 +68,9 @@ AccountStatus failingAccount() {
   a.bytes = 123456789012ULL;
   a.rejected = 0;
   a.too_large = 2;
+  a.in_target = 950;
   a.listed = 7;
+  a.backlog = 4;
   // Durations 0.05, 0.3, 3, 3, 400 s: cumulative per bucket <= 0.1 .. 300, +Inf = 5.
   a.duration_buckets = {1, 1, 2, 2, 2, 4, 4, 4, 4, 4};
   a.duration_sum_seconds = 406.35;
@@ -203,10 +205,12 @@ BOOST_AUTO_TEST_CASE(testStatusJsonRoundTrip) {
   BOOST_TEST(totals->getValue<int>("recovered") == 1);
   BOOST_TEST(totals->getValue<int>("skipped") == 40);
   BOOST_TEST(totals->getValue<int>("deleted") == 9);
+  BOOST_TEST(totals->getValue<int>("in_target") == 950);
+  BOOST_TEST(work->getValue<int>("not_imported") == 4);
   BOOST_TEST(totals->getValue<std::uint64_t>("bytes") == 123456789012ULL);
   BOOST_TEST(totals->getValue<int>("rejected") == 0);
   BOOST_TEST(totals->getValue<int>("too_large") == 2);
-  BOOST_TEST(totals->size() == 9u);
+  BOOST_TEST(totals->size() == 10u);
 
   const Object::Ptr home = accounts->getObject(1);
   BOOST_TEST(home->getValue<std::string>("name") == "home.mail");
@@ -250,6 +254,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "listed",
                                           "name",
                                           "next_poll",
+                                          "not_imported",
                                           "quarantine",
                                           "quarantined",
                                           "state",
@@ -347,6 +352,7 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_messages_deleted_total", "counter"},
       {"popgate_messages_rejected_total", "counter"},
       {"popgate_messages_too_large_total", "counter"},
+      {"popgate_messages_in_target_total", "counter"},
       {"popgate_bytes_uploaded_total", "counter"},
       {"popgate_last_success_timestamp_seconds", "gauge"},
       {"popgate_last_poll_timestamp_seconds", "gauge"},
@@ -355,6 +361,7 @@ BOOST_AUTO_TEST_CASE(testMetricsParseAndFamilies) {
       {"popgate_consecutive_failures", "gauge"},
       {"popgate_messages_quarantined", "gauge"},
       {"popgate_messages_listed", "gauge"},
+      {"popgate_messages_not_imported", "gauge"},
       {"popgate_up", "gauge"},
       {"popgate_start_time_seconds", "gauge"},
       {"popgate_build_info", "gauge"},
@@ -409,6 +416,8 @@ BOOST_AUTO_TEST_CASE(testMetricsValues) {
   BOOST_TEST(accountValue(f, "popgate_consecutive_failures", "work") == 3);
   BOOST_TEST(accountValue(f, "popgate_messages_quarantined", "home.mail") == 2);
   BOOST_TEST(accountValue(f, "popgate_messages_listed", "work") == 7);
+  BOOST_TEST(accountValue(f, "popgate_messages_in_target_total", "work") == 950);
+  BOOST_TEST(accountValue(f, "popgate_messages_not_imported", "work") == 4);
   BOOST_TEST(accountValue(f, "popgate_messages_listed", "home.mail") == 5);
 
   // Timestamps: Unix seconds (millisecond resolution); 0 when it never happened.

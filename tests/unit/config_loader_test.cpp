@@ -685,6 +685,71 @@ BOOST_AUTO_TEST_CASE(testFlags) {
   BOOST_TEST(flags == expected, boost::test_tools::per_element());
 }
 
+// Moving off another fetcher: backlog (all | none | since DATE) and dedupe (none | message-id),
+// with a real calendar date, from defaults too, and each mistake named by file, line and key.
+BOOST_AUTO_TEST_CASE(testBacklogAndDedupe) {
+  using popgate::config::Backlog;
+  using popgate::config::Dedupe;
+  const auto plain = load(minimal()).accounts[0];
+  BOOST_TEST((plain.backlog == Backlog::All));
+  BOOST_TEST((plain.dedupe == Dedupe::None));
+
+  const auto none = load(minimal() + "    backlog: none\n    dedupe: message-id\n").accounts[0];
+  BOOST_TEST((none.backlog == Backlog::None));
+  BOOST_TEST((none.dedupe == Dedupe::MessageId));
+
+  const auto since = load(withAccountKey("backlog: since 2026-01-15")).accounts[0];
+  BOOST_TEST((since.backlog == Backlog::Since));
+  BOOST_TEST(since.backlog_since == 1768435200);  // 2026-01-15T00:00:00Z
+  BOOST_TEST(popgate::config::backlogText(since) == "since 2026-01-15");
+  BOOST_TEST(load(withAccountKey("backlog: since 2024-02-29")).accounts[0].backlog_since ==
+             1709164800);  // a leap day
+  BOOST_TEST(load(withAccountKey("backlog: 'since   1970-01-01'")).accounts[0].backlog_since == 0);
+
+  const std::string head = minimal().substr(0, minimal().find("accounts:"));
+  const auto from_defaults =
+      load(head + "defaults: {backlog: none, dedupe: message-id}\naccounts:\n"
+                  "  - {name: a, host: h, username: u, password: p}\n"
+                  "  - {name: b, host: h, username: u, password: p, backlog: all}\n");
+  BOOST_TEST((from_defaults.accounts[0].backlog == Backlog::None));
+  BOOST_TEST((from_defaults.accounts[0].dedupe == Dedupe::MessageId));
+  BOOST_TEST((from_defaults.accounts[1].backlog == Backlog::All));
+
+  BOOST_TEST(loadError(withAccountKey("backlog: some")) ==
+             "gw.yaml:11: accounts[0].backlog: expected all, none or since YYYY-MM-DD (e.g. since "
+             "2026-01-15), found 'some'");
+  BOOST_TEST(loadError(withAccountKey("backlog: since")) ==
+             "gw.yaml:11: accounts[0].backlog: expected all, none or since YYYY-MM-DD (e.g. since "
+             "2026-01-15), found 'since'");
+  BOOST_TEST(loadError(withAccountKey("backlog: since 15.01.2026")) ==
+             "gw.yaml:11: accounts[0].backlog: expected a date as YYYY-MM-DD after since (e.g. "
+             "since 2026-01-15), found '15.01.2026'");
+  BOOST_TEST(loadError(withAccountKey("backlog: since 2026-02-30")) ==
+             "gw.yaml:11: accounts[0].backlog: '2026-02-30' is not a calendar date from "
+             "1970-01-01 on");
+  BOOST_TEST(loadError(withAccountKey("backlog: since 2025-02-29")) ==
+             "gw.yaml:11: accounts[0].backlog: '2025-02-29' is not a calendar date from "
+             "1970-01-01 on");
+  BOOST_TEST(loadError(withAccountKey("backlog: since 2026-13-01")) ==
+             "gw.yaml:11: accounts[0].backlog: '2026-13-01' is not a calendar date from "
+             "1970-01-01 on");
+  BOOST_TEST(loadError(withAccountKey("backlog: since 1969-12-31")) ==
+             "gw.yaml:11: accounts[0].backlog: '1969-12-31' is not a calendar date from "
+             "1970-01-01 on");
+  BOOST_TEST(loadError(withAccountKey("backlog: [none]")) ==
+             "gw.yaml:11: accounts[0].backlog: expected a single value, found a list");
+  BOOST_TEST(loadError(withAccountKey("dedupe: message_id")) ==
+             "gw.yaml:11: accounts[0].dedupe: expected none or message-id");
+  BOOST_TEST(loadError(withAccountKey("dedup: message-id")) ==
+             "gw.yaml:11: accounts[0].dedup: unknown key (did you mean dedupe?)");
+
+  const std::string summary = popgate::config::describe(
+      load(minimal() + "    backlog: since 2026-01-15\n    dedupe: message-id\n"));
+  BOOST_TEST(summary.find(", backlog since 2026-01-15, dedupe message-id, secret from") !=
+             std::string::npos, summary);
+  BOOST_TEST(popgate::config::describe(load(minimal())).find("backlog") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(testFolderAndHostValues) {
   BOOST_TEST(loadError(withAccountKey("folder: ''")) ==
              "gw.yaml:11: accounts[0].folder: must not be empty (the default is INBOX)");

@@ -1,10 +1,13 @@
-// codec::parsePersonalNamespace, parseListDelimiter and personalPrefixFor: the answers of real
-// servers (Dovecot, Gmail, Courier, Cyrus, Exchange), the grammar's corners, and broken text.
+// codec::parsePersonalNamespace, parseListDelimiter, parseListEntry and personalPrefixFor: the
+// answers of real servers (Dovecot, Gmail, Courier, Cyrus, Exchange), the grammar's corners, and
+// broken text.
 #include <boost/test/unit_test.hpp>
 
 #include "connectors/codec/ImapNamespace.h"
 
+using popgate::codec::hasAttribute;
 using popgate::codec::parseListDelimiter;
+using popgate::codec::parseListEntry;
 using popgate::codec::parsePersonalNamespace;
 using popgate::codec::PersonalNamespace;
 using popgate::codec::personalPrefixFor;
@@ -54,6 +57,31 @@ BOOST_AUTO_TEST_CASE(testListDelimiter) {
   BOOST_TEST(!parseListDelimiter(R"((\Noselect "." "")").has_value());
   BOOST_TEST(!parseListDelimiter(R"(() ".." "")").has_value());
   BOOST_TEST(!parseListDelimiter("").has_value());
+}
+
+// Gmail names its "All Mail" in the user's language; the \All attribute (RFC 6154) is what finds
+// it. LIST lines as Gmail, Dovecot and Microsoft 365 write them.
+BOOST_AUTO_TEST_CASE(testListEntryWithSpecialUseAttributes) {
+  const auto all = parseListEntry(R"((\All \HasNoChildren) "/" "[Gmail]/All Mail")");
+  BOOST_REQUIRE(all.has_value());
+  BOOST_TEST(all->name == "[Gmail]/All Mail");
+  BOOST_TEST(all->delimiter == "/");
+  BOOST_TEST(hasAttribute(*all, "\\all"));
+  BOOST_TEST(!hasAttribute(*all, "\\Trash"));
+  const auto german = parseListEntry(R"((\HasNoChildren \All) "/" "[Gmail]/Alle Nachrichten")");
+  BOOST_TEST(german->name == "[Gmail]/Alle Nachrichten");
+  BOOST_TEST(hasAttribute(*german, "\\All"));
+  const auto inbox = parseListEntry(R"((\HasNoChildren) "." INBOX)");
+  BOOST_TEST(inbox->name == "INBOX");
+  BOOST_TEST(inbox->attributes.size() == 1u);
+  const auto flat = parseListEntry(R"(() NIL "Sent Items" ("CHILDINFO" ("SUBSCRIBED")))");
+  BOOST_TEST(flat->name == "Sent Items");
+  BOOST_TEST(flat->delimiter == "");
+  BOOST_TEST(parseListEntry(R"((\Noselect) "/" "a \"q\" b")")->name == "a \"q\" b");
+  for (const char* text : {"", "()", R"(() "/")", R"((\All "/" "x")", R"(() "//" "x")",
+                           "() \"/\" {8}", R"(() "/" "unterminated)"}) {
+    BOOST_TEST(!parseListEntry(text).has_value(), text);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(testPrefixGoesInFrontOfPersonalFolders) {

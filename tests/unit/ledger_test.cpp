@@ -142,8 +142,8 @@ BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
   }
 }
 
-// A ledger written before the notice tables (schema 1) opens, keeps its rows and gains them.
-BOOST_AUTO_TEST_CASE(testSchemaOneLedgerGainsTheNoticeTables) {
+// A ledger written before the notice tables (schema 2) opens, keeps its rows and gains them.
+BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
   test::TempDir dir;
   const auto file = dir.path() / "ledger.sqlite";
   {
@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(testSchemaOneLedgerGainsTheNoticeTables) {
     session << "DROP TABLE notice_episodes", Poco::Data::Keywords::now;
     session << "DROP TABLE notice_once", Poco::Data::Keywords::now;
     session << "DROP TABLE notice_queue", Poco::Data::Keywords::now;
-    session << "UPDATE meta SET value = '1' WHERE key = 'schema'", Poco::Data::Keywords::now;
+    session << "UPDATE meta SET value = '2' WHERE key = 'schema'", Poco::Data::Keywords::now;
   }
   Ledger ledger(file);
   BOOST_TEST(ledger.load("work").size() == 1u);
@@ -176,7 +176,84 @@ BOOST_AUTO_TEST_CASE(testSchemaOneLedgerGainsTheNoticeTables) {
   Poco::Data::Session session("SQLite", file.string());
   session << "SELECT value FROM meta WHERE key = 'schema'", Poco::Data::Keywords::into(version),
       Poco::Data::Keywords::now;
-  BOOST_TEST(version == "2");
+  BOOST_TEST(version == "3");
+}
+
+// The backlog of a first pass and the record that the first pass is done go in one
+// transaction: when the second part fails (here its table is gone), the first is not kept either,
+// so a crash can never leave a half-recorded backlog that the next pass takes as complete.
+BOOST_AUTO_TEST_CASE(testFirstPassIsRecordedWithItsBacklogOrNotAtAll) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  Ledger ledger(file);
+  BOOST_TEST(!ledger.firstPassDone("isp").has_value());
+  ledger.completeFirstPass("isp", {{entry("old1", LedgerState::Existing), false},
+                                   {entry("old2", LedgerState::Existing), false}},
+                           1768435200);
+  BOOST_TEST(ledger.firstPassDone("isp").value_or(0) == 1768435200);
+  BOOST_TEST(ledger.load("isp").size() == 2u);
+  BOOST_TEST(!ledger.firstPassDone("work").has_value());  // per account
+
+  {
+    Poco::Data::Session other("SQLite", file.string());
+    other << "DROP TABLE accounts", Poco::Data::Keywords::now;
+  }
+  BOOST_CHECK_THROW(ledger.completeFirstPass("work", {{entry("w1", LedgerState::Existing), false}},
+                                             1768435200),
+                    Error);
+  BOOST_TEST(ledger.load("work").empty());
+}
+
+// A ledger written by popgate before the first-pass record existed (schema 1, and before the
+// uploads table too) is brought up to date in place when it is opened: its rows stay, accounts
+// that have rows count as having had their first pass, the version goes up, and opening it again
+// changes nothing.
+BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  {
+    Poco::Data::Session v1("SQLite", file.string());
+    using Poco::Data::Keywords::now;
+    v1 << "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
+    v1 << "INSERT INTO meta (key, value) VALUES ('schema', '1')", now;
+    v1 << "CREATE TABLE messages ("
+          " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
+          " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
+          " message_id TEXT NOT NULL DEFAULT '', folder TEXT NOT NULL DEFAULT '',"
+          " uidvalidity INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
+          " uploaded_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+          " retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+          " missing_since INTEGER NOT NULL DEFAULT 0,"
+          " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
+          " PRIMARY KEY (account, key)) WITHOUT ROWID",
+        now;
+    v1 << "INSERT INTO messages (account, key, state, size, folder, uploaded_at)"
+          " VALUES ('work', 'u1', 2, 1234, 'Work', 1750000000)",
+        now;
+  }
+  auto schema = [&] {
+    Poco::Data::Session session("SQLite", file.string());
+    std::string version;
+    session << "SELECT value FROM meta WHERE key = 'schema'", Poco::Data::Keywords::into(version),
+        Poco::Data::Keywords::now;
+    return version;
+  };
+  {
+    Ledger ledger(file);
+    BOOST_TEST(schema() == "3");
+    const auto rows = ledger.load("work");
+    BOOST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST((rows.at("u1").state == LedgerState::Uploaded));
+    BOOST_TEST(rows.at("u1").uploaded_at == 1750000000);
+    BOOST_TEST(ledger.firstPassDone("work").has_value());   // it ran before the upgrade
+    BOOST_TEST(!ledger.firstPassDone("isp").has_value());  // never ran: its first pass is ahead
+    ledger.addUpload("target", 1750000000, 10);             // the uploads table is there too
+  }
+  Ledger again(file);
+  BOOST_TEST(schema() == "3");
+  BOOST_TEST(again.load("work").size() == 1u);
+  BOOST_TEST(again.firstPassDone("work").has_value());
+  BOOST_TEST(again.uploadsSince("target", 1750000000 - 3600).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(testUidlOfKey) {

@@ -10,8 +10,7 @@
 #include <mutex>
 
 #include "gateway/delivery/PollJob.h"
-#include "tests/support/FakeMail.h"
-#include "tests/support/TempDir.h"
+#include "tests/support/PollFixture.h"
 
 using namespace popgate;
 using namespace popgate::gateway;
@@ -19,66 +18,10 @@ using namespace std::chrono_literals;
 using popgate::test::FakeMaildrop;
 using popgate::test::FakeTarget;
 
-namespace {
-
-// A crash: the job stops where it is; run() then drops the POP session without QUIT, as death would.
-[[noreturn]] void crash() { throw Error(ErrorKind::Internal, "simulated crash"); }
-
-std::string message(int n, bool with_id = true) {
-  std::string m = "From: a" + std::to_string(n) + "@example.org\r\n";
-  if (with_id) m += "Message-ID: <m" + std::to_string(n) + "@example.org>\r\n";
-  m += "Subject: test " + std::to_string(n) + "\r\nDate: Tue, 1 Jul 2025 10:52:37 +0200\r\n\r\n";
-  m += "body " + std::string(static_cast<std::size_t>(n) * 100, 'x') + "\r\n.line\r\n";
-  return m;
-}
-
-// The same Message-ID, the same size, another content: what an automated sender that reuses IDs
-// produces (two copies of one notice that differ in one byte).
-std::string lookAlike(int n) {
-  std::string m = message(n);
-  m[m.find("body ") + 5] = 'y';
-  return m;
-}
-
-struct Fixture {
-  test::TempDir dir;
-  FakeMaildrop drop;
-  FakeTarget target;
-  config::PopAccount account;
-  std::unique_ptr<Ledger> ledger;
-  std::int64_t clock = 1'750'000'000;
-  std::size_t upload_threads = 0;  // 0: retrieve and upload in turn, deterministically
-
-  Fixture() {
-    account.name = "work";
-    account.folder = "Work";
-    ledger = std::make_unique<Ledger>(dir.path() / "ledger.sqlite");
-  }
-
-  std::unique_ptr<TargetGate> gate;  // the target's limits, when a test sets some
-
-  PollResult run(std::function<void(std::string_view)> hook = {},
-                 const std::atomic<bool>* stop = nullptr) {
-    PollOptions options;
-    options.stop = stop;
-    options.gate = gate.get();
-    options.window = 2;
-    options.upload_threads = upload_threads;
-    options.memory_limit = 300;  // some messages go through spool files
-    options.step_hook = std::move(hook);
-    options.clock = [this] { return clock; };
-    PollJob job(account, *ledger, [this] { return drop.open(); }, [this] { return target.open(); },
-                dir.path() / "spool", options);
-    return job.run();
-  }
-
-  std::size_t copies(const std::string& bytes) const {
-    const auto all = target.all();
-    return static_cast<std::size_t>(std::count(all.begin(), all.end(), bytes));
-  }
-};
-
-}  // namespace
+using Fixture = popgate::test::PollFixture;
+using popgate::test::crash;
+using popgate::test::lookAlike;
+using popgate::test::message;
 
 BOOST_AUTO_TEST_CASE(testDeliversEveryMessageByteExactOnce) {
   Fixture f;
@@ -276,13 +219,10 @@ void killAfterEveryStep(std::size_t upload_threads) {
     originals.push_back(lookAlike(2));  // in the target before its twin, or after it
     originals.push_back(lookAlike(4));
     for (const auto& m : originals) f.drop.add(m);
-    std::atomic<int> seen{0};
-    const PollResult crashed = f.run([&](std::string_view) {
-      if (++seen >= k) crash();  // from step k on, every thread dies at its next step
-    });
-    if (seen < k) {  // the pass finished before step k: every step has been tried
-      BOOST_TEST(crashed.ok());
-      total_steps = seen;
+    const Fixture::CrashRun crashed = f.runCrashingAt(k);
+    if (!crashed.crashed) {  // the pass finished before step k: every step has been tried
+      BOOST_TEST(crashed.result.ok());
+      total_steps = crashed.steps;
       break;
     }
     BOOST_TEST_CONTEXT("crash at step " << k) {
