@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "SqlTransaction.h"
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -75,8 +76,7 @@ void Ledger::migrate() {
     }
   }
   // One transaction: a popgate killed halfway through leaves the file as it was.
-  s.begin();
-  try {
+  inTransaction(s, [&] {
     s << "CREATE TABLE IF NOT EXISTS messages ("
          " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
          " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
@@ -124,14 +124,7 @@ void Ledger::migrate() {
     } else if (from < kSchemaVersion) {
       s << "UPDATE meta SET value = '" + current + "' WHERE key = 'schema'", now;
     }
-    s.commit();
-  } catch (...) {
-    try {
-      s.rollback();
-    } catch (...) {
-    }
-    throw;
-  }
+  });
 }
 
 std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {

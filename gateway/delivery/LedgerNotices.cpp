@@ -6,6 +6,7 @@
 #include <Poco/Exception.h>
 
 #include "Ledger.h"
+#include "SqlTransaction.h"
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -20,22 +21,6 @@ using Int = Poco::Int64;
                        const Poco::Exception& e) {
   throw Error(ErrorKind::Internal,
               "ledger " + file.string() + ": cannot " + doing + ": " + e.displayText());
-}
-
-// Runs `work` in one transaction on `s`, rolled back if it throws.
-template <typename Work>
-void transaction(Poco::Data::Session& s, Work&& work) {
-  s.begin();
-  try {
-    work();
-    s.commit();
-  } catch (...) {
-    try {
-      s.rollback();
-    } catch (...) {
-    }
-    throw;
-  }
 }
 
 }  // namespace
@@ -73,7 +58,7 @@ void Ledger::saveEpisode(const std::string& account, const std::optional<NoticeE
   std::lock_guard lock(mutex_);
   std::string name = account;
   try {
-    transaction(*session_, [&] {
+    inTransaction(*session_, [&] {
       if (!episode) {
         *session_ << "DELETE FROM notice_episodes WHERE account = ?", use(name), now;
       } else {
@@ -96,7 +81,7 @@ bool Ledger::queueNoticeOnce(const QueuedNotice& notice, const std::string& once
   std::string account = notice.account, key = once_key;
   bool queued = false;
   try {
-    transaction(*session_, [&] {
+    inTransaction(*session_, [&] {
       Poco::Data::Statement insert(*session_);
       insert << "INSERT OR IGNORE INTO notice_once (account, key) VALUES (?, ?)", use(account),
           use(key);
