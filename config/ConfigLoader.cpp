@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include "DatabaseUrl.h"
 #include "MessageText.h"
 #include "SecretSources.h"
 #include "TextFile.h"
@@ -24,16 +25,19 @@ namespace {
 using namespace std::chrono_literals;
 using Entries = std::vector<YamlEntry>;
 
-constexpr std::array<std::string_view, 11> kTopKeys{
-    "state_dir", "log_level", "log_format",    "max_parallel_polls",     "stall_timeout",
-    "admin",     "target",    "defaults",      "allow_readable_secrets", "accounts",
-    "notify"};
+constexpr std::array<std::string_view, 13> kTopKeys{
+    "state_dir", "log_level", "log_format", "max_parallel_polls", "stall_timeout",
+    "admin",     "database",  "target",     "targets",            "defaults",
+    "allow_readable_secrets", "accounts", "notify"};
 constexpr std::array<std::string_view, 3> kNotifyKeys{"after", "mailbox", "webhook"};
+constexpr std::array<std::string_view, 5> kDatabaseKeys{"url", "password", "password_file",
+                                                        "password_env", "lease_ttl"};
 constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "allowed_hosts"};
 constexpr std::array<std::string_view, 12> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
     "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit"};
-constexpr std::array<std::string_view, 20> kAccountKeys{"name",
+constexpr std::array<std::string_view, 21> kAccountKeys{"name",
+                                                        "target",
                                                         "host",
                                                         "port",
                                                         "tls",
@@ -80,6 +84,8 @@ constexpr std::chrono::seconds kMinPollInterval = 1s;
 constexpr std::chrono::seconds kMaxPollInterval = 168h;
 constexpr std::chrono::seconds kMinTimeout = 1s;
 constexpr std::chrono::seconds kMaxTimeout = 1h;
+constexpr std::chrono::seconds kMinLeaseTtl = 5s;
+constexpr std::chrono::seconds kMaxLeaseTtl = 1h;
 constexpr std::chrono::seconds kMinStallTimeout = 10s;
 constexpr std::chrono::seconds kMaxStallTimeout = 1h;
 constexpr std::chrono::seconds kMinNotifyAfter = 1s;
@@ -154,10 +160,16 @@ class Loader {
   std::filesystem::path stateDir(const YamlCursor& where) const;
   AdminConfig admin(const YamlCursor& where) const;
   NotifyConfig notify(const YamlCursor& where) const;
+  DatabaseConfig database(const YamlCursor& where) const;
   ImapTarget target(const YamlCursor& where) const;
+  std::vector<ImapTarget> targets(const YamlCursor& where) const;
+  void resolveTarget(const YamlCursor& where, const Entries& settings, const GatewayConfig& cfg,
+                     PopAccount& account) const;
   Entries defaults(const YamlCursor& where) const;
-  std::vector<PopAccount> accounts(const YamlCursor& where, const Entries& defaults) const;
-  PopAccount account(const YamlCursor& where, const Entries& own, const Entries& defaults) const;
+  std::vector<PopAccount> accounts(const YamlCursor& where, const Entries& defaults,
+                                   const GatewayConfig& cfg) const;
+  PopAccount account(const YamlCursor& where, const Entries& own, const Entries& defaults,
+                     const GatewayConfig& cfg) const;
   void checkEndpoint(const YamlCursor& mapping, const Entries& settings) const;
   void finishEndpoint(const Entries& settings, ServerEndpoint& server, std::uint16_t implicit_port,
                       std::uint16_t plain_port) const;
@@ -248,14 +260,32 @@ GatewayConfig Loader::load(const std::string& yaml) const {
   }
   if (const YamlCursor* v = findEntry(top, "admin")) cfg.admin = admin(*v);
   if (const YamlCursor* v = findEntry(top, "notify")) cfg.notify = notify(*v);
-  if (const YamlCursor* v = findEntry(top, "target")) cfg.target = target(*v);
+  if (const YamlCursor* v = findEntry(top, "database")) {
+    database(*v);  // every key checked first, so that a mistake in one is named as such
+    v->fail("PostgreSQL ledger not yet supported; this version keeps its ledger in SQLite in "
+            "state_dir: remove the database: section");
+  }
+  const YamlCursor* single = findEntry(top, "target");
+  const YamlCursor* named = findEntry(top, "targets");
+  if (single != nullptr && named != nullptr) {
+    named->fail("conflicts with target (line " + std::to_string(single->line()) +
+                "); write target: for one central mailbox or targets: for several, not both");
+  }
+  if (single != nullptr) {
+    cfg.targets.push_back(target(*single));
+    cfg.targets.back().name = kSingleTargetName;
+  }
+  if (named != nullptr) {
+    cfg.targets = targets(*named);
+    cfg.named_targets = true;
+  }
   Entries shared;
   if (const YamlCursor* v = findEntry(top, "defaults")) shared = defaults(*v);
-  if (const YamlCursor* v = findEntry(top, "accounts")) cfg.accounts = accounts(*v, shared);
+  if (const YamlCursor* v = findEntry(top, "accounts")) cfg.accounts = accounts(*v, shared, cfg);
   // Missing sections last, so that a typo inside a present one is reported with its suggestion.
-  for (const std::string_view key : {"state_dir", "target", "accounts"}) {
-    if (findEntry(top, key) == nullptr) root.failMissing(key);
-  }
+  if (findEntry(top, "state_dir") == nullptr) root.failMissing("state_dir");
+  if (single == nullptr && named == nullptr) root.failMissing("target", " (or targets)");
+  if (findEntry(top, "accounts") == nullptr) root.failMissing("accounts");
   cfg.secret_files = secret_files_;
   return cfg;
 }
@@ -423,6 +453,82 @@ ImapTarget Loader::target(const YamlCursor& where) const {
   return target;
 }
 
+std::vector<ImapTarget> Loader::targets(const YamlCursor& where) const {
+  if (!where.node().IsMap()) {
+    where.fail("expected a mapping of named targets, e.g. anna: {host: ..., username: ...}");
+  }
+  std::vector<ImapTarget> out;
+  for (const YamlEntry& entry : where.namedEntries()) {
+    if (const std::string problem = accountNameProblem(entry.key); !problem.empty()) {
+      entry.value.fail("bad target name: " + problem);
+    }
+    out.push_back(target(entry.value));
+    out.back().name = entry.key;
+  }
+  if (out.empty()) where.fail("must name at least one target");
+  return out;
+}
+
+DatabaseConfig Loader::database(const YamlCursor& where) const {
+  const Entries settings = where.entries(kDatabaseKeys);
+  const YamlCursor* url_entry = findEntry(settings, "url");
+  if (url_entry == nullptr) where.failMissing("url", " (e.g. postgresql://popgate@db.example.org/popgate)");
+  checkOneSecret(where, settings, false);
+  DatabaseConfig db;
+  const std::string text = url_entry->nonEmptyText();
+  auto url = parseDatabaseUrl(text);
+  if (!url.value) url_entry->fail(url.error);
+  db.url = text;
+  db.host = std::move(url.value->host);
+  db.port = url.value->port;
+  db.user = std::move(url.value->user);
+  db.dbname = std::move(url.value->dbname);
+  db.sslmode = std::move(url.value->sslmode);
+  for (const auto& entry : settings) {
+    const YamlCursor& v = entry.value;
+    if (entry.key == "lease_ttl") {
+      db.lease_ttl = v.duration(kMinLeaseTtl, kMaxLeaseTtl);
+    } else if (isSecretKey(entry.key)) {
+      ResolvedSecret secret = entry.key == "password"        ? inlineSecret(v)
+                              : entry.key == "password_file" ? secretFromFile(v, entry.key, resolve(v))
+                                                             : secretFromEnv(v, env_);
+      db.password = std::move(secret.value);
+      db.password_source = std::move(secret.source);
+    }
+  }
+  return db;
+}
+
+void Loader::resolveTarget(const YamlCursor& where, const Entries& settings,
+                           const GatewayConfig& cfg, PopAccount& account) const {
+  const YamlCursor* named = findEntry(settings, "target");
+  if (!cfg.named_targets) {
+    if (named != nullptr) {
+      named->fail("names a target, but this file has one unnamed target:; name them under "
+                  "targets: to give accounts different ones");
+    }
+    if (!cfg.targets.empty()) account.target = cfg.targets.front().name;
+    return;
+  }
+  std::string known;
+  std::vector<std::string_view> names;
+  for (const ImapTarget& t : cfg.targets) {
+    known += (known.empty() ? "" : ", ") + t.name;
+    names.push_back(t.name);
+  }
+  if (named == nullptr) {
+    where.fail("names no target; add target: NAME (one of " + known +
+               "), or a default one as defaults.target");
+  }
+  account.target = named->nonEmptyText();
+  if (cfg.findTarget(account.target) == nullptr) {
+    const auto suggestion = nearMiss(account.target, names);
+    named->fail("unknown target " + quoteForMessage(account.target) +
+                (suggestion ? " (did you mean " + std::string(*suggestion) + "?)"
+                            : " (targets: " + known + ")"));
+  }
+}
+
 void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const {
   if (applyEndpointKey(entry, account.server)) return;
   const YamlCursor& v = entry.value;
@@ -430,6 +536,10 @@ void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const 
   if (key == "name") {
     account.name = v.text();
     if (const std::string problem = accountNameProblem(account.name); !problem.empty()) {
+      v.fail(problem);
+    }
+  } else if (key == "target") {
+    if (const std::string problem = accountNameProblem(v.text()); !problem.empty()) {
       v.fail(problem);
     }
   } else if (key == "auth") {
@@ -481,19 +591,21 @@ Entries Loader::defaults(const YamlCursor& where) const {
   return entries;
 }
 
-PopAccount Loader::account(const YamlCursor& where, const Entries& own,
-                           const Entries& defaults) const {
+PopAccount Loader::account(const YamlCursor& where, const Entries& own, const Entries& defaults,
+                           const GatewayConfig& cfg) const {
   if (findEntry(own, "name") == nullptr) where.failMissing("name");
   const Entries settings = mergeDefaults(own, defaults);
   checkEndpoint(where, settings);
   PopAccount account;
   for (const auto& entry : settings) applyAccountKey(entry, account);
   checkKeepPolicy(settings, account);
+  resolveTarget(where, settings, cfg, account);
   finishEndpoint(settings, account.server, 995, 110);
   return account;
 }
 
-std::vector<PopAccount> Loader::accounts(const YamlCursor& where, const Entries& defaults) const {
+std::vector<PopAccount> Loader::accounts(const YamlCursor& where, const Entries& defaults,
+                                         const GatewayConfig& cfg) const {
   if (where.node().IsMap()) {
     where.fail("expected a list of accounts, each item starting with '- name:'; found a mapping");
   }
@@ -503,7 +615,7 @@ std::vector<PopAccount> Loader::accounts(const YamlCursor& where, const Entries&
   std::vector<int> name_lines;
   for (const YamlCursor& item : items) {
     const Entries own = item.entries(kAccountKeys);
-    PopAccount account = this->account(item, own, defaults);
+    PopAccount account = this->account(item, own, defaults, cfg);
     const YamlCursor* name = findEntry(own, "name");
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (out[i].name == account.name) {

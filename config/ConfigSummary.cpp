@@ -48,9 +48,10 @@ std::string retention(const PopAccount& account) {
          (account.delete_after_days == 1 ? " day" : " days") + " after upload";
 }
 
-std::string accountLine(const PopAccount& account) {
+std::string accountLine(const PopAccount& account, bool named_targets) {
   std::string out = account.name + ": " + connection(account.server) + ", auth " +
-                    std::string(popAuthName(account.auth)) + " → " + printable(account.folder) +
+                    std::string(popAuthName(account.auth)) + " → " +
+                    (named_targets ? account.target + ":" : std::string()) + printable(account.folder) +
                     ", every " + formatDuration(account.poll_interval) + ", " + retention(account) +
                     ", max " + formatSize(account.max_message_size) + ", timeout " +
                     formatDuration(account.server.timeout);
@@ -93,7 +94,9 @@ std::vector<std::string> warnings(const GatewayConfig& cfg) {
                        ? " (allowed by allow_readable_secrets: true)"
                        : " (run and once refuse it unless allow_readable_secrets: true)"));
   }
-  plaintext("target", cfg.target.server);
+  for (const ImapTarget& target : cfg.targets) {
+    plaintext(cfg.named_targets ? "target " + target.name : std::string("target"), target.server);
+  }
   for (const auto& account : cfg.accounts) {
     plaintext("account " + account.name, account.server);
     if (account.poll_interval < std::chrono::minutes(1)) {
@@ -133,15 +136,17 @@ std::string describe(const GatewayConfig& cfg) {
            (n.webhook ? "POST to " + printable(n.webhook->text) : std::string("no webhook")) +
            "\n";
   }
-  const ImapTarget& target = cfg.target;
-  out += "  target     " + connection(target.server) + ", auth " +
-         std::string(imapAuthName(target.auth)) + ", " + std::to_string(target.connections) +
-         (target.connections == 1 ? " connection" : " connections") + ", timeout " +
-         formatDuration(target.server.timeout) + ", secret from " + target.server.password_source +
-         (target.daily_upload_limit > 0
-              ? ", at most " + formatSize(target.daily_upload_limit) + " a day"
-              : std::string()) +
-         "\n";
+  for (const ImapTarget& target : cfg.targets) {
+    out += cfg.named_targets ? "  target " + target.name + "\n             " : "  target     ";
+    out += connection(target.server) + ", auth " + std::string(imapAuthName(target.auth)) + ", " +
+           std::to_string(target.connections) +
+           (target.connections == 1 ? " connection" : " connections") + ", timeout " +
+           formatDuration(target.server.timeout) + ", secret from " + target.server.password_source +
+           (target.daily_upload_limit > 0
+                ? ", at most " + formatSize(target.daily_upload_limit) + " a day"
+                : std::string()) +
+           "\n";
+  }
   std::set<std::string> folders;
   for (const auto& account : cfg.accounts) folders.insert(account.folder);
   out += "  folders    ";
@@ -149,7 +154,7 @@ std::string describe(const GatewayConfig& cfg) {
     out += (folder == *folders.begin() ? "" : ", ") + printable(folder);
   }
   out += "\n  accounts (" + std::to_string(cfg.accounts.size()) + ")\n";
-  for (const auto& account : cfg.accounts) out += "    " + accountLine(account) + "\n";
+  for (const auto& account : cfg.accounts) out += "    " + accountLine(account, cfg.named_targets) + "\n";
   for (const auto& warning : warnings(cfg)) out += "warning: " + warning + "\n";
   return out;
 }

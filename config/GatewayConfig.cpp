@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "connectors/common/Error.h"
+
 namespace popgate::config {
 
 const PopAccount* GatewayConfig::findAccount(const std::string& name) const {
@@ -10,6 +12,18 @@ const PopAccount* GatewayConfig::findAccount(const std::string& name) const {
     if (account.name == name) return &account;
   }
   return nullptr;
+}
+
+const ImapTarget* GatewayConfig::findTarget(const std::string& name) const {
+  for (const auto& target : targets) {
+    if (target.name == name) return &target;
+  }
+  return nullptr;
+}
+
+const ImapTarget& GatewayConfig::targetOf(const PopAccount& account) const {
+  if (const ImapTarget* target = findTarget(account.target)) return *target;
+  throw Error(ErrorKind::Internal, account.name + ": no target called " + account.target);
 }
 
 std::string_view tlsModeName(TlsMode mode) noexcept {

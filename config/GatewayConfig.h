@@ -40,6 +40,8 @@ struct ServerEndpoint {
 
 struct PopAccount {
   std::string name;  // unique, [A-Za-z0-9_.-]+
+  // The name of the target (central mailbox) its messages go to: one of GatewayConfig::targets.
+  std::string target;
   ServerEndpoint server;
   PopAuth auth = PopAuth::Auto;
   std::string folder = "INBOX";  // UTF-8; encoded by the IMAP client
@@ -59,6 +61,8 @@ struct PopAccount {
 };
 
 struct ImapTarget {
+  // Its key under `targets:`; the single unnamed `target:` is called kSingleTargetName.
+  std::string name;
   ServerEndpoint server;
   ImapAuth auth = ImapAuth::Auto;
   std::uint32_t connections = 4;  // 1..32
@@ -109,6 +113,24 @@ struct SecretFile {
   bool readableByOthers() const noexcept { return (mode & 044u) != 0; }
 };
 
+// The name the one unnamed `target:` goes by (status, metrics, the ledger's upload history).
+inline constexpr const char* kSingleTargetName = "target";
+
+// The shared ledger in PostgreSQL (`database:`), for replicas; absent: SQLite in state_dir.
+// ConfigLoader checks the section and then refuses it: the PostgreSQL ledger is not built yet.
+struct DatabaseConfig {
+  std::string url;  // as written, without a password: postgresql://USER@HOST[:PORT]/DB
+  std::string host;
+  std::uint16_t port = 5432;
+  std::string user;
+  std::string dbname;
+  std::string sslmode;  // ?sslmode=... of the URL; empty: libpq's default
+  Secret password;      // empty when none was configured (trust or peer authentication)
+  std::string password_source;
+  // How long a replica's hold on an account lasts without renewal (renewed every third of it).
+  std::chrono::seconds lease_ttl{30};
+};
+
 struct GatewayConfig {
   std::filesystem::path source;     // the file it was read from (absolute), or the name
                                     // given to loadConfigText()
@@ -126,11 +148,19 @@ struct GatewayConfig {
   std::vector<SecretFile> secret_files;
   std::optional<AdminConfig> admin;
   std::optional<NotifyConfig> notify;  // none: no notices
-  ImapTarget target;
+  // The central mailboxes: the one `target:` (named kSingleTargetName), or those of `targets:`
+  // in file order. Never empty once loaded.
+  std::vector<ImapTarget> targets;
+  bool named_targets = false;  // written as `targets:` (accounts name theirs)
   std::vector<PopAccount> accounts;
 
   // The account called `name`, or nullptr.
   const PopAccount* findAccount(const std::string& name) const;
+  // The target called `name`, or nullptr.
+  const ImapTarget* findTarget(const std::string& name) const;
+  // The target `account` delivers to (ConfigLoader checked that it exists). Throws
+  // Error(Internal) for an account of another configuration.
+  const ImapTarget& targetOf(const PopAccount& account) const;
 };
 
 // The words the YAML file uses for each value: "implicit", "starttls", "none"; "info"; "apop"...

@@ -84,6 +84,13 @@ std::string YamlCursor::foundWhat() const {
 }
 
 std::vector<YamlEntry> YamlCursor::entries(std::span<const std::string_view> allowed) const {
+  return mappingEntries(&allowed);
+}
+
+std::vector<YamlEntry> YamlCursor::namedEntries() const { return mappingEntries(nullptr); }
+
+std::vector<YamlEntry> YamlCursor::mappingEntries(
+    const std::span<const std::string_view>* allowed_keys) const {
   std::vector<YamlEntry> out;
   if (node_.IsNull()) return out;
   if (!node_.IsMap()) fail("expected a mapping of keys (key: value lines), found " + foundWhat());
@@ -100,6 +107,11 @@ std::vector<YamlEntry> YamlCursor::entries(std::span<const std::string_view> all
         value.fail("duplicate key (first at line " + std::to_string(earlier.value.line()) + ")");
       }
     }
+    if (allowed_keys == nullptr) {
+      out.push_back(YamlEntry{name, value});
+      continue;
+    }
+    const std::span<const std::string_view> allowed = *allowed_keys;
     bool known = false;
     for (const std::string_view candidate : allowed) known = known || candidate == name;
     if (!known) {

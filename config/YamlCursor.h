@@ -36,6 +36,9 @@ class YamlCursor {
   // another node type, a non-text key, a duplicate key, or a key not in `allowed` (with a
   // "did you mean" suggestion when one is close).
   std::vector<YamlEntry> entries(std::span<const std::string_view> allowed) const;
+  // The keys of a mapping whose keys are names the administrator chose (e.g. targets:), in
+  // document order; the same checks as entries() but any plain key is allowed.
+  std::vector<YamlEntry> namedEntries() const;
   // The items of this list, "PATH[i]" each (nothing counts as an empty list); throws otherwise.
   std::vector<YamlCursor> elements() const;
 
@@ -57,6 +60,7 @@ class YamlCursor {
  private:
   YamlCursor(const YAML::Node& node, std::string path, int line, std::string file);
   std::string childPath(std::string_view key) const;
+  std::vector<YamlEntry> mappingEntries(const std::span<const std::string_view>* allowed) const;
   std::string foundWhat() const;
 
   YAML::Node node_;

@@ -20,7 +20,14 @@ Connection::Connection(std::unique_ptr<Transport> transport, std::string label,
     : transport_(std::move(transport)),
       label_(std::move(label)),
       trace_(std::move(trace)),
-      patience_(patience) {}
+      patience_(patience) {
+  traceTls();
+}
+
+void Connection::traceTls() const {
+  if (!trace_ || !transport_->isSecure()) return;
+  trace_("*", transport_->sessionResumed() ? "TLS session resumed" : "TLS full handshake");
+}
 
 void Connection::remember(std::string_view consumed) {
   if (consumed.size() >= kRecentBytes) {
@@ -110,6 +117,7 @@ void Connection::startTls() {
   start_ = 0;
   out_.clear();
   transport_->startTls();
+  traceTls();
 }
 
 }  // namespace popgate::net

@@ -1,7 +1,8 @@
 #pragma once
 // A protocol conversation over a Transport: buffered reads that drive the socket-free codec parsers,
 // batched writes (so pipelined commands leave in one packet), STARTTLS with the pre-upgrade buffer
-// discarded, and an optional trace of what was said (callers pass secret-free trace forms).
+// discarded, and an optional trace of what was said (callers pass secret-free trace forms; "*"
+// lines say how TLS was set up: a full handshake or a resumed session).
 
 #include <chrono>
 #include <cstdint>
@@ -74,6 +75,8 @@ class Connection {
   const std::string& label() const noexcept { return label_; }
 
  private:
+  // Traces whether the TLS handshake was resumed or full (with tracing on and TLS active).
+  void traceTls() const;
   void fill(std::string_view what);
   void remember(std::string_view consumed);
   void checkProgress(std::string_view what, std::chrono::steady_clock::time_point started,

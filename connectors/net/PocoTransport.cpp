@@ -120,10 +120,17 @@ Poco::Net::StreamSocket& PocoTransport::active() {
 }
 
 void PocoTransport::handshake() {
-  auto context = TlsContextCache::instance().contextFor(endpoint_.host, endpoint_.ca_file);
+  TlsContextCache& cache = TlsContextCache::instance();
+  auto context = cache.contextFor(endpoint_.host, endpoint_.ca_file);
+  // The session of an earlier connection to this server, offered for resumption (the server may
+  // decline: then it is a full handshake, verified the same way).
+  auto session = cache.sessionFor(endpoint_.host, endpoint_.port, endpoint_.ca_file);
   const auto deadline = Clock::now() + endpoint_.timeout;
   try {
-    secure_.emplace(Poco::Net::SecureStreamSocket::attach(plain_, endpoint_.host, context));
+    secure_.emplace(session.isNull()
+                        ? Poco::Net::SecureStreamSocket::attach(plain_, endpoint_.host, context)
+                        : Poco::Net::SecureStreamSocket::attach(plain_, endpoint_.host, context,
+                                                                session));
     // Poco 1.11 may return from attach() before a slow server has finished the handshake. Finish it
     // here within the deadline: nothing is sent until OpenSSL has verified a certificate whose name
     // is pinned in the context (TlsContextCache), so a wrong-name certificate never gets a byte.
@@ -145,6 +152,7 @@ void PocoTransport::handshake() {
                       Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
       }
     }
+    resumed_ = secure_->sessionWasReused();
   } catch (const Poco::TimeoutException&) {
     secure_.reset();
     throw Error(ErrorKind::Transient, "TLS handshake with " + endpoint_.label() +
@@ -234,6 +242,12 @@ void PocoTransport::close() noexcept {
   }
   try {
     if (secure_) {
+      // Keep the session for the next connection to this server. Only now: a TLS 1.3 server sends
+      // its session ticket after the handshake, and it has been read by the end of the dialogue.
+      if (secure_->havePeerCertificate()) {
+        TlsContextCache::instance().keepSession(endpoint_.host, endpoint_.port, endpoint_.ca_file,
+                                                secure_->currentSession());
+      }
       secure_->abort();  // no TLS close_notify round trip: the protocol goodbye is the client's job
       secure_.reset();
     }

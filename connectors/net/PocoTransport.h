@@ -24,6 +24,8 @@ class PocoTransport final : public Transport {
   void startTls() override;
   bool isSecure() const noexcept override { return secure_.has_value(); }
   void close() noexcept override;
+  // Sessions are kept per server by TlsContextCache.
+  bool sessionResumed() const noexcept override { return resumed_; }
 
  private:
   Poco::Net::StreamSocket& active();
@@ -33,6 +35,7 @@ class PocoTransport final : public Transport {
   Endpoint endpoint_;
   Poco::Net::StreamSocket plain_;
   std::optional<Poco::Net::SecureStreamSocket> secure_;
+  bool resumed_ = false;
 };
 
 }  // namespace popgate::net

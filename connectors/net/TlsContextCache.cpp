@@ -34,6 +34,13 @@ void pinHostName(SSL_CTX* ctx, const std::string& host) {
   if (ok != 1) throw Error(ErrorKind::Security, "cannot set the expected TLS peer name " + host);
 }
 
+// Poco's Session takes ownership of an SSL_SESSION only from inside Poco; this one lets the cache
+// own the copies it makes.
+class OwnedSession final : public Poco::Net::Session {
+ public:
+  explicit OwnedSession(SSL_SESSION* session) : Poco::Net::Session(session) {}
+};
+
 // What makes a ca_file a different file for the cache: a replaced file (new inode, as editors and
 // Kubernetes secret updates make) or one written in place (new size or modification time).
 std::string fileIdentity(const std::string& path, const std::string& host) {
@@ -73,6 +80,10 @@ Poco::Net::Context::Ptr TlsContextCache::contextFor(
   std::erase_if(contexts_, [&](const auto& entry) {
     return std::get<0>(entry.first) == host && std::get<1>(entry.first) == ca;
   });
+  // Nor are sessions verified against it: a new CA must not be bypassed by a resumption.
+  std::erase_if(sessions_, [&](const auto& entry) {
+    return std::get<0>(entry.first) == host && std::get<2>(entry.first) == ca;
+  });
 
   Poco::Net::Context::Params params;
   params.verificationMode = Poco::Net::Context::VERIFY_STRICT;
@@ -92,6 +103,41 @@ Poco::Net::Context::Ptr TlsContextCache::contextFor(
   pinHostName(context->sslContext(), host);
   contexts_.emplace(std::move(key), context);
   return context;
+}
+
+Poco::Net::Session::Ptr TlsContextCache::sessionFor(
+    const std::string& host, std::uint16_t port,
+    const std::optional<std::filesystem::path>& ca_file) noexcept {
+  try {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(SessionKey{host, port, ca_file ? ca_file->string() : std::string()});
+    if (it != sessions_.end()) return it->second;
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+void TlsContextCache::keepSession(const std::string& host, std::uint16_t port,
+                                  const std::optional<std::filesystem::path>& ca_file,
+                                  const Poco::Net::Session::Ptr& session) noexcept {
+  if (session.isNull() || session->sslSession() == nullptr) return;
+  // A copy: OpenSSL marks the connection's own session object unresumable when the connection is
+  // closed without a close_notify (as popgate closes after QUIT/LOGOUT), and other connections
+  // may be using the object kept before.
+  SSL_SESSION* copy = SSL_SESSION_dup(session->sslSession());
+  if (copy == nullptr) return;
+  if (SSL_SESSION_is_resumable(copy) != 1) {
+    SSL_SESSION_free(copy);
+    return;
+  }
+  try {
+    Poco::Net::Session::Ptr owned(new OwnedSession(copy));
+    std::lock_guard lock(mutex_);
+    SessionKey key{host, port, ca_file ? ca_file->string() : std::string()};
+    if (sessions_.size() >= kMaxSessions && sessions_.count(key) == 0) sessions_.erase(sessions_.begin());
+    sessions_[std::move(key)] = std::move(owned);
+  } catch (...) {
+  }
 }
 
 }  // namespace popgate::net

@@ -43,6 +43,9 @@ class Transport {
   virtual void startTls() = 0;
   // True once TLS is established and the peer's certificate verified.
   virtual bool isSecure() const noexcept = 0;
+  // True when the TLS handshake resumed the session of an earlier connection to the same server
+  // (no full handshake); false without TLS or after a full handshake.
+  virtual bool sessionResumed() const noexcept { return false; }
   // Closes without a protocol goodbye; never throws.
   virtual void close() noexcept = 0;
 };

@@ -36,6 +36,12 @@
 # Options (environment, read by `start`):
 #   SANDBOX_GMAIL_LIKE=1      IMAP capabilities like Gmail: LITERAL-, no LITERAL+, no MULTIAPPEND
 #   SANDBOX_QUOTA=USER:BYTES  quota plugin on; USER may store at most BYTES (NO [OVERQUOTA] beyond)
+#   SANDBOX_POP3_LOGIN=one    one pop3-login process serving every client (default: two or
+#                             more). Each login process keeps TLS sessions (tickets, cache) of
+#                             its own, so only with one can every reconnecting client resume
+#   SANDBOX_POP3_LOGIN=per-connection
+#                             Dovecot's default high-security mode (service_count = 1): a fresh
+#                             login process per connection, so no TLS session is ever resumed
 #   SANDBOX_FSYNC=1           fsync saved mail like a real server (mail_fsync = optimized, for
 #                             benchmarks); by default Dovecot never fsyncs: saves take half the time
 # Prints nothing but errors; exit status 0 on success, 1 on failure, 2 on bad usage.
@@ -174,6 +180,11 @@ write_config() {
 
   local fsync=never
   if [ "${SANDBOX_FSYNC:-0}" = 1 ]; then fsync=optimized; fi
+  local pop3_login=$'service_count = 0\n  process_min_avail = 2'
+  case "${SANDBOX_POP3_LOGIN:-}" in
+    one) pop3_login=$'service_count = 0\n  process_min_avail = 1\n  process_limit = 1' ;;
+    per-connection) pop3_login=$'service_count = 1\n  process_min_avail = 2' ;;
+  esac
 
   # Loopback only. Also ::1 when the host has it: a stock Debian /etc/hosts maps "localhost" to
   # ::1 as well, and clients try ::1 first (RFC 6724).
@@ -260,8 +271,7 @@ service pop3-login {
     port = $pop3s
     ssl = yes
   }
-  service_count = 0
-  process_min_avail = 2
+  $pop3_login
   client_limit = 200
 }
 service imap {

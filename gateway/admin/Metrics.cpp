@@ -66,6 +66,17 @@ std::string formatTimestamp(const std::optional<SystemTime>& time) {
 
 using Labels = std::vector<std::pair<std::string_view, std::string>>;
 
+// The labels of every per-account sample: the account and the target it delivers to.
+Labels accountLabels(const AccountStatus& account) {
+  return {{"account", account.name}, {"target", account.target}};
+}
+
+// `labels` plus one more.
+Labels with(Labels labels, std::string_view name, std::string value) {
+  labels.emplace_back(name, std::move(value));
+  return labels;
+}
+
 // Writes families in the required order: HELP, TYPE, then that family's samples, all contiguous.
 class Exposition {
  public:
@@ -166,7 +177,7 @@ void renderStates(const StatusSnapshot& snapshot, Exposition& out) {
       "1 for the account's current state (idle, polling, backoff, failing), 0 for the others.");
   for (const AccountStatus& account : snapshot.accounts) {
     for (AccountState state : kStates) {
-      out.sample("popgate_account_state", {{"account", account.name}, {"state", stateName(state)}},
+      out.sample("popgate_account_state", with(accountLabels(account), "state", stateName(state)),
                  state == account.state ? "1" : "0");
     }
   }
@@ -181,15 +192,15 @@ void renderDurations(const StatusSnapshot& snapshot, Exposition& out) {
     for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
       cumulative = std::max(cumulative, account.duration_buckets[i]);
       out.sample("popgate_poll_duration_seconds_bucket",
-                 {{"account", account.name}, {"le", formatDouble(kDurationBuckets[i])}},
+                 with(accountLabels(account), "le", formatDouble(kDurationBuckets[i])),
                  formatUnsigned(cumulative));
     }
     const std::uint64_t count = std::max(cumulative, account.polls);
-    out.sample("popgate_poll_duration_seconds_bucket", {{"account", account.name}, {"le", "+Inf"}},
+    out.sample("popgate_poll_duration_seconds_bucket", with(accountLabels(account), "le", "+Inf"),
                formatUnsigned(count));
-    out.sample("popgate_poll_duration_seconds_sum", {{"account", account.name}},
+    out.sample("popgate_poll_duration_seconds_sum", accountLabels(account),
                formatDouble(account.duration_sum_seconds));
-    out.sample("popgate_poll_duration_seconds_count", {{"account", account.name}},
+    out.sample("popgate_poll_duration_seconds_count", accountLabels(account),
                formatUnsigned(count));
   }
 }
@@ -219,7 +230,9 @@ constexpr std::array<TargetMetric, 7> kTargetMetrics{{
     {"popgate_target_upload_budget_bytes",
      "The daily upload budget (target.daily_upload_limit) in bytes per rolling 24 hours; 0: none.",
      [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.daily_limit); }},
-    {"popgate_target_uploaded_24h_bytes", "Bytes uploaded to the target in the last 24 hours.",
+    {"popgate_target_uploaded_24h_bytes",
+     "Bytes uploaded to the target in the last 24 hours (since the start, unless a daily upload "
+     "budget is set: then also before, from the ledger).",
      [](const TargetStatus& t, std::int64_t) { return formatUnsigned(t.used); }},
     {"popgate_target_backlog_bytes",
      "Bytes of listed messages the last passes set out to deliver and did not (the backlog).",
@@ -248,7 +261,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   for (const AccountMetric& metric : kAccountMetrics) {
     out.family(metric.name, metric.type, metric.help);
     for (const AccountStatus& account : snapshot.accounts) {
-      out.sample(metric.name, {{"account", account.name}}, metric.value(account));
+      out.sample(metric.name, accountLabels(account), metric.value(account));
     }
   }
   renderStates(snapshot, out);

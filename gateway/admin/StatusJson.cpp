@@ -72,6 +72,7 @@ Array::Ptr renderQuarantine(const std::vector<QuarantinedMessage>& quarantine) {
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
+  object->set("target", text(account.target));
   object->set("host", text(account.host));
   object->set("folder", text(account.folder));
   object->set("state", std::string(stateName(account.state)));

@@ -19,6 +19,7 @@
 #include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
 #include "gateway/service/SystemdNotifier.h"
+#include "gateway/service/TargetPools.h"
 #include "gateway/service/WatchdogFeeder.h"
 #include "gateway/admin/AdminServer.h"
 #include "config/ConfigLoader.h"
@@ -59,16 +60,6 @@ std::set<std::string> accountNames(const config::GatewayConfig& cfg) {
   return names;
 }
 
-// Whether two target settings would open the same kind of session.
-bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
-  return a.server.host == b.server.host && a.server.port == b.server.port &&
-         a.server.tls == b.server.tls && a.server.ca_file == b.server.ca_file &&
-         a.server.username == b.server.username &&
-         a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
-         a.connections == b.connections && a.server.timeout == b.server.timeout &&
-         a.daily_upload_limit == b.daily_upload_limit;
-}
-
 // What a reload cannot change without a restart.
 void warnAboutFixedSettings(const config::GatewayConfig& running, const config::GatewayConfig& next) {
   if (running.state_dir != next.state_dir) {
@@ -101,48 +92,44 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   Ledger ledger(cfg->state_dir / "ledger.sqlite");
   StatusBoard board(POPGATE_VERSION);
 
-  // Upload sessions are shared by every pass; a reload that changes the target replaces them.
-  std::mutex pool_mutex;
-  auto pool = makeImapPool(cfg->target, &ledger);
-  config::ImapTarget pool_target = cfg->target;
-  auto poolFor = [&](const config::GatewayConfig& c) {
-    std::lock_guard guard(pool_mutex);
-    if (!sameTarget(pool_target, c.target)) {
-      pool->closeAll();
-      pool = makeImapPool(c.target, &ledger);
-      pool_target = c.target;
+  // Upload sessions are shared by every pass to the same target; a reload that changes a target
+  // replaces its pool.
+  TargetPools pools(&ledger);
+  std::mutex cfg_mutex;  // guards `cfg` for the status board's reads during a reload
+  board.setTargetProbe([&pools, &cfg, &cfg_mutex] {
+    std::shared_ptr<const config::GatewayConfig> current;
+    {
+      std::lock_guard guard(cfg_mutex);
+      current = cfg;
     }
-    return pool;
-  };
-
-  board.setTargetProbe([&] {
-    std::lock_guard guard(pool_mutex);
-    return std::vector<TargetStatus>{targetStatusOf("default", pool_target, *pool)};
+    return pools.status(*current);
   });
 
   // Notices to the user, fed by every pass (so declared before the scheduler), delivered on their
-  // own thread through the shared upload sessions (never holding up a pass) and the webhook.
+  // own thread through the shared upload sessions of the first target (never holding up a pass)
+  // and the webhook.
   NoticeSender sender;
   sender.append = [&](const std::string& mailbox, const std::string& message) {
-    std::shared_ptr<ImapPool> current;
+    std::shared_ptr<const config::GatewayConfig> current;
     {
-      std::lock_guard guard(pool_mutex);
-      current = pool;
+      std::lock_guard guard(cfg_mutex);
+      current = cfg;
     }
-    appendNotice(*current, mailbox, message);
+    appendNotice(*pools.poolFor(current->targets.front()), mailbox, message);
   };
   sender.post = [](const config::WebhookUrl& url, const std::string& title,
                    const std::string& body) { postWebhook(url, title, body); };
   Notifier notifier(ledger, std::move(sender));
-  notifier.configure(cfg->notify, cfg->target.server.username);
+  notifier.configure(cfg->notify, cfg->targets.front().server.username);
   notifier.keepAccounts(accountNames(*cfg));
-  Scheduler scheduler(board, [&ledger, &poolFor](const config::GatewayConfig& c,
-                                                 const config::PopAccount& account,
-                                                 const std::atomic<bool>& stop) {
+  Scheduler scheduler(board, [&ledger, &pools](const config::GatewayConfig& c,
+                                               const config::PopAccount& account,
+                                               const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
     PassOutcome outcome;
-    outcome.result = makePollJob(c, account, ledger, poolFor(c), options)->run();
+    outcome.result =
+        makePollJob(c, account, ledger, pools.poolFor(c.targetOf(account)), options)->run();
     outcome.quarantine = quarantineOf(ledger, account.name);
     return outcome;
   });
@@ -172,8 +159,10 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                  " account(s)");
   for (const std::string& warning : config::warnings(*cfg)) logWarning(warning);
   logInfo(std::string("popgate ") + POPGATE_VERSION + " running: " +
-          std::to_string(cfg->accounts.size()) + " account(s), target " +
-          hostPort(cfg->target.server.host, cfg->target.server.port) +
+          std::to_string(cfg->accounts.size()) + " account(s), " +
+          (cfg->targets.size() == 1
+               ? "target " + hostPort(cfg->targets.front().server.host, cfg->targets.front().server.port)
+               : std::to_string(cfg->targets.size()) + " targets") +
           (cfg->admin ? ", admin on http://" + hostPort(cfg->admin->host, server->port())
                       : std::string(", no admin endpoint")));
 
@@ -191,9 +180,13 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
-        notifier.configure(next->notify, next->target.server.username);
+        {
+          std::lock_guard guard(cfg_mutex);
+          cfg = next;
+        }
+        pools.retain(*cfg);
+        notifier.configure(next->notify, next->targets.front().server.username);
         notifier.keepAccounts(accountNames(*next));
-        cfg = next;
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
       } catch (const Error& e) {
         logError(std::string("configuration reload failed, still running on the previous one: ") +
@@ -210,10 +203,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   // Passes end at their next safe point; one held up by a slow server gets its connections cut
   // (what was in flight stays in flight in the ledger, and is looked up next time).
-  {
-    std::lock_guard guard(pool_mutex);
-    pool->release();  // uploads waiting out a pause the target asked for end now
-  }
+  pools.releaseAll();  // uploads waiting out a pause the target asked for end now
   bool clean = scheduler.stop(std::chrono::seconds(4));
   if (!clean) {
     logWarning("a pass is held up by a slow server: cutting its connections");
@@ -222,7 +212,8 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   }
   if (clean) notifier.stop();  // a notice being delivered ends with its connection timeout
   if (server) server->stop();
-  if (clean) pool->closeAll();
+  board.setTargetProbe({});
+  if (clean) pools.closeAll();
   if (!clean) {
     // The ledger makes this as safe as a crash: the next start looks up what was in flight.
     // _exit runs no destructor, so nothing (ledger, pool, scheduler) is destroyed under the pass

@@ -9,36 +9,32 @@
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
+#include "TargetPools.h"
 
 namespace popgate::gateway {
-
-namespace {
-
-// The one target's name in the ledger's upload history.
-constexpr const char* kTargetName = "target";
-
-}  // namespace
 
 std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger) {
   // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
   auto opened = std::make_shared<std::atomic<unsigned>>(0);
-  auto pool = std::make_shared<ImapPool>(target, [target, opened] {
-    return openImapSession(target, traceTo("imap#" + std::to_string(++*opened)),
+  const std::string label =
+      target.name.empty() || target.name == config::kSingleTargetName ? std::string("imap#")
+                                                                       : "imap:" + target.name + "#";
+  auto pool = std::make_shared<ImapPool>(target, [target, opened, label] {
+    return openImapSession(target, traceTo(label + std::to_string(++*opened)),
                            [](std::string_view text) { logWarning(text); });
   });
   if (ledger != nullptr && pool->gate().budgeted()) {
     const auto since = static_cast<std::int64_t>(std::time(nullptr)) - 24 * 3600;
-    for (const auto& [hour, bytes] : ledger->uploadsSince(kTargetName, since)) {
+    for (const auto& [hour, bytes] : ledger->uploadsSince(target.name, since)) {
       pool->gate().uploaded(bytes, hour * 3600);
     }
   }
   return pool;
 }
 
-TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
-                            const ImapPool& pool) {
+TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& pool) {
   TargetStatus status;
-  status.name = std::move(name);
+  status.name = target.name;
   status.host = hostPort(target.server.host, target.server.port);
   status.connections = target.connections;
   status.capacity = pool.capacity();
@@ -55,9 +51,9 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
                                      std::shared_ptr<ImapPool> pool, PollOptions options) {
   const config::PopAccount* acct = &account;
-  options.upload_threads = std::max<std::size_t>(cfg.target.connections, 1);
+  options.upload_threads = std::max<std::size_t>(cfg.targetOf(account).connections, 1);
   options.gate = &pool->gate();
-  options.target_name = kTargetName;
+  options.target_name = account.target;
   options.reopen_without_pipelining = [acct] {
     pop3::Pop3Options pop3;
     pop3.allow_pipelining = false;
@@ -83,13 +79,19 @@ void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string&
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options) {
-  auto pool = makeImapPool(cfg.target, &ledger);
+  TargetPools pools(&ledger);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < accounts.size(); i = next++) {
       logDebug(accounts[i]->name + ": pass starts");
-      results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options)->run();
+      try {
+        auto pool = pools.poolFor(cfg.targetOf(*accounts[i]));
+        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options)->run();
+      } catch (const Error& e) {
+        results[i].account = accounts[i]->name;
+        results[i].error = e;
+      }
     }
   };
   const std::size_t threads =
@@ -98,7 +100,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
   for (std::size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
   worker();
   for (auto& t : workers) t.join();
-  pool->closeAll();
+  pools.closeAll();
   return results;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Wiring of passes to the real servers. runPasses() runs several accounts with at most `parallel`
 // at a time (for `popgate once`); the daemon's Scheduler runs single PollJobs from makePollJob().
-// Every pass of the process shares one ImapPool, so uploads use target.connections sessions in all.
+// Every pass of the process delivering to one target shares that target's ImapPool (TargetPools),
+// so uploads use target.connections sessions per target in all.
 
 #include <memory>
 #include <vector>
@@ -14,22 +15,21 @@
 
 namespace popgate::gateway {
 
-// The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3") at
-// debug level, with the client's notices logged as warnings.
-// Its daily upload budget starts from what `ledger` recorded in the last 24 hours.
+// The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3", or
+// "imap:NAME#3" for a named target) at debug level, with the client's notices logged as warnings.
+// Its daily upload budget starts from what `ledger` recorded for it in the last 24 hours.
 std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr);
 
-// The state of `pool`, the sessions to `target` (named `name` in /status and /metrics): its
-// capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
-TargetStatus targetStatusOf(std::string name, const config::ImapTarget& target,
-                            const ImapPool& pool);
+// The state of `pool`, the sessions to `target` (named target.name in /status and /metrics):
+// its capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
+TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& pool);
 
 // Appends `message` (a notice popgate wrote) to `mailbox` through a session of `pool`. Throws
 // what the pool and the session throw, and Error of the server's kind when it refuses the message.
 void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string& message);
 
-// A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
-// level). Upload threads default to target.connections.
+// A PollJob for `account` wired to the real POP3 server and to `pool`, the pool of the account's
+// target (protocol trace at debug level). Upload threads default to that target's connections.
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
                                      std::shared_ptr<ImapPool> pool, PollOptions options = {});

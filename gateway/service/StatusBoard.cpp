@@ -47,6 +47,7 @@ void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
       AccountStatus kept = *old;
       kept.host = a.host;
       kept.folder = a.folder;
+      kept.target = a.target;
       next.push_back(std::move(kept));
     } else {
       next.push_back(a);
@@ -144,11 +145,14 @@ StatusSnapshot StatusBoard::snapshot() const {
   std::lock_guard lock(mutex_);
   StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_,
                           std::move(targets)};
-  std::uint64_t waiting = 0;
-  for (const AccountStatus& a : accounts_) waiting += a.waiting_bytes;
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
   for (TargetStatus& t : snapshot.targets) {
+    // A target's backlog is what its own accounts still have to send.
+    std::uint64_t waiting = 0;
+    for (const AccountStatus& a : accounts_) {
+      if (a.target == t.name) waiting += a.waiting_bytes;
+    }
     t.waiting_bytes = waiting;
     t.backlog_eta = backlogEta(t.daily_limit, t.used, waiting, now);
   }

@@ -36,6 +36,7 @@ struct QuarantinedMessage {
 
 struct AccountStatus {
   std::string name;
+  std::string target;               // the target's name (config::kSingleTargetName for target:)
   std::string host;                 // "pop.example.com:995"
   std::string folder;
   AccountState state = AccountState::Idle;
@@ -60,7 +61,7 @@ struct AccountStatus {
 
 // The upload target as its pool and gate see it now (ImapPool, TargetGate).
 struct TargetStatus {
-  std::string name;                     // "default" for the one `target:`
+  std::string name;                     // its key under targets:, "target" for the one `target:`
   std::string host;                     // "imap.example.com:993"
   std::size_t connections = 0;          // target.connections
   std::size_t capacity = 0;             // fewer after "too many simultaneous connections"
@@ -69,7 +70,7 @@ struct TargetStatus {
   std::uint64_t daily_limit = 0;        // target.daily_upload_limit; 0: none
   std::uint64_t used = 0;               // bytes uploaded in the last 24 hours
   std::int64_t next_room_at = 0;        // when the oldest counted hour leaves the window
-  std::uint64_t waiting_bytes = 0;      // the accounts' waiting_bytes, summed
+  std::uint64_t waiting_bytes = 0;      // the waiting_bytes of its accounts, summed
   std::int64_t backlog_eta = 0;         // unix seconds the backlog should be through; 0: none
 };
 
@@ -85,7 +86,8 @@ struct StatusSnapshot {
   SystemTime started;
   SystemTime now;
   std::vector<AccountStatus> accounts;  // in configuration order
-  std::vector<TargetStatus> targets;    // from the target probe; empty without one
+  std::vector<TargetStatus> targets;    // from the target probe, in configuration order; empty
+                                        // without one
 };
 
 class StatusBoard {
@@ -102,7 +104,7 @@ class StatusBoard {
                     std::vector<QuarantinedMessage> quarantine);
   void setNextPoll(const std::string& account, AccountState state, std::optional<SystemTime> next_poll);
 
-  // Where snapshot() reads the targets' state from (the daemon's pool); called without the
+  // Where snapshot() reads the targets' state from (the daemon's TargetPools); called without the
   // board's lock held, from the thread calling snapshot(). It must not call back into the board.
   using TargetProbe = std::function<std::vector<TargetStatus>()>;
   void setTargetProbe(TargetProbe probe);

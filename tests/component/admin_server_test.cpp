@@ -108,6 +108,7 @@ Poco::JSON::Object::Ptr json(const std::string& text) {
 AccountStatus account(const std::string& name) {
   AccountStatus a;
   a.name = name;
+  a.target = "target";
   a.host = "pop." + name + ".example:995";
   a.folder = "INBOX";
   return a;
@@ -239,7 +240,7 @@ BOOST_AUTO_TEST_CASE(testMetrics) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
   BOOST_TEST(r.body.find("\npopgate_up 1\n") != std::string::npos);
-  BOOST_TEST(r.body.find("popgate_polls_total{account=\"a-b_c.d\"} 0\n") != std::string::npos);
+  BOOST_TEST(r.body.find("popgate_polls_total{account=\"a-b_c.d\",target=\"target\"} 0\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(testHeadOnGetRoutes) {

@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const popgate::config::GatewayConfig cfg =
         popgate::config::loadConfigText(yaml, std::string(kName), emptyBaseDir(), env);
     check(!cfg.state_dir.empty() && cfg.state_dir.is_absolute(), "config without state_dir");
-    check(!cfg.target.server.host.empty(), "config without a target host");
+    check(!cfg.targets.front().server.host.empty(), "config without a target host");
     const std::string summary = popgate::config::describe(cfg);
     check(secret_in_input || summary.find(kEnvSecret) == std::string::npos,
           "describe() prints a secret", summary);

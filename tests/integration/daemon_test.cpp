@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(testScheduledDeliveryStatusMetricsPollNowAndBackoff) {
   // /status: the target on top (its sessions, no pause, no budget configured), counters, and
   // the locked account failing with the server's words.
   const auto target = d.status()->getArray("targets")->getObject(0);
-  BOOST_TEST(target->getValue<std::string>("name") == "default");
+  BOOST_TEST(target->getValue<std::string>("name") == "target");  // the one target: is called target
   BOOST_TEST(target->getValue<int>("connections") >= 1);
   BOOST_TEST(target->getValue<int>("capacity") == target->getValue<int>("connections"));
   BOOST_TEST(target->isNull("paused_until"));
@@ -183,9 +183,9 @@ BOOST_AUTO_TEST_CASE(testScheduledDeliveryStatusMetricsPollNowAndBackoff) {
   BOOST_REQUIRE(metrics.status == 200);
   const auto families = parseExposition(metrics.body);
   BOOST_TEST(value(families, "popgate_messages_uploaded_total", "popgate_messages_uploaded_total",
-                   {{"account", "work"}}) == static_cast<double>(n));
+                   {{"account", "work"}, {"target", "target"}}) == static_cast<double>(n));
   BOOST_TEST(value(families, "popgate_account_state", "popgate_account_state",
-                   {{"account", "locked"}, {"state", "failing"}}) == 1.0);
+                   {{"account", "locked"}, {"target", "target"}, {"state", "failing"}}) == 1.0);
   BOOST_TEST(families.count("popgate_poll_duration_seconds") == 1u);
 
   // No password, token or secret anywhere.

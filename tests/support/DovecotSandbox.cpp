@@ -1,8 +1,5 @@
 #include "tests/support/DovecotSandbox.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "tests/support/FreePort.h"
 #include "tests/support/TestCerts.h"
 
 namespace popgate::test {
@@ -33,28 +31,13 @@ constexpr int kMaxBase = 30999;
 constexpr int kStartAttempts = 8;
 constexpr int kPortOffsets[] = {110, 143, 993, 995};
 
-// True when 127.0.0.1:port can be bound now (with SO_REUSEADDR, like Dovecot).
-bool portFree(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // A random base whose four ports are free right now.
 std::uint16_t pickBase(std::mt19937& rng) {
   std::uniform_int_distribution<int> dist(kMinBase, kMaxBase);
   for (int i = 0; i < 1000; ++i) {
     int base = dist(rng);
     if (std::all_of(std::begin(kPortOffsets), std::end(kPortOffsets),
-                    [base](int offset) { return portFree(base + offset); })) {
+                    [base](int offset) { return loopbackPortFree(base + offset); })) {
       return static_cast<std::uint16_t>(base);
     }
   }
@@ -119,16 +102,7 @@ void DovecotSandbox::startWatchdog() {
   // A daemonized Dovecot outlives a test that crashes or is killed by ctest's timeout: this
   // child (in a process group of its own) stops it and removes the directory once this process
   // is gone. The destructor ends it first.
-  static const char* const kWatch =
-      R"(while kill -0 "$1" 2>/dev/null; do sleep 1; done
-bash "$2" stop "$3"
-[ "${POPGATE_KEEP_TEMP:-}" = 1 ] || rm -rf "$3")";
-  ProcessOptions options;
-  options.output_dir = dir() / "watchdog";
-  watchdog_ = std::make_unique<Process>(
-      std::vector<std::string>{"bash", "-c", kWatch, "sandbox-watchdog", std::to_string(::getpid()),
-                               script().string(), dir().string()},
-      options);
+  watchdog_ = startServerWatchdog(script(), "stop", dir());
 }
 
 DovecotSandbox::~DovecotSandbox() {
@@ -170,6 +144,10 @@ bool DovecotSandbox::tryStart() {
   argv.insert(argv.end(), users_.begin(), users_.end());
   std::map<std::string, std::string> env{
       {"SANDBOX_GMAIL_LIKE", options_.gmail_like ? "1" : "0"},
+      {"SANDBOX_POP3_LOGIN", options_.pop3_login == SandboxOptions::Pop3Login::One ? "one"
+                             : options_.pop3_login == SandboxOptions::Pop3Login::PerConnection
+                                 ? "per-connection"
+                                 : ""},
       {"SANDBOX_QUOTA", options_.quota_user.empty()
                             ? ""
                             : options_.quota_user + ":" + std::to_string(options_.quota_bytes)}};

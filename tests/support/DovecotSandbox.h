@@ -39,6 +39,10 @@ struct SandboxOptions {
   // NO [OVERQUOTA]).
   std::string quota_user;
   std::uint64_t quota_bytes = 0;
+  // How POP3 logins are served: by two long-lived processes (the default), by one (every POP3S
+  // client can resume its TLS session: each login process keeps sessions of its own), or by a
+  // fresh process per connection (Dovecot's default high-security mode: no session is resumed).
+  enum class Pop3Login { Two, One, PerConnection } pop3_login = Pop3Login::Two;
 };
 
 // One running Dovecot with its own directory, ports, users and mail. Not copyable or movable.

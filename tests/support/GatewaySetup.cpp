@@ -16,49 +16,89 @@
 
 namespace popgate::test {
 
-std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
-                                         const std::string& target_user,
-                                         const std::vector<AccountSetup>& accounts,
-                                         const std::string& extra_top, std::size_t connections,
-                                         std::uint16_t target_port, const std::string& timeout) {
-  const std::string ca = sandbox.caFile().string();
-  // Readable by their owner only: run and once refuse secrets others can read.
-  auto secret = [&](const std::string& name, const std::string& value) {
-    const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
-    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-    return file.string();
-  };
+namespace {
+
+// Writes `value` as secrets/NAME in `dir`, readable by its owner only (run and once refuse
+// secrets others can read); returns its path.
+std::string secretFile(const TempDir& dir, const std::string& name, const std::string& value) {
+  const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  return file.string();
+}
+
+// The settings of one IMAP target on the sandbox, each line indented by `indent`.
+std::string targetLines(const TempDir& dir, const DovecotSandbox& sandbox, const std::string& indent,
+                        const std::string& secret_name, const std::string& user,
+                        std::size_t connections, std::uint16_t port, const std::string& timeout) {
   std::string y;
-  y += "state_dir: " + (dir.path() / "state").string() + "\n";
-  y += "log_level: info\n";
-  y += extra_top;
-  y += "target:\n";
-  y += "  host: localhost\n";
-  y += "  port: " + std::to_string(target_port != 0 ? target_port : sandbox.imapPort()) + "\n";
-  y += "  tls: starttls\n";
-  y += "  ca_file: " + ca + "\n";
-  y += "  username: " + target_user + "\n";
-  y += "  password_file: " + secret("target", DovecotSandbox::password(target_user)) + "\n";
-  y += "  connections: " + std::to_string(connections) + "\n";
-  y += "  timeout: " + timeout + "\n";
-  y += "accounts:\n";
+  y += indent + "host: localhost\n";
+  y += indent + "port: " + std::to_string(port != 0 ? port : sandbox.imapPort()) + "\n";
+  y += indent + "tls: starttls\n";
+  y += indent + "ca_file: " + sandbox.caFile().string() + "\n";
+  y += indent + "username: " + user + "\n";
+  y += indent + "password_file: " +
+       secretFile(dir, secret_name, DovecotSandbox::password(user)) + "\n";
+  y += indent + "connections: " + std::to_string(connections) + "\n";
+  y += indent + "timeout: " + timeout + "\n";
+  return y;
+}
+
+std::string accountLines(const TempDir& dir, const DovecotSandbox& sandbox,
+                         const std::vector<AccountSetup>& accounts, const std::string& timeout) {
+  const std::string ca = sandbox.caFile().string();
+  std::string y = "accounts:\n";
   for (const AccountSetup& a : accounts) {
     const std::uint16_t port =
         a.port != 0 ? a.port : (a.tls == "implicit" ? sandbox.pop3sPort() : sandbox.pop3Port());
     y += "  - name: " + a.name + "\n";
+    if (!a.target.empty()) y += "    target: " + a.target + "\n";
     y += "    host: " + a.host + "\n";
     y += "    port: " + std::to_string(port) + "\n";
     y += "    tls: " + a.tls + "\n";
     y += "    ca_file: " + ca + "\n";
     y += "    username: " + a.name + "\n";
     y += "    password_file: " +
-         secret(a.name, a.password.empty() ? DovecotSandbox::password(a.name) : a.password) + "\n";
+         secretFile(dir, a.name, a.password.empty() ? DovecotSandbox::password(a.name) : a.password) +
+         "\n";
     y += "    folder: " + a.folder + "\n";
     y += std::string("    keep: ") + (a.keep ? "true" : "false") + "\n";
     y += "    timeout: " + timeout + "\n";
     y += a.extra;
   }
+  return y;
+}
+
+std::string topLines(const TempDir& dir, const std::string& extra_top) {
+  return "state_dir: " + (dir.path() / "state").string() + "\nlog_level: info\n" + extra_top;
+}
+
+}  // namespace
+
+std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
+                                         const std::string& target_user,
+                                         const std::vector<AccountSetup>& accounts,
+                                         const std::string& extra_top, std::size_t connections,
+                                         std::uint16_t target_port, const std::string& timeout) {
+  std::string y = topLines(dir, extra_top);
+  y += "target:\n";
+  y += targetLines(dir, sandbox, "  ", "target", target_user, connections, target_port, timeout);
+  y += accountLines(dir, sandbox, accounts, timeout);
+  return dir.write("popgate.yaml", y);
+}
+
+std::filesystem::path writeTargetsConfig(const TempDir& dir, const DovecotSandbox& sandbox,
+                                         const std::vector<TargetSetup>& targets,
+                                         const std::vector<AccountSetup>& accounts,
+                                         const std::string& extra_top, const std::string& timeout) {
+  std::string y = topLines(dir, extra_top);
+  y += "targets:\n";
+  for (const TargetSetup& t : targets) {
+    y += "  " + t.name + ":\n";
+    y += targetLines(dir, sandbox, "    ", "target-" + t.name, t.user, t.connections, 0, timeout);
+    y += t.extra;
+  }
+  y += accountLines(dir, sandbox, accounts, timeout);
   return dir.write("popgate.yaml", y);
 }
 

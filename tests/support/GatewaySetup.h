@@ -25,6 +25,15 @@ struct AccountSetup {
   std::string extra{};           // more YAML lines for the account, each "    key: value\n"
   std::uint16_t port = 0;        // 0: the sandbox's port for `tls` (a FaultProxy's otherwise)
   std::string host = "localhost";
+  std::string target{};          // the account's target: key; empty: none written
+};
+
+// One named target (central mailbox) of the sandbox, for writeTargetsConfig().
+struct TargetSetup {
+  std::string name;              // its key under targets:
+  std::string user;              // the sandbox user whose mailbox it is
+  std::size_t connections = 4;
+  std::string extra{};           // more YAML lines for the target, each "    key: value\n"
 };
 
 // Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
@@ -36,6 +45,14 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
                                          const std::string& extra_top = {},
                                          std::size_t connections = 4,
                                          std::uint16_t target_port = 0,
+                                         const std::string& timeout = "20s");
+
+// The same with several named targets (`targets:`, IMAP STARTTLS on the sandbox's plain port);
+// `extra_top` may hold a defaults: section.
+std::filesystem::path writeTargetsConfig(const TempDir& dir, const DovecotSandbox& sandbox,
+                                         const std::vector<TargetSetup>& targets,
+                                         const std::vector<AccountSetup>& accounts,
+                                         const std::string& extra_top = {},
                                          const std::string& timeout = "20s");
 
 // Runs `popgate ARGS...` to completion (at most `timeout`).

@@ -287,4 +287,19 @@ fs::path sourceDir() {
   return dir;
 }
 
+std::unique_ptr<Process> startServerWatchdog(const std::filesystem::path& script,
+                                             const std::string& verb,
+                                             const std::filesystem::path& dir) {
+  static const char* const kWatch =
+      R"(while kill -0 "$1" 2>/dev/null; do sleep 1; done
+bash "$2" "$3" "$4"
+[ "${POPGATE_KEEP_TEMP:-}" = 1 ] || rm -rf "$4")";
+  ProcessOptions options;
+  options.output_dir = dir / "watchdog";
+  return std::make_unique<Process>(
+      std::vector<std::string>{"bash", "-c", kWatch, "server-watchdog", std::to_string(::getpid()),
+                               script.string(), verb, dir.string()},
+      options);
+}
+
 }  // namespace popgate::test

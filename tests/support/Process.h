@@ -102,6 +102,14 @@ struct CommandResult {
 CommandResult runCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                          const std::map<std::string, std::string>& env = {});
 
+// A watchdog for a daemonized test server, which would outlive a test that crashes or is killed
+// by ctest's timeout: a child (in a process group of its own) that runs `bash SCRIPT VERB DIR`
+// and removes DIR (unless POPGATE_KEEP_TEMP=1) once this process is gone. Its output goes to
+// DIR/watchdog. Destroy it first when stopping the server normally. Throws what Process throws.
+std::unique_ptr<Process> startServerWatchdog(const std::filesystem::path& script,
+                                             const std::string& verb,
+                                             const std::filesystem::path& dir);
+
 // The popgate binary under test: $POPGATE_BINARY (set by ctest). Throws std::runtime_error when
 // unset or not an existing file.
 std::filesystem::path popgateBinary();

@@ -50,6 +50,7 @@ double unixSeconds(SystemTime time) {
 AccountStatus failingAccount() {
   AccountStatus a;
   a.name = "work";
+  a.target = "anna";
   a.host = "pop.work.example:995";
   a.folder = "Work";
   a.state = AccountState::Failing;
@@ -80,6 +81,7 @@ AccountStatus failingAccount() {
 AccountStatus quarantineAccount() {
   AccountStatus a;
   a.name = "home.mail";
+  a.target = "ben";
   a.host = "pop.home.example:110";
   a.folder = "INBOX";
   a.state = AccountState::Idle;
@@ -133,9 +135,17 @@ Object::Ptr parseJson(const std::string& text) {
   return parser.parse(text).extract<Object::Ptr>();
 }
 
+// The labels of an account's samples: the account and its target (work → anna, others → ben).
+std::map<std::string, std::string> labelsOf(const std::string& account,
+                                            std::map<std::string, std::string> more = {}) {
+  more["account"] = account;
+  more["target"] = account == "work" ? "anna" : "ben";
+  return more;
+}
+
 double accountValue(const std::map<std::string, Family>& families, const std::string& name,
                     const std::string& account) {
-  return value(families, name, name, {{"account", account}});
+  return value(families, name, name, labelsOf(account));
 }
 
 // Checks the histogram rules for one account and returns its +Inf count.
@@ -146,7 +156,7 @@ double checkHistogram(const Family& histogram, const std::string& account) {
     if (s.labels.at("account") != account) continue;
     if (s.name.ends_with("_bucket")) {
       buckets.emplace_back(parseValue(s.labels.at("le")), s.value);
-      BOOST_TEST(s.labels.size() == 2u);
+      BOOST_TEST(s.labels.size() == 3u);  // account, target, le
     } else if (s.name.ends_with("_sum")) {
       sum = s.value;
     } else if (s.name.ends_with("_count")) {
@@ -258,6 +268,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "quarantine",
                                           "quarantined",
                                           "state",
+                                          "target",
                                           "totals",
                                           "waiting_bytes"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
@@ -455,14 +466,14 @@ BOOST_AUTO_TEST_CASE(testMetricsAccountStateEnum) {
     double ones = 0;
     for (const std::string state : {"idle", "polling", "backoff", "failing"}) {
       ones += value(f, "popgate_account_state", "popgate_account_state",
-                    {{"account", account}, {"state", state}});
+                    labelsOf(account, {{"state", state}}));
     }
     BOOST_TEST(ones == 1);
   }
   BOOST_TEST(value(f, "popgate_account_state", "popgate_account_state",
-                   {{"account", "work"}, {"state", "failing"}}) == 1);
+                   labelsOf("work", {{"state", "failing"}})) == 1);
   BOOST_TEST(value(f, "popgate_account_state", "popgate_account_state",
-                   {{"account", "home.mail"}, {"state", "idle"}}) == 1);
+                   labelsOf("home.mail", {{"state", "idle"}})) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsHistogram) {
@@ -471,11 +482,11 @@ BOOST_AUTO_TEST_CASE(testMetricsHistogram) {
   BOOST_TEST(checkHistogram(histogram, "work") == 5);
   BOOST_TEST(checkHistogram(histogram, "home.mail") == 2);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_sum",
-                   {{"account", "work"}}) == 406.35);
+                   labelsOf("work")) == 406.35);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_bucket",
-                   {{"account", "work"}, {"le", "0.5"}}) == 2);
+                   labelsOf("work", {{"le", "0.5"}})) == 2);
   BOOST_TEST(value(f, "popgate_poll_duration_seconds", "popgate_poll_duration_seconds_bucket",
-                   {{"account", "work"}, {"le", "300"}}) == 4);
+                   labelsOf("work", {{"le", "300"}})) == 4);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsHistogramStaysValidOnInconsistentSnapshot) {
@@ -498,6 +509,59 @@ BOOST_AUTO_TEST_CASE(testMetricsLabelEscaping) {
                    {{"version", "1.0 \"beta\"\\x\nnext"}}) == 1);
   BOOST_TEST(accountValue(f, "popgate_polls_total", "we\"ird\\na\nme" + fffd()) == 2);
   BOOST_TEST(popgate::toValidUtf8(text) == text);
+}
+
+// A family's two central mailboxes: anna's paused with a budget, ben's idle without one.
+std::vector<TargetStatus> familyTargets(const StatusSnapshot& s) {
+  TargetStatus anna = pausedTarget(s);
+  anna.name = "anna";
+  TargetStatus ben;
+  ben.name = "ben";
+  ben.host = "imap.fastmail.com:993";
+  ben.connections = 1;
+  ben.capacity = 1;
+  ben.used = 4096;
+  return {anna, ben};
+}
+
+BOOST_AUTO_TEST_CASE(testStatusJsonTargetPerAccountAndPerTargetState) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = familyTargets(s);
+  const Object::Ptr root = parseJson(renderStatusJson(s));
+  BOOST_TEST(root->getArray("accounts")->getObject(0)->getValue<std::string>("target") == "anna");
+  BOOST_TEST(root->getArray("accounts")->getObject(1)->getValue<std::string>("target") == "ben");
+  const Array::Ptr targets = root->getArray("targets");
+  BOOST_REQUIRE(targets->size() == 2u);
+  BOOST_TEST(targets->getObject(0)->getValue<std::string>("name") == "anna");
+  BOOST_TEST(targets->getObject(0)->getValue<std::string>("paused_until") == "2024-05-01T10:00:00Z");
+  const Object::Ptr ben = targets->getObject(1);
+  BOOST_TEST(ben->getValue<std::string>("name") == "ben");
+  BOOST_TEST(ben->isNull("paused_until"));  // anna's pause is anna's alone
+  BOOST_TEST(ben->getObject("upload_budget")->isNull("daily_limit"));
+  BOOST_TEST(ben->getObject("upload_budget")->getValue<std::uint64_t>("used") == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(testMetricsEveryAccountSampleNamesItsTarget) {
+  StatusSnapshot s = sampleSnapshot();
+  s.targets = familyTargets(s);
+  const auto f = parseExposition(renderMetrics(s));
+  for (const auto& [name, fam] : f) {
+    for (const Sample& sample : fam.samples) {
+      if (sample.labels.count("account") == 0) continue;
+      BOOST_TEST_CONTEXT(sample.name) {
+        BOOST_TEST(sample.labels.at("target") ==
+                   (sample.labels.at("account") == "work" ? "anna" : "ben"));
+      }
+    }
+  }
+  BOOST_TEST(value(f, "popgate_target_paused_until_timestamp_seconds",
+                   "popgate_target_paused_until_timestamp_seconds", {{"target", "ben"}}) == 0);
+  BOOST_TEST(value(f, "popgate_target_paused_until_timestamp_seconds",
+                   "popgate_target_paused_until_timestamp_seconds", {{"target", "anna"}}) > 0);
+  BOOST_TEST(value(f, "popgate_target_connections", "popgate_target_connections",
+                   {{"target", "ben"}}) == 1);
+  BOOST_TEST(value(f, "popgate_target_uploaded_24h_bytes", "popgate_target_uploaded_24h_bytes",
+                   {{"target", "ben"}}) == 4096);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsWithoutAccounts) {

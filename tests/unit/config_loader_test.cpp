@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/ConfigLoader.h"
+#include "config/DatabaseUrl.h"
 #include "config/Units.h"
 #include "connectors/common/Error.h"
 #include "tests/support/TempDir.h"
@@ -190,14 +191,14 @@ BOOST_AUTO_TEST_CASE(testBuiltInDefaults) {
              static_cast<int>(popgate::config::LogFormat::Text));
   BOOST_TEST(cfg.max_parallel_polls == 4u);
   BOOST_TEST(!cfg.admin.has_value());
-  BOOST_TEST(cfg.target.server.host == "imap.example.com");
-  BOOST_TEST(cfg.target.server.port == 993);
-  BOOST_TEST(static_cast<int>(cfg.target.server.tls) ==
+  BOOST_TEST(cfg.targets.front().server.host == "imap.example.com");
+  BOOST_TEST(cfg.targets.front().server.port == 993);
+  BOOST_TEST(static_cast<int>(cfg.targets.front().server.tls) ==
              static_cast<int>(popgate::TlsMode::Implicit));
-  BOOST_TEST(cfg.target.server.timeout == 60s);
-  BOOST_TEST(cfg.target.connections == 4u);
-  BOOST_TEST(cfg.target.server.password.reveal() == "target-pw");
-  BOOST_TEST(cfg.target.server.password_source == "password (inline in config)");
+  BOOST_TEST(cfg.targets.front().server.timeout == 60s);
+  BOOST_TEST(cfg.targets.front().connections == 4u);
+  BOOST_TEST(cfg.targets.front().server.password.reveal() == "target-pw");
+  BOOST_TEST(cfg.targets.front().server.password_source == "password (inline in config)");
   BOOST_REQUIRE(cfg.accounts.size() == 1u);
   const auto& work = cfg.accounts[0];
   BOOST_TEST(work.name == "work");
@@ -265,7 +266,7 @@ accounts:
   BOOST_TEST(*cfg.admin->token_file == dir.path() / "secrets/admin");
   BOOST_TEST(cfg.admin->token.reveal() == "admin-token");
 
-  const auto& target = cfg.target;
+  const auto& target = cfg.targets.front();
   BOOST_TEST(target.server.host == "imap.gmail.com");
   BOOST_TEST(target.server.port == 1993);
   BOOST_TEST(static_cast<int>(target.server.tls) == static_cast<int>(popgate::TlsMode::StartTls));
@@ -354,7 +355,7 @@ accounts:
   - {name: explicit, host: h, tls: none, port: 2110}
 )";
   const GatewayConfig cfg = load(yaml);
-  BOOST_TEST(cfg.target.server.port == 143);
+  BOOST_TEST(cfg.targets.front().server.port == 143);
   BOOST_TEST(cfg.accounts.at(0).server.port == 995);
   BOOST_TEST(cfg.accounts.at(1).server.port == 110);
   BOOST_TEST(cfg.accounts.at(2).server.port == 110);
@@ -362,8 +363,8 @@ accounts:
   const GatewayConfig plain = load(
       "state_dir: /s\ntarget: {host: h, tls: none, username: u, password: p}\n"
       "accounts: [{name: a, host: h, username: u, password: p}]\n");
-  BOOST_TEST(plain.target.server.port == 143);
-  BOOST_TEST(load(minimal()).target.server.port == 993);
+  BOOST_TEST(plain.targets.front().server.port == 143);
+  BOOST_TEST(load(minimal()).targets.front().server.port == 993);
 }
 
 BOOST_AUTO_TEST_CASE(testSecretFileTrailingNewlineTrimmed) {
@@ -379,7 +380,7 @@ accounts:
   - {name: b, password_file: none}
 )";
   const GatewayConfig cfg = load(yaml, dir.path());
-  BOOST_TEST(cfg.target.server.password.reveal() == "from-file");
+  BOOST_TEST(cfg.targets.front().server.password.reveal() == "from-file");
   BOOST_TEST(cfg.accounts.at(0).server.password.reveal() == "from-file-2");
   BOOST_TEST(cfg.accounts.at(1).server.password.reveal() == "from-file-3");
   BOOST_TEST(cfg.accounts.at(0).server.password_source ==
@@ -401,7 +402,7 @@ accounts:
   BOOST_TEST(cfg.source == file);
   BOOST_TEST(cfg.state_dir == dir.path() / "var/state");
   BOOST_TEST(*cfg.admin->token_file == dir.path() / "etc/token");
-  BOOST_TEST(*cfg.target.server.ca_file == dir.path() / "etc/ca.pem");
+  BOOST_TEST(*cfg.targets.front().server.ca_file == dir.path() / "etc/ca.pem");
   BOOST_TEST(cfg.accounts.at(0).server.password.reveal() == "pop-pw");
   BOOST_TEST(cfg.accounts.at(0).server.password_source ==
              "password_file " + (dir.path() / "etc/secrets/pop").string());
@@ -428,7 +429,7 @@ BOOST_AUTO_TEST_CASE(testHostForms) {
     const std::string yaml = "state_dir: /s\ntarget: {host: " + value +
                              ", username: u, password: p}\n" +
                              "accounts: [{name: a, host: h, username: u, password: p}]\n";
-    return load(yaml).target.server.host;
+    return load(yaml).targets.front().server.host;
   };
   BOOST_TEST(host("imap.example.com") == "imap.example.com");
   BOOST_TEST(host("imap.example.com.") == "imap.example.com.");
@@ -898,6 +899,147 @@ BOOST_AUTO_TEST_CASE(testProcessEnvReadsTheEnvironment) {
   BOOST_TEST(env(name).value_or("") == "from-process-env");
   BOOST_REQUIRE(unsetenv(name.c_str()) == 0);
   BOOST_TEST(!env(name).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(targets_and_database)
+
+// The issue's family: two named targets, a default one, two accounts.
+const std::string& family() {
+  static const std::string text =
+      "state_dir: /var/lib/popgate\n"                                                  // 1
+      "targets:\n"                                                                     // 2
+      "  anna: {host: imap.gmail.com, username: anna@gmail.com, password: a-pw}\n"     // 3
+      "  ben:  {host: imap.fastmail.com, username: ben@fastmail.com, password: b-pw,\n"  // 4
+      "         connections: 2}\n"                                                     // 5
+      "defaults:\n"                                                                    // 6
+      "  target: anna\n"                                                               // 7
+      "accounts:\n"                                                                    // 8
+      "  - {name: anna-work, host: pop.work.example, username: anna, password: x}\n"   // 9
+      "  - {name: ben-isp, target: ben, host: pop.isp.example, username: ben, password: y}\n";  // 10
+  return text;
+}
+
+BOOST_AUTO_TEST_CASE(testFamilyWithTargetPerAccount) {
+  const GatewayConfig cfg = load(family());
+  BOOST_TEST(cfg.named_targets);
+  BOOST_REQUIRE(cfg.targets.size() == 2u);
+  BOOST_TEST(cfg.targets[0].name == "anna");
+  BOOST_TEST(cfg.targets[0].server.host == "imap.gmail.com");
+  BOOST_TEST(cfg.targets[0].server.port == 993);
+  BOOST_TEST(cfg.targets[1].name == "ben");
+  BOOST_TEST(cfg.targets[1].connections == 2u);
+  BOOST_TEST(cfg.targets[1].server.password.reveal() == "b-pw");
+  BOOST_TEST(cfg.accounts[0].target == "anna");  // from defaults.target
+  BOOST_TEST(cfg.accounts[1].target == "ben");
+  BOOST_TEST(cfg.targetOf(cfg.accounts[1]).server.host == "imap.fastmail.com");
+  BOOST_TEST(cfg.findTarget("carl") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(testSingleTargetKeepsItsMeaning) {
+  const GatewayConfig cfg = load(minimal());
+  BOOST_TEST(!cfg.named_targets);
+  BOOST_REQUIRE(cfg.targets.size() == 1u);
+  BOOST_TEST(cfg.targets[0].name == popgate::config::kSingleTargetName);
+  BOOST_TEST(cfg.accounts[0].target == popgate::config::kSingleTargetName);
+}
+
+BOOST_AUTO_TEST_CASE(testAccountWithoutTargetNamesFileAndLine) {
+  std::string yaml = family();
+  yaml.replace(yaml.find("  target: anna\n"), 15, "  keep: true\n");
+  BOOST_TEST(loadError(yaml) ==
+             "gw.yaml:9: accounts[0]: names no target; add target: NAME (one of anna, ben), or a "
+             "default one as defaults.target");
+}
+
+BOOST_AUTO_TEST_CASE(testUnknownTargetWithSuggestion) {
+  std::string yaml = family();
+  yaml.replace(yaml.find("target: ben,"), 12, "target: bem,");
+  BOOST_TEST(loadError(yaml) ==
+             "gw.yaml:10: accounts[1].target: unknown target 'bem' (did you mean ben?)");
+  yaml = family();
+  yaml.replace(yaml.find("target: ben,"), 12, "target: carla,");
+  BOOST_TEST(loadError(yaml) ==
+             "gw.yaml:10: accounts[1].target: unknown target 'carla' (targets: anna, ben)");
+  yaml = family();
+  yaml.replace(yaml.find("  target: anna\n"), 15, "  target: anne\n");
+  BOOST_TEST(loadError(yaml) ==
+             "gw.yaml:7: defaults.target: unknown target 'anne' (did you mean anna?)");
+}
+
+BOOST_AUTO_TEST_CASE(testTargetAndTargetsConflict) {
+  const std::string yaml = minimal() + "targets:\n  a: {host: h, username: u, password: p}\n";
+  BOOST_TEST(loadError(yaml) ==
+             "gw.yaml:11: targets: conflicts with target (line 2); write target: for one central "
+             "mailbox or targets: for several, not both");
+  BOOST_TEST(loadError(withAccountKey("target: anna")) ==
+             "gw.yaml:11: accounts[0].target: names a target, but this file has one unnamed "
+             "target:; name them under targets: to give accounts different ones");
+}
+
+BOOST_AUTO_TEST_CASE(testTargetsChecked) {
+  std::string yaml = family();
+  yaml.replace(yaml.find("  ben:  {host: imap.fastmail.com,"), 33, "  ben:  {hots: imap.fastmail.com,");
+  BOOST_TEST(loadError(yaml) == "gw.yaml:4: targets.ben.hots: unknown key (did you mean host?)");
+  BOOST_TEST(loadError("state_dir: /x\ntargets: {}\naccounts:\n  - {name: a, host: h, username: u, "
+                       "password: p}\n") == "gw.yaml:2: targets: must name at least one target");
+  BOOST_TEST(loadError("state_dir: /x\naccounts:\n  - {name: a, host: h, username: u, password: p}\n") ==
+             "gw.yaml:1: missing required key 'target' (or targets)");
+}
+
+BOOST_AUTO_TEST_CASE(testDatabaseSectionRefusedNotIgnored) {
+  // A checked section, then a clear refusal: a replica must never run on a private SQLite ledger
+  // believing it shares one.
+  BOOST_TEST(loadError(minimal() +
+                       "database:\n"
+                       "  url: postgresql://popgate@127.0.0.1:5432/popgate\n"
+                       "  password: db-pw\n"
+                       "  lease_ttl: 5s\n") ==
+             "gw.yaml:11: database: PostgreSQL ledger not yet supported; this version keeps its "
+             "ledger in SQLite in state_dir: remove the database: section");
+  BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://pg@db/ledger\n  leas_ttl: 5s\n") ==
+             "gw.yaml:13: database.leas_ttl: unknown key (did you mean lease_ttl?)");
+}
+
+BOOST_AUTO_TEST_CASE(testDatabaseUrlParts) {
+  const auto url = popgate::config::parseDatabaseUrl("postgresql://popgate@127.0.0.1:6432/popgate");
+  BOOST_REQUIRE(url.value.has_value());
+  BOOST_TEST(url.value->host == "127.0.0.1");
+  BOOST_TEST(url.value->port == 6432);
+  BOOST_TEST(url.value->user == "popgate");
+  BOOST_TEST(url.value->dbname == "popgate");
+  BOOST_TEST(url.value->sslmode.empty());
+  const auto v6 = popgate::config::parseDatabaseUrl("postgres://pg@[::1]/ledger?sslmode=verify-full");
+  BOOST_REQUIRE(v6.value.has_value());
+  BOOST_TEST(v6.value->host == "::1");
+  BOOST_TEST(v6.value->port == 5432);
+  BOOST_TEST(v6.value->sslmode == "verify-full");
+  BOOST_TEST(popgate::config::parseDatabaseUrl("postgresql://pg@db/ledger?sslmode=maybe").error ==
+             "sslmode must be disable, allow, prefer, require, verify-ca or verify-full, found "
+             "'maybe'");
+  BOOST_TEST(!popgate::config::parseDatabaseUrl("postgresql://pg@db/led%20ger").value.has_value());
+  BOOST_TEST(!popgate::config::parseDatabaseUrl("postgresql://pg@db").value.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(testDatabaseErrors) {
+  BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://popgate:secret@db/popgate\n") ==
+             "gw.yaml:12: database.url: the URL holds a password; put it in password_file or "
+             "password_env instead");
+  BOOST_TEST(loadError(minimal() + "database:\n  url: mysql://popgate@db/popgate\n") ==
+             "gw.yaml:12: database.url: expected a URL like "
+             "postgresql://popgate@db.example.org:5432/popgate, found 'mysql://popgate@db/popgate'");
+  BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://db/popgate\n") ==
+             "gw.yaml:12: database.url: the URL names no user: write USER@ before the host, e.g. "
+             "postgresql://popgate@db.example.org:5432/popgate");
+  BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://u@db/p\n  lease_ttl: 2s\n")
+                 .starts_with("gw.yaml:13: database.lease_ttl: "));
+  BOOST_TEST(loadError(minimal() + "database:\n  lease_ttl: 30s\n") ==
+             "gw.yaml:11: database: missing required key 'url' (e.g. "
+             "postgresql://popgate@db.example.org/popgate)");
+  BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://u@db/p\n  password: a\n"
+                                   "  password_env: B\n")
+                 .find("conflicts with password") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
