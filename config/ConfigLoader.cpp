@@ -27,10 +27,11 @@ namespace {
 using namespace std::chrono_literals;
 using Entries = std::vector<YamlEntry>;
 
-constexpr std::array<std::string_view, 12> kTopKeys{
+constexpr std::array<std::string_view, 13> kTopKeys{
     "state_dir", "log_level", "log_format", "max_parallel_polls", "stall_timeout",
     "admin",     "database",  "target",     "targets",            "defaults",
-    "allow_readable_secrets", "accounts"};
+    "allow_readable_secrets", "accounts", "notify"};
+constexpr std::array<std::string_view, 3> kNotifyKeys{"after", "mailbox", "webhook"};
 constexpr std::array<std::string_view, 5> kDatabaseKeys{"url", "password", "password_file",
                                                         "password_env", "lease_ttl"};
 constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "allowed_hosts"};
@@ -101,6 +102,8 @@ constexpr std::chrono::seconds kMinLeaseTtl = 5s;
 constexpr std::chrono::seconds kMaxLeaseTtl = 1h;
 constexpr std::chrono::seconds kMinStallTimeout = 10s;
 constexpr std::chrono::seconds kMaxStallTimeout = 1h;
+constexpr std::chrono::seconds kMinNotifyAfter = 1s;
+constexpr std::chrono::seconds kMaxNotifyAfter = 168h;
 
 template <typename E, std::size_t N>
 E pick(const YamlCursor& where, const std::array<std::string_view, N>& names,
@@ -178,6 +181,7 @@ class Loader {
   std::filesystem::path readableFile(const YamlCursor& where) const;
   std::filesystem::path stateDir(const YamlCursor& where) const;
   AdminConfig admin(const YamlCursor& where) const;
+  NotifyConfig notify(const YamlCursor& where) const;
   DatabaseConfig database(const YamlCursor& where) const;
   ImapTarget target(const YamlCursor& where) const;
   std::vector<ImapTarget> targets(const YamlCursor& where) const;
@@ -284,6 +288,7 @@ GatewayConfig Loader::load(const std::string& yaml) const {
     cfg.allow_readable_secrets = v->boolean();
   }
   if (const YamlCursor* v = findEntry(top, "admin")) cfg.admin = admin(*v);
+  if (const YamlCursor* v = findEntry(top, "notify")) cfg.notify = notify(*v);
   if (const YamlCursor* v = findEntry(top, "database")) {
     database(*v);  // every key checked first, so that a mistake in one is named as such
     v->fail("PostgreSQL ledger not yet supported; this version keeps its ledger in SQLite in "
@@ -386,6 +391,30 @@ AdminConfig Loader::admin(const YamlCursor& where) const {
     }
   }
   return admin;
+}
+
+NotifyConfig Loader::notify(const YamlCursor& where) const {
+  const Entries entries = where.entries(kNotifyKeys);
+  NotifyConfig notify;
+  if (const YamlCursor* v = findEntry(entries, "after")) {
+    notify.after = v->duration(kMinNotifyAfter, kMaxNotifyAfter);
+  }
+  if (const YamlCursor* v = findEntry(entries, "mailbox")) {
+    notify.mailbox = v->text();
+    if (const std::string problem = folderProblem(*notify.mailbox); !problem.empty()) {
+      v->fail(problem);
+    }
+  }
+  if (const YamlCursor* v = findEntry(entries, "webhook")) {
+    auto url = parseWebhookUrl(v->text());
+    if (!url.value) v->fail(url.error);
+    notify.webhook = std::move(*url.value);
+  }
+  if (!notify.mailbox && !notify.webhook) {
+    where.fail("names neither mailbox nor webhook: notices would go nowhere; set one of them or "
+               "remove the section");
+  }
+  return notify;
 }
 
 void Loader::checkEndpoint(const YamlCursor& mapping, const Entries& settings,

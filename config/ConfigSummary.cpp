@@ -6,6 +6,7 @@
 #include "ConfigLoader.h"
 #include "MessageText.h"
 #include "Units.h"
+#include "ValueChecks.h"
 #include "YamlCursor.h"
 
 namespace popgate::config {
@@ -14,9 +15,7 @@ namespace {
 
 constexpr std::size_t kMinTokenBytes = 16;
 
-bool isLoopback(const std::string& host) {
-  return host == "localhost" || host.starts_with("127.") || host == "::1";
-}
+bool isLoopback(const std::string& host) { return isLoopbackHost(host); }
 
 std::string octal(std::uint32_t mode) {
   std::string out;
@@ -158,6 +157,13 @@ std::string describe(const GatewayConfig& cfg) {
     } else {
       out += ", no token required\n";
     }
+  }
+  if (cfg.notify) {  // no line without: the notices are off
+    const NotifyConfig& n = *cfg.notify;
+    out += "  notify     after " + formatDuration(n.after) + "; " +
+           (n.mailbox ? "append to " + printable(*n.mailbox) : std::string("no mailbox")) + "; " +
+           (n.webhook ? "POST to " + printable(n.webhook->text) : std::string("no webhook")) +
+           "\n";
   }
   for (const ImapTarget& target : cfg.targets) {
     out += cfg.named_targets ? "  target " + target.name + "\n             " : "  target     ";

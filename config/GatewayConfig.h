@@ -88,6 +88,24 @@ struct AdminConfig {
   std::vector<std::string> allowed_hosts;
 };
 
+// An http(s) URL for webhook notices, taken apart. Plain http only to a loopback host.
+struct WebhookUrl {
+  bool https = true;
+  std::string host;        // IPv6 literals without brackets
+  std::uint16_t port = 0;  // 443 or 80 when not written
+  std::string target;      // path and query, "/" at least
+  std::string text;        // for `popgate check` and logs: scheme and authority only, the path
+                           // shown as "/..." (a topic in the path can be a secret)
+};
+
+// Notices to the user about failing accounts and quarantined messages (the `notify` section).
+struct NotifyConfig {
+  // How long an account must keep failing before it gets a notice (1s..168h).
+  std::chrono::seconds after{3600};
+  std::optional<std::string> mailbox;    // a folder of the target to append notices to
+  std::optional<WebhookUrl> webhook;     // POSTed to (ntfy-compatible: Title header, text body)
+};
+
 // A place a secret was read from (password_file, token_file, or the config file itself for an
 // inline `password:`), with its permission bits: a secret others can read is warned about, and
 // refused by run/once unless allow_readable_secrets is set.
@@ -135,6 +153,7 @@ struct GatewayConfig {
   // configuration came from a file).
   std::vector<SecretFile> secret_files;
   std::optional<AdminConfig> admin;
+  std::optional<NotifyConfig> notify;  // none: no notices
   // The central mailboxes: the one `target:` (named kSingleTargetName), or those of `targets:`
   // in file order. Never empty once loaded.
   std::vector<ImapTarget> targets;

@@ -150,6 +150,74 @@ Parsed<ListenAddress> parseListen(std::string_view text) {
   return {ListenAddress{std::move(*parsed_host.value), *parsed_port.value}, {}};
 }
 
+bool isLoopbackHost(std::string_view host) {
+  return host == "localhost" || host.starts_with("127.") || host == "::1";
+}
+
+Parsed<WebhookUrl> parseWebhookUrl(std::string_view text) {
+  // user:password@ first, so that no message below repeats a password.
+  const std::size_t scheme_end = text.find("://");
+  const std::string_view after_scheme =
+      scheme_end == std::string_view::npos ? text : text.substr(scheme_end + 3);
+  if (after_scheme.substr(0, after_scheme.find_first_of("/?#")).find('@') !=
+      std::string_view::npos) {
+    return problem<WebhookUrl>("no user:password@ in the URL (it would show in logs and in "
+                               "`popgate check`); put a token in the path if the service needs one");
+  }
+  const std::string shown = quoteForMessage(text);
+  WebhookUrl url;
+  std::string_view rest;
+  if (startsWithNoCase(text, "https://")) {
+    rest = text.substr(8);
+  } else if (startsWithNoCase(text, "http://")) {
+    url.https = false;
+    rest = text.substr(7);
+  } else {
+    return problem<WebhookUrl>("expected an https:// URL, found " + shown);
+  }
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) {
+      return problem<WebhookUrl>(shown + " holds a space, a control or a non-ASCII byte; "
+                                 "percent-encode it");
+    }
+  }
+  if (text.find('#') != std::string_view::npos) {
+    return problem<WebhookUrl>(shown + ": a fragment (#...) is never sent; remove it");
+  }
+  const std::size_t slash = std::min(rest.find('/'), rest.find('?'));
+  const std::string_view authority = rest.substr(0, slash);
+  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (url.target.front() == '?') url.target.insert(0, "/");
+  std::string_view host = authority;
+  std::string_view port;
+  const std::size_t close = authority.rfind(']');
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return problem<WebhookUrl>(shown + " names no host");
+  auto parsed_host = parseHost(host);
+  if (!parsed_host.value) return problem<WebhookUrl>(parsed_host.error);
+  url.host = std::move(*parsed_host.value);
+  url.port = url.https ? 443 : 80;
+  if (!port.empty()) {
+    auto parsed_port = parsePort(port);
+    if (!parsed_port.value) return problem<WebhookUrl>(parsed_port.error);
+    url.port = *parsed_port.value;
+  }
+  if (!url.https && !isLoopbackHost(url.host)) {
+    return problem<WebhookUrl>("plain http:// is allowed to a loopback host only; use https:// "
+                               "for " + url.host);
+  }
+  // Shown without its path and query: an ntfy topic (or a token in the path) is as good as a
+  // password to whoever reads the logs.
+  url.text = std::string(text.substr(0, text.find("://") + 3)) + std::string(authority) +
+             (url.target == "/" ? "/" : "/...");
+  return {std::move(url), {}};
+}
+
 std::string accountNameProblem(std::string_view name) {
   if (name.empty()) return "must not be empty";
   const std::string rule = " (letters, digits, '_', '.' and '-' only)";

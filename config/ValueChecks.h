@@ -16,6 +16,13 @@ namespace popgate::config {
 // [brackets]. The value is the host as a resolver wants it: IPv6 without brackets.
 Parsed<std::string> parseHost(std::string_view text);
 
+// True for "localhost", 127.0.0.0/8 and ::1 (as parseHost() returns them).
+bool isLoopbackHost(std::string_view host);
+
+// An "https://host[:port]/path?query" URL, or "http://..." to a loopback host only (notices are
+// not sent in clear over a network). No user:password@, no fragment, no spaces or control bytes.
+Parsed<WebhookUrl> parseWebhookUrl(std::string_view text);
+
 // A TCP port written as text, 1..65535.
 Parsed<std::uint16_t> parsePort(std::string_view text);
 

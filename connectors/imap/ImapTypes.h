@@ -29,6 +29,20 @@ class MessageSource {
   virtual bool containsNul() const { return false; }
 };
 
+// A message held in a string (which must outlive it): small messages popgate writes itself.
+class StringMessage final : public MessageSource {
+ public:
+  explicit StringMessage(std::string_view bytes) : bytes_(bytes) {}
+  std::uint64_t size() const override { return bytes_.size(); }
+  void forEachChunk(const std::function<void(std::string_view)>& chunk) const override {
+    chunk(bytes_);
+  }
+  bool containsNul() const override { return bytes_.find('\0') != std::string_view::npos; }
+
+ private:
+  std::string_view bytes_;
+};
+
 // One message to append.
 struct AppendItem {
   const MessageSource* message = nullptr;

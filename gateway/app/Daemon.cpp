@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
+#include <set>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -12,6 +14,8 @@
 #include "gateway/delivery/Ledger.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/OAuthTokens.h"
+#include "gateway/service/Notifier.h"
+#include "gateway/service/WebhookPoster.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/Scheduler.h"
 #include "gateway/service/StateDir.h"
@@ -50,6 +54,21 @@ std::vector<QuarantinedMessage> quarantineOf(Ledger& ledger, const std::string& 
     logWarning(account + ": cannot read the quarantine: " + e.what());
   }
   return out;
+}
+
+std::set<std::string> accountNames(const config::GatewayConfig& cfg) {
+  std::set<std::string> names;
+  for (const config::PopAccount& account : cfg.accounts) names.insert(account.name);
+  return names;
+}
+
+// Who each account's notices are addressed to: its target's user.
+std::map<std::string, std::string> noticeRecipients(const config::GatewayConfig& cfg) {
+  std::map<std::string, std::string> recipients;
+  for (const config::PopAccount& account : cfg.accounts) {
+    recipients[account.name] = cfg.targetOf(account).server.username;
+  }
+  return recipients;
 }
 
 // What a reload cannot change without a restart.
@@ -100,6 +119,29 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return pools.status(*current);
   });
 
+  // Notices to the user, fed by every pass (so declared before the scheduler), delivered on their
+  // own thread through the shared upload sessions of the first target (never holding up a pass)
+  // and the webhook.
+  NoticeSender sender;
+  sender.append = [&](const std::string& account, const std::string& mailbox,
+                       const std::string& message) {
+    std::shared_ptr<const config::GatewayConfig> current;
+    {
+      std::lock_guard guard(cfg_mutex);
+      current = cfg;
+    }
+    // The account's own target (a family's notices never land in another member's mailbox); an
+    // account since removed: the first target.
+    const config::PopAccount* known = current->findAccount(account);
+    const config::ImapTarget& target =
+        known != nullptr ? current->targetOf(*known) : current->targets.front();
+    appendNotice(*pools.poolFor(target), mailbox, message);
+  };
+  sender.post = [](const config::WebhookUrl& url, const std::string& title,
+                   const std::string& body) { postWebhook(url, title, body); };
+  Notifier notifier(ledger, std::move(sender));
+  notifier.configure(cfg->notify, cfg->targets.front().server.username, noticeRecipients(*cfg));
+  notifier.keepAccounts(accountNames(*cfg));
   Scheduler scheduler(board, [&ledger, &pools, &tokens](const config::GatewayConfig& c,
                                                         const config::PopAccount& account,
                                                         const std::atomic<bool>& stop) {
@@ -112,6 +154,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     return outcome;
   });
   scheduler.configure(cfg);
+  scheduler.onPassFinished([&notifier](const PollResult& r) { notifier.passFinished(r); });
 
   std::optional<admin::AdminServer> server;
   if (cfg->admin) {
@@ -128,6 +171,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     server->start();
   }
   scheduler.start();
+  notifier.start();
   // systemd (Type=notify): ready now; WATCHDOG=1 below only while the scheduler beats.
   const SystemdNotifier systemd = SystemdNotifier::fromEnvironment();
   const std::chrono::seconds stall_timeout = cfg->stall_timeout;
@@ -162,6 +206,9 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
           cfg = next;
         }
         pools.retain(*cfg);
+        notifier.configure(next->notify, next->targets.front().server.username,
+                           noticeRecipients(*next));
+        notifier.keepAccounts(accountNames(*next));
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
       } catch (const Error& e) {
         logError(std::string("configuration reload failed, still running on the previous one: ") +
@@ -185,6 +232,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     net::interruptAllTransports();
     clean = scheduler.stop(std::chrono::seconds(4));
   }
+  if (clean) notifier.stop();  // a notice being delivered ends with its connection timeout
   if (server) server->stop();
   board.setTargetProbe({});
   if (clean) pools.closeAll();

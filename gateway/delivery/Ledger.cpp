@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "SqlTransaction.h"
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -19,7 +20,8 @@ namespace {
 // migrate() that brings an older file up to it in place):
 //   1  messages; uploads (added later within version 1: created when missing)
 //   2  accounts: when each account's first pass was recorded (backlog: none / since)
-constexpr int kSchemaVersion = 2;
+//   3  notice_episodes, notice_once, notice_queue: notices to the user (gateway/service/Notifier)
+constexpr int kSchemaVersion = 3;
 
 std::once_flag register_once;
 
@@ -74,8 +76,7 @@ void Ledger::migrate() {
     }
   }
   // One transaction: a popgate killed halfway through leaves the file as it was.
-  s.begin();
-  try {
+  inTransaction(s, [&] {
     s << "CREATE TABLE IF NOT EXISTS messages ("
          " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
          " size INTEGER NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
@@ -96,6 +97,21 @@ void Ledger::migrate() {
     s << "CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY,"
          " first_pass_at INTEGER NOT NULL) WITHOUT ROWID",
         now;
+    // Notices to the user (gateway/service/Notifier): open failure episodes, the once-only
+    // notices already queued (a quarantined message's), and the queue of notices to deliver.
+    s << "CREATE TABLE IF NOT EXISTS notice_episodes (account TEXT PRIMARY KEY,"
+         " since INTEGER NOT NULL, failures INTEGER NOT NULL, noticed INTEGER NOT NULL,"
+         " kind INTEGER NOT NULL, error TEXT NOT NULL) WITHOUT ROWID",
+        now;
+    s << "CREATE TABLE IF NOT EXISTS notice_once (account TEXT NOT NULL, key TEXT NOT NULL,"
+         " at INTEGER NOT NULL DEFAULT (strftime('%s','now')), PRIMARY KEY (account, key))"
+         " WITHOUT ROWID",
+        now;
+    s << "CREATE TABLE IF NOT EXISTS notice_queue (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " account TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,"
+         " created INTEGER NOT NULL, to_mailbox INTEGER NOT NULL, to_webhook INTEGER NOT NULL,"
+         " attempts INTEGER NOT NULL, next_try INTEGER NOT NULL)",
+        now;
     if (from == 1) {
       // An account with rows has had its first pass under the older popgate.
       s << "INSERT OR IGNORE INTO accounts (account, first_pass_at)"
@@ -108,14 +124,7 @@ void Ledger::migrate() {
     } else if (from < kSchemaVersion) {
       s << "UPDATE meta SET value = '" + current + "' WHERE key = 'schema'", now;
     }
-    s.commit();
-  } catch (...) {
-    try {
-      s.rollback();
-    } catch (...) {
-    }
-    throw;
-  }
+  });
 }
 
 std::map<std::string, LedgerEntry> Ledger::load(const std::string& account) {

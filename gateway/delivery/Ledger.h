@@ -58,6 +58,28 @@ struct LedgerChange {
   bool forget = false;
 };
 
+// An account's failure episode, kept for notices (its passes fail since `since`).
+struct NoticeEpisode {
+  std::int64_t since = 0;      // unix seconds, end of the first failed pass
+  std::uint32_t failures = 0;  // failed passes in the episode
+  bool noticed = false;        // its failure notice was queued
+  int kind = 0;                // the last error's ErrorKind, as a number
+  std::string error;           // the last error's text with the server's words (no secret)
+};
+
+// A notice on its way to the user; the row goes once nothing is left to deliver.
+struct QueuedNotice {
+  std::int64_t id = 0;  // assigned by queueNotice()
+  std::string account;
+  std::string subject;
+  std::string body;
+  std::int64_t created = 0;   // unix seconds
+  bool to_mailbox = false;    // still to be appended to the target
+  bool to_webhook = false;    // still to be POSTed
+  std::uint32_t attempts = 0;  // failed delivery rounds
+  std::int64_t next_try = 0;   // unix seconds
+};
+
 class Ledger {
  public:
   // Opens or creates the ledger file (parent directory must exist). Throws Error(Internal) when the
@@ -91,6 +113,22 @@ class Ledger {
   // Every Rejected row of `account` (the quarantine), oldest first.
   std::vector<LedgerEntry> quarantine(const std::string& account);
 
+  // Notices (LedgerNotices.cpp). Each call is one transaction, durable on return; each throws
+  // Error(Internal) when the ledger cannot be read or written.
+  // Every account's open failure episode.
+  std::map<std::string, NoticeEpisode> episodes();
+  // Writes (or, when nullopt, ends) the episode of `account`, and queues `notice` if given, in
+  // one transaction.
+  void saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
+                   const std::optional<QueuedNotice>& notice = std::nullopt);
+  // Queues `notice` unless a notice with `once_key` was queued for its account before (ever);
+  // returns whether it was queued.
+  bool queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key);
+  // Every queued notice, oldest first.
+  std::vector<QueuedNotice> notices();
+  // Records a delivery round of `notice`: removes it when nothing is left to deliver.
+  void updateNotice(const QueuedNotice& notice);
+
   const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
@@ -99,6 +137,7 @@ class Ledger {
   // transaction. Caller holds mutex_.
   void write(const std::string& account, const std::vector<LedgerChange>& changes,
              std::optional<std::int64_t> first_pass_at);
+  void insertNotice(const QueuedNotice& notice);  // caller holds mutex_, inside a transaction
   std::filesystem::path file_;
   std::mutex mutex_;
   std::unique_ptr<Poco::Data::Session> session_;

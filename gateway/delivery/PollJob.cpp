@@ -9,6 +9,7 @@
 #include "MessageQueue.h"
 #include "connectors/common/Printable.h"
 #include "Spool.h"
+#include "connectors/codec/HeaderScan.h"
 
 namespace popgate::gateway {
 
@@ -917,6 +918,13 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
         entry.retry_at = now() + options_.quarantine_retry.count();
         changes.push_back(LedgerChange{entry, false});
         ++result_.rejected;
+        if (!(p.prior && p.prior->state == LedgerState::Rejected)) {
+          const std::string_view header = p.item->spool ? p.item->spool->header() : "";
+          result_.newly_rejected.push_back(
+              RejectedMessage{p.item->info.uidl, entry.size, outcome.reply,
+                              codec::headerValue(header, "From").value_or(""),
+                              codec::headerValue(header, "Subject").value_or("")});
+        }
         note("message " + p.item->info.uidl + " refused by the target, kept on the server: " +
              outcome.reply);
         continue;

@@ -85,6 +85,16 @@ struct PlannedAction {
   std::string why;  // "backlog", "already in the target (Work UID 12)", "too large (...)", ...
 };
 
+// A message the target refused for the first time in this pass (now quarantined), for notices.
+// `from` and `subject` are the raw header values (unfolded; "" when absent), never parsed further.
+struct RejectedMessage {
+  std::string uidl;
+  std::uint64_t size = 0;
+  std::string reason;  // the target's answer
+  std::string from;
+  std::string subject;
+};
+
 // What one pass did. `error` is set when the pass failed (it may still have delivered some mail).
 struct PollResult {
   std::string account;
@@ -109,6 +119,7 @@ struct PollResult {
   // backlog (paused by a throttled target or a spent upload budget, refused, or stopped).
   std::uint64_t waiting_bytes = 0;
   Problems problems;              // warnings worth a log line (the first 20, and a count)
+  std::vector<RejectedMessage> newly_rejected;  // quarantined in this pass for the first time
   std::optional<Error> error;
   std::chrono::milliseconds duration{0};
   bool ok() const noexcept { return !error.has_value(); }

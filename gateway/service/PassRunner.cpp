@@ -72,6 +72,16 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
       cfg.state_dir / "spool" / account.name, std::move(options));
 }
 
+void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string& message) {
+  const imap::StringMessage bytes(message);
+  auto lease = pool.acquire();
+  const auto outcomes = lease->append(mailbox, {imap::AppendItem{&bytes, {}, std::nullopt}});
+  if (outcomes.empty() || !outcomes.front().ok) {
+    throw Error(outcomes.empty() ? ErrorKind::Protocol : outcomes.front().kind,
+                "the target refused the notice", outcomes.empty() ? "" : outcomes.front().reply);
+  }
+}
+
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options) {

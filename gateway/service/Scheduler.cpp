@@ -101,6 +101,11 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
   wake_.notify_all();
 }
 
+void Scheduler::onPassFinished(std::function<void(const PollResult&)> observer) {
+  std::lock_guard lock(mutex_);
+  observer_ = std::move(observer);
+}
+
 void Scheduler::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
@@ -198,6 +203,9 @@ void Scheduler::launch(Slot& slot) {
 void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
   const PollResult& r = outcome.result;
   for (const std::string& p : r.problems.lines()) logWarning(name + ": " + p);
+  // Set before start(): no lock needed to read it. A pass cut short by stop() says nothing about
+  // the account, so it is not reported.
+  if (observer_ && !stop_flag_.load()) observer_(r);
   {
     std::lock_guard lock(mutex_);
     auto pass = passes_.find(name);

@@ -55,6 +55,10 @@ class Scheduler {
   // (kept, removed, or removed and added back) gets no other pass before that one has ended.
   // Updates the StatusBoard's account list.
   void configure(std::shared_ptr<const config::GatewayConfig> cfg);
+  // Calls `observer` with every pass's result as it ends, on the pass's thread, before the pass
+  // counts as ended (so stop() waits for it); not for passes that end after stop() was called
+  // (cut short, they say nothing about the account). Set before start(); it must not throw.
+  void onPassFinished(std::function<void(const PollResult&)> observer);
   // Starts the scheduler thread.
   void start();
   // Polls `account` as soon as a slot is free, or right after its running pass. False if unknown.
@@ -83,6 +87,7 @@ class Scheduler {
 
   StatusBoard& board_;
   PassFunction pass_;
+  std::function<void(const PollResult&)> observer_;
   std::mt19937_64 rng_;
   SchedulerClock& clock_;
   std::mutex mutex_;

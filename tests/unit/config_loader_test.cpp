@@ -1305,3 +1305,59 @@ BOOST_AUTO_TEST_CASE(testStallTimeoutAndAllowedHosts) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(notify_section)
+
+BOOST_AUTO_TEST_CASE(testNotifyKeys) {
+  BOOST_TEST(!load(minimal()).notify.has_value());
+  const GatewayConfig cfg = load(minimal() +
+                                 "notify:\n"
+                                 "  after: 1h30m\n"
+                                 "  mailbox: popgate/Notices\n"
+                                 "  webhook: https://ntfy.example/popgate?x=1\n");
+  BOOST_REQUIRE(cfg.notify.has_value());
+  BOOST_TEST(cfg.notify->after.count() == 5400);
+  BOOST_TEST(*cfg.notify->mailbox == "popgate/Notices");
+  const popgate::config::WebhookUrl& url = *cfg.notify->webhook;
+  BOOST_TEST(url.https);
+  BOOST_TEST(url.host == "ntfy.example");
+  BOOST_TEST(url.port == 443);
+  BOOST_TEST(url.target == "/popgate?x=1");
+  BOOST_TEST(describe(cfg).find("  notify     after 1h30m; append to popgate/Notices; POST to "
+                                "https://ntfy.example/...\n") != std::string::npos);
+  BOOST_TEST(describe(cfg).find("popgate?x=1") == std::string::npos);  // a topic can be a secret
+  const GatewayConfig quick = load(minimal() + "notify: {after: 2s, webhook: 'http://[::1]:8080'}\n");
+  BOOST_TEST(quick.notify->after.count() == 2);
+  BOOST_TEST(!quick.notify->mailbox.has_value());
+  BOOST_TEST(!quick.notify->webhook->https);
+  BOOST_TEST(quick.notify->webhook->host == "::1");
+  BOOST_TEST(quick.notify->webhook->port == 8080);
+  BOOST_TEST(quick.notify->webhook->target == "/");
+  BOOST_TEST(load(minimal() + "notify: {mailbox: INBOX}\n").notify->after.count() == 3600);
+}
+
+BOOST_AUTO_TEST_CASE(testNotifyErrors) {
+  BOOST_TEST(loadError(minimal() + "notify:\n  after: 1h\n") ==
+             "gw.yaml:11: notify: names neither mailbox nor webhook: notices would go nowhere; "
+             "set one of them or remove the section");
+  BOOST_TEST(loadError(minimal() + "notify:\n  mailbox: INBOX\n  after: 0s\n")
+                 .starts_with("gw.yaml:13: notify.after: "));
+  BOOST_TEST(loadError(minimal() + "notify:\n  mailbox: ''\n").starts_with("gw.yaml:12: notify.mailbox: "));
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: http://ntfy.example/popgate\n") ==
+             "gw.yaml:12: notify.webhook: plain http:// is allowed to a loopback host only; use "
+             "https:// for ntfy.example");
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: ftp://ntfy.example/\n")
+                 .starts_with("gw.yaml:12: notify.webhook: expected an https:// URL"));
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: https://me:secret@ntfy.example/\n")
+                 .starts_with("gw.yaml:12: notify.webhook: "));
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: https://me:secret@ntfy.example/\n")
+                 .find("secret") == std::string::npos);
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: 'https://ntfy.example/a b'\n")
+                 .starts_with("gw.yaml:12: notify.webhook: "));
+  BOOST_TEST(loadError(minimal() + "notify:\n  webhook: https://:443/\n")
+                 .starts_with("gw.yaml:12: notify.webhook: "));
+  BOOST_TEST(loadError(minimal() + "notify:\n  mailbox: INBOX\n  webhok: x\n") ==
+             "gw.yaml:13: notify.webhok: unknown key (did you mean webhook?)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

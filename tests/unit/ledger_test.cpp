@@ -142,6 +142,43 @@ BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
   }
 }
 
+// A ledger written before the notice tables (schema 2) opens, keeps its rows and gains them.
+BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  {
+    Ledger first(file);
+    first.commit("work", {{entry("u1", LedgerState::Uploaded), false}});
+  }
+  {
+    Poco::Data::Session session("SQLite", file.string());
+    session << "DROP TABLE notice_episodes", Poco::Data::Keywords::now;
+    session << "DROP TABLE notice_once", Poco::Data::Keywords::now;
+    session << "DROP TABLE notice_queue", Poco::Data::Keywords::now;
+    session << "UPDATE meta SET value = '2' WHERE key = 'schema'", Poco::Data::Keywords::now;
+  }
+  Ledger ledger(file);
+  BOOST_TEST(ledger.load("work").size() == 1u);
+  ledger.saveEpisode("work", NoticeEpisode{100, 3, true, 1, "refused"});
+  BOOST_TEST(ledger.episodes().at("work").failures == 3u);
+  QueuedNotice notice;
+  notice.account = "work";
+  notice.subject = "s";
+  notice.to_webhook = true;
+  BOOST_TEST(ledger.queueNoticeOnce(notice, "quarantine u2"));
+  BOOST_TEST(!ledger.queueNoticeOnce(notice, "quarantine u2"));
+  BOOST_REQUIRE(ledger.notices().size() == 1u);
+  notice = ledger.notices().front();
+  notice.to_webhook = false;
+  ledger.updateNotice(notice);
+  BOOST_TEST(ledger.notices().empty());
+  std::string version;
+  Poco::Data::Session session("SQLite", file.string());
+  session << "SELECT value FROM meta WHERE key = 'schema'", Poco::Data::Keywords::into(version),
+      Poco::Data::Keywords::now;
+  BOOST_TEST(version == "3");
+}
+
 // The backlog of a first pass and the record that the first pass is done go in one
 // transaction: when the second part fails (here its table is gone), the first is not kept either,
 // so a crash can never leave a half-recorded backlog that the next pass takes as complete.
@@ -203,7 +240,7 @@ BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
   };
   {
     Ledger ledger(file);
-    BOOST_TEST(schema() == "2");
+    BOOST_TEST(schema() == "3");
     const auto rows = ledger.load("work");
     BOOST_REQUIRE(rows.size() == 1u);
     BOOST_TEST((rows.at("u1").state == LedgerState::Uploaded));
@@ -213,7 +250,7 @@ BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
     ledger.addUpload("target", 1750000000, 10);             // the uploads table is there too
   }
   Ledger again(file);
-  BOOST_TEST(schema() == "2");
+  BOOST_TEST(schema() == "3");
   BOOST_TEST(again.load("work").size() == 1u);
   BOOST_TEST(again.firstPassDone("work").has_value());
   BOOST_TEST(again.uploadsSince("target", 1750000000 - 3600).size() == 1u);

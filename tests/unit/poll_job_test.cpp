@@ -59,12 +59,22 @@ BOOST_AUTO_TEST_CASE(testKeepFalseDeletesOnlyUploadedMessages) {
   BOOST_REQUIRE(f.drop.messages.size() == 1u);
   BOOST_TEST(f.drop.messages[0].bytes == message(2));
   BOOST_TEST(f.ledger->quarantine("work").size() == 1u);
+  // Named for its notice by the header of the spooled copy.
+  BOOST_REQUIRE(r.newly_rejected.size() == 1u);
+  BOOST_TEST(r.newly_rejected[0].from == "a2@example.org");
+  BOOST_TEST(r.newly_rejected[0].subject == "test 2");
+  BOOST_TEST(r.newly_rejected[0].size == message(2).size());
+  BOOST_TEST(r.newly_rejected[0].reason == "A3 NO message refused");
 
   // Quarantined: not retried within the day, retried after it.
   const int appends = f.target.appends;
   f.clock += 3600;
   BOOST_TEST(f.run().quarantined == 1u);
   BOOST_TEST(f.target.appends == appends);
+  f.clock += 24 * 3600;  // refused again: still quarantined, but not new
+  const PollResult again = f.run();
+  BOOST_TEST(again.rejected == 1u);
+  BOOST_TEST(again.newly_rejected.empty());
   f.target.judge = nullptr;
   f.clock += 24 * 3600;
   const PollResult later = f.run();

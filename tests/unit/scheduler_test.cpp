@@ -267,8 +267,10 @@ struct Rig {
   std::unique_ptr<Scheduler> scheduler =
       std::make_unique<Scheduler>(board, passes.function(), 7, clock);
 
-  explicit Rig(std::shared_ptr<const config::GatewayConfig> cfg) {
+  explicit Rig(std::shared_ptr<const config::GatewayConfig> cfg,
+               std::function<void(const PollResult&)> observer = {}) {
     scheduler->configure(std::move(cfg));
+    if (observer) scheduler->onPassFinished(std::move(observer));
     scheduler->start();
     clock.settle();
   }
@@ -397,6 +399,32 @@ BOOST_AUTO_TEST_CASE(testStopAsksRunningPassesToEndAndWaitsForThem) {
   BOOST_TEST(rig.scheduler->pollNow("a"));
   rig.clock.advance(24h);
   BOOST_TEST(rig.passes.started("a") == 1u);
+}
+
+// The notices' feed: every pass's result, before the pass counts as ended; not a pass that
+// ends because the daemon stops (it says nothing about the account).
+BOOST_AUTO_TEST_CASE(testPassObserverSeesEveryPassButNotOnesCutShortByStop) {
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  Rig rig(configWith({account("a")}), [&](const PollResult& r) {
+    std::lock_guard lock(mutex);
+    seen.push_back(r.account + (r.ok() ? " ok" : " failed"));
+  });
+  BOOST_TEST(rig.scheduler->pollNow("a"));
+  rig.runPass("a", 1, failure(ErrorKind::Auth));
+  {
+    std::lock_guard lock(mutex);
+    BOOST_REQUIRE(seen.size() == 1u);  // already there when the board shows the pass
+    BOOST_TEST(seen[0] == "a failed");
+  }
+  BOOST_TEST(rig.scheduler->pollNow("a"));
+  rig.passes.waitForStop("a");
+  rig.passes.release("a");
+  rig.passes.awaitStarted("a", 2);
+  BOOST_TEST(rig.scheduler->stop(kDeadline));
+  BOOST_TEST(rig.passes.ended("a") == 2u);
+  std::lock_guard lock(mutex);
+  BOOST_TEST(seen.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(testStopGivesUpAfterTheGraceAndTheDestructorStillWaits) {
