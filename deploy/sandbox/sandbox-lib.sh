@@ -1,0 +1,162 @@
+# sandbox-lib.sh — shell helpers shared by the sandbox scripts of deploy/sandbox (sourced, never
+# run). Each script sets `me` (its name, for messages) before sourcing this file.
+
+# die MESSAGE: prints "<me>: MESSAGE" on stderr and exits 1.
+die() {
+  echo "${me:-sandbox}: $*" >&2
+  exit 1
+}
+
+# skip MESSAGE: the server cannot run on this machine (no root, no Debian archive): prints
+# "SKIPPED: MESSAGE" on stderr and exits 77, which the tests turn into a loud skip.
+skip() {
+  echo "SKIPPED: $*" >&2
+  exit 77
+}
+
+# pid_alive PID: true while PID runs (a zombie waiting for its parent to reap it counts as gone).
+pid_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# port_bound PORT: true when a listening socket is bound to 127.0.0.1:PORT or to all addresses.
+port_bound() {
+  local hex
+  printf -v hex '%04X' "$1"
+  awk -v p=":$hex" '$4 == "0A" && ($2 == "0100007F" p || $2 == "00000000" p)' \
+    /proc/net/tcp 2>/dev/null | grep -q .
+}
+
+# check_name WHAT VALUE: user and folder names stay simple (they end up in paths and configs).
+check_name() {
+  [[ $2 =~ ^[A-Za-z0-9][A-Za-z0-9_.@+-]*$ ]] || die "bad $1 name: '$2'"
+}
+
+# check_base BASEPORT: a number in 1024..64540 (BASEPORT+995 must stay a valid port).
+check_base() {
+  if ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1024 ] || [ "$1" -gt 64540 ]; then
+    die "BASEPORT must be a number in 1024..64540"
+  fi
+}
+
+# free_ports PORT...: fails with "Address already in use" (the tests then try other ports) when
+# one of the ports is taken.
+free_ports() {
+  local p
+  for p in "$@"; do
+    if port_bound "$p" || port_open "$p"; then
+      echo "${me:-sandbox}: 127.0.0.1:$p: Address already in use" >&2
+      exit 1
+    fi
+  done
+}
+
+# wait_ports LOG PORT...: waits (up to ~15 s) until every PORT accepts connections; on failure
+# shows the tail of LOG and fails.
+wait_ports() {
+  local log=$1 port tries=0
+  shift
+  for port in "$@"; do
+    until port_open "$port"; do
+      tries=$((tries + 1))
+      if [ "$tries" -ge 150 ]; then
+        [ -f "$log" ] && tail -n 20 "$log" >&2
+        return 1
+      fi
+      sleep 0.1
+    done
+  done
+}
+
+# start_group PIDFILE LOG COMMAND...: COMMAND in the background in a session (and process group)
+# of its own, stdin from /dev/null, output to LOG; its pid (= the group id) goes to PIDFILE.
+start_group() {
+  local pidfile=$1 log=$2
+  shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# stop_group PIDFILE: SIGTERM to the process group PIDFILE names, SIGKILL after 10 s; removes
+# PIDFILE. Nothing to do when it is missing or the group is gone.
+stop_group() {
+  local pid i
+  [ -f "$1" ] || return 0
+  pid=$(<"$1")
+  if [[ $pid =~ ^[0-9]+$ ]] && pid_alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do
+      pid_alive "$pid" || break
+      sleep 0.05
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+# chrooted_pids ROOT: the pids of every process whose root directory is ROOT (a server started
+# with chroot ROOT, and everything it forked).
+chrooted_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# stop_chrooted ROOT: SIGTERM to every process living in ROOT, SIGKILL to what is left after 5 s.
+stop_chrooted() {
+  local pids i
+  pids=$(chrooted_pids "$1")
+  [ -z "$pids" ] && return 0
+  # shellcheck disable=SC2086  # a list of pids
+  kill -TERM $pids 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    pids=$(chrooted_pids "$1")
+    [ -z "$pids" ] && return 0
+    sleep 0.05
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    [ -z "$(chrooted_pids "$1")" ] && return 0
+    sleep 0.05
+  done
+}
+
+# host_mirror: the Debian archive this machine's apt uses for bookworm (deb822 or one-line form).
+host_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ && uri { print uri; exit }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -e "$f" ] || continue
+    awk '$1 == "deb" && / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
+  done
+}
+
+# host_security_mirror: the same for bookworm-security (empty when apt has none).
+host_security_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm-security( |$)/ && uri { print uri; exit }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -e "$f" ] || continue
+    awk '$1 == "deb" && / bookworm-security / { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
+  done
+}
+
+# crlf_to_lf < IN > OUT: every CRLF line end becomes LF (what a maildir on disk holds).
+crlf_to_lf() { sed 's/\r$//'; }
