@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace popgate::codec {
 
@@ -25,6 +26,24 @@ std::optional<PersonalNamespace> parsePersonalNamespace(std::string_view text);
 // `(\Noselect) "." ""` gives ".", `() NIL ""` gives "" (flat). nullopt when the text breaks the
 // grammar.
 std::optional<std::string> parseListDelimiter(std::string_view text);
+
+// One untagged LIST response: a mailbox, its attributes and its hierarchy delimiter.
+struct MailboxEntry {
+  std::vector<std::string> attributes;  // e.g. "\\Noselect", "\\HasChildren", as sent
+  std::string delimiter;                // one character, or empty (NIL)
+  std::string name;                     // as the server wrote it (modified UTF-7)
+};
+
+// The text of an untagged LIST response (what follows the keyword), RFC 3501 §7.2.2:
+// mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP mailbox
+// `() "/" Work` gives {{}, "/", "Work"}; `(\HasNoChildren) "." "INBOX.Work"` gives
+// {{"\\HasNoChildren"}, ".", "INBOX.Work"}. The name must be a quoted string or an atom (a
+// literal name leaves no text to read here): nullopt for it and for any break of the grammar.
+// Extended data after the name (RFC 5258) is ignored.
+std::optional<MailboxEntry> parseMailboxEntry(std::string_view text);
+
+// True when `entry` has the attribute `name` (case-insensitive, e.g. "\\Noselect").
+bool hasAttribute(const MailboxEntry& entry, std::string_view name);
 
 // What goes in front of `folder` (already in the server's delimiter, not yet in modified UTF-7)
 // to name it on the server: the personal prefix, unless the name is INBOX (any case) or below

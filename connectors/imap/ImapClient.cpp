@@ -292,39 +292,20 @@ void ImapClient::login(const Credentials& credentials) {
     if (hasCapability("SASL-IR")) {
       reply = simpleCommand({Piece{"AUTHENTICATE PLAIN " + response, nullptr, false}},
                             "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      // BAD is about the command's form, not the credentials (NO is): a server that offers
+      // SASL-IR and refuses an initial response still takes the two-step form.
+      if (reply.status == codec::ImapStatus::Bad) reply = authenticatePlainTwoStep(response);
     } else {
-      const std::string tag = nextTag();
-      connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
-      bool answered = false;
-      for (;;) {
-        codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
-        if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
-          connection_.send(response + "\r\n", "********");
-          answered = true;
-          continue;
-        }
-        if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
-          if (tagged->tag != tag) {
-            throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
-                        taggedLine(*tagged));
-          }
-          reply = std::move(*tagged);
-          break;
-        }
-        if (std::holds_alternative<codec::ImapContinuation>(response_line)) {
-          connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
-        }
-      }
+      // GNU mailutils' imap4d: no SASL-IR (an initial response gets BAD); "+ " then the response.
+      reply = authenticatePlainTwoStep(response);
+    }
+    // auth: auto and a server that offers AUTH=PLAIN but refuses both forms of it: LOGIN.
+    if (reply.status == codec::ImapStatus::Bad && credentials.method == AuthMethod::Auto &&
+        !hasCapability("LOGINDISABLED")) {
+      reply = loginCommand(credentials);
     }
   } else {
-    if (hasCapability("LOGINDISABLED")) {
-      throw Error(ErrorKind::Auth, connection_.label() + " does not allow LOGIN here (LOGINDISABLED)");
-    }
-    std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
-    appendAstring(pieces, credentials.username);
-    pieces.push_back(Piece{" ", nullptr, false});
-    appendAstring(pieces, credentials.password);
-    reply = simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+    reply = loginCommand(credentials);
   }
   if (reply.status != codec::ImapStatus::Ok) {
     const std::string name = codec::codeName(reply.code);
@@ -337,6 +318,41 @@ void ImapClient::login(const Credentials& credentials) {
   } else {
     readCapabilities();  // capabilities may change after login (RFC 3501 §6.2.3)
   }
+}
+
+codec::ImapTagged ImapClient::authenticatePlainTwoStep(const std::string& response) {
+  const std::string tag = nextTag();
+  connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
+  bool answered = false;
+  for (;;) {
+    codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
+    if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
+      connection_.send(response + "\r\n", "********");
+      answered = true;
+      continue;
+    }
+    if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
+      if (tagged->tag != tag) {
+        throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                    taggedLine(*tagged));
+      }
+      return std::move(*tagged);
+    }
+    if (std::holds_alternative<codec::ImapContinuation>(response_line)) {
+      connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
+    }
+  }
+}
+
+codec::ImapTagged ImapClient::loginCommand(const Credentials& credentials) {
+  if (hasCapability("LOGINDISABLED")) {
+    throw Error(ErrorKind::Auth, connection_.label() + " does not allow LOGIN here (LOGINDISABLED)");
+  }
+  std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
+  appendAstring(pieces, credentials.username);
+  pieces.push_back(Piece{" ", nullptr, false});
+  appendAstring(pieces, credentials.password);
+  return simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
 }
 
 const codec::PersonalNamespace& ImapClient::personalNamespace() {
@@ -385,10 +401,33 @@ void ImapClient::create(std::string_view mailbox) {
   std::vector<Piece> pieces{Piece{"CREATE ", nullptr, false}};
   appendAstring(pieces, encoded);
   const codec::ImapTagged reply = simpleCommand(pieces, "CREATE reply", "CREATE " + encoded);
-  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS") return;
+  // Another session (of popgate or of the server itself) may have created it meanwhile.
+  if (reply.status == codec::ImapStatus::Ok || listed(encoded)) {
+    known_.insert(encoded);
+    return;
+  }
   throw Error(ErrorKind::MailboxProblem,
               connection_.label() + " could not create folder \"" + std::string(mailbox) + "\"",
               taggedLine(reply));
+}
+
+bool ImapClient::listed(const std::string& encoded) {
+  std::vector<Piece> pieces{Piece{"LIST \"\" ", nullptr, false}};
+  appendAstring(pieces, encoded);
+  bool found = false;
+  const codec::ImapTagged reply = simpleCommand(
+      pieces, "LIST reply", "LIST \"\" " + encoded, [&](const codec::ImapUntagged& u) {
+        if (u.keyword != "LIST") return;
+        const auto entry = codec::parseMailboxEntry(u.text);
+        // INBOX is case-insensitive (RFC 3501 §5.1); every other name is compared exactly.
+        if (entry && (entry->name == encoded ||
+                      (equalsNoCase(encoded, "INBOX") && equalsNoCase(entry->name, "INBOX"))) &&
+            !codec::hasAttribute(*entry, "\\Noselect") &&
+            !codec::hasAttribute(*entry, "\\NonExistent")) {
+          found = true;
+        }
+      });
+  return reply.status == codec::ImapStatus::Ok && found;
 }
 
 std::string ImapClient::appendArguments(const AppendItem& item) const {
@@ -531,12 +570,19 @@ std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
     collect(p, which);
   };
   collect(p, p.sent);
-  std::vector<std::size_t> retry;
-  for (const std::size_t i : p.sent) {
-    if (wantsCreate(p.outcomes[i])) retry.push_back(i);
-  }
-  if (!retry.empty()) {
-    create(p.mailbox);
+  for (int round = 1; round <= kTryCreateRounds; ++round) {
+    std::vector<std::size_t> retry;
+    for (const std::size_t i : p.sent) {
+      if (wantsCreate(p.outcomes[i])) retry.push_back(i);
+    }
+    if (retry.empty()) break;
+    if (known_.count(p.encoded) == 0) {
+      create(p.mailbox);
+    } else if (notice_) {
+      notice_(connection_.label() + " answered [TRYCREATE] for folder \"" + p.mailbox +
+              "\", which exists (" + p.outcomes[retry.front()].reply + "); appending " +
+              std::to_string(retry.size()) + " message(s) again");
+    }
     run(retry);
   }
   const AppendOutcome& first = p.outcomes[p.sent.front()];

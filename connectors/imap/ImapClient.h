@@ -73,14 +73,19 @@ class ImapClient {
              net::TraceSink trace = {});
   ~ImapClient();
 
-  // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED).
+  // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED). PLAIN
+  // goes with an initial response under SASL-IR, in two steps otherwise or when the initial
+  // response gets BAD; with Auto, a BAD to both forms falls back to LOGIN.
   // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE].
   void login(const Credentials& credentials);
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
   // allow it, several APPENDs travel pipelined. A missing mailbox ([TRYCREATE]) is created and the
-  // refused appends retried once. Returns one outcome per item, in order; throws only when the
-  // connection fails (outcomes of that call are then unknown: treat all as not uploaded).
+  // refused appends retried; a [TRYCREATE] for a mailbox this session knows exists (it created or
+  // listed it: GNU mailutils says it for any failed APPEND, a race of its own sessions included)
+  // is retried as it is, up to kTryCreateRounds rounds in all. Returns one outcome per item, in
+  // order; throws only when the connection fails (outcomes of that call are then unknown: treat
+  // all as not uploaded).
   std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
 
   // append() in two halves, so that a caller can send its next messages before reading the
@@ -111,7 +116,14 @@ class ImapClient {
 
   static constexpr std::size_t kMaxVerified = 5;
 
-  // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
+  // Rounds of APPEND retries after [TRYCREATE] in one append(): a CREATE and then the retries.
+  static constexpr int kTryCreateRounds = 4;
+
+  // CREATE; an existing mailbox is fine. Servers refuse to create an existing mailbox in many
+  // words (NO [ALREADYEXISTS], "NO Mailbox already exists", "NO Cannot create this folder.",
+  // "NO CREATE already exists"), so any answer but OK is followed by a LIST of the name, and
+  // only a mailbox that LIST does not show (or shows \Noselect) fails: Error(MailboxProblem)
+  // with the server's answer to the CREATE.
   void create(std::string_view mailbox);
 
   // LOGOUT, then close. Never throws.
@@ -158,6 +170,12 @@ class ImapClient {
   codec::ImapTagged simpleCommand(const std::vector<Piece>& pieces, std::string_view what,
                                   std::string_view trace,
                                   const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
+  // AUTHENTICATE PLAIN without an initial response: the command, "+", then the response.
+  codec::ImapTagged authenticatePlainTwoStep(const std::string& response);
+  // LOGIN user password (Error(Auth) under LOGINDISABLED).
+  codec::ImapTagged loginCommand(const Credentials& credentials);
+  // Whether LIST shows the mailbox `encoded` as one that can hold messages.
+  bool listed(const std::string& encoded);
   void readCapabilities();
   void noteCapabilities(std::string_view list);
   void startTls();
@@ -190,6 +208,7 @@ class ImapClient {
   std::string logout_tag_;
   std::function<void(std::string_view)> notice_;
   std::optional<codec::PersonalNamespace> namespace_;  // once logged in; delimiter "" = flat
+  std::set<std::string> known_;  // encoded mailboxes this session created or saw in a LIST
   bool multiappend_ = true;
 };
 

@@ -6,6 +6,7 @@
 #include "connectors/codec/Pop3Command.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Printable.h"
 
 namespace popgate::pop3 {
 
@@ -104,7 +105,11 @@ void Pop3Client::readCapabilities() {
   const codec::Pop3Reply reply = readReply("CAPA reply");
   caps_ = codec::Pop3Capabilities{};
   caps_known_ = reply.ok();
-  if (!caps_known_) return;  // RFC 1939-only server: no pipelining, USER/PASS, try UIDL anyway
+  if (!caps_known_) {
+    // RFC 1939-only server: no pipelining, USER/PASS, try UIDL anyway.
+    capa_refusal_ = reply.line;
+    return;
+  }
   const std::string body = readBody("CAPA list", 64 * 1024);
   caps_ = codec::parseCapabilities(codec::splitLines(body));
 }
@@ -208,6 +213,10 @@ Listing Pop3Client::list() {
   const std::string list_body = readBody("LIST list", kMaxListingBytes);
 
   Listing out;
+  if (!caps_known_) {
+    out.problems.push_back("the server offers no CAPA (it answered \"" + printable(capa_refusal_) +
+                           "\"): USER/PASS, UIDL and LIST, one command at a time");
+  }
   std::map<std::uint32_t, std::uint64_t> sizes;
   for (std::string_view line : codec::splitLines(list_body)) {
     if (auto entry = codec::parseListLine(line)) sizes[entry->number] = entry->size;

@@ -88,6 +88,8 @@ class Pop3Client {
   void login(const Credentials& credentials);
 
   // UIDL and LIST (pipelined when offered). Throws Error(Protocol) when the server has no UIDL.
+  // When the server offers no CAPA (RFC 1939 only: popa3d, solid-pop3d), the listing's problems
+  // say so, with the server's answer to CAPA, so that the log shows why there is no pipelining.
   Listing list();
 
   // RETRs each message (windows of pipelined commands when offered), streaming unstuffed bytes to
@@ -124,6 +126,7 @@ class Pop3Client {
   codec::Pop3ReplyParser reply_parser_;
   codec::Pop3Capabilities caps_;
   bool caps_known_ = false;
+  std::string capa_refusal_;  // the server's answer when CAPA was refused
   std::string greeting_;
 };
 

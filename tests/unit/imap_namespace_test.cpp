@@ -1,10 +1,13 @@
-// codec::parsePersonalNamespace, parseListDelimiter and personalPrefixFor: the answers of real
-// servers (Dovecot, Gmail, Courier, Cyrus, Exchange), the grammar's corners, and broken text.
+// codec::parsePersonalNamespace, parseListDelimiter, parseMailboxEntry and personalPrefixFor: the
+// answers of real servers (Dovecot, Gmail, Courier, Cyrus, Exchange, GNU mailutils), the
+// grammar's corners, and broken text.
 #include <boost/test/unit_test.hpp>
 
 #include "connectors/codec/ImapNamespace.h"
 
+using popgate::codec::hasAttribute;
 using popgate::codec::parseListDelimiter;
+using popgate::codec::parseMailboxEntry;
 using popgate::codec::parsePersonalNamespace;
 using popgate::codec::PersonalNamespace;
 using popgate::codec::personalPrefixFor;
@@ -54,6 +57,43 @@ BOOST_AUTO_TEST_CASE(testListDelimiter) {
   BOOST_TEST(!parseListDelimiter(R"((\Noselect "." "")").has_value());
   BOOST_TEST(!parseListDelimiter(R"(() ".." "")").has_value());
   BOOST_TEST(!parseListDelimiter("").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(testMailboxEntriesOfRealServers) {
+  // GNU mailutils 3.15: an atom name, no attributes.
+  const auto mailutils = parseMailboxEntry(R"(() "/" Work)");
+  BOOST_REQUIRE(mailutils.has_value());
+  BOOST_TEST(mailutils->attributes.empty());
+  BOOST_TEST(mailutils->delimiter == "/");
+  BOOST_TEST(mailutils->name == "Work");
+  // Cyrus 3.6 (an atom) and Courier 5 (quoted): names below INBOX.
+  const auto cyrus = parseMailboxEntry(R"((\HasNoChildren) "." INBOX.Work)");
+  BOOST_REQUIRE(cyrus.has_value());
+  BOOST_TEST(cyrus->name == "INBOX.Work");
+  BOOST_TEST(hasAttribute(*cyrus, "\\hasnochildren"));
+  const auto courier = parseMailboxEntry(R"((\Noselect \HasChildren) "." "INBOX.Clients")");
+  BOOST_REQUIRE(courier.has_value());
+  BOOST_TEST(courier->name == "INBOX.Clients");
+  BOOST_TEST(hasAttribute(*courier, "\\Noselect"));
+  BOOST_TEST(!hasAttribute(*courier, "\\Marked"));
+  // Dovecot: quoted name with a space; RFC 5258 extended data after the name is ignored.
+  const auto dovecot = parseMailboxEntry(R"((\HasNoChildren) "." "ISP.Old Provider" ("CHILDINFO" ("SUBSCRIBED")))");
+  BOOST_REQUIRE(dovecot.has_value());
+  BOOST_TEST(dovecot->name == "ISP.Old Provider");
+  // Flat server, escapes, "]" in an atom name.
+  const auto flat = parseMailboxEntry(R"(() NIL "a\"b")");
+  BOOST_REQUIRE(flat.has_value());
+  BOOST_TEST(flat->delimiter == "");
+  BOOST_TEST(flat->name == "a\"b");
+  BOOST_TEST(parseMailboxEntry(R"(() "/" x]y)")->name == "x]y");
+}
+
+BOOST_AUTO_TEST_CASE(testBrokenMailboxEntriesGiveNothing) {
+  for (const char* text : {"", "()", R"(() "/")", R"(() "/" )", R"((\) "/" Work)", R"(() "//" Work)",
+                           R"((\Noselect "/" Work)", R"(() "/" {4})", R"(() "/" "unterminated)",
+                           R"(() "/" Wo(rk)", R"x(()"/" Work)x"}) {
+    BOOST_TEST(!parseMailboxEntry(text).has_value(), text);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(testPrefixGoesInFrontOfPersonalFolders) {
