@@ -29,7 +29,7 @@ constexpr std::array<std::string_view, 2> kAdminKeys{"listen", "token_file"};
 constexpr std::array<std::string_view, 11> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
     "password_file", "password_env", "auth", "connections", "timeout"};
-constexpr std::array<std::string_view, 17> kAccountKeys{"name",
+constexpr std::array<std::string_view, 18> kAccountKeys{"name",
                                                         "host",
                                                         "port",
                                                         "tls",
@@ -45,7 +45,8 @@ constexpr std::array<std::string_view, 17> kAccountKeys{"name",
                                                         "delete_after_days",
                                                         "max_message_size",
                                                         "flags",
-                                                        "timeout"};
+                                                        "timeout",
+                                                        "listing_limit"};
 constexpr std::array<std::string_view, 3> kSecretKeys{"password", "password_file", "password_env"};
 
 constexpr std::array<std::string_view, 3> kTlsNames{"implicit", "starttls", "none"};
@@ -66,6 +67,7 @@ constexpr std::uint64_t kMaxParallelPolls = 64;
 constexpr std::uint64_t kMaxConnections = 32;
 constexpr std::uint64_t kMaxDeleteAfterDays = 36500;
 constexpr std::uint64_t kMinMessageSize = 1024;
+constexpr std::uint64_t kMaxListingLimit = 10'000'000;
 constexpr std::chrono::seconds kMinPollInterval = 1s;
 constexpr std::chrono::seconds kMaxPollInterval = 168h;
 constexpr std::chrono::seconds kMinTimeout = 1s;
@@ -365,6 +367,8 @@ void Loader::applyAccountKey(const YamlEntry& entry, PopAccount& account) const 
     account.delete_after_days = static_cast<std::uint32_t>(v.number(0, kMaxDeleteAfterDays));
   } else if (key == "max_message_size") {
     account.max_message_size = v.size(kMinMessageSize);
+  } else if (key == "listing_limit") {
+    account.listing_limit = static_cast<std::uint32_t>(v.number(1, kMaxListingLimit));
   } else if (key == "flags") {
     if (v.node().IsScalar()) v.fail("expected a list of flags, e.g. ['\\Seen']");
     account.flags.clear();

@@ -42,6 +42,9 @@ struct PopAccount {
   bool keep = true;
   std::uint32_t delete_after_days = 0;  // only with keep: true; 0 = never
   std::uint64_t max_message_size = 35ull * 1024 * 1024;
+  // The most messages the maildrop may list: a longer listing fails the pass with a clear error
+  // rather than costing unbounded memory (about 100 bytes a message are kept).
+  std::uint32_t listing_limit = 200000;
   std::vector<std::string> flags;  // validated IMAP flags, e.g. "\\Seen"
 };
 

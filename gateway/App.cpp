@@ -114,7 +114,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
       runPasses(cfg, ledger, accounts, cfg.max_parallel_polls);
   int code = kOk;
   for (const PollResult& r : results) {
-    for (const std::string& p : r.problems) logWarning(r.account + ": " + p);
+    for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);
     if (!r.ok()) {
       logError(r.error->what());
       code = kAccountFailed;

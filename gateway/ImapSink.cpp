@@ -50,9 +50,9 @@ std::vector<imap::AppendOutcome> ImapSink::finish() {
   });
 }
 
-bool ImapSink::contains(const std::string& folder, const imap::MessageFingerprint& fingerprint) {
+imap::Lookup ImapSink::lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) {
   return withSession(
-      [&](imap::ImapClient& session) { return !session.find(folder, fingerprint).empty(); });
+      [&](imap::ImapClient& session) { return session.lookup(folder, fingerprint); });
 }
 
 void ImapSink::prepare() {

@@ -28,8 +28,7 @@ class ImapSink final : public MailSink {
   void start(const std::string& folder, std::vector<imap::AppendItem> items) override;
   std::vector<imap::AppendOutcome> finish() override;
   std::size_t preferredBatch() const override { return preferred_batch_; }
-  bool contains(const std::string& folder, const imap::MessageFingerprint& fingerprint) override;
-  void close() noexcept override {}
+  imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) override;
   void prepare() override;
 
  private:

@@ -2,12 +2,13 @@
 // The IMAP side of a pass, as PollJob sees it. ImapSink is the real one; tests use doubles.
 
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <string>
 #include <vector>
 
 #include "connectors/common/Error.h"
-#include "connectors/imap/ImapClient.h"
+#include "connectors/imap/ImapTypes.h"
 
 namespace popgate::gateway {
 
@@ -38,10 +39,10 @@ class MailSink {
   // go out on every session at once instead of waiting to make up large batches.
   virtual std::size_t preferredBatch() const { return SIZE_MAX; }
 
-  // Whether a message with this fingerprint is already in `folder` (crash recovery). Throws Error.
-  virtual bool contains(const std::string& folder, const imap::MessageFingerprint& fingerprint) = 0;
-  // Ends the session politely; never throws.
-  virtual void close() noexcept = 0;
+  // Whether a message with this fingerprint is already in `folder` (crash recovery): Present only
+  // on proof by content, Unknown when the target could not be searched (see imap::Lookup).
+  // Throws Error when the connection fails.
+  virtual imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) = 0;
   // Gets ready for appends that are about to come (opens and logs in a session). Throws Error.
   virtual void prepare() {}
 

@@ -1,13 +1,12 @@
 #include "PollJob.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <deque>
-#include <optional>
+#include <set>
 #include <thread>
 
+#include "MessageQueue.h"
 #include "Spool.h"
 
 namespace popgate::gateway {
@@ -22,127 +21,96 @@ std::string mib(std::uint64_t bytes) {
 
 }  // namespace
 
-struct PollJob::Retrieved {
-  pop3::MessageInfo info;
-  std::unique_ptr<Spool> spool;
-  pop3::RetrieveOutcome outcome = pop3::RetrieveOutcome::Refused;
-  std::string reply;
-};
-
 // One window: gives each retrieved message its own spool and remembers how each RETR ended.
 class PollJob::Collector final : public pop3::RetrieveHandler {
  public:
   Collector(const std::filesystem::path& dir, std::uint64_t memory_limit,
-            std::function<void(const Retrieved&)> too_large)
+            std::function<void(const RetrievedMessage&)> too_large)
       : dir_(dir), memory_limit_(memory_limit), too_large_(std::move(too_large)) {}
 
   pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
-    items_.push_back(Retrieved{message, std::make_unique<Spool>(dir_, memory_limit_), {}, {}});
+    items_.push_back(RetrievedMessage{message, std::make_unique<Spool>(dir_, memory_limit_), {}, {}});
     return *items_.back().spool;
   }
   void end(const pop3::MessageInfo& message, pop3::RetrieveOutcome outcome,
            std::string_view reply) override {
     if (outcome == pop3::RetrieveOutcome::Refused) {
-      items_.push_back(Retrieved{message, nullptr, outcome, std::string(reply)});
+      items_.push_back(RetrievedMessage{message, nullptr, outcome, std::string(reply)});
       return;
     }
-    Retrieved& item = items_.back();
+    RetrievedMessage& item = items_.back();
     item.outcome = outcome;
     item.reply = std::string(reply);
     if (outcome == pop3::RetrieveOutcome::Complete) item.spool->finish();
     // Parked at once: the rest of such a message may never arrive (an endless body).
     if (outcome == pop3::RetrieveOutcome::TooLarge) too_large_(item);
   }
-  std::vector<Retrieved>& items() { return items_; }
+  std::vector<RetrievedMessage>& items() { return items_; }
 
  private:
   const std::filesystem::path& dir_;
   std::uint64_t memory_limit_;
-  std::function<void(const Retrieved&)> too_large_;
-  std::vector<Retrieved> items_;
+  std::function<void(const RetrievedMessage&)> too_large_;
+  std::vector<RetrievedMessage> items_;
 };
 
-// Retrieved messages on their way to the upload threads. push() blocks while the queue holds its
-// capacity (in messages or bytes), so a slow target slows retrieval instead of filling memory.
-// popBatch() hands out batches that share the work fairly: each upload thread waits for its share
-// of what is still to come (at most a window), so batches are large (one MULTIAPPEND, or many
-// pipelined APPENDs whose waits overlap) and the last messages are spread over every session.
-class PollJob::MessageQueue {
+// Cuts one continuous, pipelined retrieval into windows: as soon as a window's last message has
+// ended, the window goes to `deliver` (which may block: that is the back-pressure). A window holds
+// at most `window` messages and about window_bytes of what actually arrived.
+class PollJob::Windower final : public pop3::RetrieveHandler {
  public:
-  MessageQueue(std::size_t max_messages, std::uint64_t max_bytes, std::size_t consumers,
-               std::size_t expected)
-      : max_messages_(std::max<std::size_t>(max_messages, 1)),
-        max_bytes_(max_bytes),
-        consumers_(std::max<std::size_t>(consumers, 1)),
-        expected_(expected) {}
-
-  void push(Retrieved item) {
-    std::unique_lock lock(mutex_);
-    room_.wait(lock, [&] { return queue_.empty() || !full(); });
-    bytes_ += item.info.size;
-    queue_.push_back(std::move(item));
-    // Wake the upload threads only when one of them can go: not once per message (a herd).
-    if (queue_.size() >= need_ || full()) {
-      need_ = SIZE_MAX;
-      ready_.notify_all();
-    }
+  Windower(PollJob& job, std::size_t window, std::function<void(std::unique_ptr<Collector>)> deliver)
+      : job_(job), window_(window), deliver_(std::move(deliver)) {
+    fresh();
   }
-  // A batch of at most `window` messages (at least one), or none once closed and empty. Without
-  // `wait`, what is there now (perhaps nothing).
-  std::vector<Retrieved> popBatch(std::size_t window, bool wait = true) {
-    std::unique_lock lock(mutex_);
-    const std::size_t remaining = expected_ > taken_ ? expected_ - taken_ : 1;
-    const std::size_t want =
-        std::clamp<std::size_t>((remaining + consumers_ - 1) / consumers_, 1, window);
-    while (wait && queue_.size() < want && !closed_ && !full()) {
-      need_ = std::min(need_, want);
-      ready_.wait(lock);
-    }
-    const std::size_t take = std::min(want, queue_.size());
-    std::vector<Retrieved> out;
-    out.reserve(take);
-    for (std::size_t i = 0; i < take; ++i) {
-      bytes_ -= queue_.front().info.size;
-      out.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    taken_ += take;
-    if (take > 0) room_.notify_one();
-    if (!queue_.empty()) ready_.notify_all();  // others may be able to go now too
-    return out;
+  pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
+    return current_->begin(message);
   }
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    ready_.notify_all();
-    room_.notify_all();
+  void end(const pop3::MessageInfo& message, pop3::RetrieveOutcome outcome,
+           std::string_view reply) override {
+    current_->end(message, outcome, reply);
+    ++count_;
+    bytes_ += current_->items().back().bytes();
+    if (count_ >= window_ || bytes_ >= job_.options_.window_bytes) flush();
   }
+  // Hands over the window being filled, if it has anything.
+  void flush() {
+    if (count_ == 0) return;
+    auto window = std::move(current_);
+    completed_ += count_;
+    fresh();
+    deliver_(std::move(window));
+  }
+  // Forgets the window being filled (its messages are retrieved again).
+  void discardPartial() { fresh(); }
+  // Messages handed over in full so far.
+  std::size_t completed() const noexcept { return completed_; }
 
  private:
-  bool full() const { return queue_.size() >= max_messages_ || bytes_ >= max_bytes_; }
-
-  std::size_t max_messages_;
-  std::uint64_t max_bytes_;
-  std::size_t consumers_;
-  std::size_t expected_;  // messages the pass will retrieve
-  std::size_t taken_ = 0;
-  std::mutex mutex_;
-  std::condition_variable ready_;  // upload threads wait here for a batch
-  std::condition_variable room_;   // the retrieving thread waits here for space
-  std::size_t need_ = SIZE_MAX;    // the smallest batch a waiting upload thread wants
-  std::deque<Retrieved> queue_;
+  void fresh() {
+    current_ = std::make_unique<Collector>(
+        job_.spool_dir_, job_.options_.memory_limit,
+        [this](const RetrievedMessage& item) { job_.parkTooLarge(item); });
+    count_ = 0;
+    bytes_ = 0;
+  }
+  PollJob& job_;
+  std::size_t window_;
+  std::function<void(std::unique_ptr<Collector>)> deliver_;
+  std::unique_ptr<Collector> current_;
+  std::size_t count_ = 0;
   std::uint64_t bytes_ = 0;
-  bool closed_ = false;
+  std::size_t completed_ = 0;
 };
 
 // A batch between "in-flight" and "uploaded".
-struct PollJob::Upload {
+struct PollJob::Upload final : StartedBatch {
   struct Pending {
-    Retrieved* item;  // into `batch`, whose buffer moves with it
+    RetrievedMessage* item;  // into `batch`, which stays where it is while the Upload lives
     LedgerEntry entry;
     std::optional<LedgerEntry> prior;
   };
-  std::vector<Retrieved> batch;  // owns the spools the appends read
+  std::vector<RetrievedMessage> batch;  // owns the spools the appends read
   std::vector<Pending> pending;
   std::vector<std::vector<std::size_t>> starts;  // indices into `pending`, one sink start() each
 };
@@ -163,13 +131,18 @@ void PollJob::step(std::string_view name) {
 }
 
 void PollJob::checkStop() const {
-  if (options_.stop != nullptr && options_.stop->load()) {
+  if (stopRequested()) {
     throw Error(ErrorKind::Transient, "popgate is stopping: the pass ends early (nothing is lost)");
   }
 }
 
 std::int64_t PollJob::now() const {
   return options_.clock ? options_.clock() : static_cast<std::int64_t>(std::time(nullptr));
+}
+
+bool PollJob::repeated(const std::string& uidl) const {
+  const auto it = uidl_count_.find(uidl);
+  return it != uidl_count_.end() && it->second > 1;
 }
 
 bool PollJob::wantsDeletion(const LedgerEntry& entry) const {
@@ -186,7 +159,6 @@ void PollJob::deleteLater(std::uint32_t number, const LedgerEntry& entry) {
 void PollJob::fail(const Error& error, bool stop_uploads) {
   std::lock_guard lock(mutex_);
   if (!first_error_) first_error_ = error;
-  failed_ = true;
   if (stop_uploads) uploads_stopped_ = true;
 }
 
@@ -203,9 +175,22 @@ void PollJob::record(std::vector<LedgerChange>& changes) {
   changes.clear();
 }
 
-PollResult PollJob::run() noexcept {
+void PollJob::reset() {
+  source_.reset();
+  uidl_count_.clear();
   result_ = PollResult{};
   result_.account = account_.name;
+  entries_.clear();
+  to_delete_.clear();
+  session_ = 0;
+  renumbered_.clear();
+  retrieved_not_uploaded_ = false;
+  first_error_.reset();
+  uploads_stopped_ = false;
+}
+
+PollResult PollJob::run() noexcept {
+  reset();
   const auto started = std::chrono::steady_clock::now();
   try {
     pass();
@@ -237,7 +222,7 @@ void PollJob::pass() {
   const pop3::Listing listing = source_->list();
   step("listed");
   result_.listed = listing.messages.size();
-  result_.problems.insert(result_.problems.end(), listing.problems.begin(), listing.problems.end());
+  result_.problems.addAll(listing.problems);
 
   transfer(plan(listing));
   if (first_error_) throw *first_error_;
@@ -257,16 +242,19 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
   std::vector<pop3::MessageInfo> fetch;
   std::vector<LedgerChange> parked;
   for (const auto& m : listing.messages) {
-    const bool repeated = uidl_count_[m.uidl] > 1;
-    if (!repeated) {
+    const bool many = repeated(m.uidl);
+    if (!many) {
       if (auto it = entries_.find(m.uidl); it != entries_.end()) {
         const LedgerEntry& e = it->second;
         switch (e.state) {
           case LedgerState::Uploaded:
-          case LedgerState::Deleted:
             ++result_.skipped;
             deleteLater(m.number, e);
             continue;
+          case LedgerState::Deleted:
+            // Deleted, yet listed again: either the server did not really delete it, or it
+            // reuses UIDLs. Its content decides (identify()); a reused UIDL is a new message.
+            break;
           case LedgerState::TooLarge:
             if (std::max(m.size, e.size) > account_.max_message_size) {
               ++result_.too_large;
@@ -283,10 +271,12 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
             break;  // fetched again, then looked up in the target before any APPEND
         }
       }
+      // A UIDL without a row of its own may still have rows from when it repeated: the content,
+      // once retrieved, decides (identify()).
     }
     if (m.size > account_.max_message_size) {
       ++result_.too_large;
-      if (!repeated) {
+      if (!many) {
         LedgerEntry e;
         e.key = m.uidl;
         e.state = LedgerState::TooLarge;
@@ -302,53 +292,6 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
   return fetch;
 }
 
-// Cuts one continuous, pipelined retrieval into windows: as soon as a window's last message has
-// ended, the window goes to `deliver` (which may block: that is the back-pressure).
-class PollJob::Windower final : public pop3::RetrieveHandler {
- public:
-  Windower(PollJob& job, std::size_t window, std::function<void(std::unique_ptr<Collector>)> deliver)
-      : job_(job), window_(window), deliver_(std::move(deliver)) {
-    fresh();
-  }
-  pop3::ByteSink& begin(const pop3::MessageInfo& message) override {
-    return current_->begin(message);
-  }
-  void end(const pop3::MessageInfo& message, pop3::RetrieveOutcome outcome,
-           std::string_view reply) override {
-    current_->end(message, outcome, reply);
-    ++count_;
-    bytes_ += message.size;
-    if (count_ >= window_ || bytes_ >= job_.options_.window_bytes) flush();
-  }
-  // Hands over the window being filled, if it has anything.
-  void flush() {
-    if (count_ == 0) return;
-    auto window = std::move(current_);
-    completed_ += count_;
-    fresh();
-    deliver_(std::move(window));
-  }
-  // Forgets the window being filled (its messages are retrieved again).
-  void discardPartial() { fresh(); }
-  // Messages handed over in full so far.
-  std::size_t completed() const noexcept { return completed_; }
-
- private:
-  void fresh() {
-    current_ = std::make_unique<Collector>(job_.spool_dir_, job_.options_.memory_limit,
-                                           [this](const Retrieved& item) { job_.parkTooLarge(item); });
-    count_ = 0;
-    bytes_ = 0;
-  }
-  PollJob& job_;
-  std::size_t window_;
-  std::function<void(std::unique_ptr<Collector>)> deliver_;
-  std::unique_ptr<Collector> current_;
-  std::size_t count_ = 0;
-  std::uint64_t bytes_ = 0;
-  std::size_t completed_ = 0;
-};
-
 void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
   if (fetch.empty()) return;
 
@@ -356,7 +299,8 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
     std::unique_ptr<MailSink> sink = sink_factory_();
     retrieveAll(fetch, options_.window, [&](std::unique_ptr<Collector> window) {
       step("retrieved");
-      upload(window->items(), *sink);
+      std::unique_ptr<StartedBatch> started = begin(std::move(window->items()), *sink);
+      end(*started, *sink);
       checkStop();
     });
     return;
@@ -366,54 +310,36 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
   MessageQueue queue(options_.window * (options_.queued_windows + threads),
                      options_.window_bytes * (options_.queued_windows + 1), threads, fetch.size());
   auto uploader = [&] {
-    std::optional<Upload> previous;  // started, answers not read yet
+    bool drained = false;
     try {
       std::unique_ptr<MailSink> sink = sink_factory_();
       sink->prepare();  // log in while the first messages are still on their way
       const std::size_t window = std::clamp<std::size_t>(sink->preferredBatch(), 1, options_.window);
-      for (;;) {
-        // With answers outstanding, take only what is there now: waiting would delay them.
-        std::vector<Retrieved> batch = queue.popBatch(window, !previous);
-        if (batch.empty() || uploadsStopped()) {
-          if (previous) {
-            endUpload(*previous, *sink);
-            previous.reset();
-            continue;
-          }
-          if (batch.empty()) break;  // closed and drained
-          continue;                  // another thread failed: what is left waits for next pass
-        }
-        Upload current = beginUpload(std::move(batch), *sink);
-        if (previous) {
-          try {
-            endUpload(*previous, *sink);
-          } catch (const Error&) {
-            previous.reset();
-            try {
-              endUpload(current, *sink);  // the session is fine (a refusal): read what it says
-            } catch (const std::exception&) {
-            }  // the first error is the one to report
-            throw;
-          }
-        }
-        previous.emplace(std::move(current));
-      }
+      UploadWorker(queue, *sink, *this, window, [this] {
+        return uploadsStopped() || stopRequested();
+      }).run();
+      drained = !uploadsStopped() && !stopRequested();
     } catch (const Error& e) {
       fail(e);
     } catch (const std::exception& e) {
       fail(Error(ErrorKind::Internal, e.what()));
     }
-    while (!queue.popBatch(options_.window).empty()) {
-    }  // after a failure: drain, so the producer never blocks on a full queue
+    // A thread that gave up early: what is queued waits for the next pass, and the retrieving
+    // thread must not wait for room that no upload thread will make.
+    if (!drained) queue.abandon();
   };
   std::vector<std::thread> uploaders;
+  uploaders.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) uploaders.emplace_back(uploader);
   try {
     // Each message goes to the upload threads as soon as its last byte has arrived.
     retrieveAll(fetch, 1, [&](std::unique_ptr<Collector> one) {
-      if (uploadsStopped()) throw Error(ErrorKind::Transient, "an upload failed: retrieval stops");
       checkStop();
-      for (Retrieved& item : one->items()) queue.push(std::move(item));
+      for (RetrievedMessage& item : one->items()) {
+        if (!queue.push(std::move(item))) {
+          throw Error(ErrorKind::Transient, "the uploads stopped: retrieval stops too");
+        }
+      }
     });
     step("retrieved");
   } catch (const Error& e) {
@@ -447,8 +373,8 @@ void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size
       throw;
     }
     std::lock_guard lock(mutex_);
-    result_.problems.push_back(std::string("the POP3 server failed under PIPELINING (") +
-                               e.what() + "); going on without pipelining");
+    note(std::string("the POP3 server failed under PIPELINING (") + e.what() +
+         "); going on without pipelining");
   }
   windower.discardPartial();
   source_->abandon();
@@ -479,56 +405,86 @@ void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size
   windower.flush();
 }
 
-void PollJob::parkTooLarge(const Retrieved& item) {
+void PollJob::parkTooLarge(const RetrievedMessage& item) {
   const pop3::MessageInfo& m = item.info;
   std::vector<LedgerChange> changes;
   {
     std::lock_guard lock(mutex_);
     ++result_.too_large;
     retrieved_not_uploaded_ = true;
-    result_.problems.push_back("message " + m.uidl + " is larger than max_message_size (LIST said " +
-                               std::to_string(m.size) + " bytes); it stays on the server");
-    if (uidl_count_[m.uidl] > 1) return;  // a repeated UIDL cannot be parked by UIDL alone
+    note("message " + m.uidl + " is larger than max_message_size (LIST said " +
+         std::to_string(m.size) + " bytes); it stays on the server");
+    if (repeated(m.uidl)) return;  // a repeated UIDL cannot be parked by UIDL alone
   }
   LedgerEntry e;
   e.key = m.uidl;
   e.state = LedgerState::TooLarge;
   // At least one byte over the limit, so the next pass leaves it alone whatever LIST claims.
-  e.size = std::max<std::uint64_t>(item.spool->size(), account_.max_message_size + 1);
+  e.size = std::max<std::uint64_t>(item.bytes(), account_.max_message_size + 1);
   e.reason = "larger than max_message_size (LIST said " + std::to_string(m.size) + " bytes)";
   changes.push_back(LedgerChange{e, false});
   record(changes);
 }
 
-void PollJob::upload(std::vector<Retrieved>& batch, MailSink& sink) {
-  Upload started = beginUpload(std::move(batch), sink);
-  endUpload(started, sink);
+PollJob::Identity PollJob::identify(const RetrievedMessage& item) const {
+  const std::string& uidl = item.info.uidl;
+  const bool many = repeated(uidl);
+  Identity id;
+  id.key = uidl;
+  if (!many) {
+    if (const auto it = entries_.find(uidl); it != entries_.end()) {
+      const LedgerEntry& row = it->second;
+      const bool reused = row.state == LedgerState::Deleted && row.sha256 != item.spool->sha256();
+      if (!reused) id.prior = row;
+      return id;
+    }
+  }
+  // Rows of this UIDL ("UIDL" and "UIDL sha256:HEX" sort together: " " precedes every UIDL byte).
+  const std::string& sha256 = item.spool->sha256();
+  for (auto it = entries_.lower_bound(uidl); it != entries_.end() && uidlOfKey(it->first) == uidl;
+       ++it) {
+    if (it->second.sha256.empty() || it->second.sha256 != sha256) continue;
+    id.prior = it->second;
+    if (many) {
+      id.key = it->first;
+    } else if (it->first != uidl) {
+      id.rekey_from = it->first;  // repeated once, listed once now: back to the plain key
+    }
+    return id;
+  }
+  if (many) id.key = uidl + " sha256:" + sha256;
+  return id;
 }
 
-PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sink) {
-  Upload up;
-  up.batch = std::move(batch);
-  std::vector<Upload::Pending>& pending = up.pending;
+std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch, MailSink& sink) {
+  auto up = std::make_unique<Upload>();
+  up->batch = std::move(batch);
+  std::vector<Upload::Pending>& pending = up->pending;
   std::vector<LedgerChange> changes;
-  std::vector<std::pair<Retrieved*, LedgerEntry>> lookups;  // in flight before: look first
+  std::vector<std::size_t> lookups;  // indices into `pending`: in flight before, look first
 
   {
     std::lock_guard lock(mutex_);
-    for (Retrieved& item : up.batch) {
+    for (RetrievedMessage& item : up->batch) {
       const pop3::MessageInfo& m = item.info;
-      const bool repeated = uidl_count_[m.uidl] > 1;
       if (item.outcome == pop3::RetrieveOutcome::Refused) {
-        result_.problems.push_back("message " + std::to_string(m.number) + " (" + m.uidl +
-                                   ") could not be retrieved: " + item.reply);
+        note("message " + std::to_string(m.number) + " (" + m.uidl +
+             ") could not be retrieved: " + item.reply);
         continue;
       }
       if (item.outcome == pop3::RetrieveOutcome::TooLarge) continue;  // parked when it happened
       const Spool& spool = *item.spool;
-      const std::string key = repeated ? m.uidl + " sha256:" + spool.sha256() : m.uidl;
-      std::optional<LedgerEntry> prior;
-      if (auto it = entries_.find(key); it != entries_.end()) prior = it->second;
+      Identity id = identify(item);
+      if (id.rekey_from) {
+        LedgerEntry renamed = *id.prior;
+        renamed.key = id.key;
+        changes.push_back(LedgerChange{*id.prior, true});
+        changes.push_back(LedgerChange{renamed, false});
+        id.prior = renamed;
+      }
+      const std::optional<LedgerEntry>& prior = id.prior;
       if (prior && (prior->state == LedgerState::Uploaded || prior->state == LedgerState::Deleted)) {
-        ++result_.skipped;  // a repeated UIDL whose content was delivered before
+        ++result_.skipped;  // delivered before under this identity
         deleteLater(m.number, *prior);
         continue;
       }
@@ -538,7 +494,7 @@ PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sin
         continue;
       }
       LedgerEntry entry;
-      entry.key = key;
+      entry.key = id.key;
       entry.state = LedgerState::InFlight;
       entry.size = spool.size();
       entry.sha256 = spool.sha256();
@@ -547,29 +503,44 @@ PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sin
       if (prior) entry.attempts = prior->attempts;
       if (prior && prior->state == LedgerState::InFlight) {
         if (!prior->folder.empty()) entry.folder = prior->folder;
-        lookups.emplace_back(&item, entry);
-        pending.push_back(Upload::Pending{&item, entry, prior});
-        continue;
+        lookups.push_back(pending.size());
+      } else {
+        changes.push_back(LedgerChange{entry, false});
       }
-      changes.push_back(LedgerChange{entry, false});
       pending.push_back(Upload::Pending{&item, entry, prior});
     }
   }
 
-  // An earlier pass may have appended these before dying: look before appending again.
-  for (auto& [item, entry] : lookups) {
-    if (!sink.contains(entry.folder, item->spool->fingerprint())) continue;
-    entry.state = LedgerState::Uploaded;
-    entry.uploaded_at = now();
-    changes.push_back(LedgerChange{entry, false});
-    std::erase_if(pending, [&](const Upload::Pending& p) { return p.item == item; });
-    std::lock_guard lock(mutex_);
-    ++result_.recovered;
-    deleteLater(item->info.number, entry);
+  // An earlier pass may have appended these before it died: look before appending again.
+  std::vector<bool> recovered(pending.size(), false);
+  for (const std::size_t i : lookups) {
+    Upload::Pending& p = pending[i];
+    const imap::Lookup found = sink.lookup(p.entry.folder, p.item->spool->fingerprint());
+    if (found.presence == imap::Lookup::Presence::Present) {
+      p.entry.state = LedgerState::Uploaded;
+      p.entry.uploaded_at = now();
+      changes.push_back(LedgerChange{p.entry, false});
+      recovered[i] = true;
+      std::lock_guard lock(mutex_);
+      ++result_.recovered;
+      deleteLater(p.item->info.number, p.entry);
+      continue;
+    }
+    if (found.presence == imap::Lookup::Presence::Unknown) {
+      std::lock_guard lock(mutex_);
+      note("message " + p.item->info.uidl +
+           " was being uploaded when an earlier pass ended, and the target could not be searched "
+           "for it (" + found.detail + "): it is appended again, so a duplicate is possible");
+    }
+    changes.push_back(LedgerChange{p.entry, false});  // still in flight: appended again now
   }
-  for (const Upload::Pending& p : pending) {
-    if (p.prior && p.prior->state == LedgerState::InFlight) changes.push_back(LedgerChange{p.entry, false});
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (recovered[i]) continue;
+    if (kept != i) pending[kept] = std::move(pending[i]);
+    ++kept;
   }
+  pending.resize(kept);
   record(changes);  // in-flight: durable before a single APPEND byte is sent
   step("in-flight");
   if (!lookups.empty()) step("recovered");
@@ -591,19 +562,27 @@ PollJob::Upload PollJob::beginUpload(std::vector<Retrieved> batch, MailSink& sin
       items.push_back(std::move(item));
     }
     sink.start(folder, std::move(items));
-    up.starts.push_back(std::move(indices));
+    up->starts.push_back(std::move(indices));
   }
   return up;
 }
 
-void PollJob::endUpload(Upload& up, MailSink& sink) {
+void PollJob::end(StartedBatch& started, MailSink& sink) {
+  auto& up = static_cast<Upload&>(started);
   std::vector<Upload::Pending>& pending = up.pending;
   if (pending.empty()) return;
   std::vector<imap::AppendOutcome> outcomes(pending.size());
   for (const std::vector<std::size_t>& indices : up.starts) {
     std::vector<imap::AppendOutcome> got = sink.finish();
+    if (got.size() != indices.size()) {
+      // Answers that cannot be matched to messages prove nothing: all stay in flight.
+      throw Error(ErrorKind::Internal, "the target session gave " + std::to_string(got.size()) +
+                                           " answers for " + std::to_string(indices.size()) +
+                                           " messages");
+    }
     for (std::size_t k = 0; k < indices.size(); ++k) outcomes[indices[k]] = std::move(got[k]);
   }
+  up.starts.clear();
   step("appended");
 
   std::vector<LedgerChange> changes;
@@ -636,8 +615,8 @@ void PollJob::endUpload(Upload& up, MailSink& sink) {
         entry.retry_at = now() + options_.quarantine_retry.count();
         changes.push_back(LedgerChange{entry, false});
         ++result_.rejected;
-        result_.problems.push_back("message " + p.item->info.uidl +
-                                   " refused by the target, kept on the server: " + outcome.reply);
+        note("message " + p.item->info.uidl + " refused by the target, kept on the server: " +
+             outcome.reply);
         continue;
       }
       // Definitely not appended (the server said NO): back to what we knew before.
@@ -656,18 +635,17 @@ void PollJob::endUpload(Upload& up, MailSink& sink) {
 
 void PollJob::finishSession() {
   // EXPIRE 0 servers delete every retrieved message at QUIT: if one of them did not reach the
-  // target, leave without QUIT (PROTOCOL-NOTES); the deletions wait for the next pass.
+  // target, leave without QUIT; the deletions wait for the next pass.
   if (retrieved_not_uploaded_ && source_->expiresRetrieved()) {
-    result_.problems.push_back(
-        "the server deletes retrieved messages at QUIT (EXPIRE 0) and not all of them were "
-        "delivered: ending the session without QUIT");
+    note("the server deletes retrieved messages at QUIT (EXPIRE 0) and not all of them were "
+         "delivered: ending the session without QUIT");
     source_->abandon();
     return;
   }
   // Message numbers are per session: those from a replaced session are found again by UIDL (a
   // repeated UIDL cannot be told apart by number, so such a message waits for the next pass).
   std::vector<std::uint32_t> numbers;
-  std::vector<std::string> keys;
+  std::map<std::uint32_t, std::string> keys;  // number → ledger key
   for (const Deletion& d : to_delete_) {
     std::uint32_t number = d.number;
     if (d.session != session_) {
@@ -675,35 +653,36 @@ void PollJob::finishSession() {
       if (candidates.size() != 1) continue;
       number = candidates.front();
     }
+    if (!keys.emplace(number, d.key).second) continue;  // never DELE one number twice
     numbers.push_back(number);
-    keys.push_back(d.key);
   }
   std::vector<pop3::Refusal> refused;
   if (!numbers.empty()) {
     refused = source_->markDeleted(numbers);
     step("marked-deleted");
   }
+  std::set<std::uint32_t> kept;
   for (const pop3::Refusal& r : refused) {
-    const auto at = std::find(numbers.begin(), numbers.end(), r.number) - numbers.begin();
-    result_.problems.push_back("DELE of message " + uidlOfKey(keys[static_cast<std::size_t>(at)]) +
-                               " was refused (server said: " + r.reply +
-                               "); it stays on the server and is deleted next pass");
+    kept.insert(r.number);
+    const auto key = keys.find(r.number);
+    note("DELE of message " +
+         (key != keys.end() ? uidlOfKey(key->second) : "number " + std::to_string(r.number)) +
+         " was refused (server said: " + r.reply +
+         "); it stays on the server and is deleted next pass");
   }
   const bool quit_ok = source_->commit();
   step("quit");
   if (numbers.empty()) return;
   if (!quit_ok) {
-    result_.problems.push_back("the server did not confirm QUIT: deletions are retried next pass");
+    note("the server did not confirm QUIT: deletions are retried next pass");
     return;
   }
   std::vector<LedgerChange> deleted;
-  for (std::size_t i = 0; i < numbers.size(); ++i) {
-    if (std::any_of(refused.begin(), refused.end(),
-                    [&](const pop3::Refusal& r) { return r.number == numbers[i]; })) {
-      continue;
-    }
-    LedgerEntry e = entries_[keys[i]];
-    e.key = keys[i];
+  for (const std::uint32_t number : numbers) {
+    if (kept.count(number) > 0) continue;
+    const std::string& key = keys.at(number);
+    LedgerEntry e = entries_[key];
+    e.key = key;
     e.state = LedgerState::Deleted;
     deleted.push_back(LedgerChange{e, false});
   }

@@ -18,7 +18,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +25,11 @@
 #include "Ledger.h"
 #include "MailSink.h"
 #include "MailSource.h"
+#include "RetrievedMessage.h"
+#include "UploadWorker.h"
 #include "config/GatewayConfig.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Problems.h"
 
 namespace popgate::gateway {
 
@@ -50,8 +52,9 @@ struct PollOptions {
   std::function<void(std::string_view step)> step_hook;
   // Unix time now (tests move it).
   std::function<std::int64_t()> clock;
-  // When set and true, the pass ends at its next safe point (between windows) with
-  // Error(Transient); nothing is lost, the next pass resumes.
+  // When set and true, the pass ends at its next safe point with Error(Transient): retrieval
+  // stops at the next message, each upload thread ends the batch it has in flight and takes no
+  // other. Nothing is lost and nothing is half-recorded; the next pass resumes.
   const std::atomic<bool>* stop = nullptr;
   // Called when the POP server fails under PIPELINING: returns a session without it (the pass
   // goes on with that one). Unset: such a failure fails the pass.
@@ -70,7 +73,7 @@ struct PollResult {
   std::uint64_t quarantined = 0;  // refused earlier, waiting for their retry
   std::uint64_t too_large = 0;    // over max_message_size, left on the server
   std::uint64_t listed = 0;       // messages in the maildrop
-  std::vector<std::string> problems;  // warnings worth a log line
+  Problems problems;              // warnings worth a log line (the first 20, and a count)
   std::optional<Error> error;
   std::chrono::milliseconds duration{0};
   bool ok() const noexcept { return !error.has_value(); }
@@ -79,22 +82,33 @@ struct PollResult {
 using SourceFactory = std::function<std::unique_ptr<MailSource>()>;
 using SinkFactory = std::function<std::unique_ptr<MailSink>()>;
 
-class PollJob {
+class PollJob final : private Uploader {
  public:
   // The job borrows `account` and `ledger`; spools go to `spool_dir` (created if missing).
   // `sink` is called once per upload thread.
   PollJob(const config::PopAccount& account, Ledger& ledger, SourceFactory source,
           SinkFactory sink, std::filesystem::path spool_dir, PollOptions options = {});
-  ~PollJob();
+  ~PollJob() override;
+  PollJob(const PollJob&) = delete;
+  PollJob& operator=(const PollJob&) = delete;
 
-  // Runs the pass. Never throws: every popgate::Error ends up in the result, named by account.
+  // Runs a pass; each call is a fresh pass (nothing of an earlier run() is carried over but the
+  // ledger). Never throws: every popgate::Error ends up in the result, named by account.
   PollResult run() noexcept;
 
  private:
-  struct Retrieved;
   class Collector;
-  class MessageQueue;
   class Windower;
+  struct Upload;
+  // Which ledger row a retrieved message is: its key, the row as it was (if any), and the key
+  // that row had when it must be renamed (a UIDL that stopped repeating).
+  struct Identity {
+    std::string key;
+    std::optional<LedgerEntry> prior;
+    std::optional<std::string> rekey_from;
+  };
+
+  void reset();
   void pass();
   std::vector<pop3::MessageInfo> plan(const pop3::Listing& listing);
   void transfer(const std::vector<pop3::MessageInfo>& fetch);
@@ -102,25 +116,29 @@ class PollJob {
   // to `deliver`.
   void retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size_t window,
                    const std::function<void(std::unique_ptr<Collector>)>& deliver);
-  struct Upload;
-  // upload() = beginUpload() + endUpload(). beginUpload() records the batch in flight (after
-  // looking up messages an earlier pass may have appended) and starts its appends; endUpload()
-  // reads their answers and records them. An upload thread begins its next batch before it ends
-  // the previous one, so that the previous answers arrive while the next batch waits for its "+".
-  void upload(std::vector<Retrieved>& batch, MailSink& sink);
-  Upload beginUpload(std::vector<Retrieved> batch, MailSink& sink);
-  void endUpload(Upload& upload, MailSink& sink);
+  // Uploader: begin() records the batch in flight (after looking up messages an earlier pass may
+  // have appended) and starts its appends; end() reads their answers and records them.
+  std::unique_ptr<StartedBatch> begin(std::vector<RetrievedMessage> batch, MailSink& sink) override;
+  void end(StartedBatch& started, MailSink& sink) override;
+  // The identity of a retrieved message. A UIDL listed once is its own key; a repeated one is
+  // told apart by content ("UIDL sha256:HEX"). Either way a row of the same UIDL with the same
+  // SHA-256 is the same message, so a UIDL that starts or stops repeating never makes a
+  // delivered message new again. Caller holds mutex_.
+  Identity identify(const RetrievedMessage& item) const;
   // Records at once that a message passed max_message_size while it was being retrieved.
-  void parkTooLarge(const Retrieved& item);
+  void parkTooLarge(const RetrievedMessage& item);
   void finishSession();
   void record(std::vector<LedgerChange>& changes);
   void deleteLater(std::uint32_t number, const LedgerEntry& entry);
   bool wantsDeletion(const LedgerEntry& entry) const;
+  bool repeated(const std::string& uidl) const;
+  // Adds a warning to the result; caller holds mutex_ (or no upload thread runs).
+  void note(std::string problem) { result_.problems.add(std::move(problem)); }
   // Records the pass's first error. Retrieval stops at once; uploads stop only when the error
   // came from the upload side (`stop_uploads`): messages already retrieved still go out.
   void fail(const Error& error, bool stop_uploads = true);
-  bool failed() const noexcept { return failed_.load(); }
   bool uploadsStopped() const noexcept { return uploads_stopped_.load(); }
+  bool stopRequested() const noexcept { return options_.stop != nullptr && options_.stop->load(); }
   void step(std::string_view name);
   void checkStop() const;
   std::int64_t now() const;
@@ -132,6 +150,7 @@ class PollJob {
   std::filesystem::path spool_dir_;
   PollOptions options_;
 
+  // The state of one pass; reset() clears all of it.
   std::unique_ptr<MailSource> source_;
   std::map<std::string, int> uidl_count_;  // fixed after plan()
 
@@ -150,7 +169,6 @@ class PollJob {
   std::map<std::string, std::vector<std::uint32_t>> renumbered_;  // UIDL → numbers, new session
   bool retrieved_not_uploaded_ = false;
   std::optional<Error> first_error_;
-  std::atomic<bool> failed_{false};
   std::atomic<bool> uploads_stopped_{false};
 };
 

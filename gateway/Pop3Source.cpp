@@ -30,6 +30,7 @@ Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                        pop3::Pop3Options options) {
   net::Endpoint endpoint = endpointOf(account.server);
   endpoint.protocol = "POP3";
+  options.max_listed = account.listing_limit;
   client_ = std::make_unique<pop3::Pop3Client>(net::openTransport(endpoint), endpoint,
                                                std::move(trace), options);
   pop3::Credentials credentials;

@@ -128,7 +128,7 @@ void Scheduler::launch(Slot& slot) {
 
 void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
   const PollResult& r = outcome.result;
-  for (const std::string& p : r.problems) logWarning(name + ": " + p);
+  for (const std::string& p : r.problems.lines()) logWarning(name + ": " + p);
   {
     std::lock_guard lock(mutex_);
     --running_;

@@ -13,7 +13,7 @@
 
 #include "connectors/codec/HeaderScan.h"
 #include "connectors/codec/Sha256.h"
-#include "connectors/imap/ImapClient.h"
+#include "connectors/imap/ImapTypes.h"
 #include "connectors/pop3/Pop3Client.h"
 
 namespace popgate::gateway {

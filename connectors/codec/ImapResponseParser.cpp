@@ -283,4 +283,25 @@ std::optional<AppendUid> parseAppendUid(std::string_view code) {
   return AppendUid{*validity, *uid};
 }
 
+std::vector<std::uint32_t> parseSearchNumbers(std::string_view text) {
+  std::vector<std::uint32_t> numbers;
+  while (!text.empty()) {
+    const auto [word, rest] = firstWord(text);
+    if (const auto n = parseNzNumber(word)) numbers.push_back(*n);
+    text = rest;
+  }
+  return numbers;
+}
+
+std::optional<std::uint32_t> fetchUid(std::string_view text) {
+  for (std::size_t at = 0; at + 4 <= text.size(); ++at) {
+    const bool starts = at == 0 || text[at - 1] == '(' || text[at - 1] == ' ';
+    if (!starts || !equalsNoCase(text.substr(at, 4), "UID ")) continue;
+    std::string_view digits = text.substr(at + 4);
+    digits = digits.substr(0, std::min(digits.find_first_not_of("0123456789"), digits.size()));
+    return parseNzNumber(digits);
+  }
+  return std::nullopt;
+}
+
 }  // namespace popgate::codec

@@ -117,4 +117,13 @@ struct AppendUidSet {
 inline constexpr std::size_t kMaxAppendUids = 100000;
 std::optional<AppendUidSet> parseAppendUidSet(std::string_view code);
 
+// The numbers of a SEARCH response's text ("2 84 882"), in order (RFC 3501 §7.2.5):
+//   mailbox-data =/ "SEARCH" *(SP nz-number)
+// Words that are not an nz-number (zero, overflowing 32 bits, not digits) are skipped.
+std::vector<std::uint32_t> parseSearchNumbers(std::string_view text);
+
+// The UID of a FETCH response's text ("(UID 12 BODY[]<0> {2214} )"), nullopt when it names none.
+//   msg-att-static =/ "UID" SP uniqueid
+std::optional<std::uint32_t> fetchUid(std::string_view text);
+
 }  // namespace popgate::codec

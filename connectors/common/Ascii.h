@@ -36,6 +36,15 @@ constexpr bool startsWithNoCase(std::string_view s, std::string_view prefix) noe
   return s.size() >= prefix.size() && equalsNoCase(s.substr(0, prefix.size()), prefix);
 }
 
+// `needle` occurs in `haystack`, ASCII letters compared without case (IMAP SEARCH semantics).
+constexpr bool containsNoCase(std::string_view haystack, std::string_view needle) noexcept {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t at = 0; at + needle.size() <= haystack.size(); ++at) {
+    if (equalsNoCase(haystack.substr(at, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
 // Lower-case hex of `size` bytes.
 inline std::string lowerHex(const unsigned char* bytes, std::size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -54,13 +54,6 @@ ErrorKind appendFailureKind(const codec::ImapTagged& t) {
   return ErrorKind::MessageRejected;
 }
 
-bool isAscii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u >= 0x20 && u < 0x7f;
-  });
-}
-
 }  // namespace
 
 ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::Endpoint& endpoint,
@@ -604,53 +597,59 @@ std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
   return appendFinish(pending);
 }
 
-bool ImapClient::examine(std::string_view encoded) {
-  if (selected_ == encoded) return true;
+codec::ImapTagged ImapClient::examine(std::string_view encoded) {
+  if (selected_ == encoded) return codec::ImapTagged{"", codec::ImapStatus::Ok, "", "already"};
   std::vector<Piece> pieces{Piece{"EXAMINE ", nullptr, false}};
   appendAstring(pieces, encoded);
   const codec::ImapTagged reply =
       simpleCommand(pieces, "EXAMINE reply", "EXAMINE " + std::string(encoded));
-  if (reply.status != codec::ImapStatus::Ok) {
-    selected_.clear();
-    return false;
-  }
-  selected_ = std::string(encoded);
-  return true;
+  selected_ = reply.status == codec::ImapStatus::Ok ? std::string(encoded) : std::string();
+  return reply;
 }
 
-std::vector<std::uint32_t> ImapClient::search(std::vector<Piece> criteria, const std::string& trace) {
-  criteria.insert(criteria.begin(), Piece{"UID SEARCH", nullptr, false});
+std::optional<std::vector<std::uint32_t>> ImapClient::search(const RecoverySearch& criteria,
+                                                             std::string& refusal) {
+  std::vector<Piece> pieces{Piece{"UID SEARCH", nullptr, false}};
+  std::string trace = "UID SEARCH";
+  for (const HeaderCriterion& c : criteria.headers) {
+    pieces.push_back(Piece{" HEADER " + c.field + " ", nullptr, false});
+    appendAstring(pieces, c.value);
+    trace += " HEADER " + c.field + " ...";
+  }
+  std::string tail;
+  if (criteria.size) {
+    // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
+    tail = " LARGER " + std::to_string(*criteria.size - 1) + " SMALLER " +
+           std::to_string(*criteria.size + 1);
+  } else if (criteria.headers.empty()) {
+    tail = " ALL";
+  }
+  pieces.push_back(Piece{tail, nullptr, false});
+  trace += tail;
   std::vector<std::uint32_t> uids;
   const codec::ImapTagged reply =
-      simpleCommand(criteria, "SEARCH reply", "UID SEARCH" + trace, [&](const codec::ImapUntagged& u) {
+      simpleCommand(pieces, "SEARCH reply", trace, [&](const codec::ImapUntagged& u) {
         if (u.keyword != "SEARCH") return;
-        std::size_t pos = 0;
-        while (pos < u.text.size()) {
-          const std::size_t end = std::min(u.text.find(' ', pos), u.text.size());
-          std::uint32_t value = 0;
-          bool any = false;
-          for (std::size_t i = pos; i < end; ++i) {
-            const char c = u.text[i];
-            if (c < '0' || c > '9') break;
-            value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            any = true;
-          }
-          if (any) uids.push_back(value);
-          pos = end + 1;
-        }
+        const std::vector<std::uint32_t> found = codec::parseSearchNumbers(u.text);
+        uids.insert(uids.end(), found.begin(), found.end());
       });
   if (reply.status != codec::ImapStatus::Ok) {
-    throw Error(ErrorKind::Protocol, connection_.label() + " refused the recovery search",
-                taggedLine(reply));
+    refusal = taggedLine(reply);
+    return std::nullopt;
   }
   return uids;
 }
 
-bool ImapClient::contentIs(std::uint32_t uid, std::uint64_t size, const std::string& sha256) {
-  // * 7 FETCH (UID 12 BODY[] {2214}\r\n<the message>): the literal is hashed as it goes by.
+std::optional<std::uint32_t> ImapClient::sameContent(const std::vector<std::uint32_t>& uids,
+                                                     std::uint64_t size, const std::string& sha256,
+                                                     std::string& refusal) {
+  // * 7 FETCH (UID 12 BODY[]<0> {2214}\r\n<the message>): each literal is hashed as it goes by and
+  // nothing is stored. The partial fetch (RFC 3501 §6.4.5) bounds every candidate to size + 1
+  // bytes, so a huge look-alike costs no more than the message itself and never exceeds what the
+  // parser takes; a longer candidate shows as size + 1 bytes, never as a match.
   codec::Sha256 hash;
   std::uint64_t seen = 0;
-  bool same = false;
+  std::uint32_t match = 0;
   parser_.setLiteralSink([&](std::string_view bytes) {
     hash.update(bytes);
     seen += bytes.size();
@@ -659,57 +658,64 @@ bool ImapClient::contentIs(std::uint32_t uid, std::uint64_t size, const std::str
     codec::ImapResponseParser& parser;
     ~StopSink() { parser.setLiteralSink({}); }
   } stop{parser_};
-  const std::string command = "UID FETCH " + std::to_string(uid) + " (BODY.PEEK[])";
+  std::string set;
+  for (const std::uint32_t uid : uids) set += (set.empty() ? "" : ",") + std::to_string(uid);
+  const std::string command =
+      "UID FETCH " + set + " (BODY.PEEK[]<0." + std::to_string(size + 1) + ">)";
   const codec::ImapTagged reply = simpleCommand(
       {Piece{command, nullptr, false}}, "FETCH reply", command, [&](const codec::ImapUntagged& u) {
-        // Only the answer that carries the message counts; any other response starts afresh.
+        // Only an answer that carries a message counts; any other response starts afresh
+        // (hex() restarts the digest).
         const std::string digest = hash.hex();
-        if (u.keyword == "FETCH" && u.text.find("BODY[]") != std::string::npos && seen == size &&
-            digest == sha256) {
-          same = true;
+        const auto uid = codec::fetchUid(u.text);
+        if (u.keyword == "FETCH" && u.text.find("BODY[]") != std::string::npos && uid &&
+            seen == size && digest == sha256 && match == 0 &&
+            std::find(uids.begin(), uids.end(), *uid) != uids.end()) {
+          match = *uid;
         }
         seen = 0;
       });
-  return reply.status == codec::ImapStatus::Ok && same;
+  if (match != 0) return match;
+  if (reply.status != codec::ImapStatus::Ok) {
+    refusal = taggedLine(reply);
+    return std::nullopt;
+  }
+  return 0;
 }
 
-std::vector<std::uint32_t> ImapClient::find(std::string_view mailbox,
-                                            const MessageFingerprint& fingerprint) {
-  if (fingerprint.size == 0) return {};
-  if (!examine(encodeMailbox(mailbox))) return {};
-  std::vector<Piece> pieces;
-  std::string trace;
-  auto header = [&](std::string_view name, const std::optional<std::string>& value) {
-    if (!value || value->empty() || !isAscii(*value)) return false;
-    pieces.push_back(Piece{" HEADER " + std::string(name) + " ", nullptr, false});
-    appendAstring(pieces, *value);
-    trace += " HEADER " + std::string(name) + " ...";
-    return true;
-  };
-  const bool by_id = header("Message-ID", fingerprint.message_id);
-  if (!by_id) {
-    // Without a Message-ID nothing short of the content itself is proof: two notifications of
-    // the same size, sender, subject and second are different messages, and claiming the second
-    // "already there" would let a keep: false account delete it. Better an extra copy than that.
-    if (fingerprint.sha256.empty() || fingerprint.size > parser_.maxLiteral()) return {};
-    header("Date", fingerprint.date);
-    header("From", fingerprint.from);
-    header("Subject", fingerprint.subject);
+Lookup ImapClient::lookup(std::string_view mailbox, const MessageFingerprint& fingerprint) {
+  if (fingerprint.size == 0) return Lookup::absent();  // nothing was appended: servers refuse it
+  if (fingerprint.sha256.empty()) return Lookup::unknown("the message's digest is not known");
+  if (fingerprint.size >= parser_.maxLiteral()) {
+    return Lookup::unknown("the message is too large to read back from the target");
   }
-  // RFC 3501 §6.4.4: LARGER/SMALLER are strict, so this pins the exact RFC822.SIZE.
-  const std::string size = " LARGER " + std::to_string(fingerprint.size - 1) + " SMALLER " +
-                           std::to_string(fingerprint.size + 1);
-  pieces.push_back(Piece{size, nullptr, false});
-  trace += size;
-  std::vector<std::uint32_t> uids = search(std::move(pieces), trace);
-  if (by_id) return uids;
-  // The message popgate lost track of was appended recently: look at the newest candidates.
-  std::sort(uids.begin(), uids.end(), std::greater<>());
-  if (uids.size() > kMaxVerified) uids.resize(kMaxVerified);
-  for (const std::uint32_t uid : uids) {
-    if (contentIs(uid, fingerprint.size, fingerprint.sha256)) return {uid};
+  const std::string encoded = encodeMailbox(mailbox);
+  const codec::ImapTagged opened = examine(encoded);
+  if (opened.status != codec::ImapStatus::Ok) {
+    const std::string code = codec::codeName(opened.code);
+    if (code == "NONEXISTENT" || code == "TRYCREATE") return Lookup::absent();
+    return Lookup::unknown(connection_.label() + " could not open \"" + std::string(mailbox) +
+                           "\": " + taggedLine(opened));
   }
-  return {};
+  std::vector<std::uint32_t> checked;
+  for (const RecoverySearch& criteria : recoverySearches(fingerprint)) {
+    std::string refusal;
+    std::optional<std::vector<std::uint32_t>> uids = search(criteria, refusal);
+    if (!uids) return Lookup::unknown(connection_.label() + " refused the search: " + refusal);
+    // The message popgate lost track of was appended recently: look at the newest candidates.
+    std::sort(uids->begin(), uids->end(), std::greater<>());
+    uids->erase(std::unique(uids->begin(), uids->end()), uids->end());
+    std::erase_if(*uids, [&](std::uint32_t uid) {
+      return std::find(checked.begin(), checked.end(), uid) != checked.end();
+    });
+    if (uids->size() > kRecoveryCandidates) uids->resize(kRecoveryCandidates);
+    if (uids->empty()) continue;
+    const auto same = sameContent(*uids, fingerprint.size, fingerprint.sha256, refusal);
+    if (!same) return Lookup::unknown(connection_.label() + " refused to fetch: " + refusal);
+    if (*same != 0) return Lookup::present(*same);
+    checked.insert(checked.end(), uids->begin(), uids->end());
+  }
+  return Lookup::absent();
 }
 
 void ImapClient::logout() noexcept {

@@ -19,6 +19,7 @@
 #include "connectors/codec/ImapNamespace.h"
 #include "connectors/codec/ImapResponseParser.h"
 #include "connectors/common/Error.h"
+#include "connectors/imap/ImapTypes.h"
 #include "connectors/net/Connection.h"
 
 namespace popgate::imap {
@@ -29,40 +30,6 @@ struct Credentials {
   std::string username;
   std::string password;  // secret: sent on the wire only, never traced or put in an error
   AuthMethod method = AuthMethod::Auto;
-};
-
-// The bytes of one message, readable more than once (a refused batch is sent again).
-class MessageSource {
- public:
-  virtual ~MessageSource() = default;
-  virtual std::uint64_t size() const = 0;
-  // Calls `chunk` with consecutive pieces of the message, in order.
-  virtual void forEachChunk(const std::function<void(std::string_view)>& chunk) const = 0;
-  // True when the message holds a NUL byte, which only a BINARY (RFC 3516) literal may carry.
-  virtual bool containsNul() const { return false; }
-};
-
-// One message to append.
-struct AppendItem {
-  const MessageSource* message = nullptr;
-  std::vector<std::string> flags;                // e.g. "\\Seen"; validated by config
-  std::optional<codec::MessageDate> date;        // internal date; none = the server's "now"
-};
-
-// What the server said to one APPEND.
-struct AppendOutcome {
-  bool ok = false;
-  std::optional<codec::AppendUid> uid;  // from APPENDUID, when the server has UIDPLUS
-  ErrorKind kind = ErrorKind::MessageRejected;  // when !ok: how to treat the refusal
-  std::string reply;                   // the server's tagged line (for logs and quarantine)
-};
-
-// Recovery search: what is known of a message whose upload may or may not have happened.
-struct MessageFingerprint {
-  std::uint64_t size = 0;
-  std::string sha256;                     // lower-case hex of the bytes; "" when unknown
-  std::optional<std::string> message_id;  // the Message-ID header value
-  std::optional<std::string> date, from, subject;  // used when there is no Message-ID
 };
 
 class ImapClient {
@@ -106,15 +73,13 @@ class ImapClient {
   PendingAppend appendStart(std::string_view mailbox, std::vector<AppendItem> items);
   std::vector<AppendOutcome> appendFinish(PendingAppend& pending);
 
-  // UIDs in `mailbox` of messages matching the fingerprint. Message-ID and exact size are trusted
-  // as they are. Without a Message-ID, candidates of the exact size (with the same Date/From/
-  // Subject where the message has them) count only when their content, fetched, has the
-  // fingerprint's SHA-256: the most recent kMaxVerified of them are checked, and none without a
-  // SHA-256 or beyond the largest literal the parser takes. An absent mailbox has none. Throws on
-  // connection trouble.
-  std::vector<std::uint32_t> find(std::string_view mailbox, const MessageFingerprint& fingerprint);
-
-  static constexpr std::size_t kMaxVerified = 5;
+  // Whether a message with this fingerprint is in `mailbox` (crash recovery). UID SEARCH as
+  // recoverySearches() says, and for each search the newest kRecoveryCandidates candidates not
+  // read yet are fetched (BODY.PEEK[] cut at the fingerprint's size + 1, in one command) and
+  // hashed as they stream by: Present only for content with the fingerprint's size and SHA-256. A mailbox
+  // that does not exist is Absent; a refused EXAMINE, SEARCH or FETCH, or a message the parser
+  // could not take whole, is Unknown. Throws on connection trouble.
+  Lookup lookup(std::string_view mailbox, const MessageFingerprint& fingerprint);
 
   // Rounds of APPEND retries after [TRYCREATE] in one append(): a CREATE and then the retries.
   static constexpr int kTryCreateRounds = 4;
@@ -179,11 +144,17 @@ class ImapClient {
   void readCapabilities();
   void noteCapabilities(std::string_view list);
   void startTls();
-  bool examine(std::string_view encoded_mailbox);
-  // UID SEARCH with `criteria` (text pieces) in the EXAMINEd mailbox.
-  std::vector<std::uint32_t> search(std::vector<Piece> criteria, const std::string& trace);
-  // Whether message `uid` of the EXAMINEd mailbox has exactly `size` bytes with this SHA-256.
-  bool contentIs(std::uint32_t uid, std::uint64_t size, const std::string& sha256);
+  // EXAMINE; the tagged reply (selected_ follows it).
+  codec::ImapTagged examine(std::string_view encoded_mailbox);
+  // UID SEARCH in the EXAMINEd mailbox: the UIDs, or nullopt when refused (the server's line
+  // goes to `refusal`).
+  std::optional<std::vector<std::uint32_t>> search(const RecoverySearch& criteria,
+                                                   std::string& refusal);
+  // Which of `uids` (of the EXAMINEd mailbox) holds exactly `size` bytes with this SHA-256: 0 for
+  // none, nullopt when the FETCH was refused (the server's line goes to `refusal`).
+  std::optional<std::uint32_t> sameContent(const std::vector<std::uint32_t>& uids,
+                                           std::uint64_t size, const std::string& sha256,
+                                           std::string& refusal);
   // Sends one APPEND per item of `which` (pipelined where the literal mode allows), or one
   // MULTIAPPEND for all of them (RFC 3502: all or nothing); records the tags in `p`.
   void sendSingles(PendingAppend& p, const std::vector<std::size_t>& which);

@@ -1,6 +1,6 @@
 #include "Pop3Client.h"
 
-#include <map>
+#include <algorithm>
 
 #include "connectors/codec/DotUnstuffer.h"
 #include "connectors/codec/Pop3Command.h"
@@ -12,7 +12,7 @@ namespace popgate::pop3 {
 
 namespace {
 
-constexpr std::size_t kMaxListingBytes = 64 * 1024 * 1024;  // UIDL of ~800k messages
+constexpr std::size_t kMaxListingLine = 512;  // "n uid" fits in 82 bytes; LIST in about 30
 constexpr std::size_t kSinkChunk = 256 * 1024;
 
 bool transientCode(std::string_view code) {
@@ -87,6 +87,19 @@ std::string Pop3Client::readBody(std::string_view what, std::size_t max_bytes) {
   connection_.pump(what, unstuffer,
                    [&](std::string_view& in) { return unstuffer.feed(in, body); });
   return body;
+}
+
+void Pop3Client::readLines(std::string_view what, const codec::LineSplitter::LineHandler& on_line) {
+  codec::DotUnstuffer unstuffer;
+  codec::LineSplitter lines(kMaxListingLine);
+  std::string chunk;
+  connection_.pump(what, unstuffer, [&](std::string_view& in) {
+    const codec::Parse result = unstuffer.feed(in, chunk);
+    lines.feed(chunk, on_line);
+    chunk.clear();
+    if (result == codec::Parse::Done) lines.finish(on_line);
+    return result;
+  });
 }
 
 void Pop3Client::command(std::string_view verb, std::string_view arg, std::string_view what,
@@ -196,11 +209,35 @@ void Pop3Client::login(const Credentials& credentials) {
 
 Listing Pop3Client::list() {
   const bool pipelined = pipelining();
+  const std::size_t cap = std::max<std::size_t>(options_.max_listed, 1);
+  auto tooMany = [&](std::string_view listing) {
+    return Error(ErrorKind::Protocol,
+                 connection_.label() + " lists more than " + std::to_string(cap) +
+                     " messages in its " + std::string(listing) +
+                     "; popgate stops there to keep memory bounded (raise listing_limit for this "
+                     "account, or remove old mail from the server)");
+  };
   command("UIDL", {}, "UIDL", !pipelined);
   if (pipelined) command("LIST", {}, "LIST");
   const codec::Pop3Reply uidl = readReply("UIDL reply");
-  std::string uidl_body;
-  if (uidl.ok()) uidl_body = readBody("UIDL list", kMaxListingBytes);
+  Listing out;
+  if (!caps_known_) {
+    out.problems.add("the server offers no CAPA (it answered \"" + printable(capa_refusal_) +
+                     "\"): USER/PASS, UIDL and LIST, one command at a time");
+  }
+  std::size_t lines = 0;
+  if (uidl.ok()) {
+    readLines("UIDL list", [&](std::string_view line, bool cut) {
+      if (++lines > cap) throw tooMany("UIDL listing");
+      auto entry = cut ? std::nullopt : codec::parseUidlLine(line);
+      if (!entry) {
+        out.problems.add("unusable UIDL line \"" + std::string(line.substr(0, 100)) +
+                         "\": that message is left alone");
+        return;
+      }
+      out.messages.push_back(MessageInfo{entry->number, std::move(entry->uidl), 0});
+    });
+  }
   if (!pipelined) command("LIST", {}, "LIST");
   const codec::Pop3Reply list = readReply("LIST reply");
   if (!uidl.ok()) {
@@ -210,30 +247,25 @@ Listing Pop3Client::list() {
                 uidl.line);
   }
   if (!list.ok()) refused("LIST", list, false);
-  const std::string list_body = readBody("LIST list", kMaxListingBytes);
-
-  Listing out;
-  if (!caps_known_) {
-    out.problems.push_back("the server offers no CAPA (it answered \"" + printable(capa_refusal_) +
-                           "\"): USER/PASS, UIDL and LIST, one command at a time");
+  // Sizes by message number; servers list in number order, so this is sorted as it comes.
+  std::vector<codec::ListEntry> sizes;
+  lines = 0;
+  readLines("LIST list", [&](std::string_view line, bool cut) {
+    if (++lines > cap) throw tooMany("LIST listing");
+    if (auto entry = cut ? std::nullopt : codec::parseListLine(line)) sizes.push_back(*entry);
+  });
+  auto byNumber = [](const codec::ListEntry& a, const codec::ListEntry& b) {
+    return a.number < b.number;
+  };
+  if (!std::is_sorted(sizes.begin(), sizes.end(), byNumber)) {
+    std::stable_sort(sizes.begin(), sizes.end(), byNumber);
   }
-  std::map<std::uint32_t, std::uint64_t> sizes;
-  for (std::string_view line : codec::splitLines(list_body)) {
-    if (auto entry = codec::parseListLine(line)) sizes[entry->number] = entry->size;
+  for (MessageInfo& info : out.messages) {
+    const auto it = std::lower_bound(sizes.begin(), sizes.end(), codec::ListEntry{info.number, 0},
+                                     byNumber);
+    if (it != sizes.end() && it->number == info.number) info.size = it->size;
   }
-  for (std::string_view line : codec::splitLines(uidl_body)) {
-    auto entry = codec::parseUidlLine(line);
-    if (!entry) {
-      out.problems.push_back("unusable UIDL line \"" + std::string(line.substr(0, 100)) +
-                             "\": that message is left alone");
-      continue;
-    }
-    MessageInfo info;
-    info.number = entry->number;
-    info.uidl = std::move(entry->uidl);
-    if (auto it = sizes.find(info.number); it != sizes.end()) info.size = it->second;
-    out.messages.push_back(std::move(info));
-  }
+  out.messages.shrink_to_fit();
   return out;
 }
 

@@ -12,8 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/codec/LineSplitter.h"
 #include "connectors/codec/Pop3Listing.h"
 #include "connectors/codec/Pop3ReplyParser.h"
+#include "connectors/common/Problems.h"
 #include "connectors/net/Connection.h"
 
 namespace popgate::pop3 {
@@ -35,7 +37,7 @@ struct MessageInfo {
 
 struct Listing {
   std::vector<MessageInfo> messages;  // in server order
-  std::vector<std::string> problems;  // lines we could not use (bad UIDL...), for the log
+  Problems problems;                  // lines we could not use (bad UIDL...), for the log
 };
 
 // Where a RETR's unstuffed bytes go.
@@ -73,6 +75,9 @@ struct Pop3Options {
   std::size_t pipeline_window = 100;      // RETR/DELE commands in flight with PIPELINING
   std::uint64_t pipeline_window_bytes = 16ull * 1024 * 1024;  // and at most this many listed bytes
   bool allow_pipelining = true;
+  // The most lines a UIDL or LIST listing may have: a longer listing fails list() before it
+  // costs more memory or time (kept compact, ~100 bytes a message).
+  std::size_t max_listed = 200000;
 };
 
 class Pop3Client {
@@ -87,9 +92,11 @@ class Pop3Client {
   // Throws Error(Auth) on refusal ([IN-USE], [LOGIN-DELAY], [SYS/TEMP]: Error(Transient)).
   void login(const Credentials& credentials);
 
-  // UIDL and LIST (pipelined when offered). Throws Error(Protocol) when the server has no UIDL.
-  // When the server offers no CAPA (RFC 1939 only: popa3d, solid-pop3d), the listing's problems
-  // say so, with the server's answer to CAPA, so that the log shows why there is no pipelining.
+  // UIDL and LIST (pipelined when offered), read line by line. Throws Error(Protocol) when the
+  // server has no UIDL, or lists more than Pop3Options::max_listed lines (the session is then
+  // unusable: abandon it). When the server offers no CAPA (RFC 1939 only: popa3d, solid-pop3d),
+  // the listing's problems say so, with the server's answer to CAPA, so that the log shows why
+  // there is no pipelining.
   Listing list();
 
   // RETRs each message (windows of pipelined commands when offered), streaming unstuffed bytes to
@@ -114,6 +121,8 @@ class Pop3Client {
  private:
   codec::Pop3Reply readReply(std::string_view what);
   std::string readBody(std::string_view what, std::size_t max_bytes);
+  // Reads a multi-line body and hands it over line by line (bounded memory, however long).
+  void readLines(std::string_view what, const codec::LineSplitter::LineHandler& on_line);
   void readCapabilities();
   void startTls();
   void command(std::string_view verb, std::string_view arg, std::string_view what,

@@ -524,38 +524,6 @@ BOOST_AUTO_TEST_CASE(testSaslIrRefusedWithNoIsAnAuthError) {
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
-BOOST_AUTO_TEST_CASE(testFindSearchesByMessageIdAndExactSize) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
-                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
-                          .expectLine("UID SEARCH by Message-ID and size",
-                                      [](std::string_view l) {
-                                        return l.find("UID SEARCH HEADER Message-ID ") !=
-                                                   std::string_view::npos &&
-                                               l.find("<a@b>") != std::string_view::npos &&
-                                               l.ends_with(" LARGER 99 SMALLER 101");
-                                      })
-                          .send("* SEARCH 17 42\r\nA0004 OK done\r\n")
-                          .expectEof()});
-  auto client = connect(endpoint(srv));
-  client->login(creds());
-  imap::MessageFingerprint f;
-  f.size = 100;
-  f.message_id = "<a@b>";
-  const auto uids = client->find("Work", f);
-  BOOST_TEST((uids == std::vector<std::uint32_t>{17, 42}));
-}
-
-BOOST_AUTO_TEST_CASE(testFindInAMissingFolderFindsNothing) {
-  ScriptedServer srv({loggedIn("IMAP4rev1")
-                          .expectCommand("EXAMINE").sendTagged("NO [NONEXISTENT] Mailbox doesn't exist\r\n")
-                          .expectEof()});
-  auto client = connect(endpoint(srv));
-  client->login(creds());
-  imap::MessageFingerprint f;
-  f.size = 10;
-  BOOST_TEST(client->find("Work", f).empty());
-}
-
 BOOST_AUTO_TEST_CASE(testStartTlsUpgradeAndCapabilitiesAskedAgain) {
   ScriptedServer srv({imapGreeting("IMAP4rev1 STARTTLS LOGINDISABLED")
                           .then(imapStartTls(TestCerts::localhost()))
@@ -884,81 +852,222 @@ std::string sha256Of(std::string_view bytes) {
 }
 
 // A FETCH answer carrying `message` as the BODY[] literal, split by `noise` responses.
+// A server's answer to UID FETCH ... (BODY.PEEK[]<0.n>): the partial body, as Dovecot sends it.
 std::string fetchAnswer(std::uint32_t seq, std::uint32_t uid, const std::string& message) {
-  return "* " + std::to_string(seq) + " FETCH (UID " + std::to_string(uid) + " BODY[] {" +
+  return "* " + std::to_string(seq) + " FETCH (UID " + std::to_string(uid) + " BODY[]<0> {" +
          std::to_string(message.size()) + "}\r\n" + message + ")\r\n";
+}
+
+imap::MessageFingerprint fingerprintOf(const std::string& message) {
+  imap::MessageFingerprint f;
+  f.size = message.size();
+  f.sha256 = sha256Of(message);
+  return f;
+}
+
+Script examined() {
+  return loggedIn("IMAP4rev1").expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n");
+}
+
+std::function<bool(std::string_view)> exactly(std::string line) {
+  return [line](std::string_view l) { return l == line; };
 }
 
 }  // namespace
 
-// Without a Message-ID the headers narrow the search and the content decides: the newest
-// candidate is fetched, differs (same size, same headers, other body), the next one is the
-// message. A FLAGS FETCH and a literal-carrying noise response in between change nothing.
-BOOST_AUTO_TEST_CASE(testFindWithoutMessageIdComparesTheContent) {
-  const std::string mine = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 91%\r\n";
-  const std::string other = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 92%\r\n";
-  ScriptedServer srv({loggedIn("IMAP4rev1")
-                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
-                          .expectLine("UID SEARCH by headers and size",
-                                      [&](std::string_view l) {
-                                        return l.find("UID SEARCH HEADER Date ") != std::string_view::npos &&
-                                               l.find("HEADER Subject alert") != std::string_view::npos &&
-                                               l.find("Message-ID") == std::string_view::npos &&
-                                               l.ends_with(" LARGER " + std::to_string(mine.size() - 1) +
-                                                           " SMALLER " + std::to_string(mine.size() + 1));
-                                      })
-                          .send("* SEARCH 3 9\r\nA0004 OK done\r\n")
-                          .expectLine("newest first", [](std::string_view l) {
-                            return l == "A0005 UID FETCH 9 (BODY.PEEK[])";
-                          })
-                          .send("* 2 FETCH (FLAGS (\\Seen))\r\n" + fetchAnswer(5, 9, other) +
-                                "A0005 OK done\r\n")
-                          .expectLine("then the next", [](std::string_view l) {
-                            return l == "A0006 UID FETCH 3 (BODY.PEEK[])";
-                          })
-                          .send("* 1 FETCH (UID 3 BODY[HEADER] {3}\r\nx\r\n)\r\n" + fetchAnswer(1, 3, mine) +
-                                "A0006 OK done\r\n")
+// The real-world case that lost mail: an automated sender reuses a Message-ID, so the target holds
+// a different message with the same ID and the same size. Only the content proves anything: the
+// look-alike (newest) is fetched and differs, the older candidate is the message. The search has no
+// size criterion (servers disagree on what LARGER compares), and one FETCH reads both candidates.
+BOOST_AUTO_TEST_CASE(testLookupWithReusedMessageIdProvesByContent) {
+  const std::string mine = "Message-ID: <a@b>\r\nSubject: notice 1\r\n\r\nbody\r\n";
+  const std::string other = "Message-ID: <a@b>\r\nSubject: notice 2\r\n\r\nbody\r\n";
+  const std::string fetch = "A0005 UID FETCH 42,17 (BODY.PEEK[]<0." + std::to_string(mine.size() + 1) + ">)";
+  ScriptedServer srv({examined()
+                          .expectLine("UID SEARCH by Message-ID alone",
+                                      exactly("A0004 UID SEARCH HEADER Message-ID <a@b>"))
+                          .send("* SEARCH 17 42\r\nA0004 OK done\r\n")
+                          .expectLine(fetch, exactly(fetch))
+                          .send(fetchAnswer(9, 42, other) + fetchAnswer(4, 17, mine) + "A0005 OK done\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
-  imap::MessageFingerprint f;
-  f.size = mine.size();
-  f.sha256 = sha256Of(mine);
-  f.date = "Tue, 1 Jul 2025 10:52:37 +0200";
-  f.subject = "alert";
-  BOOST_TEST((client->find("Work", f) == std::vector<std::uint32_t>{3}));
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  f.message_id = "<a@b>";
+  const imap::Lookup found = client->lookup("Work", f);
+  BOOST_TEST((found.presence == imap::Lookup::Presence::Present));
+  BOOST_TEST(found.uid == 17u);
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
-// A message with no identifying header at all: the size alone selects candidates, and only the
-// newest kMaxVerified of them are fetched; none has the content, so it is not there.
-BOOST_AUTO_TEST_CASE(testFindBySizeAloneChecksTheNewestCandidatesOnly) {
-  const std::string mine = "\r\nno headers at all\r\n";
-  const std::string other = "\r\nno headers at ALL\r\n";
-  Script script = loggedIn("IMAP4rev1")
-                      .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
-                      .expectLine("UID SEARCH by size only",
-                                  [&](std::string_view l) {
-                                    return l == "A0004 UID SEARCH LARGER " + std::to_string(mine.size() - 1) +
-                                                    " SMALLER " + std::to_string(mine.size() + 1);
-                                  })
-                      .send("* SEARCH 1 2 3 4 5 6 7\r\nA0004 OK done\r\n");
-  for (std::uint32_t uid = 7, tag = 5; uid >= 3; --uid, ++tag) {
-    const std::string expected = "A000" + std::to_string(tag) + " UID FETCH " + std::to_string(uid) + " (BODY.PEEK[])";
-    script.expectLine(expected, [expected](std::string_view l) { return l == expected; })
-        .send(fetchAnswer(uid, uid, other) + "A000" + std::to_string(tag) + " OK done\r\n");
-  }
-  ScriptedServer srv({script.expectEof()});
+// Same ID, same size, other content, and nothing else: the message is not there (before the
+// fix, Message-ID and size were trusted and such a message was deleted from POP unsent).
+BOOST_AUTO_TEST_CASE(testLookupLookAlikeOnlyIsAbsent) {
+  const std::string mine = "Message-ID: <a@b>\r\nSubject: notice 1\r\n\r\nbody\r\n";
+  const std::string other = "Message-ID: <a@b>\r\nSubject: notice 2\r\n\r\nbody\r\n";
+  ScriptedServer srv({examined()
+                          .expectCommand("UID SEARCH").send("* SEARCH 42\r\nA0004 OK done\r\n")
+                          .expectCommand("UID FETCH")
+                          .send(fetchAnswer(9, 42, other) + "A0005 OK done\r\n")
+                          .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
-  imap::MessageFingerprint f;
-  f.size = mine.size();
-  f.sha256 = sha256Of(mine);
-  BOOST_TEST(client->find("Work", f).empty());
-  f.sha256.clear();  // and without a digest there is nothing to prove: no command at all
-  BOOST_TEST(client->find("Work", f).empty());
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  f.message_id = "<a@b>";
+  BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
+  client.reset();
+  BOOST_TEST(srv.wait());
+}
+
+// A longer message with the same ID comes back cut at size + 1 bytes: never a match, and never
+// more to download than the message itself.
+BOOST_AUTO_TEST_CASE(testLookupLongerLookAlikeIsReadOnlyUpToTheSize) {
+  const std::string mine = "Message-ID: <a@b>\r\n\r\nshort\r\n";
+  const std::string longer = mine + "and more\r\n";
+  ScriptedServer srv({examined()
+                          .expectCommand("UID SEARCH").send("* SEARCH 5\r\nA0004 OK done\r\n")
+                          .expectCommand("UID FETCH")
+                          .send(fetchAnswer(1, 5, longer.substr(0, mine.size() + 1)) + "A0005 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  f.message_id = "<a@b>";
+  BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
+  client.reset();
+  BOOST_TEST(srv.wait());
+}
+
+BOOST_AUTO_TEST_CASE(testLookupInAMissingFolderIsAbsent) {
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("EXAMINE").sendTagged("NO [NONEXISTENT] Mailbox doesn't exist\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST((client->lookup("Work", fingerprintOf("x\r\n")).presence == imap::Lookup::Presence::Absent));
+}
+
+// A target that cannot search (no SEARCH HEADER, a NO to it, a refused EXAMINE or FETCH) cannot
+// prove anything either way: Unknown, with the server's words, so that the caller appends again
+// (a possible duplicate) instead of either losing the message or retrying it forever.
+BOOST_AUTO_TEST_CASE(testLookupOnATargetThatRefusesToSearchIsUnknown) {
+  ScriptedServer srv({examined()
+                          .expectCommand("UID SEARCH").sendTagged("BAD [CLIENTBUG] HEADER not supported\r\n")
+                          .expectCommand("UID SEARCH").sendTagged("NO [LIMIT] too many searches\r\n")
+                          .expectCommand("UID SEARCH").send("* SEARCH 3\r\nA0006 OK done\r\n")
+                          .expectCommand("UID FETCH").sendTagged("NO fetch failed\r\n")
+                          .expectCommand("EXAMINE").sendTagged("NO [SERVERBUG] cannot open\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f = fingerprintOf("Message-ID: <x@y>\r\n\r\nz\r\n");
+  f.message_id = "<x@y>";
+  const imap::Lookup bad = client->lookup("Work", f);
+  BOOST_TEST((bad.presence == imap::Lookup::Presence::Unknown));
+  BOOST_TEST(bad.detail.find("HEADER not supported") != std::string::npos, bad.detail);
+  const imap::Lookup no = client->lookup("Work", f);
+  BOOST_TEST((no.presence == imap::Lookup::Presence::Unknown));
+  BOOST_TEST(no.detail.find("too many searches") != std::string::npos, no.detail);
+  const imap::Lookup fetch = client->lookup("Work", f);
+  BOOST_TEST((fetch.presence == imap::Lookup::Presence::Unknown));
+  BOOST_TEST(fetch.detail.find("fetch failed") != std::string::npos, fetch.detail);
+  const imap::Lookup examine = client->lookup("Other", f);
+  BOOST_TEST((examine.presence == imap::Lookup::Presence::Unknown));
+  BOOST_TEST(examine.detail.find("cannot open") != std::string::npos, examine.detail);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// SEARCH numbers that overflow 32 bits or are zero are not UIDs: skipped, never wrapped.
+BOOST_AUTO_TEST_CASE(testLookupIgnoresSearchNumbersThatAreNoUids) {
+  const std::string mine = "Message-ID: <a@b>\r\n\r\nm\r\n";
+  const std::string fetch = "A0005 UID FETCH 7 (BODY.PEEK[]<0." + std::to_string(mine.size() + 1) + ">)";
+  ScriptedServer srv({examined()
+                          .expectCommand("UID SEARCH")
+                          .send("* SEARCH 4294967303 0 7 x9\r\nA0004 OK done\r\n")
+                          .expectLine(fetch, exactly(fetch))
+                          .send(fetchAnswer(1, 7, mine) + "A0005 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  f.message_id = "<a@b>";
+  const imap::Lookup found = client->lookup("Work", f);
+  BOOST_TEST((found.presence == imap::Lookup::Presence::Present));
+  BOOST_TEST(found.uid == 7u);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// Without a Message-ID the headers narrow the search and the content decides: both candidates are
+// fetched in one command, newest first; the newest differs (same size, same headers, other body),
+// the other is the message. A FLAGS FETCH and a literal-carrying noise response in between change
+// nothing.
+BOOST_AUTO_TEST_CASE(testLookupWithoutMessageIdComparesTheContent) {
+  const std::string mine = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 91%\r\n";
+  const std::string other = "Date: Tue, 1 Jul 2025 10:52:37 +0200\r\nSubject: alert\r\n\r\ndisk 92%\r\n";
+  const std::string fetch = "A0005 UID FETCH 9,3 (BODY.PEEK[]<0." + std::to_string(mine.size() + 1) + ">)";
+  ScriptedServer srv({examined()
+                          .expectLine("UID SEARCH by headers",
+                                      exactly("A0004 UID SEARCH HEADER Date \"Tue, 1 Jul 2025 10:52:37 "
+                                              "+0200\" HEADER Subject alert"))
+                          .send("* SEARCH 3 9\r\nA0004 OK done\r\n")
+                          .expectLine(fetch, exactly(fetch))
+                          .send("* 2 FETCH (FLAGS (\\Seen))\r\n" + fetchAnswer(5, 9, other) +
+                                "* 1 FETCH (UID 3 BODY[HEADER] {3}\r\nx\r\n)\r\n" + fetchAnswer(1, 3, mine) +
+                                "A0005 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  f.date = "Tue, 1 Jul 2025 10:52:37 +0200";
+  f.subject = "alert";
+  const imap::Lookup found = client->lookup("Work", f);
+  BOOST_TEST((found.presence == imap::Lookup::Presence::Present));
+  BOOST_TEST(found.uid == 3u);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A message with no identifying header at all: first the candidates of its exact size (as the
+// server measures it), then the newest messages whatever their size (a server whose size
+// arithmetic differs, like GNU mailutils); at most kRecoveryCandidates of each, none read twice.
+// None has the content, so it is not there. Without a digest nothing can be proven: Unknown, and
+// no command at all.
+BOOST_AUTO_TEST_CASE(testLookupWithoutHeadersTriesTheSizeThenTheNewestCandidates) {
+  const std::string mine = "\r\nno headers at all\r\n";
+  const std::string other = "\r\nno headers at ALL\r\n";
+  const std::string cut = " (BODY.PEEK[]<0." + std::to_string(mine.size() + 1) + ">)";
+  std::string all;
+  for (std::uint32_t uid = 1; uid <= 20; ++uid) all += " " + std::to_string(uid);
+  std::string newest, answers;
+  for (std::uint32_t uid = 19; uid > 19 - imap::kRecoveryCandidates; --uid) {
+    newest += (newest.empty() ? "" : ",") + std::to_string(uid);
+    answers += fetchAnswer(uid, uid, other);
+  }
+  const std::string sized = "A0004 UID SEARCH LARGER " + std::to_string(mine.size() - 1) +
+                            " SMALLER " + std::to_string(mine.size() + 1);
+  ScriptedServer srv({examined()
+                          .expectLine(sized, exactly(sized))
+                          .send("* SEARCH 20\r\nA0004 OK done\r\n")
+                          .expectLine("FETCH 20", exactly("A0005 UID FETCH 20" + cut))
+                          .send(fetchAnswer(20, 20, other) + "A0005 OK done\r\n")
+                          .expectLine("UID SEARCH ALL", exactly("A0006 UID SEARCH ALL"))
+                          .send("* SEARCH" + all + "\r\nA0006 OK done\r\n")
+                          .expectLine("FETCH newest", exactly("A0007 UID FETCH " + newest + cut))
+                          .send(answers + "A0007 OK done\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  imap::MessageFingerprint f = fingerprintOf(mine);
+  BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
+  f.sha256.clear();
+  BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Unknown));
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());

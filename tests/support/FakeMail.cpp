@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 
 #include "connectors/codec/HeaderScan.h"
 #include "connectors/codec/Sha256.h"
+#include "connectors/common/Ascii.h"
 
 namespace popgate::test {
 
@@ -114,39 +116,38 @@ class FakeSink final : public gateway::MailSink {
     return out;
   }
 
-  // As ImapClient::find: Message-ID and exact size are trusted; without a Message-ID only the
-  // content (SHA-256) of one of the newest kMaxVerified candidates of the exact size and the same
-  // Date/From/Subject is proof.
-  bool contains(const std::string& folder, const imap::MessageFingerprint& f) override {
+  // As a server answers ImapClient::lookup(): UID SEARCH as imap::recoverySearches() says (HEADER
+  // is a case-insensitive substring match of the field, as RFC 3501 has it), and for each search
+  // the content of the newest imap::kRecoveryCandidates candidates not read yet decides.
+  imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& f) override {
     std::lock_guard lock(target_.mutex);
     ++target_.lookups;
-    const std::vector<std::string>& stored = target_.folders[folder];
-    if (f.message_id) {
-      return std::any_of(stored.begin(), stored.end(), [&](const std::string& m) {
-        return m.size() == f.size &&
-               codec::headerValue(codec::headerBlock(m), "Message-ID") == f.message_id;
-      });
-    }
-    if (f.sha256.empty()) return false;
-    std::size_t checked = 0;
-    for (auto it = stored.rbegin(); it != stored.rend() && checked < imap::ImapClient::kMaxVerified; ++it) {
-      const auto header = codec::headerBlock(*it);
-      auto same = [&](const char* name, const std::optional<std::string>& value) {
-        return !value || codec::headerValue(header, name) == value;
-      };
-      if (it->size() != f.size || !same("Date", f.date) || !same("From", f.from) ||
-          !same("Subject", f.subject)) {
-        continue;
+    if (target_.refuse_search) return imap::Lookup::unknown("A7 NO [CANNOT] search refused");
+    const auto found = target_.folders.find(folder);
+    if (found == target_.folders.end()) return imap::Lookup::absent();
+    const std::vector<std::string>& stored = found->second;
+    std::set<std::size_t> checked;
+    for (const imap::RecoverySearch& search : imap::recoverySearches(f)) {
+      std::size_t read = 0;
+      for (std::size_t i = stored.size(); i-- > 0 && read < imap::kRecoveryCandidates;) {
+        const auto header = codec::headerBlock(stored[i]);
+        const bool matches =
+            std::all_of(search.headers.begin(), search.headers.end(), [&](const auto& c) {
+              const auto value = codec::headerValue(header, c.field);
+              return value && containsNoCase(*value, c.value);
+            }) &&
+            (!search.size || stored[i].size() == *search.size);
+        if (!matches || !checked.insert(i).second) continue;
+        ++read;
+        codec::Sha256 hash;
+        hash.update(stored[i]);
+        if (stored[i].size() == f.size && hash.hex() == f.sha256) {
+          return imap::Lookup::present(static_cast<std::uint32_t>(i + 1));
+        }
       }
-      ++checked;
-      codec::Sha256 hash;
-      hash.update(*it);
-      if (hash.hex() == f.sha256) return true;
     }
-    return false;
+    return imap::Lookup::absent();
   }
-
-  void close() noexcept override {}
 
   // As the base class (appends at once, hands the outcomes over at finish()), with a trace.
   void start(const std::string& folder, std::vector<imap::AppendItem> items) override {
@@ -168,6 +169,7 @@ class FakeSink final : public gateway::MailSink {
     }
     std::vector<imap::AppendOutcome> outcomes = gateway::MailSink::finish();
     std::lock_guard lock(target_.mutex);
+    if (target_.drop_outcome && !outcomes.empty()) outcomes.pop_back();
     target_.events.push_back("finish " + std::to_string(started_.front()));
     started_.pop_front();
     return outcomes;

@@ -46,7 +46,9 @@ struct FakeTarget {
   std::function<std::optional<std::pair<ErrorKind, std::string>>(const std::string& bytes)> judge;
   bool fail_connection = false;  // every append throws Error(Transient)
   int appends = 0;               // APPEND commands accepted or refused
-  int lookups = 0;               // contains() calls
+  int lookups = 0;               // lookup() calls
+  bool refuse_search = false;    // lookup() answers Unknown (a server that refuses SEARCH)
+  bool drop_outcome = false;     // finish() returns one outcome fewer than it was given
   std::uint32_t next_uid = 1;
   // What sessions report as MailSink::preferredBatch().
   std::size_t preferred_batch = SIZE_MAX;

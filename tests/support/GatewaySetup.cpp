@@ -1,6 +1,8 @@
 #include "GatewaySetup.h"
 
 #include <algorithm>
+#include <map>
+#include <ostream>
 #include <stdexcept>
 #include <thread>
 
@@ -105,6 +107,47 @@ CommandResult runPopgate(const std::vector<std::string>& args, std::chrono::mill
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
+}
+
+Tally tally(const std::vector<std::string>& sent, const std::vector<std::string>& arrived) {
+  Tally t;
+  t.sent = sent.size();
+  std::map<std::string, std::size_t> copies;
+  for (const std::string& m : arrived) ++copies[m];
+  std::map<std::string, bool> seen;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    auto it = copies.find(sent[i]);
+    if (it == copies.end() || it->second == 0) {
+      ++t.lost;
+      t.lost_indices.push_back(i);
+      continue;
+    }
+    --it->second;
+  }
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    auto it = copies.find(sent[i]);
+    if (it != copies.end() && it->second > 0 && !seen[sent[i]]) {
+      seen[sent[i]] = true;
+      t.duplicated += it->second;
+      t.duplicated_indices.push_back(i);
+    }
+  }
+  for (const auto& [message, extra] : copies) {
+    if (std::find(sent.begin(), sent.end(), message) == sent.end()) t.duplicated += extra;
+  }
+  return t;
+}
+
+std::ostream& operator<<(std::ostream& out, const Tally& t) {
+  out << t.sent << " sent, " << t.lost << " lost, " << t.duplicated << " duplicated";
+  auto list = [&](const char* what, const std::vector<std::size_t>& v) {
+    if (v.empty()) return;
+    out << "; " << what << ":";
+    for (std::size_t i = 0; i < v.size() && i < 20; ++i) out << " #" << v[i];
+  };
+  list("lost", t.lost_indices);
+  list("duplicated", t.duplicated_indices);
+  return out;
 }
 
 std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user,

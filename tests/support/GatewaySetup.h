@@ -74,6 +74,16 @@ CommandResult runPopgate(const std::vector<std::string>& args,
 // `v` sorted (to compare what arrived with what was sent, whatever the order).
 std::vector<std::string> sorted(std::vector<std::string> v);
 
+// How what arrived compares with what was sent, message by message (as multisets): each sent
+// message missing is lost, each copy beyond the first (or never sent) is duplicated.
+struct Tally {
+  std::size_t sent = 0, lost = 0, duplicated = 0;
+  std::vector<std::size_t> lost_indices, duplicated_indices;  // into `sent`
+  bool exact() const { return lost == 0 && duplicated == 0; }
+};
+Tally tally(const std::vector<std::string>& sent, const std::vector<std::string>& arrived);
+std::ostream& operator<<(std::ostream& out, const Tally& t);
+
 // Messages of `user`'s `folder`, or 0 while the folder does not exist yet.
 std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user, const std::string& folder);
 
