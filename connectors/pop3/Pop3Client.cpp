@@ -150,7 +150,16 @@ void Pop3Client::refused(std::string_view what, const codec::Pop3Reply& reply, b
   throw Error(kind, connection_.label() + " refused " + std::string(what), reply.line);
 }
 
+void Pop3Client::enableUtf8() {
+  // RFC 6856 §2: valid in the AUTHORIZATION state only. A server that keeps messages with raw
+  // UTF-8 in their header fields serves them as they are only to a client that said UTF8;
+  // Courier wraps each one, for anybody else, in a new message ("Cannot display Unicode content").
+  command("UTF8", {}, "UTF8");
+  utf8_ = readReply("UTF8 reply").ok();
+}
+
 void Pop3Client::login(const Credentials& credentials) {
+  if (caps_known_ && caps_.utf8) enableUtf8();
   AuthMethod method = credentials.method;
   if (method == AuthMethod::Auto) {
     method = caps_known_ && caps_.sasl_plain ? AuthMethod::Plain : AuthMethod::User;

@@ -89,6 +89,8 @@ class Pop3Client {
   ~Pop3Client();
 
   // Authenticates. Auto: AUTH PLAIN when SASL PLAIN is offered, else USER/PASS. APOP only over TLS.
+  // A server that offers UTF8 (RFC 6856) is first told that popgate takes UTF-8 (the UTF8
+  // command), so that it serves every message as it keeps it, 8-bit header fields included.
   // Throws Error(Auth) on refusal ([IN-USE], [LOGIN-DELAY], [SYS/TEMP]: Error(Transient)).
   void login(const Credentials& credentials);
 
@@ -117,6 +119,8 @@ class Pop3Client {
   const codec::Pop3Capabilities& capabilities() const noexcept { return caps_; }
   bool pipelining() const noexcept;
   const std::string& greeting() const noexcept { return greeting_; }
+  // Whether the server accepted the UTF8 command (RFC 6856) in this session.
+  bool utf8() const noexcept { return utf8_; }
 
  private:
   codec::Pop3Reply readReply(std::string_view what);
@@ -124,6 +128,7 @@ class Pop3Client {
   // Reads a multi-line body and hands it over line by line (bounded memory, however long).
   void readLines(std::string_view what, const codec::LineSplitter::LineHandler& on_line);
   void readCapabilities();
+  void enableUtf8();
   void startTls();
   void command(std::string_view verb, std::string_view arg, std::string_view what,
                bool flush = true);
@@ -136,6 +141,7 @@ class Pop3Client {
   codec::Pop3Capabilities caps_;
   bool caps_known_ = false;
   std::string capa_refusal_;  // the server's answer when CAPA was refused
+  bool utf8_ = false;
   std::string greeting_;
 };
 

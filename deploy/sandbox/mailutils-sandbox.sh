@@ -31,19 +31,6 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$script_dir/sandbox-lib.sh"
 domain=popgate.test
 
-usage() {
-  sed -n '/^#   mailutils-sandbox.sh/p' "$0" | sed 's/^# *//' >&2
-  exit 2
-}
-
-set_paths() {
-  [ -n "${1:-}" ] || usage
-  dir=$(realpath -m -- "$1")
-  [[ $dir =~ ^[A-Za-z0-9_./+-]+$ ]] || die "DIR must consist of [A-Za-z0-9_./+-] only: $dir"
-  run_dir=$dir/run
-  settings_file=$dir/sandbox.env
-}
-
 # folder_dir USER FOLDER: the maildir of FOLDER.
 folder_dir() {
   if [ "$2" = INBOX ]; then echo "$dir/home/$1/INBOX"; else echo "$dir/home/$1/$2"; fi
@@ -93,12 +80,7 @@ include "$dir/conf/common.conf";
 namespace personal { prefix "" { directory "$dir/home/\$user"; mailbox-type maildir; }; };
 server 127.0.0.1:$imap { tls-mode false; backlog 64; };
 EOF
-  cat >"$settings_file" <<EOF
-POP3_PORT=$pop3
-IMAP_PORT=$imap
-LOGIN_SUFFIX=@$domain
-SANDBOX_DIR=$dir
-EOF
+  write_settings "$pop3" "$imap" "@$domain"
   : >>"$dir/pop3d.log"
   : >>"$dir/imap4d.log"
   start_group "$run_dir/pop3d.pid" "$dir/pop3d.log" \
@@ -159,38 +141,4 @@ list_messages() {
   done | sort | cut -d' ' -f2-
 }
 
-cmd_count() {
-  [ $# -eq 3 ] || usage
-  set_paths "$1"
-  list_messages "$2" "$3" | grep -c . || true
-}
-
-cmd_dump() {
-  [ $# -eq 4 ] || usage
-  set_paths "$1"
-  local out=$4 f n=0
-  mkdir -p "$out"
-  while IFS= read -r f; do
-    n=$((n + 1))
-    cp -- "$f" "$(printf '%s/%06d.eml' "$out" "$n")"
-  done < <(list_messages "$2" "$3")
-}
-
-cmd_env() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  [ -f "$settings_file" ] || die "no sandbox in $dir"
-  cat "$settings_file"
-}
-
-[ $# -ge 1 ] || usage
-command=$1; shift
-case $command in
-  start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
-  seed) cmd_seed "$@" ;;
-  count) cmd_count "$@" ;;
-  dump) cmd_dump "$@" ;;
-  env) cmd_env "$@" ;;
-  *) usage ;;
-esac
+dispatch "$@"

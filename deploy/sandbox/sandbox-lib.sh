@@ -1,5 +1,10 @@
 # sandbox-lib.sh — shell helpers shared by the sandbox scripts of deploy/sandbox (sourced, never
 # run). Each script sets `me` (its name, for messages) before sourcing this file.
+#
+# The interop servers' scripts (mailutils-, cyrus-, courier-, popa3d-, twisted-sandbox.sh) answer
+# the same commands: they define cmd_start, cmd_stop, cmd_seed and list_messages USER FOLDER (the
+# message files of FOLDER in UID order), and end with `dispatch "$@"`, which adds count, dump and
+# env.
 
 # die MESSAGE: prints "<me>: MESSAGE" on stderr and exits 1.
 die() {
@@ -160,3 +165,84 @@ host_security_mirror() {
 
 # crlf_to_lf < IN > OUT: every CRLF line end becomes LF (what a maildir on disk holds).
 crlf_to_lf() { sed 's/\r$//'; }
+
+# usage: the script's own command lines ("#   <me> ...") from its header.
+usage() {
+  sed -n "/^#   $me /p" "$0" | sed 's/^# *//' >&2
+  exit 2
+}
+
+# set_paths DIR: dir (absolute), root (a Debian root's mount point), run_dir, settings_file.
+set_paths() {
+  [ -n "${1:-}" ] || usage
+  dir=$(realpath -m -- "$1")
+  [[ $dir =~ ^[A-Za-z0-9_./+-]+$ ]] || die "DIR must consist of [A-Za-z0-9_./+-] only: $dir"
+  root=$dir/root
+  run_dir=$dir/run
+  settings_file=$dir/sandbox.env
+}
+
+# in_root COMMAND...: COMMAND inside the Debian root.
+in_root() { chroot "$root" "$@"; }
+
+# enter_root NAME MARKER: mounts root NAME (deploy/sandbox/test-root.sh) on $root unless MARKER,
+# a file of the root, shows it is there already. Exits 77 (with the reason) where it cannot be had.
+enter_root() {
+  [ "$(id -u)" -eq 0 ] || skip "$1 runs in a Debian root entered with chroot, which needs root"
+  [ -e "$root$2" ] && return 0
+  local status=0
+  "$script_dir/test-root.sh" enter "$1" "$root" || status=$?
+  [ "$status" -eq 0 ] || exit "$status"
+}
+
+# leave_root: stops every process living in the root, then unmounts it.
+leave_root() {
+  [ -d "$root" ] || return 0
+  stop_chrooted "$root"
+  "$script_dir/test-root.sh" leave "$root"
+}
+
+# write_settings POP3_PORT IMAP_PORT LOGIN_SUFFIX: what `env` prints.
+write_settings() {
+  printf 'POP3_PORT=%s\nIMAP_PORT=%s\nLOGIN_SUFFIX=%s\nSANDBOX_DIR=%s\n' "$1" "$2" "$3" "$dir" \
+    >"$settings_file"
+}
+
+cmd_env() {
+  [ $# -eq 1 ] || usage
+  set_paths "$1"
+  [ -f "$settings_file" ] || die "no sandbox in $dir"
+  cat "$settings_file"
+}
+
+cmd_count() {
+  [ $# -eq 3 ] || usage
+  set_paths "$1"
+  local files
+  files=$(list_messages "$2" "$3") || exit 1
+  grep -c . <<<"$files" || true
+}
+
+cmd_dump() {
+  [ $# -eq 4 ] || usage
+  set_paths "$1"
+  local out=$4 f n=0 files
+  files=$(list_messages "$2" "$3") || exit 1
+  mkdir -p "$out"
+  while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    n=$((n + 1))
+    cp -- "$f" "$(printf '%s/%06d.eml' "$out" "$n")"
+  done <<<"$files"
+}
+
+# dispatch COMMAND ARGS...: runs the script's command.
+dispatch() {
+  [ $# -ge 1 ] || usage
+  local command=$1
+  shift
+  case $command in
+    start | stop | seed | count | dump | env) "cmd_$command" "$@" ;;
+    *) usage ;;
+  esac
+}

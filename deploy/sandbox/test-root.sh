@@ -5,7 +5,10 @@
 # and an unpacked copy, and copied for every server instance, which runs in it with chroot and
 # shares the host's network (its servers listen on 127.0.0.1 like any other).
 #
-#   test-root.sh copy  NAME DEST   DEST becomes a fresh copy of root NAME (built first when missing)
+#   test-root.sh enter NAME DEST   DEST becomes a fresh, writable root NAME (built first when
+#                                  missing): an overlay mount on the cached root (DEST.upper holds
+#                                  what changes), or a copy where overlays cannot be mounted
+#   test-root.sh leave DEST        unmount DEST (when it is a mount point); the caller removes it
 #   test-root.sh build NAME        build root NAME unless the cache has it; print the tarball's path
 #   test-root.sh names             the roots there are recipes for, one a line
 #
@@ -170,16 +173,34 @@ ensure_built() {
   echo "$dir"
 }
 
-cmd_copy() {
+cmd_enter() {
   [ $# -eq 2 ] || usage
   local base dest
   base=$(ensure_built "$1")
   dest=$(realpath -m -- "$2")
+  if mountpoint -q "$dest" 2>/dev/null; then die "$dest is mounted already"; fi
   [ ! -e "$dest" ] || [ -z "$(ls -A "$dest")" ] || die "$dest exists and is not empty"
-  mkdir -p "$(dirname "$dest")"
-  rm -rf "$dest"
+  mkdir -p "$dest" "$dest.upper" "$dest.work"
+  # An overlay costs nothing to set up; a copy of a 150-230 MB root takes seconds.
+  if mount -t overlay "popgate-root-$1" \
+      -o "lowerdir=$base,upperdir=$dest.upper,workdir=$dest.work" "$dest" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf "$dest" "$dest.upper" "$dest.work"
   cp -a "$base" "$dest"
   rm -f "$dest/.complete"
+}
+
+cmd_leave() {
+  [ $# -eq 1 ] || usage
+  local dest i
+  dest=$(realpath -m -- "$1")
+  for ((i = 0; i < 50; i++)); do
+    mountpoint -q "$dest" 2>/dev/null || return 0
+    umount "$dest" 2>/dev/null && return 0
+    sleep 0.1   # a process that was just killed may still hold a file open in it
+  done
+  die "cannot unmount $dest"
 }
 
 cmd_build() {
@@ -200,7 +221,8 @@ cmd_names() {
 command=$1
 shift
 case $command in
-  copy) cmd_copy "$@" ;;
+  enter) cmd_enter "$@" ;;
+  leave) cmd_leave "$@" ;;
   build) cmd_build "$@" ;;
   names) cmd_names "$@" ;;
   *) usage ;;

@@ -259,6 +259,49 @@ BOOST_AUTO_TEST_CASE(testTwistedCapaWordsDoNotTurnOnPipelining) {
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
+// Courier 5's pop3d offers UTF8 (RFC 6856) and, to a client that never says UTF8, serves a
+// message with raw UTF-8 in its header as a new message ("Cannot display Unicode content") with
+// the original attached. So the client says UTF8 before it logs in, and gets the message itself.
+BOOST_AUTO_TEST_CASE(testCourierUtf8IsEnabledBeforeLogin) {
+  const std::string message = "Subject: \xd0\x9f\xd0\x9e\xd0\x9f\r\n\r\nbody\r\n";
+  ScriptedServer srv({pop3Greeting("Hello there.")
+                          .then(pop3Capa({"STLS", "TOP", "USER", "LOGIN-DELAY 10", "PIPELINING",
+                                          "UIDL", "UTF8 USER", "IMPLEMENTATION Courier Mail Server"}))
+                          .expectLine("UTF8", [](std::string_view l) { return l == "UTF8"; })
+                          .send("+OK UTF8 enabled\r\n")
+                          .expect("USER bob").send("+OK Password required.\r\n")
+                          .expect("PASS s3cret-pw").send("+OK logged in.\r\n")
+                          .expect("RETR 1").send("+OK 27 octets follow.\r\n" + message + ".\r\n")
+                          .expect("QUIT").send("+OK Bye-bye.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST(client->utf8());
+  Collect collect;
+  client->retrieveMany({pop3::MessageInfo{1, "UID1-1796420812", 27}}, 1 << 20, collect);
+  BOOST_TEST(collect.bytes[1] == message);
+  BOOST_TEST(client->quit());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A server that offers UTF8 and then refuses it: nothing changes, the login goes on.
+BOOST_AUTO_TEST_CASE(testRefusedUtf8IsNoObstacle) {
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "UTF8"}))
+                          .expect("UTF8").send("-ERR not now\r\n")
+                          .expect("USER bob").send("+OK\r\n")
+                          .expect("PASS s3cret-pw").send("+OK\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST(!client->utf8());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
 BOOST_AUTO_TEST_CASE(testServerWithoutUidlGetsAClearError) {
   ScriptedServer srv({pop3Greeting()
                           .then(pop3Capa({"USER"}))

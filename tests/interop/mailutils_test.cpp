@@ -88,9 +88,8 @@ BOOST_AUTO_TEST_CASE(testPop3dAsSourceDeliversTheSetWithItsXUidlHeader) {
   }
   BOOST_TEST(with_uidl == set.size());  // every message, the emptied one included
   const std::vector<std::string> want = transformed(set, pop3dServes);
-  const Tally tally = compareDelivery(want, delivered);
-  BOOST_TEST(tally.lost == 0u);
-  BOOST_TEST(tally.duplicated == 0u);
+  const Tally counted = tally(want, delivered);
+  BOOST_TEST(counted.exact(), counted << mismatch(want, delivered));
   // The server-side loss: the headers-only message is nothing but pop3d's X-UIDL line.
   BOOST_TEST(std::count(delivered.begin(), delivered.end(), std::string("\r\n")) == 1);
 
@@ -99,7 +98,7 @@ BOOST_AUTO_TEST_CASE(testPop3dAsSourceDeliversTheSetWithItsXUidlHeader) {
   BOOST_TEST(second.out.find("mu: 0 uploaded, " + std::to_string(set.size()) +
                              " already delivered") != std::string::npos, second.out);
   BOOST_TEST(dovecot.count("me", "Work") == set.size());
-  printFigures("GNU mailutils 3.15 pop3d -> Dovecot", set.size(), 0, tally, 0,
+  printFigures("GNU mailutils 3.15 pop3d -> Dovecot", set.size(), 0, counted, 0,
                "1 emptied by pop3d: no empty line after its header");
 }
 
@@ -129,16 +128,15 @@ BOOST_AUTO_TEST_CASE(testImap4dAsTargetStoresTheSetWithLfLineEnds) {
     if (m.find('\0') == std::string::npos) want.push_back(imap4dStores(popDelivered(m)));
   }
   const std::vector<std::string> stored = mailutils.messages("me", "Clients/Acme");
-  const Tally tally = compareDelivery(want, stored);
-  BOOST_TEST(tally.lost == 0u);
-  BOOST_TEST(tally.duplicated == 0u);
+  const Tally counted = tally(want, stored);
+  BOOST_TEST(counted.exact(), counted << mismatch(want, stored));
 
   const CommandResult second = runPopgate({"once", "--config", config.string()});
   BOOST_TEST(second.exit_code == 0, second.out << second.err);
   BOOST_TEST(second.out.find("dc: 0 uploaded, " + std::to_string(set.size() - 1) +
                              " already delivered") != std::string::npos, second.out);
   BOOST_TEST(mailutils.count("me", "Clients/Acme") == set.size() - 1);
-  printFigures("Dovecot -> GNU mailutils 3.15 imap4d", set.size(), 0, tally, 1,
+  printFigures("Dovecot -> GNU mailutils 3.15 imap4d", set.size(), 0, counted, 1,
                "NUL byte, no BINARY: not sent");
 }
 
@@ -150,7 +148,7 @@ BOOST_AUTO_TEST_CASE(testKillNineWithPop3dAsSource) {
       dir, imapLogin(dovecot, "me"),
       {PairedAccount{"mu", pop3Login(mailutils, "work"), "Work", false}}, 4, "20s", "debug");
   const KillRound round = killNineRounds(
-      config, mailutils, "work", 5,
+      config, mailutils, "work", dovecot.imapPort(), 5,
       [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1401);
   BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
   BOOST_TEST(round.kills >= 5);
@@ -160,31 +158,33 @@ BOOST_AUTO_TEST_CASE(testKillNineWithPop3dAsSource) {
     std::string uidl;
     delivered.push_back(withoutXUidl(m, uidl));
   }
-  const Tally tally = compareDelivery(transformed(round.seeded, pop3dServes), delivered);
-  BOOST_TEST(tally.lost == 0u);
-  BOOST_TEST(tally.duplicated == 0u);
+  const std::vector<std::string> expected = transformed(round.seeded, pop3dServes);
+  const Tally counted = tally(expected, delivered);
+  BOOST_TEST(counted.exact(), counted << mismatch(expected, delivered) << "\nlast pass: " << round.last.out);
   printFigures("GNU mailutils 3.15 pop3d -> Dovecot, kill -9", round.seeded.size(), round.kills,
-               tally, 0, std::to_string(round.lookups) + " recovery searches");
+               counted, 0, std::to_string(round.lookups) + " recovery searches");
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithImap4dAsTarget) {
   DovecotSandbox dovecot({"work"});
   MailutilsSandbox mailutils({"me"});
   TempDir dir;
+  // Half of the kills strike right after an APPEND: the next pass must find a message stored
+  // and not yet recorded, without UIDPLUS, by search and content alone.
   const auto config = writePairedConfig(
       dir, imapLogin(mailutils, "me"),
       {PairedAccount{"dc", pop3Login(dovecot, "work"), "Work", false}}, 4, "20s", "debug");
   const KillRound round = killNineRounds(
-      config, dovecot, "work", 5,
+      config, dovecot, "work", mailutils.imapPort(), 8,
       [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1402);
   BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
+  BOOST_TEST(round.kills >= 8);
   BOOST_TEST(dovecot.popBoxSize("work") == 0u);
-  const Tally tally = compareDelivery(
-      transformed(round.seeded, [](const std::string& m) { return imap4dStores(m); }),
-      mailutils.messages("me", "Work"));
-  BOOST_TEST(tally.lost == 0u);
-  BOOST_TEST(tally.duplicated == 0u);
+  const std::vector<std::string> expected =
+      transformed(round.seeded, [](const std::string& m) { return imap4dStores(m); });
+  const std::vector<std::string> arrived = mailutils.messages("me", "Work");
+  const Tally counted = tally(expected, arrived);
+  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
   printFigures("Dovecot -> GNU mailutils 3.15 imap4d, kill -9", round.seeded.size(), round.kills,
-               tally, 0, std::to_string(round.lookups) + " recovery searches");
+               counted, 0, std::to_string(round.lookups) + " recovery searches");
 }

@@ -2,12 +2,15 @@
 // The kill -9 rounds of the interop tests: `popgate once` with keep: false, killed at random
 // moments, over fresh messages, until enough kills have struck; then one clean pass.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/test/unit_test.hpp>
 
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/MailServer.h"
@@ -24,15 +27,27 @@ struct KillRound {
 };
 
 // Round after round, seeds `batch(round)` into `user`'s POP box on `source`, then runs `popgate
-// once --config config` again and again, each killed with SIGKILL 20..400 ms after its start
-// (`seed` fixes the moments), until the box is empty; stops once `min_kills` kills have struck
-// (at most 30 rounds). Then one pass runs to its end: `last`. With log_level: debug in the
+// once --config config` again and again, each killed with SIGKILL — every other pass 20 ms..
+// max_delay after its start, the others right after its n-th APPEND (n in 1..12; the config must
+// have log_level: debug for that) — `seed` fixes the moments, until the box is empty; stops once `min_kills` kills have struck
+// (at most 30 rounds). Then passes run to their end until one succeeds (at most 10, a second
+// apart: a POP server may still hold the maildrop of a killed session): `last`.
+//
+// A killed pass leaves commands on the wire that the servers still carry out: a target goes on
+// storing the APPENDs whose bytes had left (Cyrus for up to seconds). The next pass starts once
+// both servers have closed every connection of the killed one (source.pop3Port() and
+// `target_port` have no half-closed connection left), as a restarted daemon finds them
+// (RestartSec=10s); POPGATE_KILL_RESTART_AT_ONCE=1 starts it at once instead, which can make a
+// duplicate (a lookup that runs before the server has stored the message it looks for).
+//
+// With log_level: debug in the
 // config, `lookups` counts the recovery searches every pass made (the proof that kills struck
 // while uploads were in flight).
 KillRound killNineRounds(const std::filesystem::path& config, MailServer& source,
-                         const std::string& user, int min_kills,
+                         const std::string& user, std::uint16_t target_port, int min_kills,
                          const std::function<std::vector<std::string>(int round)>& batch,
-                         std::uint32_t seed);
+                         std::uint32_t seed,
+                         std::chrono::milliseconds max_delay = std::chrono::milliseconds(400));
 
 // Messages for kill rounds: bulkMessage()s of 2..9 KB, every 5th without a Message-ID (so its
 // recovery goes by content alone), `count` of them starting at `first`.
@@ -42,13 +57,16 @@ std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count)
 std::vector<std::string> transformed(const std::vector<std::string>& messages,
                                      const std::function<std::string(const std::string&)>& change);
 
-// How many elements of `want` are missing from `have` (as multisets), and how many of `have` are
-// extra: the lost and the duplicated of a delivery.
-struct Tally {
-  std::size_t lost = 0;
-  std::size_t duplicated = 0;
+
+// Boost.Test precondition for the cases of a server that runs in a Debian root: builds the root
+// when it is missing (deploy/sandbox/test-root.sh; minutes, once per machine); where it cannot be
+// had, prints "SKIPPED: <why>" (ctest then reports the test as skipped, not passed) and the
+// cases do not run. A root whose build fails for another reason (a broken recipe) lets them run,
+// and fail where they start their server.
+struct RootAvailable {
+  std::string root;  // deploy/sandbox/roots/<root>.sh
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const;
 };
-Tally compareDelivery(const std::vector<std::string>& want, const std::vector<std::string>& have);
 
 // The bytes of each message of `set`, in order.
 std::vector<std::string> bytesOf(const std::vector<SampleMessage>& set);
@@ -63,6 +81,10 @@ std::size_t headerEnd(std::string_view message);
 
 // `lines` joined with CRLF, each line ended by it.
 std::string crlfLines(const std::vector<std::string>& lines);
+
+// For a failure message: the first message of `want` missing from `have` and the first message of
+// `have` not in `want`, escaped (\r \n \xNN) and cut at 1500 bytes each; "" when they match.
+std::string mismatch(const std::vector<std::string>& want, const std::vector<std::string>& have);
 
 // One line on stdout for the record of an interop cell:
 // "interop figures | <cell> | <messages> messages | <kills> kills | <lost> lost | <dup> duplicated
