@@ -37,7 +37,7 @@ RUN --mount=type=cache,id=popgate-ccache,target=/root/.cache/ccache \
       /src/deploy/build.sh /src/build \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
  && ctest --test-dir /src/build -L unit --output-on-failure \
- && strip --strip-debug -o /popgate /src/build/gateway/popgate \
+ && strip --strip-debug -o /popgate /src/build/popgate \
  && /popgate --version \
  && rm -rf /src/build
 

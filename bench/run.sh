@@ -105,7 +105,7 @@ if ! "$root/deploy/build.sh" "$build_dir" >"$build_dir/bench-build.log" 2>&1; th
   cmake --build "$build_dir" --target popgate -j "$(nproc)" >>"$build_dir/bench-build.log" 2>&1 || {
     tail -n 30 "$build_dir/bench-build.log" >&2; exit 1; }
 fi
-popgate=$build_dir/gateway/popgate
+popgate=$build_dir/popgate
 [ -x "$popgate" ] || { echo "run.sh: no $popgate after the build" >&2; exit 1; }
 say "popgate: $("$popgate" --version 2>&1 | head -n 1), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Reads a popgate YAML file (CONTRACT.md) into a validated GatewayConfig.
+// Reads a popgate YAML file (docs/configuration.md) into a validated GatewayConfig.
 
 #include <filesystem>
 #include <functional>

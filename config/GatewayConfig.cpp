@@ -71,9 +71,5 @@ std::string_view imapAuthName(ImapAuth auth) noexcept {
   return "unknown";
 }
 
-std::string hostPort(const std::string& host, std::uint16_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
 
 }  // namespace popgate::config

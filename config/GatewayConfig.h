@@ -1,5 +1,5 @@
 #pragma once
-// The validated configuration (CONTRACT.md "Configuration"). Plain data: every field is checked and
+// The validated configuration (docs/configuration.md). Plain data: every field is checked and
 // every default applied by ConfigLoader, so the rest of popgate never second-guesses a value.
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "Secret.h"
+#include "connectors/common/HostPort.h"
 #include "connectors/common/TlsMode.h"
 
 namespace popgate::config {
@@ -83,7 +84,5 @@ std::string_view logFormatName(LogFormat format) noexcept;
 std::string_view popAuthName(PopAuth auth) noexcept;
 std::string_view imapAuthName(ImapAuth auth) noexcept;
 
-// "host:port", or "[host]:port" when the host is an IPv6 literal; for messages and listen sockets.
-std::string hostPort(const std::string& host, std::uint16_t port);
 
 }  // namespace popgate::config

@@ -32,11 +32,6 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   return at(a.size(), b.size());
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](char x, char y) { return lowerAscii(x) == lowerAscii(y); });
-}
-
 }  // namespace
 
 std::string quoteForMessage(std::string_view text) {
@@ -90,7 +85,7 @@ std::optional<std::string_view> nearMiss(std::string_view word,
   std::size_t best_distance = kMaxEdits + 1;
   for (const std::string_view candidate : known) {
     const std::size_t distance =
-        equalsIgnoreCase(word, candidate) ? 0 : editDistance(word, candidate);
+        equalsNoCase(word, candidate) ? 0 : editDistance(word, candidate);
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "MessageText.h"
+#include "connectors/common/Ascii.h"
 
 namespace popgate::config {
 
@@ -17,18 +18,6 @@ bool isDigit(char c) {
 }
 bool isLetter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 // Reads the digits at text[pos...] into `value`; false when the number does not fit 64 bits.
@@ -75,7 +64,7 @@ constexpr std::array<SizeUnit, 11> kSizeUnits{{{"", 1},
 
 const SizeUnit* findSizeUnit(std::string_view name) {
   for (const auto& unit : kSizeUnits) {
-    if (equalsIgnoreCase(unit.name, name)) return &unit;
+    if (equalsNoCase(unit.name, name)) return &unit;
   }
   return nullptr;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Durations and sizes as administrators write them in the YAML file (CONTRACT.md: "Durations and
+// Durations and sizes as administrators write them in the YAML file (docs/contract.md: "Durations and
 // sizes have units"). Pure functions: no YAML, no file names; the loader adds "FILE:LINE: KEY: ".
 //
 // Durations: one or more <digits><unit> groups, units h, m, s (lower case), largest first, each at

@@ -5,6 +5,8 @@
 #include <array>
 
 #include "MessageText.h"
+#include "connectors/common/Ascii.h"
+#include "connectors/common/Utf8.h"
 
 namespace popgate::config {
 
@@ -48,16 +50,6 @@ bool isHostName(std::string_view text) {
 bool onlyDigitsAndDots(std::string_view text) {
   for (const char c : text) {
     if (!isDigit(c) && c != '.') return false;
-  }
-  return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    const char y = (b[i] >= 'A' && b[i] <= 'Z') ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
   }
   return true;
 }
@@ -175,6 +167,7 @@ std::string accountNameProblem(std::string_view name) {
 std::string folderProblem(std::string_view folder) {
   if (folder.empty()) return "must not be empty (the default is INBOX)";
   if (hasLineBreakOrNul(folder)) return "must not contain a line break or NUL byte";
+  if (!isValidUtf8(folder)) return "is not valid UTF-8 (save the file as UTF-8)";
   return {};
 }
 
@@ -183,9 +176,9 @@ Parsed<std::string> parseImapFlag(std::string_view text) {
   const std::string shown = quoteForMessage(text);
   if (text.front() == '\\') {
     for (const std::string_view flag : kSystemFlags) {
-      if (equalsIgnoreCase(flag, text)) return {std::string(flag), {}};
+      if (equalsNoCase(flag, text)) return {std::string(flag), {}};
     }
-    if (equalsIgnoreCase(text, "\\Recent")) {
+    if (equalsNoCase(text, "\\Recent")) {
       return problem<std::string>("\\Recent is set by the server and cannot be given to APPEND");
     }
     return problem<std::string>("unknown system flag " + shown + "; expected " +

@@ -57,7 +57,7 @@ if ! bash "$root/deploy/build.sh" "$root/build" > "$build_log" 2>&1; then
   echo "the build failed (full log: $build_log)"
   exit 1
 fi
-popgate="$root/build/gateway/popgate"
+popgate="$root/build/popgate"
 
 say "Starting a sandbox Dovecot in $demo/dovecot"
 "$sandbox" stop "$demo/dovecot" 2>/dev/null || true

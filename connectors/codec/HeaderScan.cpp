@@ -1,5 +1,6 @@
 #include "HeaderScan.h"
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -97,23 +98,6 @@ std::optional<int> smallNumber(const Token& token, std::size_t max_digits) {
   int value = 0;
   for (char c : token.text) value = value * 10 + (c - '0');
   return value;
-}
-
-bool isLeapYear(std::int64_t y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int daysInMonth(std::int64_t year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return kDays[month - 1] + ((month == 2 && isLeapYear(year)) ? 1 : 0);
-}
-
-// Days from 1970-01-01 to year-month-day (Gregorian; year >= 1).
-std::int64_t daysFromCivil(std::int64_t year, int month, int day) {
-  auto leaps_through = [](std::int64_t y) { return y / 4 - y / 100 + y / 400; };
-  std::int64_t days = 365 * (year - 1970) + leaps_through(year - 1) - leaps_through(1969);
-  for (int m = 1; m < month; ++m) days += daysInMonth(year, m);
-  return days + day - 1;
 }
 
 std::optional<int> monthNumber(std::string_view name) {
@@ -251,12 +235,14 @@ std::optional<MessageDate> parseMessageDate(std::string_view value) {
     }
   }
 
-  if (*year < 1970 || *year > 9999 || *day < 1 || *day > daysInMonth(*year, *month) || *hour > 23 ||
-      *minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  const std::int64_t utc = daysFromCivil(*year, *month, *day) * 86400 + std::int64_t{*hour} * 3600 +
-                           std::int64_t{*minute} * 60 + second - std::int64_t{offset} * 60;
+  if (*year < 1970 || *year > 9999 || *hour > 23 || *minute > 59 || second > 60) return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year{static_cast<int>(*year)},
+                                         std::chrono::month{static_cast<unsigned>(*month)},
+                                         std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!date.ok()) return std::nullopt;  // 31 April, 29 February of a common year...
+  const std::int64_t utc = std::chrono::sys_days{date}.time_since_epoch().count() * std::int64_t{86400} +
+                           std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + second -
+                           std::int64_t{offset} * 60;
   if (utc < 0) return std::nullopt;
   return MessageDate{static_cast<std::time_t>(utc), offset};
 }

@@ -7,6 +7,7 @@
 
 #include "ImapGrammar.h"
 #include "connectors/common/Ascii.h"
+#include "connectors/common/Utf8.h"
 
 namespace popgate::codec {
 
@@ -56,35 +57,6 @@ void appendModifiedBase64(const std::string& bytes, std::string& out) {
     out += kModifiedBase64[(group >> 12) & 0x3F];
     out += kModifiedBase64[(group >> 6) & 0x3F];
   }
-}
-
-// Decodes one UTF-8 sequence at `pos` (RFC 3629 §4), advancing `pos`; nullopt when invalid.
-std::optional<char32_t> nextCodePoint(std::string_view s, std::size_t& pos) {
-  const auto lead = static_cast<unsigned char>(s[pos]);
-  std::size_t length = 0;
-  char32_t cp = 0;
-  char32_t minimum = 0;
-  if (lead < 0x80) {
-    ++pos;
-    return char32_t{lead};
-  } else if ((lead & 0xE0) == 0xC0) {
-    length = 2, cp = lead & 0x1Fu, minimum = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, cp = lead & 0x0Fu, minimum = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, cp = lead & 0x07u, minimum = 0x10000;
-  } else {
-    return std::nullopt;  // continuation byte or 0xF8..0xFF as a lead
-  }
-  if (s.size() - pos < length) return std::nullopt;
-  for (std::size_t k = 1; k < length; ++k) {
-    const auto byte = static_cast<unsigned char>(s[pos + k]);
-    if ((byte & 0xC0) != 0x80) return std::nullopt;
-    cp = (cp << 6) | (byte & 0x3Fu);
-  }
-  if (cp < minimum || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-  pos += length;
-  return cp;
 }
 
 void appendUtf16be(char32_t cp, std::string& out) {
@@ -225,7 +197,7 @@ std::optional<std::string> encodeMailboxName(std::string_view utf8) {
   };
   std::size_t pos = 0;
   while (pos < utf8.size()) {
-    const auto cp = nextCodePoint(utf8, pos);
+    const auto cp = decodeUtf8(utf8, pos);
     if (!cp) return std::nullopt;
     if (*cp >= 0x20 && *cp <= 0x7E) {
       flush();

@@ -12,6 +12,7 @@
 #include <array>
 #include <memory>
 
+#include "DigestContext.h"
 #include "connectors/common/Ascii.h"
 
 namespace popgate::codec {
@@ -48,10 +49,6 @@ bool isTimestamp(std::string_view inner) noexcept {
   }
   return true;
 }
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
 
 }  // namespace
 
@@ -119,11 +116,11 @@ std::optional<std::string> apopTimestamp(std::string_view greeting) {
 }
 
 std::string apopDigest(std::string_view timestamp, std::string_view password) {
-  const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  const DigestContext ctx = newDigestContext();
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_len = 0;
   // Two updates instead of one concatenation: no extra heap copy of the password.
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1 ||
+  if (EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), timestamp.data(), timestamp.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), password.data(), password.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), digest.data(), &digest_len) != 1) {

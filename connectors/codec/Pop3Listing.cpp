@@ -9,6 +9,8 @@
 
 #include "Pop3Listing.h"
 
+#include "connectors/common/Ascii.h"
+
 #include <limits>
 
 namespace popgate::codec {
@@ -53,14 +55,6 @@ std::optional<std::uint32_t> parseMessageNumber(std::string_view digits) {
 bool isUidChar(char c) noexcept {
   const auto byte = static_cast<unsigned char>(c);
   return byte >= 0x21 && byte <= 0x7E;
-}
-
-std::string upperAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - ('a' - 'A'));
-  }
-  return out;
 }
 
 }  // namespace

@@ -7,12 +7,12 @@
 
 namespace popgate::codec {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { restart(); }
+Sha256::Sha256() : ctx_(newDigestContext()) { restart(); }
 
 Sha256::~Sha256() = default;
 
 void Sha256::restart() {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+  if (EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
     throw Error(ErrorKind::Internal, "cannot initialise SHA-256");
   }
 }

@@ -3,11 +3,10 @@
 // lower-case hex: the ledger's content key and the check that a message found in the target is
 // byte for byte the one popgate meant to append.
 
-#include <memory>
 #include <string>
 #include <string_view>
 
-struct evp_md_ctx_st;
+#include "DigestContext.h"
 
 namespace popgate::codec {
 
@@ -25,7 +24,7 @@ class Sha256 {
 
  private:
   void restart();
-  std::unique_ptr<evp_md_ctx_st, void (*)(evp_md_ctx_st*)> ctx_;
+  DigestContext ctx_;
 };
 
 }  // namespace popgate::codec

@@ -71,7 +71,7 @@ ImapClient::ImapClient(std::unique_ptr<net::Transport> transport, const net::End
   }
   preauth_ = greeting->status == codec::ImapStatus::PreAuth;
   if (preauth_ && endpoint.tls == TlsMode::StartTls) {
-    // PROTOCOL-NOTES: a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
+    // docs/protocol-notes.md, "STARTTLS rules": a PREAUTH greeting makes STARTTLS impossible; never continue in plaintext.
     throw Error(ErrorKind::Security,
                 connection_.label() + " greeted with PREAUTH, so STARTTLS cannot be used; "
                                       "refusing to continue without TLS (tls: starttls)");
@@ -134,6 +134,17 @@ bool ImapClient::stash(codec::ImapTagged& tagged) {
   return true;
 }
 
+void ImapClient::keepWaiting(std::chrono::steady_clock::time_point started,
+                             std::string_view what) const {
+  // Untagged responses keep each read alive; they must not keep an answer waiting forever.
+  const auto limit = 4 * patience_;
+  if (std::chrono::steady_clock::now() - started <= limit) return;
+  throw Error(ErrorKind::Transient,
+              connection_.label() + " sent only untagged responses for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) +
+                  " s while we waited for " + std::string(what));
+}
+
 codec::ImapTagged ImapClient::readTagged(
     const std::string& tag, std::string_view what,
     const std::function<void(const codec::ImapUntagged&)>& on_untagged) {
@@ -144,13 +155,7 @@ codec::ImapTagged ImapClient::readTagged(
   }
   const auto started = std::chrono::steady_clock::now();
   for (;;) {
-    // Untagged responses keep each read alive; they must not keep the command waiting forever.
-    if (std::chrono::steady_clock::now() - started > 4 * patience_) {
-      throw Error(ErrorKind::Transient,
-                  connection_.label() + " sent only untagged responses for " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(4 * patience_).count()) +
-                      " s while we waited for " + std::string(what));
-    }
+    keepWaiting(started, what);
     codec::ImapResponse response = readResponse(what);
     if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
       if (tagged->tag == tag) {
@@ -193,7 +198,9 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
     connection_.queue((piece.binary ? "~" : "") + prefix.text + "\r\n");
     if (prefix.needs_wait) {
       connection_.flush();
+      const auto started = std::chrono::steady_clock::now();
       for (;;) {
+        keepWaiting(started, "the go-ahead for a literal");
         codec::ImapResponse response = readResponse("the go-ahead for a literal");
         if (std::holds_alternative<codec::ImapContinuation>(response)) break;
         if (auto* tagged = std::get_if<codec::ImapTagged>(&response)) {
@@ -317,7 +324,9 @@ codec::ImapTagged ImapClient::authenticatePlainTwoStep(const std::string& respon
   const std::string tag = nextTag();
   connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
   bool answered = false;
+  const auto started = std::chrono::steady_clock::now();
   for (;;) {
+    keepWaiting(started, "the end of AUTHENTICATE");
     codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
     if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
       connection_.send(response + "\r\n", "********");

@@ -127,6 +127,9 @@ class ImapClient {
   std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
                                               std::string_view trace);
   codec::ImapResponse readResponse(std::string_view what);
+  // Throws Error(Transient) once more than 4 timeouts have passed since `started`: a server that
+  // keeps each read alive with untagged responses (or challenges) must not hold `what` forever.
+  void keepWaiting(std::chrono::steady_clock::time_point started, std::string_view what) const;
   // Keeps the answer to another outstanding command for later; false if nobody asked it.
   bool stash(codec::ImapTagged& tagged);
   // Reads until the tagged reply for `tag`, handing untagged responses to `on_untagged`.

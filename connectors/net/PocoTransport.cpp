@@ -2,14 +2,19 @@
 
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <mutex>
 
+#include <sys/socket.h>
+
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Timespan.h>
 
 #include "TlsContextCache.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/HostPort.h"
 
 namespace popgate::net {
 
@@ -26,10 +31,47 @@ std::string seconds(std::chrono::milliseconds d) {
   return std::to_string((d.count() + 999) / 1000) + "s";
 }
 
+// Whether a failed handshake was cut by the network (a reset, the peer closing, a broken pipe)
+// rather than refused on TLS grounds (a certificate, a protocol version, bytes that are not TLS):
+// the first says nothing about the server's identity and is retried like any dropped connection.
+bool cutByNetwork(const Poco::Exception& e) {
+  if (dynamic_cast<const Poco::Net::ConnectionResetException*>(&e) != nullptr ||
+      dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&e) != nullptr ||
+      dynamic_cast<const Poco::Net::SSLConnectionUnexpectedlyClosedException*>(&e) != nullptr) {
+    return true;
+  }
+  const std::string text = e.displayText();
+  // OpenSSL 3 reports a peer that closed mid-handshake as "unexpected eof while reading".
+  return text.find("unexpected eof") != std::string::npos ||
+         text.find("Connection reset") != std::string::npos ||
+         text.find("Broken pipe") != std::string::npos;
+}
+
+// Every open PocoTransport and its socket, for interruptAllTransports(). A transport leaves the
+// registry (under the mutex) before its socket is closed, so a descriptor is never shut down after
+// it may have been reused.
+struct Registry {
+  std::mutex mutex;
+  std::map<const PocoTransport*, int> sockets;
+  bool interrupted = false;
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
 }  // namespace
 
+void interruptAllTransports() noexcept {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.interrupted = true;
+  for (const auto& [transport, fd] : r.sockets) ::shutdown(fd, SHUT_RDWR);
+}
+
 std::string Endpoint::label() const {
-  return (protocol.empty() ? "" : protocol + " ") + host + ":" + std::to_string(port);
+  return (protocol.empty() ? "" : protocol + " ") + hostPort(host, port);
 }
 
 std::unique_ptr<Transport> openTransport(const Endpoint& endpoint) {
@@ -50,13 +92,24 @@ PocoTransport::PocoTransport(Endpoint endpoint) : endpoint_(std::move(endpoint))
     plain_.setReceiveTimeout(toTimespan(std::min<std::chrono::milliseconds>(
         endpoint_.timeout, kBlockingSlice)));
     plain_.setSendTimeout(toTimespan(endpoint_.timeout));
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    if (r.interrupted) throw Poco::Net::NetException("popgate is stopping");
+    r.sockets.emplace(this, plain_.impl()->sockfd());
   } catch (const Poco::TimeoutException&) {
     throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": no answer within " +
                                           seconds(endpoint_.timeout));
   } catch (const Poco::Exception& e) {
     throw Error(ErrorKind::Transient, "cannot connect to " + endpoint_.label() + ": " + e.displayText());
   }
-  if (endpoint_.tls == TlsMode::Implicit) handshake();
+  if (endpoint_.tls == TlsMode::Implicit) {
+    try {
+      handshake();
+    } catch (...) {
+      close();  // no destructor runs for a constructor that throws: leave the registry here
+      throw;
+    }
+  }
 }
 
 PocoTransport::~PocoTransport() { close(); }
@@ -98,6 +151,10 @@ void PocoTransport::handshake() {
                                           " did not finish within " + seconds(endpoint_.timeout));
   } catch (const Poco::Exception& e) {
     secure_.reset();
+    if (cutByNetwork(e)) {
+      throw Error(ErrorKind::Transient, "TLS handshake with " + endpoint_.label() +
+                                            " was cut off: " + e.displayText());
+    }
     std::string hint;
     if (e.displayText().find("certificate verify failed") != std::string::npos) {
       hint = " (is the certificate valid for " + endpoint_.host +
@@ -170,6 +227,11 @@ void PocoTransport::startTls() {
 }
 
 void PocoTransport::close() noexcept {
+  {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.sockets.erase(this);
+  }
   try {
     if (secure_) {
       secure_->abort();  // no TLS close_notify round trip: the protocol goodbye is the client's job

@@ -1,6 +1,6 @@
 #pragma once
 // Transport over Poco sockets: TCP with connect/read/write deadlines, implicit TLS or an in-place
-// STARTTLS upgrade, and the TLS rules of PROTOCOL-NOTES.md (strict verification through
+// STARTTLS upgrade, and the TLS rules of docs/protocol-notes.md (strict verification through
 // TlsContextCache, handshake finished and certificate present before a single byte is sent).
 
 #include <optional>

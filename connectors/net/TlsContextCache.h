@@ -2,7 +2,7 @@
 // TLS client contexts, one per (server host, ca_file), shared by every connection to that host.
 // Each context is strict: VERIFY_STRICT, the system CA store plus the optional ca_file, TLS 1.2 or
 // newer, and the expected host name set at the OpenSSL level, so a certificate for another name
-// fails inside the handshake itself (PROTOCOL-NOTES: the slow-handshake hostname-check bypass).
+// fails inside the handshake itself (docs/protocol-notes.md: the slow-handshake name-check bypass).
 
 #include <filesystem>
 #include <map>

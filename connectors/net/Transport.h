@@ -51,4 +51,10 @@ class Transport {
 // handshake). Throws Error(Transient) when unreachable, Error(Security) on TLS failure.
 std::unique_ptr<Transport> openTransport(const Endpoint& endpoint);
 
+// Cuts every connection openTransport() has open in this process (shutdown of their sockets), so
+// that reads and writes blocked on a slow server end at once with Error(Transient); connections
+// opened afterwards fail the same way. For a daemon that must stop within its grace period: what
+// was in flight stays in flight in the ledger and is looked up next time. Never throws.
+void interruptAllTransports() noexcept;
+
 }  // namespace popgate::net

@@ -128,7 +128,7 @@ void Pop3Client::readCapabilities() {
 }
 
 void Pop3Client::startTls() {
-  // PROTOCOL-NOTES, STARTTLS rules: mandatory once configured; never fall back to plaintext.
+  // docs/protocol-notes.md, "STARTTLS rules": mandatory once configured; never fall back to plaintext.
   if (caps_known_ && !caps_.stls) {
     throw Error(ErrorKind::Security, connection_.label() +
                                          " does not offer STLS; with tls: starttls popgate will "

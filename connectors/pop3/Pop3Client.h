@@ -1,7 +1,7 @@
 #pragma once
 // A POP3 client (RFC 1939, 2449 CAPA and PIPELINING, 2595 STLS, 5034 SASL) on a net::Connection.
 // Written on our own parsers: a RETR only counts when its CRLF "." CRLF arrived; EOF, a timeout
-// or an over-long line mid-message is an error, never a short message (PROTOCOL-NOTES: do not use
+// or an over-long line mid-message is an error, never a short message (docs/protocol-notes.md: do not use
 // Poco's POP3ClientSession).
 
 #include <cstdint>

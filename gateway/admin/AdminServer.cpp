@@ -21,8 +21,9 @@
 #include "Metrics.h"
 #include "StatusJson.h"
 #include "connectors/common/Error.h"
-#include "gateway/Logging.h"
-#include "gateway/StatusBoard.h"
+#include "gateway/service/Logging.h"
+#include "gateway/service/StatusBoard.h"
+#include "connectors/common/Utf8.h"
 
 namespace popgate::gateway::admin {
 namespace {

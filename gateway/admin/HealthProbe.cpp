@@ -13,6 +13,8 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
 
+#include "connectors/common/HostPort.h"
+
 namespace popgate::gateway::admin {
 namespace {
 
@@ -24,11 +26,6 @@ std::string probeHost(std::string host) {
   if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
   if (host == "::" || host == "::0") return "::1";
   return host;
-}
-
-std::string hostPort(const std::string& host, std::uint16_t port) {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 // Counts down one overall deadline across connect, send and receive.

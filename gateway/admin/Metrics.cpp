@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "StatusJson.h"
+#include "connectors/common/Utf8.h"
 
 namespace popgate::gateway::admin {
 namespace {

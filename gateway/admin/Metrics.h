@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 
 namespace popgate::gateway::admin {
 

@@ -1,4 +1,5 @@
 #include "StatusJson.h"
+#include "connectors/common/Utf8.h"
 
 #include <chrono>
 #include <cstdint>
@@ -15,32 +16,6 @@ namespace {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-
-bool isContinuation(unsigned char byte) noexcept {
-  return byte >= 0x80 && byte <= 0xBF;
-}
-
-// How many bytes a sequence led by `lead` has (0: not a valid lead byte) and the range its second
-// byte must fall in (Unicode Table 3-7, which excludes overlongs, surrogates and > U+10FFFF).
-struct LeadInfo {
-  std::size_t length;
-  unsigned char second_low;
-  unsigned char second_high;
-};
-
-LeadInfo leadInfo(unsigned char lead) noexcept {
-  if (lead <= 0x7F) return {1, 0, 0};
-  if (lead >= 0xC2 && lead <= 0xDF) return {2, 0x80, 0xBF};
-  if (lead == 0xE0) return {3, 0xA0, 0xBF};
-  if (lead == 0xED) return {3, 0x80, 0x9F};
-  if (lead >= 0xE1 && lead <= 0xEF) return {3, 0x80, 0xBF};
-  if (lead == 0xF0) return {4, 0x90, 0xBF};
-  if (lead >= 0xF1 && lead <= 0xF3) return {4, 0x80, 0xBF};
-  if (lead == 0xF4) return {4, 0x80, 0x8F};
-  return {0, 0, 0};
-}
 
 Poco::Dynamic::Var text(std::string_view value) {
   return toValidUtf8(value);
@@ -114,42 +89,6 @@ Object::Ptr renderAccount(const AccountStatus& account) {
 }
 
 }  // namespace
-
-std::string toValidUtf8(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    const auto lead = static_cast<unsigned char>(bytes[i]);
-    const LeadInfo info = leadInfo(lead);
-    if (info.length == 1) {
-      out.push_back(bytes[i]);
-      ++i;
-      continue;
-    }
-    if (info.length == 0) {
-      out.append(kReplacement);
-      ++i;
-      continue;
-    }
-    // Count how many bytes of the sequence are well formed; stop at the first that is not.
-    std::size_t good = 1;
-    while (good < info.length && i + good < bytes.size()) {
-      const auto byte = static_cast<unsigned char>(bytes[i + good]);
-      const bool fits =
-          good == 1 ? (byte >= info.second_low && byte <= info.second_high) : isContinuation(byte);
-      if (!fits) break;
-      ++good;
-    }
-    if (good == info.length) {
-      out.append(bytes.substr(i, good));
-    } else {
-      out.append(kReplacement);  // the maximal subpart, whatever its length, becomes one U+FFFD
-    }
-    i += good;
-  }
-  return out;
-}
 
 std::string formatRfc3339Utc(SystemTime time) {
   using namespace std::chrono;

@@ -5,13 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 
 namespace popgate::gateway::admin {
-
-// `bytes` with every ill-formed UTF-8 sequence replaced by U+FFFD (one per maximal subpart, as
-// Unicode 15 section 3.9 recommends); well-formed input comes back unchanged.
-std::string toValidUtf8(std::string_view bytes);
 
 // `time` as an RFC 3339 UTC timestamp with whole seconds, e.g. "2024-05-01T12:34:56Z" (truncated).
 std::string formatRfc3339Utc(SystemTime time);

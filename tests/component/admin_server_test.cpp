@@ -23,7 +23,7 @@
 #include <Poco/Timespan.h>
 
 #include "connectors/common/Error.h"
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 #include "gateway/admin/AdminServer.h"
 #include "gateway/admin/HealthProbe.h"
 

@@ -1,5 +1,5 @@
 // The whole pass (PollJob over the real Pop3Source and/or the real ImapSink) against scripted
-// hostile servers: every case of PROTOCOL-NOTES.md "Hostile inputs a client must survive" and of
+// hostile servers: every case of docs/protocol-notes.md "Hostile inputs popgate survives" and of
 // its STARTTLS rules. The side not under attack is an in-memory fake (FakeMail.h). Every case
 // makes the same promises, checked by checkPass():
 //  - run() returns within kPassLimit (a pass that hangs fails the case, it does not hang the run);
@@ -34,13 +34,14 @@
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Error.h"
 #include "connectors/common/Printable.h"
-#include "gateway/ImapPool.h"
-#include "gateway/ImapSink.h"
-#include "gateway/Ledger.h"
-#include "gateway/Logging.h"
-#include "gateway/PollJob.h"
-#include "gateway/Pop3Source.h"
-#include "gateway/StatusBoard.h"
+#include "gateway/delivery/ImapPool.h"
+#include "gateway/delivery/ImapSink.h"
+#include "gateway/delivery/Ledger.h"
+#include "gateway/service/Logging.h"
+#include "gateway/service/PassRunner.h"
+#include "gateway/delivery/PollJob.h"
+#include "gateway/delivery/Pop3Source.h"
+#include "gateway/service/StatusBoard.h"
 #include "gateway/admin/StatusJson.h"
 #include "tests/support/FakeMail.h"
 #include "tests/support/ScriptedServer.h"
@@ -257,7 +258,7 @@ std::shared_ptr<Rig> popRig(const ScriptedServer& pop, TlsMode tls = TlsMode::No
 // Target scripted (against `imap`): the real ImapSink through an ImapPool.
 void useImap(Rig& rig, const ScriptedServer& imap, TlsMode tls = TlsMode::None) {
   rig.target = imapTarget(imap.port(), tls);
-  rig.pool = std::make_shared<gateway::ImapPool>(*rig.target);
+  rig.pool = gateway::makeImapPool(*rig.target);
 }
 
 // POP3 side = FakeMaildrop holding `messages` (UIDL, bytes), target scripted.
@@ -1739,13 +1740,42 @@ BOOST_AUTO_TEST_CASE(testPop3sCertificateForAnotherHostIsRefused) {
 }
 
 BOOST_AUTO_TEST_CASE(testPop3sSlowHandshakeDoesNotBypassTheHostNameCheck) {
-  // PROTOCOL-NOTES: a handshake slower than Poco's receive slice once skipped the name check.
+  // docs/protocol-notes.md: a handshake slower than Poco's receive slice once skipped the name check.
   ScriptedServer pop({Script{}.stallHandshake(1500ms).tls(TestCerts::otherHost())});
   auto rig = popRig(pop, TlsMode::Implicit);
   rig->account.server.timeout = 4s;
   checkPass(*rig, runPass(rig), {.kind = ErrorKind::Security, .message = "TLS handshake"},
             {.pop = {&pop}});
   BOOST_TEST(pop.transcript(0).empty());
+}
+
+// A handshake cut by the network (a reset, or the server closing after the ClientHello) says
+// nothing about the server's identity: a transient failure with normal backoff, not a TLS
+// (security) failure that backs off like a wrong password.
+BOOST_AUTO_TEST_CASE(testPop3sHandshakeCutByResetIsTransient) {
+  ScriptedServer pop({Script{}.stallHandshake(100ms).reset()});
+  auto rig = popRig(pop, TlsMode::Implicit);
+  checkPass(*rig, runPass(rig), {.kind = ErrorKind::Transient, .message = "TLS handshake"},
+            {.pop = {&pop}});
+}
+
+BOOST_AUTO_TEST_CASE(testPop3sHandshakeCutByCloseIsTransient) {
+  ScriptedServer pop({Script{}.stallHandshake(100ms).close()});
+  auto rig = popRig(pop, TlsMode::Implicit);
+  checkPass(*rig, runPass(rig), {.kind = ErrorKind::Transient, .message = "TLS handshake"},
+            {.pop = {&pop}});
+}
+
+BOOST_AUTO_TEST_CASE(testImapStartTlsHandshakeCutByResetIsTransient) {
+  ScriptedServer imap({test::imapGreeting("IMAP4rev1 STARTTLS")
+                           .expectCommand("STARTTLS")
+                           .sendTagged("OK Begin TLS negotiation now\r\n")
+                           .stallHandshake(100ms)
+                           .reset()});
+  auto rig = imapRig(imap, {{"m1", mail(1)}}, TlsMode::StartTls);
+  checkPass(*rig, runPass(rig),
+            {.kind = ErrorKind::Transient, .message = "TLS handshake", .kept = {"m1"}},
+            {.imap = {&imap}});
 }
 
 BOOST_AUTO_TEST_CASE(testStlsCertificateForAnotherHostIsRefusedBeforeCredentials) {
@@ -1785,7 +1815,7 @@ BOOST_AUTO_TEST_CASE(testImapsSlowHandshakeDoesNotBypassTheHostNameCheck) {
   ScriptedServer imap({Script{}.stallHandshake(1500ms).tls(TestCerts::otherHost())});
   auto rig = imapRig(imap, {{"m1", mail(1)}}, TlsMode::Implicit);
   rig->target->server.timeout = 4s;
-  rig->pool = std::make_shared<gateway::ImapPool>(*rig->target);
+  rig->pool = gateway::makeImapPool(*rig->target);
   checkPass(*rig, runPass(rig),
             {.kind = ErrorKind::Security, .message = "TLS handshake", .kept = {"m1"}},
             {.imap = {&imap}});
@@ -1813,7 +1843,7 @@ BOOST_AUTO_TEST_CASE(testSelfSignedCertificateWithoutCaFileIsRefused) {
   ScriptedServer imap({Script{}.tls(TestCerts::selfSigned())});
   auto target = imapRig(imap, {{"m1", mail(1)}}, TlsMode::Implicit);
   target->target->server.ca_file.reset();
-  target->pool = std::make_shared<gateway::ImapPool>(*target->target);
+  target->pool = gateway::makeImapPool(*target->target);
   checkPass(*target, runPass(target),
             {.kind = ErrorKind::Security, .message = "TLS handshake", .kept = {"m1"}},
             {.imap = {&imap}});

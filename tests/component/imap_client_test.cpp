@@ -1,6 +1,6 @@
 // ImapClient against scripted IMAP servers on loopback: literal forms, TRYCREATE, refusals before
 // and after the literal, untagged noise, recovery search, and the STARTTLS/PREAUTH/certificate
-// rules of PROTOCOL-NOTES.md.
+// rules of docs/protocol-notes.md.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -22,13 +22,14 @@ using popgate::test::TestCerts;
 
 namespace {
 
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None) {
+net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
+                       std::chrono::milliseconds timeout = 5s) {
   net::Endpoint e;
   e.host = "localhost";
   e.port = srv.port();
   e.tls = tls;
   e.ca_file = TestCerts::caFile();
-  e.timeout = 5s;
+  e.timeout = timeout;
   return e;
 }
 
@@ -1071,4 +1072,39 @@ BOOST_AUTO_TEST_CASE(testLookupWithoutHeadersTriesTheSizeThenTheNewestCandidates
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A server that keeps every read alive with untagged chatter and never says "+" (or never ends
+// AUTHENTICATE) cannot hold the session forever: each wait has an overall deadline of four
+// timeouts, like the wait for a tagged answer.
+BOOST_AUTO_TEST_CASE(testWaitForTheGoAheadHasAnOverallDeadline) {
+  std::string chatter;
+  for (int i = 0; i < 40; ++i) chatter += "* OK still thinking\r\n";
+  ScriptedServer srv({loggedIn("IMAP4rev1")
+                          .expectCommand("APPEND")
+                          .sendSlowly(chatter, 21, 200ms)
+                          .close()});
+  auto client = connect(endpoint(srv, TlsMode::None, 1s));
+  client->login(creds());
+  const Bytes message(std::string(8000, 'x') + "\r\n");
+  const Error e = expectError([&] { client->append("INBOX", {imap::AppendItem{&message, {}, {}}}); });
+  BOOST_TEST((e.kind() == ErrorKind::Transient));
+  BOOST_TEST(std::string(e.what()).find("only untagged responses") != std::string::npos, e.what());
+  BOOST_TEST(std::string(e.what()).find("go-ahead for a literal") != std::string::npos, e.what());
+}
+
+BOOST_AUTO_TEST_CASE(testAuthenticateExchangeHasAnOverallDeadline) {
+  std::string chatter;
+  for (int i = 0; i < 40; ++i) chatter += "* OK checking\r\n";
+  ScriptedServer srv({imapGreeting("IMAP4rev1 AUTH=PLAIN")
+                          .expectCommand("AUTHENTICATE")
+                          .send("+ \r\n")
+                          .expectLine("the response", [](std::string_view) { return true; })
+                          .sendSlowly(chatter, 15, 200ms)
+                          .close()});
+  auto client = connect(endpoint(srv, TlsMode::None, 1s));
+  const Error e = expectError([&] { client->login(creds(imap::AuthMethod::Plain)); });
+  BOOST_TEST((e.kind() == ErrorKind::Transient));
+  BOOST_TEST(std::string(e.what()).find("only untagged responses") != std::string::npos, e.what());
+  BOOST_TEST(std::string(e.what()).find("AUTHENTICATE") != std::string::npos, e.what());
 }

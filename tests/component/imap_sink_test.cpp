@@ -5,8 +5,8 @@
 
 #include <chrono>
 
-#include "gateway/ImapPool.h"
-#include "gateway/ImapSink.h"
+#include "gateway/delivery/ImapPool.h"
+#include "gateway/delivery/ImapSink.h"
 #include "tests/support/ScriptedServer.h"
 
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
 // Pop3Client against scripted POP3 servers on loopback: the happy path byte for byte, refusals,
 // broken connections, servers without CAPA or with CAPA words of their own, and every STLS /
-// certificate rule (docs/design.md).
+// certificate rule of docs/protocol-notes.md.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -420,7 +420,7 @@ BOOST_AUTO_TEST_CASE(testCertificateForAnotherHostIsRefusedBeforeCredentials) {
 }
 
 BOOST_AUTO_TEST_CASE(testSlowHandshakeDoesNotBypassTheHostNameCheck) {
-  // PROTOCOL-NOTES: a stalled handshake made Poco skip its name check. The name is pinned in
+  // docs/protocol-notes.md: a stalled handshake made Poco skip its name check. The name is pinned in
   // OpenSSL and the handshake is finished before anything is sent.
   ScriptedServer srv({Script{}
                           .stallHandshake(1500ms)
@@ -500,4 +500,51 @@ BOOST_AUTO_TEST_CASE(testPipelinedRetrAndDeleTravelInWindows) {
   BOOST_TEST(client.quit());
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A maildrop that lists more than max_listed messages fails list() with a clear error as soon as
+// the limit is passed, before the rest of the listing costs memory or time.
+BOOST_AUTO_TEST_CASE(testListingLongerThanTheLimitFailsClearly) {
+  std::string uidl = "+OK\r\n";
+  for (int i = 1; i <= 150; ++i) uidl += std::to_string(i) + " u" + std::to_string(i) + "\r\n";
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("UIDL").send(uidl + ".\r\n")
+                          .expectEof()});
+  pop3::Pop3Options options;
+  options.max_listed = 100;
+  const net::Endpoint e = endpoint(srv);
+  auto client = std::make_unique<pop3::Pop3Client>(net::openTransport(e), e, net::TraceSink{}, options);
+  client->login(creds());
+  const Error error = expectError([&] { client->list(); });
+  BOOST_TEST((error.kind() == ErrorKind::Protocol));
+  BOOST_TEST(std::string(error.what()).find("lists more than 100 messages") != std::string::npos,
+             error.what());
+  BOOST_TEST(std::string(error.what()).find("listing_limit") != std::string::npos, error.what());
+}
+
+// Thousands of unusable UIDL lines cost 20 warnings and a count; lines of any length cost a
+// bounded line buffer. The good lines still make the listing, with their LIST sizes.
+BOOST_AUTO_TEST_CASE(testUnusableListingLinesAreCountedNotKept) {
+  std::string uidl = "+OK\r\n1 good-one\r\n";
+  for (int i = 0; i < 500; ++i) uidl += "x" + std::to_string(i) + " bad\r\n";
+  uidl += "2 " + std::string(100000, 'a') + "\r\n3 good-three\r\n.\r\n";
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL"}))
+                          .expect("USER").send("+OK\r\n").expect("PASS").send("+OK\r\n")
+                          .expect("UIDL").send(uidl)
+                          .expect("LIST").send("+OK\r\n1 100\r\n2 200\r\n3 300\r\n.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const pop3::Listing listing = client->list();
+  BOOST_REQUIRE(listing.messages.size() == 2u);
+  BOOST_TEST(listing.messages[0].uidl == "good-one");
+  BOOST_TEST(listing.messages[0].size == 100u);
+  BOOST_TEST(listing.messages[1].uidl == "good-three");
+  BOOST_TEST(listing.messages[1].size == 300u);
+  BOOST_TEST(listing.problems.size() == Problems::kKept);
+  BOOST_TEST(listing.problems.omitted() == 481u);  // 500 bad lines and the endless one, less 20
+  for (const std::string& p : listing.problems) BOOST_TEST(p.size() < 200u);
 }

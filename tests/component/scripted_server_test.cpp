@@ -494,7 +494,7 @@ BOOST_AUTO_TEST_CASE(stall_handshake_delays_tls) {
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
-// PROTOCOL-NOTES, Poco pitfall 2: with a receive timeout shorter than the stall, Poco's
+// docs/protocol-notes.md, "Poco 1.11 pitfalls" 2: with a receive timeout shorter than the stall, Poco's
 // SecureStreamSocket returns from the handshake unfinished and its name check passes for want
 // of a certificate, here one for other.example. The fake server must be able to show this.
 BOOST_AUTO_TEST_CASE(stall_handshake_reproduces_the_hostname_check_bypass) {

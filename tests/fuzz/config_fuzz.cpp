@@ -1,4 +1,4 @@
-// Fuzz target: config::loadConfigText (CONTRACT.md "Configuration") on arbitrary YAML text.
+// Fuzz target: config::loadConfigText (docs/configuration.md) on arbitrary YAML text.
 // The input is the whole file. Relative paths resolve against an empty temporary directory made
 // once per process; every password_env variable has one fixed value.
 // Checks, beyond "no crash, no sanitizer report, no hang":

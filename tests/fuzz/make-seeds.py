@@ -3,7 +3,7 @@
 
 Seeds are realistic server transcripts (Dovecot greetings, CAPA, UIDL/LIST listings, RETR bodies
 with dot-stuffing, IMAP greetings, FETCH with literals, APPENDUID) and the hostile inputs of
-shared/design/PROTOCOL-NOTES.md, laid out as each target reads its input (the header comment of
+docs/protocol-notes.md ("Hostile inputs popgate survives"), laid out as each target reads its input (the header comment of
 each <target>.cpp). Re-running rewrites the seed-* files only; files that libFuzzer added by
 merging (named by their SHA-1) are left alone.
   usage: tests/fuzz/make-seeds.py [CORPUS_DIR]   (default: corpus/ beside this script)

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/MailSink.h"
-#include "gateway/MailSource.h"
+#include "gateway/delivery/MailSink.h"
+#include "gateway/delivery/MailSource.h"
 
 namespace popgate::test {
 

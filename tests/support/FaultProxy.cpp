@@ -74,6 +74,11 @@ FaultProxy::~FaultProxy() {
   for (auto& t : relays) t.join();
 }
 
+bool FaultProxy::waitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return relaying_ == 0; });
+}
+
 void FaultProxy::acceptLoop() {
   while (!stopping_) {
     pollfd p{listener_, POLLIN, 0};
@@ -82,7 +87,13 @@ void FaultProxy::acceptLoop() {
     if (client < 0) continue;
     const int index = accepted_++;
     std::lock_guard lock(mutex_);
-    relays_.emplace_back([this, client, index] { relay(client, index); });
+    ++relaying_;
+    relays_.emplace_back([this, client, index] {
+      relay(client, index);
+      std::lock_guard done(mutex_);
+      --relaying_;
+      idle_.notify_all();
+    });
   }
 }
 

@@ -6,6 +6,7 @@
 // record is a fault like any other).
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -38,6 +39,10 @@ class FaultProxy {
   int connections() const noexcept { return accepted_.load(); }
   // Whether the fault has struck.
   bool fired() const noexcept { return fired_.load(); }
+  // Waits up to `timeout` until no connection is being relayed any more (both sides closed and
+  // everything held back delivered): after a client died, what it had sent may still be on its way
+  // to the server, as on a slow network. True when idle.
+  bool waitIdle(std::chrono::milliseconds timeout);
 
  private:
   void acceptLoop();
@@ -50,6 +55,8 @@ class FaultProxy {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> accepted_{0};
+  int relaying_ = 0;  // guarded by mutex_
+  std::condition_variable idle_;
   std::atomic<bool> fired_{false};
   std::thread acceptor_;
   std::mutex mutex_;

@@ -43,7 +43,7 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
     const std::uint16_t port =
         a.port != 0 ? a.port : (a.tls == "implicit" ? sandbox.pop3sPort() : sandbox.pop3Port());
     y += "  - name: " + a.name + "\n";
-    y += "    host: localhost\n";
+    y += "    host: " + a.host + "\n";
     y += "    port: " + std::to_string(port) + "\n";
     y += "    tls: " + a.tls + "\n";
     y += "    ca_file: " + ca + "\n";

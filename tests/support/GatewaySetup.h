@@ -25,6 +25,7 @@ struct AccountSetup {
   std::string password{};        // empty: the sandbox password
   std::string extra{};           // more YAML lines for the account, each "    key: value\n"
   std::uint16_t port = 0;        // 0: the sandbox's port for `tls` (a FaultProxy's otherwise)
+  std::string host = "localhost";
 };
 
 // Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain

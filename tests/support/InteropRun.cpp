@@ -37,7 +37,7 @@ namespace {
 int appendsTraced(const std::string& trace) {
   int n = 0;
   for (std::size_t at = trace.find(" C: A"); at != std::string::npos; at = trace.find(" C: A", at + 1)) {
-    if (trace.compare(at + 10, 8, " APPEND ") == 0) ++n;
+    if (trace.compare(at + 9, 8, " APPEND ") == 0) ++n;  // " C: A0007 APPEND "
   }
   return n;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,12 +187,14 @@ Process::~Process() {
 bool Process::poll() {
   if (status_) return true;
   int raw = 0;
+  struct rusage usage {};
   pid_t r;
   do {
-    r = waitpid(pid_, &raw, WNOHANG);
+    r = wait4(pid_, &raw, WNOHANG, &usage);
   } while (r < 0 && errno == EINTR);
   if (r == pid_) {
     status_ = decode(raw);
+    status_->max_rss_kb = usage.ru_maxrss;
     return true;
   }
   if (r < 0) {

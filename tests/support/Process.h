@@ -21,6 +21,7 @@ struct ExitStatus {
   bool exited = false;  // true: the child exited with `code`; false: `signal` killed it
   int code = 0;
   int signal = 0;
+  long max_rss_kb = 0;  // the child's peak resident set size (getrusage's ru_maxrss), in KiB
 
   // True for exit code 0.
   bool success() const { return exited && code == 0; }

@@ -17,10 +17,11 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include "gateway/StatusBoard.h"
+#include "gateway/service/StatusBoard.h"
 #include "tests/support/PromText.h"
 #include "gateway/admin/Metrics.h"
 #include "gateway/admin/StatusJson.h"
+#include "connectors/common/Utf8.h"
 
 using namespace popgate::gateway;
 using namespace popgate::gateway::admin;
@@ -150,7 +151,7 @@ BOOST_AUTO_TEST_SUITE(status_json)
 
 BOOST_AUTO_TEST_CASE(testStatusJsonRoundTrip) {
   const std::string json = renderStatusJson(sampleSnapshot());
-  BOOST_TEST(toValidUtf8(json) == json);  // well-formed UTF-8 despite the 0xFF in the error text
+  BOOST_TEST(popgate::toValidUtf8(json) == json);  // well-formed UTF-8 despite the 0xFF in the error text
   const Object::Ptr root = parseJson(json);
   BOOST_TEST(root->getValue<std::string>("version") == "1.2.3");
   BOOST_TEST(root->getValue<std::string>("started") == "2024-05-01T08:00:00Z");
@@ -260,30 +261,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonControlCharactersEscaped) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(utf8_and_time)
-
-BOOST_AUTO_TEST_CASE(testValidUtf8Unchanged) {
-  const std::string text = "ascii é € \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF end";
-  BOOST_TEST(toValidUtf8(text) == text);
-  BOOST_TEST(toValidUtf8("") == "");
-}
-
-BOOST_AUTO_TEST_CASE(testIllFormedUtf8Replaced) {
-  // One U+FFFD per maximal subpart (Unicode 15, 3.9, Table 3-8 practice).
-  const std::vector<std::pair<std::string, std::string>> cases{
-      {"a\xFFz", "a" + fffd() + "z"},
-      {"\xC0\xAF", fffd() + fffd()},                            // overlong '/'
-      {"\xE0\x80\x80", fffd() + fffd() + fffd()},               // overlong NUL
-      {"\xED\xA0\x80", fffd() + fffd() + fffd()},               // a surrogate
-      {"\xF4\x90\x80\x80", fffd() + fffd() + fffd() + fffd()},  // above U+10FFFF
-      {"\xE2\x82", fffd()},                                     // cut at the end
-      {std::string("\xE2\x82") + "A", fffd() + "A"},            // cut before ASCII
-      {"\xF0\x9F\x98x", fffd() + "x"},                          // three of four bytes
-      {"\x80\xBF", fffd() + fffd()},                            // lone continuations
-      {"\xF5\x80", fffd() + fffd()},                            // never a lead byte
-  };
-  for (const auto& [in, out] : cases) BOOST_TEST(toValidUtf8(in) == out);
-}
+BOOST_AUTO_TEST_SUITE(clock_times)
 
 BOOST_AUTO_TEST_CASE(testRfc3339Utc) {
   BOOST_TEST(formatRfc3339Utc(SystemTime{}) == "1970-01-01T00:00:00Z");
@@ -425,7 +403,7 @@ BOOST_AUTO_TEST_CASE(testMetricsLabelEscaping) {
   BOOST_TEST(value(f, "popgate_build_info", "popgate_build_info",
                    {{"version", "1.0 \"beta\"\\x\nnext"}}) == 1);
   BOOST_TEST(accountValue(f, "popgate_polls_total", "we\"ird\\na\nme" + fffd()) == 2);
-  BOOST_TEST(toValidUtf8(text) == text);
+  BOOST_TEST(popgate::toValidUtf8(text) == text);
 }
 
 BOOST_AUTO_TEST_CASE(testMetricsWithoutAccounts) {

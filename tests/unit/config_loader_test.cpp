@@ -1,4 +1,4 @@
-// The configuration loader: every key of CONTRACT.md, its defaults, and the exact error messages
+// The configuration loader: every key of docs/configuration.md, its defaults, and the exact error messages
 // ("FILE:LINE: KEY.PATH: what is wrong") an administrator sees for each mistake.
 
 #include <boost/test/unit_test.hpp>

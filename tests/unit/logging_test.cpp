@@ -8,7 +8,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "connectors/common/Printable.h"
-#include "gateway/Logging.h"
+#include "gateway/service/Logging.h"
 
 using namespace popgate;
 using namespace popgate::gateway;

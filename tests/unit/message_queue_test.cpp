@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "gateway/MessageQueue.h"
+#include "gateway/delivery/MessageQueue.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;

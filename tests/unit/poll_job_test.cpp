@@ -9,7 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "gateway/PollJob.h"
+#include "gateway/delivery/PollJob.h"
 #include "tests/support/FakeMail.h"
 #include "tests/support/TempDir.h"
 
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(testOverQuotaStopsThePassAndKeepsTheRest) {
   BOOST_TEST(r.error->kind() == ErrorKind::OverQuota);
   BOOST_TEST(std::string(r.error->what()).find("OVERQUOTA") != std::string::npos);
   BOOST_TEST(f.drop.messages.size() == 3u);
-  BOOST_TEST(f.ledger->counts("work").empty());  // nothing left in flight: it was refused
+  BOOST_TEST(f.ledger->load("work").empty());  // nothing left in flight: it was refused
 }
 
 BOOST_AUTO_TEST_CASE(testServerHidingItsMessagesOnceGetsNoDuplicates) {

@@ -2,7 +2,7 @@
 // state shown after a pass.
 #include <boost/test/unit_test.hpp>
 
-#include "gateway/SchedulePolicy.h"
+#include "gateway/service/SchedulePolicy.h"
 
 using namespace popgate;
 using namespace popgate::gateway;

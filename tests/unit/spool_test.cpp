@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "gateway/Spool.h"
+#include "gateway/delivery/Spool.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;

@@ -6,7 +6,7 @@
 #include <functional>
 #include <mutex>
 
-#include "gateway/UploadWorker.h"
+#include "gateway/delivery/UploadWorker.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;

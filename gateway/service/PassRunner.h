@@ -6,12 +6,16 @@
 #include <memory>
 #include <vector>
 
-#include "ImapPool.h"
-#include "Ledger.h"
-#include "PollJob.h"
+#include "gateway/delivery/ImapPool.h"
+#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/PollJob.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
+
+// The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3") at
+// debug level, with the client's notices logged as warnings.
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
 // level). Upload threads default to target.connections.

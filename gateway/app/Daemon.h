@@ -10,7 +10,7 @@
 namespace popgate::gateway {
 
 // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread, so every thread started afterwards
-// inherits the mask and only runDaemon's sigwait sees them (PROTOCOL-NOTES, Poco pitfall 6).
+// inherits the mask and only runDaemon's sigwait sees them (docs/protocol-notes.md, "Poco 1.11 pitfalls" 5).
 // Call before any thread exists.
 void blockDaemonSignals();
 

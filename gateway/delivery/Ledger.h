@@ -69,8 +69,6 @@ class Ledger {
   // missing. `now` is unix time. Returns how many rows were forgotten.
   std::size_t prune(const std::string& account, const std::set<std::string>& present,
                     std::int64_t now, std::int64_t grace);
-  // Rows per state for `account`, for /status and metrics.
-  std::map<LedgerState, std::uint64_t> counts(const std::string& account);
   // Every Rejected row of `account` (the quarantine), oldest first.
   std::vector<LedgerEntry> quarantine(const std::string& account);
 

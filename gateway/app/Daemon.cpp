@@ -9,13 +9,14 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "Ledger.h"
-#include "Logging.h"
-#include "PassRunner.h"
-#include "Scheduler.h"
-#include "StateLock.h"
-#include "admin/AdminServer.h"
+#include "gateway/delivery/Ledger.h"
+#include "gateway/service/Logging.h"
+#include "gateway/service/PassRunner.h"
+#include "gateway/service/Scheduler.h"
+#include "gateway/service/StateLock.h"
+#include "gateway/admin/AdminServer.h"
 #include "config/ConfigLoader.h"
+#include "connectors/net/Transport.h"
 
 #ifndef POPGATE_VERSION
 #define POPGATE_VERSION "dev"
@@ -87,13 +88,13 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   // Upload sessions are shared by every pass; a reload that changes the target replaces them.
   std::mutex pool_mutex;
-  auto pool = std::make_shared<ImapPool>(cfg->target);
+  auto pool = makeImapPool(cfg->target);
   config::ImapTarget pool_target = cfg->target;
   auto poolFor = [&](const config::GatewayConfig& c) {
     std::lock_guard guard(pool_mutex);
     if (!sameTarget(pool_target, c.target)) {
       pool->closeAll();
-      pool = std::make_shared<ImapPool>(c.target);
+      pool = makeImapPool(c.target);
       pool_target = c.target;
     }
     return pool;
@@ -123,10 +124,9 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   scheduler.start();
   for (const std::string& warning : config::warnings(*cfg)) logWarning(warning);
   logInfo(std::string("popgate ") + POPGATE_VERSION + " running: " +
-          std::to_string(cfg->accounts.size()) + " account(s), target " + cfg->target.server.host +
-          ":" + std::to_string(cfg->target.server.port) +
-          (cfg->admin ? ", admin on http://" + cfg->admin->host + ":" +
-                            std::to_string(server->port())
+          std::to_string(cfg->accounts.size()) + " account(s), target " +
+          hostPort(cfg->target.server.host, cfg->target.server.port) +
+          (cfg->admin ? ", admin on http://" + hostPort(cfg->admin->host, server->port())
                       : std::string(", no admin endpoint")));
 
   const sigset_t set = daemonSignals();
@@ -153,7 +153,14 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     break;
   }
 
-  const bool clean = scheduler.stop(std::chrono::seconds(8));
+  // Passes end at their next safe point; one held up by a slow server gets its connections cut
+  // (what was in flight stays in flight in the ledger, and is looked up next time).
+  bool clean = scheduler.stop(std::chrono::seconds(4));
+  if (!clean) {
+    logWarning("a pass is held up by a slow server: cutting its connections");
+    net::interruptAllTransports();
+    clean = scheduler.stop(std::chrono::seconds(4));
+  }
   if (server) server->stop();
   if (clean) pool->closeAll();
   if (!clean) {

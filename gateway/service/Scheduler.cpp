@@ -45,7 +45,7 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
       next.emplace(account.name, std::move(slot));
       AccountStatus status;
       status.name = account.name;
-      status.host = account.server.host + ":" + std::to_string(account.server.port);
+      status.host = hostPort(account.server.host, account.server.port);
       status.folder = account.folder;
       listed.push_back(std::move(status));
     }

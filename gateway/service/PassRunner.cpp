@@ -4,11 +4,20 @@
 #include <atomic>
 #include <thread>
 
-#include "ImapSink.h"
+#include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
-#include "Pop3Source.h"
+#include "gateway/delivery/Pop3Source.h"
 
 namespace popgate::gateway {
+
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target) {
+  // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
+  auto opened = std::make_shared<std::atomic<unsigned>>(0);
+  return std::make_shared<ImapPool>(target, [target, opened] {
+    return openImapSession(target, traceTo("imap#" + std::to_string(++*opened)),
+                           [](std::string_view text) { logWarning(text); });
+  });
+}
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      const config::PopAccount& account, Ledger& ledger,
@@ -30,7 +39,7 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel) {
-  auto pool = std::make_shared<ImapPool>(cfg.target);
+  auto pool = makeImapPool(cfg.target);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

@@ -2,7 +2,7 @@
 // One pass over one account: list → skip known → retrieve into spools → record in-flight → APPEND
 // → record uploaded → DELE (keep: false or delete_after_days) → QUIT → record deleted.
 // The order of those steps, each durable before the next begins, is the delivery promise
-// (CONTRACT.md): a crash anywhere loses nothing and, thanks to the recovery lookup of in-flight
+// (docs/contract.md): a crash anywhere loses nothing and, thanks to the recovery lookup of in-flight
 // messages, duplicates nothing.
 //
 // Retrieval and upload overlap: this thread fetches windows of messages (pipelined RETR) into a

@@ -1,13 +1,11 @@
 #include "ImapPool.h"
 
-#include <atomic>
 #include <memory>
 #include <string>
 
 #include <exception>
 
-#include "Logging.h"
-#include "Pop3Source.h"
+#include "Endpoints.h"
 
 namespace popgate::gateway {
 
@@ -25,9 +23,9 @@ imap::AuthMethod methodOf(config::ImapAuth auth) {
 }  // namespace
 
 std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
-                                                  net::TraceSink trace) {
-  net::Endpoint endpoint = endpointOf(target.server);
-  endpoint.protocol = "IMAP";
+                                                  net::TraceSink trace,
+                                                  std::function<void(std::string_view)> notice) {
+  const net::Endpoint endpoint = endpointOf(target.server, "IMAP");
   auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint), endpoint,
                                                    std::move(trace));
   imap::Credentials credentials;
@@ -35,28 +33,14 @@ std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& targ
   credentials.password = std::string(target.server.password.reveal());
   credentials.method = methodOf(target.auth);
   client->login(credentials);
-  client->setNotice([](std::string_view text) { logWarning(text); });
+  if (notice) client->setNotice(std::move(notice));
   return client;
 }
 
 ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
-    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {
-  if (!opener_) {
-    const config::ImapTarget copy = target;
-    // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
-    auto opened = std::make_shared<std::atomic<unsigned>>(0);
-    opener_ = [copy, opened] {
-      return openImapSession(copy, traceTo("imap#" + std::to_string(++*opened)));
-    };
-  }
-}
+    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {}
 
 ImapPool::~ImapPool() { closeAll(); }
-
-void ImapPool::setMaxIdle(std::chrono::seconds max_idle) {
-  std::lock_guard lock(mutex_);
-  max_idle_ = max_idle;
-}
 
 ImapPool::Lease::Lease(ImapPool& pool, std::unique_ptr<imap::ImapClient> client)
     : pool_(&pool), client_(std::move(client)), exceptions_(std::uncaught_exceptions()) {}
@@ -80,7 +64,7 @@ ImapPool::Lease ImapPool::acquire() {
     if (!idle_.empty()) {
       Idle idle = std::move(idle_.back());
       idle_.pop_back();
-      if (std::chrono::steady_clock::now() - idle.since <= max_idle_) {
+      if (std::chrono::steady_clock::now() - idle.since <= kMaxIdle) {
         return Lease(*this, std::move(idle.client));
       }
       stale = std::move(idle.client);  // logged out below, its slot reused for a fresh session

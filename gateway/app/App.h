@@ -1,5 +1,5 @@
 #pragma once
-// The popgate command line (CONTRACT.md "Command line"): parses arguments, loads the config,
+// The popgate command line (docs/contract.md): parses arguments, loads the config,
 // dispatches to run / once / check / health, and maps every failure to an exit code:
 // 0 success, 1 an account failed, 2 the configuration (or command line) is unusable.
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "PollJob.h"
+#include "gateway/delivery/PollJob.h"
 
 namespace popgate::gateway {
 

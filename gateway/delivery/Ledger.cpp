@@ -5,6 +5,8 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <charconv>
+
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -50,9 +52,19 @@ void Ledger::migrate() {
   s << "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", now;
   std::vector<std::string> version;
   s << "SELECT value FROM meta WHERE key = 'schema'", into(version), now;
-  if (!version.empty() && std::stoi(version.front()) > kSchemaVersion) {
-    throw Error(ErrorKind::Internal, "ledger " + file_.string() + " was written by a newer popgate (schema " +
-                                         version.front() + ")");
+  if (!version.empty()) {
+    int schema = 0;
+    const std::string& text = version.front();
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), schema);
+    if (error != std::errc() || end != text.data() + text.size() || schema < 1) {
+      throw Error(ErrorKind::Internal, "ledger " + file_.string() +
+                                           " has an unreadable schema version (\"" + text +
+                                           "\"): it is not a popgate ledger, or it is damaged");
+    }
+    if (schema > kSchemaVersion) {
+      throw Error(ErrorKind::Internal, "ledger " + file_.string() +
+                                           " was written by a newer popgate (schema " + text + ")");
+    }
   }
   s << "CREATE TABLE IF NOT EXISTS messages ("
        " account TEXT NOT NULL, key TEXT NOT NULL, state INTEGER NOT NULL,"
@@ -188,23 +200,6 @@ std::size_t Ledger::prune(const std::string& account, const std::set<std::string
   }
   commit(account, changes);
   return forgotten;
-}
-
-std::map<LedgerState, std::uint64_t> Ledger::counts(const std::string& account) {
-  std::lock_guard lock(mutex_);
-  std::vector<Int> states, numbers;
-  std::string acct = account;
-  try {
-    *session_ << "SELECT state, COUNT(*) FROM messages WHERE account = ? GROUP BY state",
-        use(acct), into(states), into(numbers), now;
-  } catch (const Poco::Exception& e) {
-    fail(file_, "count the entries of " + account, e);
-  }
-  std::map<LedgerState, std::uint64_t> out;
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    out[static_cast<LedgerState>(states[i])] = static_cast<std::uint64_t>(numbers[i]);
-  }
-  return out;
 }
 
 std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {

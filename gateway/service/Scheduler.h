@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "PollJob.h"
+#include "gateway/delivery/PollJob.h"
 #include "StatusBoard.h"
 #include "config/GatewayConfig.h"
 

@@ -35,7 +35,4 @@ class Pop3Source final : public MailSource {
   std::unique_ptr<pop3::Pop3Client> client_;
 };
 
-// The transport endpoint of a configured server.
-net::Endpoint endpointOf(const config::ServerEndpoint& server);
-
 }  // namespace popgate::gateway

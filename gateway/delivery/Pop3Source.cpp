@@ -1,16 +1,8 @@
 #include "Pop3Source.h"
 
-namespace popgate::gateway {
+#include "Endpoints.h"
 
-net::Endpoint endpointOf(const config::ServerEndpoint& server) {
-  net::Endpoint e;
-  e.host = server.host;
-  e.port = server.port;
-  e.tls = server.tls;
-  e.ca_file = server.ca_file;
-  e.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(server.timeout);
-  return e;
-}
+namespace popgate::gateway {
 
 namespace {
 
@@ -28,8 +20,7 @@ pop3::AuthMethod methodOf(config::PopAuth auth) {
 
 Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                        pop3::Pop3Options options) {
-  net::Endpoint endpoint = endpointOf(account.server);
-  endpoint.protocol = "POP3";
+  const net::Endpoint endpoint = endpointOf(account.server, "POP3");
   options.max_listed = account.listing_limit;
   client_ = std::make_unique<pop3::Pop3Client>(net::openTransport(endpoint), endpoint,
                                                std::move(trace), options);

@@ -18,10 +18,11 @@ namespace popgate::gateway {
 
 class ImapPool {
  public:
-  // Opens a logged-in session; the default connects to `target` (tests pass their own).
+  // Opens a logged-in session (openImapSession() for a configured target; tests pass their own).
   using Opener = std::function<std::unique_ptr<imap::ImapClient>()>;
 
-  ImapPool(const config::ImapTarget& target, Opener opener = {});
+  // At most target.connections sessions, each opened by `opener`.
+  ImapPool(const config::ImapTarget& target, Opener opener);
   ~ImapPool();
   ImapPool(const ImapPool&) = delete;
   ImapPool& operator=(const ImapPool&) = delete;
@@ -51,8 +52,6 @@ class ImapPool {
   Lease acquire();
   // Logs every idle session out; sessions on loan are closed when they come back.
   void closeAll() noexcept;
-  // Replaces sessions idle for longer than this on their next acquire() (default 5 minutes).
-  void setMaxIdle(std::chrono::seconds max_idle);
 
  private:
   struct Idle {
@@ -63,15 +62,17 @@ class ImapPool {
 
   Opener opener_;
   std::size_t capacity_;
-  std::chrono::seconds max_idle_{300};
+  static constexpr std::chrono::seconds kMaxIdle{300};  // idle longer: replaced, not trusted
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<Idle> idle_;
   std::size_t open_ = 0;  // sessions in existence (idle + lent) or being opened
 };
 
-// The session opener for a configured target: connect, STARTTLS as configured, log in.
-std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& target,
-                                                  net::TraceSink trace = {});
+// A session to a configured target: connect, STARTTLS as configured, log in. `trace` gets the
+// protocol trace, `notice` what an administrator should know (a refused MULTIAPPEND batch...).
+std::unique_ptr<imap::ImapClient> openImapSession(
+    const config::ImapTarget& target, net::TraceSink trace = {},
+    std::function<void(std::string_view)> notice = {});
 
 }  // namespace popgate::gateway

@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "Daemon.h"
-#include "Ledger.h"
-#include "Logging.h"
-#include "PassRunner.h"
-#include "StateLock.h"
-#include "admin/HealthProbe.h"
+#include "gateway/delivery/Ledger.h"
+#include "gateway/service/Logging.h"
+#include "gateway/service/PassRunner.h"
+#include "gateway/service/StateLock.h"
+#include "gateway/admin/HealthProbe.h"
 #include "config/ConfigLoader.h"
 #include "connectors/common/Error.h"
 

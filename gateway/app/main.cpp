@@ -1,4 +1,4 @@
 // popgate — POP3 accounts into one IMAP mailbox. Wiring only: see App.
-#include "gateway/App.h"
+#include "App.h"
 
 int main(int argc, char** argv) { return popgate::gateway::runApp(argc, argv); }
