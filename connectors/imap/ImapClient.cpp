@@ -552,6 +552,9 @@ ImapClient::PendingAppend ImapClient::appendStart(std::string_view mailbox,
   }
   if (p.sent.empty()) return p;
   p.encoded = encodeMailbox(mailbox);
+  // Courier refuses an APPEND to the mailbox the session has EXAMINEd (a recovery lookup just
+  // did): "NO Current box is selected READ-ONLY." Leave it first.
+  if (selected_ == p.encoded) leaveMailbox();
   p.batch = multiappend_ && p.sent.size() > 1 && hasCapability("MULTIAPPEND");
   if (p.batch) {
     sendBatch(p, p.sent);
@@ -604,6 +607,14 @@ std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
                                               const std::vector<AppendItem>& items) {
   PendingAppend pending = appendStart(mailbox, items);
   return appendFinish(pending);
+}
+
+void ImapClient::leaveMailbox() {
+  // UNSELECT (RFC 3691) where offered; else CLOSE, which expunges nothing in a mailbox opened
+  // with EXAMINE (RFC 3501 §6.4.2). Whatever the answer, the session no longer counts on it.
+  const char* command = hasCapability("UNSELECT") ? "UNSELECT" : "CLOSE";
+  simpleCommand({Piece{command, nullptr, false}}, "UNSELECT/CLOSE reply", command);
+  selected_.clear();
 }
 
 codec::ImapTagged ImapClient::examine(std::string_view encoded) {

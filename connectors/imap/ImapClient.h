@@ -148,6 +148,8 @@ class ImapClient {
   void noteCapabilities(std::string_view list);
   void startTls();
   // EXAMINE; the tagged reply (selected_ follows it).
+  // Closes the EXAMINEd mailbox (UNSELECT, else CLOSE).
+  void leaveMailbox();
   codec::ImapTagged examine(std::string_view encoded_mailbox);
   // UID SEARCH in the EXAMINEd mailbox: the UIDs, or nullopt when refused (the server's line
   // goes to `refusal`).

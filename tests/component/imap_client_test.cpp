@@ -941,6 +941,40 @@ BOOST_AUTO_TEST_CASE(testLookupLongerLookAlikeIsReadOnlyUpToTheSize) {
   BOOST_TEST(srv.wait());
 }
 
+// Courier 5 refuses an APPEND to the mailbox the session has EXAMINEd ("NO Current box is
+// selected READ-ONLY.", which used to quarantine every message a pass recovered after a crash):
+// after a lookup the session leaves the mailbox before it appends there — with CLOSE, as Courier
+// has no UNSELECT, and with UNSELECT where the server offers it.
+BOOST_AUTO_TEST_CASE(testCourierAppendAfterLookupLeavesTheExaminedMailbox) {
+  for (const bool unselect : {false, true}) {
+    BOOST_TEST_CONTEXT((unselect ? "UNSELECT offered" : "no UNSELECT")) {
+      const std::string caps = unselect ? "IMAP4rev1 UIDPLUS UNSELECT" : "IMAP4rev1 UIDPLUS";
+      const std::string leave = unselect ? "UNSELECT" : "CLOSE";
+      ScriptedServer srv({loggedIn(caps, ".")
+                              .expectCommand("EXAMINE")
+                              .send("* 0 EXISTS\r\n")
+                              .sendTagged("OK [READ-ONLY] Ok\r\n")
+                              .expectCommand("UID SEARCH").send("* SEARCH\r\n").sendTagged("OK done\r\n")
+                              .expectCommand(leave)
+                              .sendTagged("OK " + leave + " completed\r\n")
+                              .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral()
+                              .expect("").sendTagged("OK [APPENDUID 796416589 1] APPEND Ok.\r\n")
+                              .expectEof()});
+      auto client = connect(endpoint(srv));
+      client->login(creds());
+      imap::MessageFingerprint f = fingerprintOf(kMessage);
+      f.message_id = "<a@b>";
+      BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
+      const Bytes m(kMessage);
+      const auto outcomes = client->append("Work", {item(m)});
+      BOOST_TEST(outcomes[0].ok, outcomes[0].reply);
+      client.reset();
+      BOOST_TEST(srv.wait());
+      BOOST_TEST(srv.failures().empty(), srv.report());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(testLookupInAMissingFolderIsAbsent) {
   ScriptedServer srv({loggedIn("IMAP4rev1")
                           .expectCommand("EXAMINE").sendTagged("NO [NONEXISTENT] Mailbox doesn't exist\r\n")
