@@ -26,6 +26,7 @@ me=courier-sandbox.sh
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox-lib.sh
 . "$script_dir/sandbox-lib.sh"
+services="pop3 imap"
 
 # set_option FILE NAME VALUE: NAME=VALUE in one of Courier's shell-style configuration files.
 set_option() {
@@ -33,17 +34,8 @@ set_option() {
   grep -q "^$2=$3\$" "$root$1" || die "could not set $2 in $1"
 }
 
-cmd_start() {
-  [ $# -ge 3 ] || usage
-  set_paths "$1"; shift
-  local base=$1; shift
-  check_base "$base"
+start_servers() {
   local u
-  for u in "$@"; do check_name user "$u"; done
-  local pop3=$((base + 110)) imap=$((base + 143))
-  mkdir -p "$dir"
-  stop_servers
-  free_ports "$pop3" "$imap"
   enter_root courier /usr/lib/courier/imapd
   set_option /etc/courier/imapd ADDRESS 127.0.0.1
   set_option /etc/courier/imapd PORT "$imap"
@@ -53,7 +45,7 @@ cmd_start() {
   in_root sh -c 'mkdir -p /run/courier/authdaemon &&
                  chown root:courier /run/courier && chmod 0775 /run/courier &&
                  chown courier:courier /run/courier/authdaemon && chmod 0750 /run/courier/authdaemon'
-  for u in "$@"; do
+  for u in "${users[@]}"; do
     if ! in_root getent passwd "$u" >/dev/null; then
       in_root useradd --create-home --shell /bin/false "$u"
     fi
@@ -82,11 +74,6 @@ stop_servers() {
   leave_root
 }
 
-cmd_stop() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  stop_servers
-}
 
 # maildir USER FOLDER: the maildir of FOLDER inside the root ("INBOX.A.B" is ~/Maildir/.A.B).
 maildir() {

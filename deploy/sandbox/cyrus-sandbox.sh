@@ -30,18 +30,10 @@ me=cyrus-sandbox.sh
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox-lib.sh
 . "$script_dir/sandbox-lib.sh"
+services="pop3 imap"
 
-cmd_start() {
-  [ $# -ge 3 ] || usage
-  set_paths "$1"; shift
-  local base=$1; shift
-  check_base "$base"
+start_servers() {
   local u
-  for u in "$@"; do check_name user "$u"; done
-  local pop3=$((base + 110)) imap=$((base + 143))
-  mkdir -p "$dir"
-  stop_servers
-  free_ports "$pop3" "$imap"
   enter_root cyrus /usr/lib/cyrus/bin/master
 
   # Debian's configuration, and what a test server needs on top of it.
@@ -74,7 +66,7 @@ EVENTS {
 EOF
   in_root sh -c 'mkdir -p /run/cyrus/proc /run/cyrus/lock /run/cyrus/socket &&
                  chown -R cyrus:mail /run/cyrus'
-  for u in "$@"; do
+  for u in "${users[@]}"; do
     printf 'pw-%s' "$u" | in_root saslpasswd2 -p -c -u popgate-sandbox "$u"
   done
   write_settings "$pop3" "$imap" ""
@@ -98,11 +90,6 @@ stop_servers() {
   leave_root
 }
 
-cmd_stop() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  stop_servers
-}
 
 cmd_seed() {
   [ $# -ge 4 ] || usage

@@ -29,6 +29,7 @@ me=mailutils-sandbox.sh
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox-lib.sh
 . "$script_dir/sandbox-lib.sh"
+services="pop3 imap"
 domain=popgate.test
 
 # folder_dir USER FOLDER: the maildir of FOLDER.
@@ -36,26 +37,17 @@ folder_dir() {
   if [ "$2" = INBOX ]; then echo "$dir/home/$1/INBOX"; else echo "$dir/home/$1/$2"; fi
 }
 
-cmd_start() {
-  [ $# -ge 3 ] || usage
-  set_paths "$1"; shift
-  local base=$1; shift
-  check_base "$base"
-  local u
-  for u in "$@"; do check_name user "$u"; done
+start_servers() {
   command -v pop3d >/dev/null && command -v imap4d >/dev/null ||
     die "mailutils' pop3d and imap4d are not installed (deploy/install-deps.sh test)"
-  local pop3=$((base + 110)) imap=$((base + 143))
-  stop_servers
-  free_ports "$pop3" "$imap"
-
+  local u
   mkdir -p "$dir/conf" "$dir/passwd" "$dir/home" "$dir/locks" "$run_dir"
   # Virtual-domain users: a passwd-format file named after the domain (crypt(3) passwords); the
   # servers run as the caller and the mail belongs to the caller.
   local uid gid hash
   uid=$(id -u); gid=$(id -g)
   : >"$dir/passwd/$domain.new"
-  for u in "$@"; do
+  for u in "${users[@]}"; do
     hash=$(openssl passwd -6 "pw-$u")
     printf '%s:%s:%s:%s::%s:/bin/false\n' "$u" "$hash" "$uid" "$gid" "$dir/home/$u" \
       >>"$dir/passwd/$domain.new"
@@ -99,11 +91,6 @@ stop_servers() {
   stop_group "$run_dir/imap4d.pid"
 }
 
-cmd_stop() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  stop_servers
-}
 
 cmd_seed() {
   [ $# -ge 4 ] || usage

@@ -27,20 +27,12 @@ me=popa3d-sandbox.sh
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox-lib.sh
 . "$script_dir/sandbox-lib.sh"
+services="pop3"
 
-cmd_start() {
-  [ $# -ge 3 ] || usage
-  set_paths "$1"; shift
-  local base=$1; shift
-  check_base "$base"
+start_servers() {
   local u
-  for u in "$@"; do check_name user "$u"; done
-  local pop3=$((base + 110))
-  mkdir -p "$run_dir"
-  stop_servers
-  free_ports "$pop3"
   enter_root popa3d /usr/sbin/popa3d
-  for u in "$@"; do
+  for u in "${users[@]}"; do
     in_root getent passwd "$u" >/dev/null || in_root useradd --shell /bin/false "$u"
     printf '%s:pw-%s\n' "$u" "$u" | in_root chpasswd
     in_root sh -c "touch /var/mail/$u && chown $u:mail /var/mail/$u && chmod 0660 /var/mail/$u"
@@ -60,11 +52,6 @@ stop_servers() {
   leave_root
 }
 
-cmd_stop() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  stop_servers
-}
 
 # mbox USER FOLDER: the mbox inside the root (INBOX is the only folder).
 mbox() {

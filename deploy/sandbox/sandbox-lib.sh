@@ -2,9 +2,10 @@
 # run). Each script sets `me` (its name, for messages) before sourcing this file.
 #
 # The interop servers' scripts (mailutils-, cyrus-, courier-, popa3d-, twisted-sandbox.sh) answer
-# the same commands: they define cmd_start, cmd_stop, cmd_seed and list_messages USER FOLDER (the
-# message files of FOLDER in UID order), and end with `dispatch "$@"`, which adds count, dump and
-# env.
+# the same commands. Each sets `services` ("pop3 imap" or "pop3") and defines start_servers (with
+# dir, root, run_dir, settings_file, pop3, imap and the users array set, the ports known to be
+# free), stop_servers (nothing to do when stopped), cmd_seed and list_messages USER FOLDER (the
+# message files of FOLDER in UID order), and ends with `dispatch "$@"`, which does the rest.
 
 # die MESSAGE: prints "<me>: MESSAGE" on stderr and exits 1.
 die() {
@@ -137,31 +138,9 @@ stop_chrooted() {
   done
 }
 
-# host_mirror: the Debian archive this machine's apt uses for bookworm (deb822 or one-line form).
-host_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ && uri { print uri; exit }' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -e "$f" ] || continue
-    awk '$1 == "deb" && / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-  done
-}
-
-# host_security_mirror: the same for bookworm-security (empty when apt has none).
-host_security_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm-security( |$)/ && uri { print uri; exit }' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -e "$f" ] || continue
-    awk '$1 == "deb" && / bookworm-security / { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-  done
-}
+# host_mirror, host_archive SUITE: the Debian archives this machine's apt uses.
+# shellcheck source=debian-archive.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian-archive.sh"
 
 # crlf_to_lf < IN > OUT: every CRLF line end becomes LF (what a maildir on disk holds).
 crlf_to_lf() { sed 's/\r$//'; }
@@ -234,6 +213,30 @@ cmd_dump() {
     n=$((n + 1))
     cp -- "$f" "$(printf '%s/%06d.eml' "$out" "$n")"
   done <<<"$files"
+}
+
+# cmd_start DIR BASEPORT USER...: checks the arguments, stops what runs in DIR, makes sure the
+# ports are free, then start_servers. Ports: pop3 BASEPORT+110, imap BASEPORT+143.
+cmd_start() {
+  [ $# -ge 3 ] || usage
+  set_paths "$1"
+  check_base "$2"
+  pop3=$(($2 + 110))
+  imap=$(($2 + 143))
+  shift 2
+  users=("$@")
+  local u
+  for u in "${users[@]}"; do check_name user "$u"; done
+  mkdir -p "$run_dir"
+  stop_servers
+  if [[ " $services " == *" imap "* ]]; then free_ports "$pop3" "$imap"; else free_ports "$pop3"; fi
+  start_servers
+}
+
+cmd_stop() {
+  [ $# -eq 1 ] || usage
+  set_paths "$1"
+  stop_servers
 }
 
 # dispatch COMMAND ARGS...: runs the script's command.

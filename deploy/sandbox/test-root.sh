@@ -79,7 +79,7 @@ build_tarball() {
   [ ${#packages[@]} -gt 0 ] || die "recipe $f sets no packages"
   mirror=${POPGATE_DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
   [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-  security=$(host_security_mirror | head -n 1)
+  security=$(host_archive bookworm-security | head -n 1)
   [ -n "$security" ] || security=${mirror%/debian}/debian-security
   probe_archive "$mirror" || skip "root $name: the Debian archive $mirror cannot be reached from here"
 

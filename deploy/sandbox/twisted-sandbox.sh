@@ -19,24 +19,16 @@ me=twisted-sandbox.sh
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox-lib.sh
 . "$script_dir/sandbox-lib.sh"
+services="pop3"
 
-cmd_start() {
-  [ $# -ge 3 ] || usage
-  set_paths "$1"; shift
-  local base=$1; shift
-  check_base "$base"
-  local u
-  for u in "$@"; do check_name user "$u"; done
+start_servers() {
   command -v twistd3 >/dev/null || die "twistd3 is not installed (python3-twisted: deploy/install-deps.sh test)"
-  local pop3=$((base + 110))
-  stop_group "$run_dir/twistd.pid"
-  free_ports "$pop3"
-  mkdir -p "$run_dir"
-  for u in "$@"; do mkdir -p "$dir/mail/$u/new" "$dir/mail/$u/cur" "$dir/mail/$u/tmp"; done
+  local u
+  for u in "${users[@]}"; do mkdir -p "$dir/mail/$u/new" "$dir/mail/$u/cur" "$dir/mail/$u/tmp"; done
   write_settings "$pop3" "" ""
   : >>"$dir/twistd.log"
   # twistd3 -n stays in the foreground (in a process group of its own, started here).
-  SANDBOX_MAIL=$dir/mail SANDBOX_POP3_PORT=$pop3 SANDBOX_USERS="$*" \
+  SANDBOX_MAIL=$dir/mail SANDBOX_POP3_PORT=$pop3 SANDBOX_USERS="${users[*]}" \
     start_group "$run_dir/twistd.pid" "$dir/twistd.log" \
     twistd3 -n --pidfile= --logfile=- -y "$script_dir/twisted-pop3.tac"
   if ! wait_ports "$dir/twistd.log" "$pop3"; then
@@ -45,11 +37,8 @@ cmd_start() {
   fi
 }
 
-cmd_stop() {
-  [ $# -eq 1 ] || usage
-  set_paths "$1"
-  stop_group "$run_dir/twistd.pid"
-}
+
+stop_servers() { stop_group "$run_dir/twistd.pid"; }
 
 # maildir USER FOLDER: the user's maildir (INBOX is the only folder).
 maildir() {

@@ -41,25 +41,20 @@ BOOST_AUTO_TEST_CASE(testCourierPop3dAsSourceDeliversItsMaildir) {
   DovecotSandbox dovecot({"me"});
   const std::vector<std::string> set = bytesOf(realisticSet());
   courier.seedMany("work", set);
-  BOOST_TEST(tally(transformed(set, crlfToLf), courier.messages("work")).exact());
+  const std::vector<std::string> lf = transformed(set, crlfToLf), seeded = courier.messages("work");
+  BOOST_TEST(tally(lf, seeded).exact(), mismatch(lf, seeded));
   TempDir dir;
   const auto config = writePairedConfig(
       dir, imapLogin(dovecot, "me"), {PairedAccount{"co", pop3Login(courier, "work"), "Work"}});
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("co: " + std::to_string(set.size()) + " uploaded") != std::string::npos);
+  // The UTF8 command (RFC 6856) goes first: without it Courier serves the message with raw
+  // UTF-8 in its header as a new message ("Cannot display Unicode content") around it.
+  checkFirstPass(config, "co", set.size());
   const std::vector<std::string> expected = transformed(set, courierPop3dServes);
   const std::vector<std::string> arrived = dovecot.messages("me", "Work");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("co: 0 uploaded, " + std::to_string(set.size()) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(dovecot.count("me", "Work") == set.size());
+  checkSecondPassAddsNothing(config, "co", set.size(), dovecot, "me", "Work");
   printFigures("Courier 5 pop3d -> Dovecot", set.size(), 0, counted, 0);
 }
 
@@ -73,28 +68,17 @@ BOOST_AUTO_TEST_CASE(testCourierImapdAsTargetStoresWithoutCarriageReturns) {
       dir, imapLogin(courier, "me"),
       {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("dc: " + std::to_string(set.size() - 1) + " uploaded") !=
-             std::string::npos);
-  BOOST_TEST(first.out.find("1 quarantined") != std::string::npos);
+  const CommandResult first = checkFirstPass(config, "dc", set.size() - 1, 1);
   BOOST_TEST(first.err.find("refused by the target, kept on the server: not sent: the message "
                             "contains NUL bytes") != std::string::npos);
-  std::vector<std::string> want;
+  std::vector<std::string> expected;
   for (const std::string& m : set) {
-    if (m.find('\0') == std::string::npos) want.push_back(courierStores(popDelivered(m)));
+    if (m.find('\0') == std::string::npos) expected.push_back(courierStores(popDelivered(m)));
   }
-  const std::vector<std::string> expected = want;
   const std::vector<std::string> arrived = courier.messages("me", "INBOX.Clients.Acme");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("dc: 0 uploaded, " + std::to_string(set.size() - 1) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(courier.count("me", "INBOX.Clients.Acme") == set.size() - 1);
+  checkSecondPassAddsNothing(config, "dc", set.size() - 1, courier, "me", "INBOX.Clients.Acme");
   printFigures("Dovecot -> Courier 5 imapd", set.size(), 0, counted, 1,
                "NUL byte, no BINARY: not sent");
 }
@@ -102,43 +86,17 @@ BOOST_AUTO_TEST_CASE(testCourierImapdAsTargetStoresWithoutCarriageReturns) {
 BOOST_AUTO_TEST_CASE(testKillNineWithCourierPop3dAsSource) {
   CourierSandbox courier({"work"});
   DovecotSandbox dovecot({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"),
-      {PairedAccount{"co", pop3Login(courier, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, courier, "work", dovecot.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1601);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(courier.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = round.seeded;
-  const std::vector<std::string> arrived = dovecot.messages("me", "Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Courier 5 pop3d -> Dovecot, kill -9", round.seeded.size(), round.kills, counted,
-               0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Courier 5 pop3d -> Dovecot, kill -9", courier, dovecot, "Work", "Work", 5,
+                    1601, courierPop3dServes);
 }
 
+// A recovery lookup EXAMINEs the folder; Courier refuses an APPEND to the EXAMINEd folder, so the
+// session leaves it first (else every recovered message would be quarantined).
 BOOST_AUTO_TEST_CASE(testKillNineWithCourierImapdAsTarget) {
   DovecotSandbox dovecot({"work"});
   CourierSandbox courier({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(courier, "me"),
-      {PairedAccount{"dc", pop3Login(dovecot, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, dovecot, "work", courier.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1602);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(dovecot.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = transformed(round.seeded, courierStores);
-  const std::vector<std::string> arrived = courier.messages("me", "INBOX.Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Dovecot -> Courier 5 imapd, kill -9", round.seeded.size(), round.kills, counted,
-               0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Dovecot -> Courier 5 imapd, kill -9", dovecot, courier, "Work", "INBOX.Work",
+                    5, 1602, courierStores);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

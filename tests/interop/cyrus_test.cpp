@@ -67,34 +67,24 @@ BOOST_AUTO_TEST_CASE(testCyrusPop3dAsSourceDeliversWhatCyrusStored) {
   CyrusSandbox cyrus({"work"});
   DovecotSandbox dovecot({"me"});
   // Seeded by APPEND, as mail reaches a Cyrus mailbox: the bad header is refused there already.
-  const std::vector<std::string> set = storedByCyrus(bytesOf(realisticSet()));
-  const std::vector<std::string> given = [] {
-    std::vector<std::string> g;
-    for (const std::string& m : bytesOf(realisticSet())) {
-      if (cyrusStores(m)) g.push_back(m);
-    }
-    return g;
-  }();
+  std::vector<std::string> given;
+  for (const std::string& m : bytesOf(realisticSet())) {
+    if (cyrusStores(m)) given.push_back(m);
+  }
   cyrus.seedMany("work", given);
-  BOOST_TEST(tally(set, cyrus.messages("work")).exact());  // the stated transformation
+  const std::vector<std::string> set = storedByCyrus(given);
+  const std::vector<std::string> seeded = cyrus.messages("work");
+  BOOST_TEST(tally(set, seeded).exact(), mismatch(set, seeded));  // the stated transformation
   TempDir dir;
   const auto config = writePairedConfig(
       dir, imapLogin(dovecot, "me"), {PairedAccount{"cy", pop3Login(cyrus, "work"), "Work"}});
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("cy: " + std::to_string(set.size()) + " uploaded") != std::string::npos);
+  checkFirstPass(config, "cy", set.size());
   const std::vector<std::string> expected = transformed(set, cyrusPop3dServes);
   const std::vector<std::string> arrived = dovecot.messages("me", "Work");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("cy: 0 uploaded, " + std::to_string(set.size()) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(dovecot.count("me", "Work") == set.size());
+  checkSecondPassAddsNothing(config, "cy", set.size(), dovecot, "me", "Work");
   printFigures("Cyrus 3.6 pop3d -> Dovecot", set.size(), 0, counted, 0,
                "Cyrus refused 1 at its own APPEND (invalid header), wrote X for 8-bit header "
                "bytes, and its pop3d cuts a line at a NUL byte");
@@ -110,26 +100,15 @@ BOOST_AUTO_TEST_CASE(testCyrusImapdAsTargetMungesRefusesAndStoresTheRest) {
       dir, imapLogin(cyrus, "me"),
       {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("dc: " + std::to_string(set.size() - 1) + " uploaded") !=
-             std::string::npos);
-  BOOST_TEST(first.out.find("1 quarantined") != std::string::npos);
+  const CommandResult first = checkFirstPass(config, "dc", set.size() - 1, 1);
   BOOST_TEST(first.err.find("refused by the target, kept on the server: ") != std::string::npos);
   BOOST_TEST(first.err.find("NO Message contains invalid header") != std::string::npos);
-  const std::vector<std::string> want = storedByCyrus(transformed(set, popDelivered));
-  const std::vector<std::string> expected = want;
+  const std::vector<std::string> expected = storedByCyrus(transformed(set, popDelivered));
   const std::vector<std::string> arrived = cyrus.messages("me", "INBOX.Clients.Acme");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   BOOST_TEST(dovecot.popBoxSize("work") == set.size());  // keep: true; the refused one stays too
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("dc: 0 uploaded, " + std::to_string(set.size() - 1) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(cyrus.count("me", "INBOX.Clients.Acme") == set.size() - 1);
+  checkSecondPassAddsNothing(config, "dc", set.size() - 1, cyrus, "me", "INBOX.Clients.Acme");
   printFigures("Dovecot -> Cyrus 3.6 imapd", set.size(), 0, counted, 1,
                "\"NO Message contains invalid header\"");
 }
@@ -143,51 +122,23 @@ BOOST_AUTO_TEST_CASE(testCyrusWithMunge8bitOffStoresHeaderBytesUnchanged) {
   TempDir dir;
   const auto config = writePairedConfig(
       dir, imapLogin(cyrus, "me"), {PairedAccount{"dc", pop3Login(dovecot, "work"), "INBOX"}});
-  const CommandResult r = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(r.exit_code == 0, r.out << r.err);
-  BOOST_TEST(tally(set, cyrus.messages("me", "INBOX")).exact());
+  checkFirstPass(config, "dc", set.size());
+  const std::vector<std::string> arrived = cyrus.messages("me", "INBOX");
+  BOOST_TEST(tally(set, arrived).exact(), mismatch(set, arrived));
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithCyrusPop3dAsSource) {
   CyrusSandbox cyrus({"work"});
   DovecotSandbox dovecot({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"),
-      {PairedAccount{"cy", pop3Login(cyrus, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, cyrus, "work", dovecot.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1501);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(cyrus.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = round.seeded;
-  const std::vector<std::string> arrived = dovecot.messages("me", "Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Cyrus 3.6 pop3d -> Dovecot, kill -9", round.seeded.size(), round.kills, counted,
-               0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Cyrus 3.6 pop3d -> Dovecot, kill -9", cyrus, dovecot, "Work", "Work", 5, 1501,
+                    cyrusPop3dServes);
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithCyrusImapdAsTarget) {
   DovecotSandbox dovecot({"work"});
   CyrusSandbox cyrus({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(cyrus, "me"), {PairedAccount{"dc", pop3Login(dovecot, "work"), "Work", false}},
-      4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, dovecot, "work", cyrus.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1502);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(dovecot.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = round.seeded;
-  const std::vector<std::string> arrived = cyrus.messages("me", "INBOX.Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Dovecot -> Cyrus 3.6 imapd, kill -9", round.seeded.size(), round.kills, counted,
-               0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Dovecot -> Cyrus 3.6 imapd, kill -9", dovecot, cyrus, "Work", "INBOX.Work", 5,
+                    1502, [](const std::string& m) { return *cyrusStores(m); });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -64,6 +64,12 @@ std::string imap4dStores(const std::string& given) {
   return stored;
 }
 
+// withoutXUidl() for messages read back from the target.
+std::string readWithoutXUidl(const std::string& delivered) {
+  std::string uidl;
+  return withoutXUidl(delivered, uidl);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(testPop3dAsSourceDeliversTheSetWithItsXUidlHeader) {
@@ -75,10 +81,7 @@ BOOST_AUTO_TEST_CASE(testPop3dAsSourceDeliversTheSetWithItsXUidlHeader) {
   const auto config = writePairedConfig(
       dir, imapLogin(dovecot, "me"), {PairedAccount{"mu", pop3Login(mailutils, "work"), "Work"}});
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("mu: " + std::to_string(set.size()) + " uploaded") != std::string::npos);
+  checkFirstPass(config, "mu", set.size());
   std::vector<std::string> delivered;
   std::size_t with_uidl = 0;
   for (const std::string& m : dovecot.messages("me", "Work")) {
@@ -92,12 +95,7 @@ BOOST_AUTO_TEST_CASE(testPop3dAsSourceDeliversTheSetWithItsXUidlHeader) {
   BOOST_TEST(counted.exact(), counted << mismatch(want, delivered));
   // The server-side loss: the headers-only message is nothing but pop3d's X-UIDL line.
   BOOST_TEST(std::count(delivered.begin(), delivered.end(), std::string("\r\n")) == 1);
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("mu: 0 uploaded, " + std::to_string(set.size()) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(dovecot.count("me", "Work") == set.size());
+  checkSecondPassAddsNothing(config, "mu", set.size(), dovecot, "me", "Work");
   printFigures("GNU mailutils 3.15 pop3d -> Dovecot", set.size(), 0, counted, 0,
                "1 emptied by pop3d: no empty line after its header");
 }
@@ -114,12 +112,7 @@ BOOST_AUTO_TEST_CASE(testImap4dAsTargetStoresTheSetWithLfLineEnds) {
       dir, imapLogin(mailutils, "me"),
       {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()}, std::chrono::minutes(5));
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err);
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("dc: " + std::to_string(set.size() - 1) + " uploaded") !=
-             std::string::npos);
-  BOOST_TEST(first.out.find("1 quarantined") != std::string::npos);
+  const CommandResult first = checkFirstPass(config, "dc", set.size() - 1, 1);
   // The message with a NUL byte needs a BINARY literal, which imap4d does not offer.
   BOOST_TEST(first.err.find("refused by the target, kept on the server: not sent: the message "
                             "contains NUL bytes") != std::string::npos);
@@ -130,12 +123,7 @@ BOOST_AUTO_TEST_CASE(testImap4dAsTargetStoresTheSetWithLfLineEnds) {
   const std::vector<std::string> stored = mailutils.messages("me", "Clients/Acme");
   const Tally counted = tally(want, stored);
   BOOST_TEST(counted.exact(), counted << mismatch(want, stored));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("dc: 0 uploaded, " + std::to_string(set.size() - 1) +
-                             " already delivered") != std::string::npos, second.out);
-  BOOST_TEST(mailutils.count("me", "Clients/Acme") == set.size() - 1);
+  checkSecondPassAddsNothing(config, "dc", set.size() - 1, mailutils, "me", "Clients/Acme");
   printFigures("Dovecot -> GNU mailutils 3.15 imap4d", set.size(), 0, counted, 1,
                "NUL byte, no BINARY: not sent");
 }
@@ -143,48 +131,15 @@ BOOST_AUTO_TEST_CASE(testImap4dAsTargetStoresTheSetWithLfLineEnds) {
 BOOST_AUTO_TEST_CASE(testKillNineWithPop3dAsSource) {
   MailutilsSandbox mailutils({"work"});
   DovecotSandbox dovecot({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"),
-      {PairedAccount{"mu", pop3Login(mailutils, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, mailutils, "work", dovecot.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1401);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(mailutils.popBoxSize("work") == 0u);
-  std::vector<std::string> delivered;
-  for (const std::string& m : dovecot.messages("me", "Work")) {
-    std::string uidl;
-    delivered.push_back(withoutXUidl(m, uidl));
-  }
-  const std::vector<std::string> expected = transformed(round.seeded, pop3dServes);
-  const Tally counted = tally(expected, delivered);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, delivered) << "\nlast pass: " << round.last.out);
-  printFigures("GNU mailutils 3.15 pop3d -> Dovecot, kill -9", round.seeded.size(), round.kills,
-               counted, 0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("GNU mailutils 3.15 pop3d -> Dovecot, kill -9", mailutils, dovecot, "Work",
+                    "Work", 5, 1401, pop3dServes, readWithoutXUidl);
 }
 
+// Half of the kills strike right after an APPEND: the next pass must find a message stored and
+// not yet recorded, without UIDPLUS, by search and content alone.
 BOOST_AUTO_TEST_CASE(testKillNineWithImap4dAsTarget) {
   DovecotSandbox dovecot({"work"});
   MailutilsSandbox mailutils({"me"});
-  TempDir dir;
-  // Half of the kills strike right after an APPEND: the next pass must find a message stored
-  // and not yet recorded, without UIDPLUS, by search and content alone.
-  const auto config = writePairedConfig(
-      dir, imapLogin(mailutils, "me"),
-      {PairedAccount{"dc", pop3Login(dovecot, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, dovecot, "work", mailutils.imapPort(), 8,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1402);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 8);
-  BOOST_TEST(dovecot.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected =
-      transformed(round.seeded, [](const std::string& m) { return imap4dStores(m); });
-  const std::vector<std::string> arrived = mailutils.messages("me", "Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Dovecot -> GNU mailutils 3.15 imap4d, kill -9", round.seeded.size(), round.kills,
-               counted, 0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Dovecot -> GNU mailutils 3.15 imap4d, kill -9", dovecot, mailutils, "Work",
+                    "Work", 8, 1402, [](const std::string& m) { return imap4dStores(m); });
 }

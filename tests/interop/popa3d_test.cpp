@@ -45,10 +45,7 @@ BOOST_AUTO_TEST_CASE(testPopa3dWithoutCapaDeliversTheSetOneCommandAtATime) {
       dir, imapLogin(dovecot, "me"), {PairedAccount{"pa", pop3Login(popa3d, "work"), "Work"}}, 4,
       "20s", "debug");
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err.substr(0, 4000));
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("pa: " + std::to_string(set.size()) + " uploaded") != std::string::npos);
+  const CommandResult first = checkFirstPass(config, "pa", set.size());
   BOOST_TEST(first.err.find("the server offers no CAPA (it answered \"-ERR\"): USER/PASS, UIDL and "
                             "LIST, one command at a time") != std::string::npos);
   BOOST_TEST(first.err.find("pop3 C: USER work") != std::string::npos);
@@ -68,33 +65,15 @@ BOOST_AUTO_TEST_CASE(testPopa3dWithoutCapaDeliversTheSetOneCommandAtATime) {
   const std::vector<std::string> arrived = dovecot.messages("me", "Work");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("pa: 0 uploaded") != std::string::npos, second.out);
-  BOOST_TEST(dovecot.count("me", "Work") == set.size());
+  checkSecondPassAddsNothing(config, "pa", set.size(), dovecot, "me", "Work");
   printFigures("popa3d 1.0.3 (no CAPA) -> Dovecot", set.size(), 0, counted, 0);
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithPopa3dAsSource) {
   Popa3dSandbox popa3d({"work"});
   DovecotSandbox dovecot({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"),
-      {PairedAccount{"pa", pop3Login(popa3d, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, popa3d, "work", dovecot.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1701);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(popa3d.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = round.seeded;
-  const std::vector<std::string> arrived = dovecot.messages("me", "Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("popa3d 1.0.3 (no CAPA) -> Dovecot, kill -9", round.seeded.size(), round.kills,
-               counted, 0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("popa3d 1.0.3 (no CAPA) -> Dovecot, kill -9", popa3d, dovecot, "Work", "Work",
+                    5, 1701, popDelivered);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

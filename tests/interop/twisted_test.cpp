@@ -23,10 +23,7 @@ BOOST_AUTO_TEST_CASE(testTwistedPop3DeliversTheSetWithoutPipelining) {
       dir, imapLogin(dovecot, "me"), {PairedAccount{"tw", pop3Login(twisted, "work"), "Work"}}, 4,
       "20s", "debug");
 
-  const CommandResult first = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err.substr(0, 4000));
-  BOOST_TEST(first.exit_code == 0);
-  BOOST_TEST(first.out.find("tw: " + std::to_string(set.size()) + " uploaded") != std::string::npos);
+  const CommandResult first = checkFirstPass(config, "tw", set.size());
   // No pipelining: LIST goes only after UIDL's answer.
   const std::size_t uidl = first.err.find("pop3 C: UIDL");
   const std::size_t list = first.err.find("pop3 C: LIST");
@@ -37,31 +34,13 @@ BOOST_AUTO_TEST_CASE(testTwistedPop3DeliversTheSetWithoutPipelining) {
   const std::vector<std::string> arrived = dovecot.messages("me", "Work");
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
-
-  const CommandResult second = runPopgate({"once", "--config", config.string()});
-  BOOST_TEST(second.exit_code == 0, second.out << second.err);
-  BOOST_TEST(second.out.find("tw: 0 uploaded, " + std::to_string(set.size()) +
-                             " already delivered") != std::string::npos, second.out);
+  checkSecondPassAddsNothing(config, "tw", set.size(), dovecot, "me", "Work");
   printFigures("Twisted 22.4 POP3 -> Dovecot", set.size(), 0, counted, 0);
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithTwistedAsSource) {
   TwistedSandbox twisted({"work"});
   DovecotSandbox dovecot({"me"});
-  TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"),
-      {PairedAccount{"tw", pop3Login(twisted, "work"), "Work", false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, twisted, "work", dovecot.imapPort(), 5,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, 1801);
-  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= 5);
-  BOOST_TEST(twisted.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = round.seeded;
-  const std::vector<std::string> arrived = dovecot.messages("me", "Work");
-  const Tally counted = tally(expected, arrived);
-  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures("Twisted 22.4 POP3 -> Dovecot, kill -9", round.seeded.size(), round.kills, counted,
-               0, std::to_string(round.lookups) + " recovery searches");
+  checkKillNineCell("Twisted 22.4 POP3 -> Dovecot, kill -9", twisted, dovecot, "Work", "Work", 5,
+                    1801, popDelivered);
 }

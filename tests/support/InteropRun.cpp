@@ -13,6 +13,7 @@
 
 #include "tests/support/Messages.h"
 #include "tests/support/ScriptSandbox.h"
+#include "tests/support/TempDir.h"
 
 namespace popgate::test {
 
@@ -117,6 +118,53 @@ KillRound killNineRounds(const std::filesystem::path& config, MailServer& source
   return round_result;
 }
 
+void checkKillNineCell(const std::string& cell, MailServer& source, MailServer& target,
+                       const std::string& folder, const std::string& stored_folder, int min_kills,
+                       std::uint32_t seed, const Change& stores, const Change& read_as) {
+  TempDir dir;
+  const auto config = writePairedConfig(
+      dir, imapLogin(target, "me"), {PairedAccount{"kill", pop3Login(source, "work"), folder, false}},
+      4, "20s", "debug");
+  const KillRound round = killNineRounds(
+      config, source, "work", target.imapPort(), min_kills,
+      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, seed);
+  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
+  BOOST_TEST(round.kills >= min_kills);
+  BOOST_TEST(source.popBoxSize("work") == 0u);
+  const std::vector<std::string> expected = transformed(round.seeded, stores);
+  std::vector<std::string> arrived = target.messages("me", stored_folder);
+  if (read_as) arrived = transformed(arrived, read_as);
+  const Tally counted = tally(expected, arrived);
+  BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
+  printFigures(cell, round.seeded.size(), round.kills, counted, 0,
+               std::to_string(round.lookups) + " recovery searches");
+}
+
+CommandResult checkFirstPass(const std::filesystem::path& config, const std::string& account,
+                             std::size_t uploaded, std::size_t quarantined) {
+  CommandResult first = runPopgate({"once", "--config", config.string()}, 300s);
+  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err.substr(0, 4000));
+  BOOST_TEST(first.exit_code == 0);
+  BOOST_TEST(first.out.find(account + ": " + std::to_string(uploaded) + " uploaded") != std::string::npos,
+             first.out);
+  if (quarantined > 0) {
+    BOOST_TEST(first.out.find(std::to_string(quarantined) + " quarantined") != std::string::npos,
+               first.out);
+  }
+  return first;
+}
+
+void checkSecondPassAddsNothing(const std::filesystem::path& config, const std::string& account,
+                                std::size_t delivered, MailServer& target, const std::string& user,
+                                const std::string& folder) {
+  const CommandResult second = runPopgate({"once", "--config", config.string()}, 300s);
+  BOOST_TEST(second.exit_code == 0, second.out << second.err);
+  BOOST_TEST(second.out.find(account + ": 0 uploaded, " + std::to_string(delivered) +
+                             " already delivered") != std::string::npos,
+             second.out);
+  BOOST_TEST(target.count(user, folder) == delivered);
+}
+
 std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count) {
   std::vector<std::string> out;
   for (std::size_t i = first; i < first + count; ++i) {
@@ -130,8 +178,7 @@ std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count)
   return out;
 }
 
-std::vector<std::string> transformed(const std::vector<std::string>& messages,
-                                     const std::function<std::string(const std::string&)>& change) {
+std::vector<std::string> transformed(const std::vector<std::string>& messages, const Change& change) {
   std::vector<std::string> out;
   out.reserve(messages.size());
   for (const std::string& m : messages) out.push_back(change(m));

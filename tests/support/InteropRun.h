@@ -49,13 +49,34 @@ KillRound killNineRounds(const std::filesystem::path& config, MailServer& source
                          std::uint32_t seed,
                          std::chrono::milliseconds max_delay = std::chrono::milliseconds(400));
 
+// A kill -9 cell, checked: user "work" of `source` delivers with keep: false (4 connections,
+// log_level: debug) into popgate's folder `folder` of user "me" on `target`, through
+// killNineRounds() with 150 fresh killRoundMessages() a round. Then the final pass succeeded, at
+// least `min_kills` kills struck, the POP box is empty, and `stored_folder` (the target's name)
+// holds `stores(m)` for every seeded m exactly once, each stored message first passed through
+// `read_as` (when set): 0 lost, 0 duplicated. Prints the figures line as `cell`.
+using Change = std::function<std::string(const std::string&)>;
+void checkKillNineCell(const std::string& cell, MailServer& source, MailServer& target,
+                       const std::string& folder, const std::string& stored_folder, int min_kills,
+                       std::uint32_t seed, const Change& stores, const Change& read_as = {});
+
+// The first pass of `popgate once --config config`, checked: exit 0, "<account>: <uploaded>
+// uploaded", and "<quarantined> quarantined" when that is not 0. Returns it.
+CommandResult checkFirstPass(const std::filesystem::path& config, const std::string& account,
+                             std::size_t uploaded, std::size_t quarantined = 0);
+
+// A second pass, checked to add nothing: exit 0, "<account>: 0 uploaded, <delivered> already
+// delivered", and `folder` of `user` on `target` still holds `delivered` messages.
+void checkSecondPassAddsNothing(const std::filesystem::path& config, const std::string& account,
+                                std::size_t delivered, MailServer& target, const std::string& user,
+                                const std::string& folder);
+
 // Messages for kill rounds: bulkMessage()s of 2..9 KB, every 5th without a Message-ID (so its
 // recovery goes by content alone), `count` of them starting at `first`.
 std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count);
 
 // `messages` with each element changed by `change`.
-std::vector<std::string> transformed(const std::vector<std::string>& messages,
-                                     const std::function<std::string(const std::string&)>& change);
+std::vector<std::string> transformed(const std::vector<std::string>& messages, const Change& change);
 
 
 // Boost.Test precondition for the cases of a server that runs in a Debian root: builds the root
