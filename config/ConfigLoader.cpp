@@ -26,9 +26,9 @@ constexpr std::array<std::string_view, 8> kTopKeys{"state_dir",          "log_le
                                                    "max_parallel_polls", "admin",     "target",
                                                    "defaults",           "accounts"};
 constexpr std::array<std::string_view, 2> kAdminKeys{"listen", "token_file"};
-constexpr std::array<std::string_view, 11> kTargetKeys{
+constexpr std::array<std::string_view, 12> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
-    "password_file", "password_env", "auth", "connections", "timeout"};
+    "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit"};
 constexpr std::array<std::string_view, 18> kAccountKeys{"name",
                                                         "host",
                                                         "port",
@@ -337,6 +337,8 @@ ImapTarget Loader::target(const YamlCursor& where) const {
       target.auth = pick(entry.value, kImapAuthNames, kImapAuthValues);
     } else if (entry.key == "connections") {
       target.connections = static_cast<std::uint32_t>(entry.value.number(1, kMaxConnections));
+    } else if (entry.key == "daily_upload_limit") {
+      target.daily_upload_limit = entry.value.size(kMinMessageSize);
     }
   }
   finishEndpoint(settings, target.server, 993, 143);

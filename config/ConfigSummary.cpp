@@ -92,6 +92,9 @@ std::string describe(const GatewayConfig& cfg) {
          std::string(imapAuthName(target.auth)) + ", " + std::to_string(target.connections) +
          (target.connections == 1 ? " connection" : " connections") + ", timeout " +
          formatDuration(target.server.timeout) + ", secret from " + target.server.password_source +
+         (target.daily_upload_limit > 0
+              ? ", at most " + formatSize(target.daily_upload_limit) + " a day"
+              : std::string()) +
          "\n";
   std::set<std::string> folders;
   for (const auto& account : cfg.accounts) folders.insert(account.folder);

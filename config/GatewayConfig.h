@@ -53,6 +53,9 @@ struct ImapTarget {
   ServerEndpoint server;
   ImapAuth auth = ImapAuth::Auto;
   std::uint32_t connections = 4;  // 1..32
+  // Bytes the target may receive per rolling 24 hours (Gmail: about 500 MB over IMAP); uploads
+  // pause when it is spent and resume as the window moves on. 0: no limit.
+  std::uint64_t daily_upload_limit = 0;
 };
 
 struct AdminConfig {

@@ -18,6 +18,7 @@ std::string_view kindName(ErrorKind kind) noexcept {
     case ErrorKind::Protocol: return "protocol";
     case ErrorKind::MailboxProblem: return "mailbox";
     case ErrorKind::OverQuota: return "overquota";
+    case ErrorKind::Throttled: return "throttled";
     case ErrorKind::MessageRejected: return "rejected";
     case ErrorKind::Config: return "config";
     case ErrorKind::Internal: return "internal";
@@ -35,9 +36,16 @@ Error::Error(ErrorKind kind, std::string message, std::string server_text)
 
 Error Error::withAccount(std::string account) const {
   Error copy(kind_, message_, server_text_);
+  copy.retry_after_ = retry_after_;
   copy.account_ = std::move(account);
   static_cast<std::runtime_error&>(copy) =
       std::runtime_error(compose(copy.account_, message_, server_text_));
+  return copy;
+}
+
+Error Error::withRetryAfter(std::chrono::milliseconds wait) const {
+  Error copy = *this;
+  copy.retry_after_ = wait;
   return copy;
 }
 

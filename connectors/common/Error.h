@@ -5,7 +5,9 @@
 // (PollJob) and main catch it: the kind decides what happens next (retry later, skip a message, give
 // up on the pass, exit 2). The text is written for an administrator and never contains a secret.
 
+#include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,6 +21,8 @@ enum class ErrorKind {
   Protocol,         // the server said something we cannot make sense of, or broke a limit
   MailboxProblem,   // target mailbox missing and not creatable, or similar: the account's pass fails
   OverQuota,        // the target is full: pause the account with backoff
+  Throttled,        // the server asks us to slow down (rate or bandwidth limits, too many
+                    // connections): pause and resume, never quarantine, not a failure of the account
   MessageRejected,  // the target refused one message: quarantine it, go on with the rest
   Config,           // unusable configuration or missing secret: exit 2
   Internal,         // local trouble (disk full, ledger unusable): the pass fails
@@ -44,6 +48,11 @@ class Error : public std::runtime_error {
   // Returns a copy that names the account ("work: ..."); used at the job boundary.
   Error withAccount(std::string account) const;
 
+  // How long the server asked us to wait before trying again (Throttled), when it said.
+  std::optional<std::chrono::milliseconds> retryAfter() const noexcept { return retry_after_; }
+  // This error with a suggested wait.
+  Error withRetryAfter(std::chrono::milliseconds wait) const;
+
  private:
   static std::string compose(const std::string& account, const std::string& message,
                              const std::string& server_text);
@@ -51,6 +60,7 @@ class Error : public std::runtime_error {
   std::string message_;
   std::string server_text_;
   std::string account_;
+  std::optional<std::chrono::milliseconds> retry_after_;
 };
 
 }  // namespace popgate

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "connectors/codec/ImapServerHints.h"
 #include "connectors/codec/Sasl.h"
 #include "connectors/common/Ascii.h"
 #include "connectors/codec/Sha256.h"
@@ -41,8 +42,11 @@ std::string untaggedLine(const codec::ImapUntagged& u) {
   return line;
 }
 
-// How to treat a refused APPEND (RFC 5530 response codes).
+// How to treat a refused APPEND: RFC 5530 response codes, and what Gmail and Microsoft 365 say
+// when they want a pause (codec/ImapServerHints).
 ErrorKind appendFailureKind(const codec::ImapTagged& t) {
+  if (codec::throttleHint(t.code, t.text).throttled) return ErrorKind::Throttled;
+  if (codec::messageTooBig(t.code, t.text)) return ErrorKind::MessageRejected;
   const std::string name = codec::codeName(t.code);
   if (name == "OVERQUOTA") return ErrorKind::OverQuota;
   if (name == "TRYCREATE" || name == "NONEXISTENT" || name == "NOPERM") {
@@ -53,6 +57,14 @@ ErrorKind appendFailureKind(const codec::ImapTagged& t) {
   }
   return ErrorKind::MessageRejected;
 }
+
+// How long a session ended by a usage limit ("* BYE [OVERQUOTA] Account exceeded command or
+// bandwidth limits.") keeps the target paused: Gmail does not say, and its limits are per hour and
+// per day.
+constexpr std::chrono::milliseconds kUsageLimitPause = std::chrono::hours(1);
+
+// How long to stay away after "Too many simultaneous connections" when the server names no time.
+constexpr std::chrono::milliseconds kConnectionLimitPause = std::chrono::minutes(1);
 
 }  // namespace
 
@@ -94,6 +106,23 @@ std::string ImapClient::nextTag() {
 
 bool ImapClient::hasCapability(std::string_view name) const { return caps_.count(upperAscii(name)) > 0; }
 
+std::optional<std::uint64_t> ImapClient::appendLimit() const {
+  // RFC 7889: "APPENDLIMIT=n" is the largest message any mailbox takes; a bare "APPENDLIMIT"
+  // means limits differ per mailbox (not known here).
+  for (const std::string& cap : caps_) {
+    if (!cap.starts_with("APPENDLIMIT=")) continue;
+    const std::string_view digits = std::string_view(cap).substr(12);
+    std::uint64_t value = 0;
+    bool ok = !digits.empty() && digits.size() <= 19;
+    for (const char c : digits) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (ok) return value;
+  }
+  return std::nullopt;
+}
+
 codec::LiteralMode ImapClient::literalMode() const {
   if (hasCapability("LITERAL+")) return codec::LiteralMode::LiteralPlus;
   if (hasCapability("LITERAL-")) return codec::LiteralMode::LiteralMinus;
@@ -132,6 +161,18 @@ bool ImapClient::stash(codec::ImapTagged& tagged) {
   std::string tag = tagged.tag;
   answered_.emplace(std::move(tag), std::move(tagged));
   return true;
+}
+
+Error ImapClient::byeError(const codec::ImapUntagged& bye) const {
+  if (codec::usageLimitBye(bye.code, bye.text)) {
+    return Error(ErrorKind::Throttled,
+                 connection_.label() +
+                     " ended the session: the account's command or bandwidth limit is reached; "
+                     "uploads to it pause",
+                 untaggedLine(bye))
+        .withRetryAfter(kUsageLimitPause);
+  }
+  return Error(ErrorKind::Transient, connection_.label() + " ended the session", untaggedLine(bye));
 }
 
 void ImapClient::keepWaiting(std::chrono::steady_clock::time_point started,
@@ -175,7 +216,7 @@ codec::ImapTagged ImapClient::readTagged(
     const auto& untagged = std::get<codec::ImapUntagged>(response);
     if (untagged.status == codec::ImapStatus::Bye) {
       bye_ = untaggedLine(untagged);
-      throw Error(ErrorKind::Transient, connection_.label() + " ended the session", bye_);
+      throw byeError(untagged);
     }
     if (on_untagged) on_untagged(untagged);
     // Anything else (EXISTS, EXPUNGE, FETCH, [ALERT] ...) is not ours to act on.
@@ -214,10 +255,7 @@ std::optional<codec::ImapTagged> ImapClient::sendPieces(const std::string& tag,
                       taggedLine(*tagged));
         }
         const auto& untagged = std::get<codec::ImapUntagged>(response);
-        if (untagged.status == codec::ImapStatus::Bye) {
-          throw Error(ErrorKind::Transient, connection_.label() + " ended the session",
-                      untaggedLine(untagged));
-        }
+        if (untagged.status == codec::ImapStatus::Bye) throw byeError(untagged);
       }
     }
     if (piece.source) {
@@ -308,6 +346,13 @@ void ImapClient::login(const Credentials& credentials) {
     reply = loginCommand(credentials);
   }
   if (reply.status != codec::ImapStatus::Ok) {
+    if (codec::connectionLimitReached(reply.code, reply.text)) {
+      throw Error(ErrorKind::Throttled,
+                  connection_.label() + " has too many connections of " + credentials.username +
+                      " open (the user's phones and laptops count too)",
+                  taggedLine(reply))
+          .withRetryAfter(kConnectionLimitPause);
+    }
     const std::string name = codec::codeName(reply.code);
     const ErrorKind kind = name == "UNAVAILABLE" ? ErrorKind::Transient : ErrorKind::Auth;
     throw Error(kind, connection_.label() + " refused the login of " + credentials.username,
@@ -403,8 +448,10 @@ void ImapClient::create(std::string_view mailbox) {
   std::vector<Piece> pieces{Piece{"CREATE ", nullptr, false}};
   appendAstring(pieces, encoded);
   const codec::ImapTagged reply = simpleCommand(pieces, "CREATE reply", "CREATE " + encoded);
-  // Another session (of popgate or of the server itself) may have created it meanwhile.
-  if (reply.status == codec::ImapStatus::Ok || listed(encoded)) {
+  // Another session (of popgate or of the server itself) may have created it meanwhile: say so
+  // with [ALREADYEXISTS] (RFC 5530), or in words only LIST can check.
+  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS" ||
+      listed(encoded)) {
     known_.insert(encoded);
     return;
   }
@@ -450,6 +497,9 @@ void settle(AppendOutcome& outcome, const codec::ImapTagged& reply) {
   outcome.reply = taggedLine(reply);
   outcome.ok = reply.status == codec::ImapStatus::Ok;
   outcome.uid.reset();
+  const codec::ThrottleHint hint = codec::throttleHint(reply.code, reply.text);
+  outcome.slow_down = outcome.ok && hint.throttled;
+  outcome.retry_after = outcome.ok ? std::nullopt : hint.wait;
   if (outcome.ok) {
     if (codec::codeName(reply.code) == "APPENDUID") outcome.uid = codec::parseAppendUid(reply.code);
   } else {
@@ -591,7 +641,8 @@ std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
     run(retry);
   }
   const AppendOutcome& first = p.outcomes[p.sent.front()];
-  if (p.batch && !first.ok && !wantsCreate(first) && first.kind != ErrorKind::OverQuota) {
+  if (p.batch && !first.ok && !wantsCreate(first) && first.kind != ErrorKind::OverQuota &&
+      first.kind != ErrorKind::Throttled) {
     // All or nothing: one message the server dislikes sinks the batch. Find it by going single.
     if (notice_) {
       notice_(connection_.label() + ": a MULTIAPPEND batch of " + std::to_string(p.sent.size()) +

@@ -43,7 +43,8 @@ class ImapClient {
   // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED). PLAIN
   // goes with an initial response under SASL-IR, in two steps otherwise or when the initial
   // response gets BAD; with Auto, a BAD to both forms falls back to LOGIN.
-  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE].
+  // Throws Error(Auth) when refused, Error(Transient) for [UNAVAILABLE], Error(Throttled) when
+  // the account has too many connections open.
   void login(const Credentials& credentials);
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
@@ -85,8 +86,8 @@ class ImapClient {
   static constexpr int kTryCreateRounds = 4;
 
   // CREATE; an existing mailbox is fine. Servers refuse to create an existing mailbox in many
-  // words (NO [ALREADYEXISTS], "NO Mailbox already exists", "NO Cannot create this folder.",
-  // "NO CREATE already exists"), so any answer but OK is followed by a LIST of the name, and
+  // words ("NO Mailbox already exists", "NO Cannot create this folder.", "NO CREATE already
+  // exists"), so any answer but OK or NO [ALREADYEXISTS] is followed by a LIST of the name, and
   // only a mailbox that LIST does not show (or shows \Noselect) fails: Error(MailboxProblem)
   // with the server's answer to the CREATE.
   void create(std::string_view mailbox);
@@ -99,6 +100,8 @@ class ImapClient {
   void finishLogout() noexcept;
 
   bool hasCapability(std::string_view name) const;
+  // The largest message the server takes (RFC 7889 APPENDLIMIT=n), when it says.
+  std::optional<std::uint64_t> appendLimit() const;
   codec::LiteralMode literalMode() const;
   // Where to say things an administrator should know (a refused MULTIAPPEND batch...).
   void setNotice(std::function<void(std::string_view)> notice) { notice_ = std::move(notice); }
@@ -127,6 +130,9 @@ class ImapClient {
   std::optional<codec::ImapTagged> sendPieces(const std::string& tag, const std::vector<Piece>& pieces,
                                               std::string_view trace);
   codec::ImapResponse readResponse(std::string_view what);
+  // The error for an untagged BYE: Throttled when a usage limit ended the session (Gmail's
+  // "[OVERQUOTA] Account exceeded command or bandwidth limits."), Transient otherwise.
+  Error byeError(const codec::ImapUntagged& bye) const;
   // Throws Error(Transient) once more than 4 timeouts have passed since `started`: a server that
   // keeps each read alive with untagged responses (or challenges) must not hold `what` forever.
   void keepWaiting(std::chrono::steady_clock::time_point started, std::string_view what) const;

@@ -3,6 +3,7 @@
 // spools): what to append, what the server said, and how a message is looked for after a crash.
 // Plain data and one interface; nothing here opens a connection.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,8 @@ struct AppendOutcome {
   std::optional<codec::AppendUid> uid;          // from APPENDUID, when the server has UIDPLUS
   ErrorKind kind = ErrorKind::MessageRejected;  // when !ok: how to treat the refusal
   std::string reply;                            // the server's tagged line (logs, quarantine)
+  bool slow_down = false;  // ok, but the server asks for a pause (Gmail's "OK ... [THROTTLED]")
+  std::optional<std::chrono::milliseconds> retry_after;  // Throttled: the wait it suggested
 };
 
 // What is known of a message whose upload may or may not have happened before a crash.

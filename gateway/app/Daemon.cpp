@@ -53,7 +53,8 @@ bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
          a.server.tls == b.server.tls && a.server.ca_file == b.server.ca_file &&
          a.server.username == b.server.username &&
          a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
-         a.connections == b.connections && a.server.timeout == b.server.timeout;
+         a.connections == b.connections && a.server.timeout == b.server.timeout &&
+         a.daily_upload_limit == b.daily_upload_limit;
 }
 
 // What a reload cannot change without a restart.
@@ -88,13 +89,13 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   // Upload sessions are shared by every pass; a reload that changes the target replaces them.
   std::mutex pool_mutex;
-  auto pool = makeImapPool(cfg->target);
+  auto pool = makeImapPool(cfg->target, &ledger);
   config::ImapTarget pool_target = cfg->target;
   auto poolFor = [&](const config::GatewayConfig& c) {
     std::lock_guard guard(pool_mutex);
     if (!sameTarget(pool_target, c.target)) {
       pool->closeAll();
-      pool = makeImapPool(c.target);
+      pool = makeImapPool(c.target, &ledger);
       pool_target = c.target;
     }
     return pool;
@@ -155,6 +156,10 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   // Passes end at their next safe point; one held up by a slow server gets its connections cut
   // (what was in flight stays in flight in the ledger, and is looked up next time).
+  {
+    std::lock_guard guard(pool_mutex);
+    pool->release();  // uploads waiting out a pause the target asked for end now
+  }
   bool clean = scheduler.stop(std::chrono::seconds(4));
   if (!clean) {
     logWarning("a pass is held up by a slow server: cutting its connections");

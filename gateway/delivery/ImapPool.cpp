@@ -38,7 +38,15 @@ std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& targ
 }
 
 ImapPool::ImapPool(const config::ImapTarget& target, Opener opener)
-    : opener_(std::move(opener)), capacity_(std::max<std::size_t>(target.connections, 1)) {}
+    : opener_(std::move(opener)),
+      configured_(std::max<std::size_t>(target.connections, 1)),
+      capacity_(configured_),
+      gate_(target.daily_upload_limit) {}
+
+std::size_t ImapPool::capacity() const {
+  std::lock_guard lock(mutex_);
+  return capacity_;
+}
 
 ImapPool::~ImapPool() { closeAll(); }
 
@@ -57,29 +65,43 @@ void ImapPool::Lease::discard() noexcept {
 }
 
 ImapPool::Lease ImapPool::acquire() {
-  std::unique_ptr<imap::ImapClient> stale;
-  {
-    std::unique_lock lock(mutex_);
-    available_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
-    if (!idle_.empty()) {
-      Idle idle = std::move(idle_.back());
-      idle_.pop_back();
-      if (std::chrono::steady_clock::now() - idle.since <= kMaxIdle) {
-        return Lease(*this, std::move(idle.client));
+  for (;;) {
+    std::unique_ptr<imap::ImapClient> stale;
+    {
+      std::unique_lock lock(mutex_);
+      if (capacity_ < configured_ && std::chrono::steady_clock::now() >= shrunk_until_) {
+        capacity_ = configured_;  // long enough: try the full number of sessions again
       }
-      stale = std::move(idle.client);  // logged out below, its slot reused for a fresh session
-    } else {
-      ++open_;
+      available_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
+      if (!idle_.empty()) {
+        Idle idle = std::move(idle_.back());
+        idle_.pop_back();
+        if (std::chrono::steady_clock::now() - idle.since <= kMaxIdle) {
+          return Lease(*this, std::move(idle.client));
+        }
+        stale = std::move(idle.client);  // logged out below, its slot reused for a fresh session
+      } else {
+        ++open_;
+      }
     }
-  }
-  if (stale) stale->logout();
-  try {
-    return Lease(*this, opener_());
-  } catch (...) {
-    std::lock_guard lock(mutex_);
-    --open_;
-    available_.notify_one();
-    throw;
+    if (stale) stale->logout();
+    try {
+      return Lease(*this, opener_());
+    } catch (const Error& e) {
+      std::lock_guard lock(mutex_);
+      --open_;
+      available_.notify_one();
+      // "Too many simultaneous connections": the user's phones and laptops use the rest. Make do
+      // with the sessions already open, and wait for one of them.
+      if (e.kind() != ErrorKind::Throttled || open_ == 0) throw;
+      capacity_ = open_;
+      shrunk_until_ = std::chrono::steady_clock::now() + kShrinkFor;
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      --open_;
+      available_.notify_one();
+      throw;
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "TargetGate.h"
 #include "config/GatewayConfig.h"
 #include "connectors/imap/ImapClient.h"
 
@@ -47,9 +48,19 @@ class ImapPool {
     int exceptions_ = 0;  // std::uncaught_exceptions() when the lease began
   };
 
-  // Waits for a free session (opening one if fewer than `connections` exist). Throws what opening
-  // throws (Error Transient/Security/Auth...).
+  // Waits for a free session (opening one if fewer than `connections` exist). When the server
+  // refuses a login for too many connections (Error Throttled) while other sessions of the pool
+  // are open, the pool makes do with those for a while (kShrinkFor) and waits for one of them
+  // instead of failing. Throws what opening throws (Error Transient/Security/Auth/Throttled).
   Lease acquire();
+  // The target's shared limits: pauses it asked for, the daily upload budget.
+  TargetGate& gate() noexcept { return gate_; }
+  // Sessions the pool may have now: target.connections, or fewer after "too many connections".
+  std::size_t capacity() const;
+  // For stopping: sessions waiting on the gate give up (see TargetGate::release()).
+  void release() noexcept { gate_.release(); }
+  // How long the pool stays smaller after the server said "too many connections".
+  static constexpr std::chrono::minutes kShrinkFor{10};
   // Logs every idle session out; sessions on loan are closed when they come back.
   void closeAll() noexcept;
 
@@ -61,9 +72,12 @@ class ImapPool {
   void giveBack(std::unique_ptr<imap::ImapClient> client, bool broken) noexcept;
 
   Opener opener_;
-  std::size_t capacity_;
+  const std::size_t configured_;  // target.connections
+  std::size_t capacity_;          // guarded by mutex_
+  std::chrono::steady_clock::time_point shrunk_until_{};
   static constexpr std::chrono::seconds kMaxIdle{300};  // idle longer: replaced, not trusted
-  std::mutex mutex_;
+  TargetGate gate_;
+  mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<Idle> idle_;
   std::size_t open_ = 0;  // sessions in existence (idle + lent) or being opened

@@ -55,6 +55,10 @@ imap::Lookup ImapSink::lookup(const std::string& folder, const imap::MessageFing
       [&](imap::ImapClient& session) { return session.lookup(folder, fingerprint); });
 }
 
+std::optional<std::uint64_t> ImapSink::appendLimit() {
+  return withSession([](imap::ImapClient& session) { return session.appendLimit(); });
+}
+
 void ImapSink::prepare() {
   withSession([&](imap::ImapClient& session) {
     const bool waits = !session.multiAppends() &&

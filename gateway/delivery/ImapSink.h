@@ -30,6 +30,7 @@ class ImapSink final : public MailSink {
   std::size_t preferredBatch() const override { return preferred_batch_; }
   imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) override;
   void prepare() override;
+  std::optional<std::uint64_t> appendLimit() override;
 
  private:
   // Runs `work` on the held session, or on one borrowed for the call. The session is kept while

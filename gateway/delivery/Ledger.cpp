@@ -77,6 +77,11 @@ void Ledger::migrate() {
        " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')),"
        " PRIMARY KEY (account, key)) WITHOUT ROWID",
       now;
+  // Upload volume per target and hour, for the daily upload budget (it outlives the message rows,
+  // which go once a message has left the POP server).
+  s << "CREATE TABLE IF NOT EXISTS uploads (target TEXT NOT NULL, hour INTEGER NOT NULL,"
+       " bytes INTEGER NOT NULL, PRIMARY KEY (target, hour)) WITHOUT ROWID",
+      now;
   if (version.empty()) {
     s << "INSERT INTO meta (key, value) VALUES ('schema', '" + std::to_string(kSchemaVersion) + "')",
         now;
@@ -200,6 +205,40 @@ std::size_t Ledger::prune(const std::string& account, const std::set<std::string
   }
   commit(account, changes);
   return forgotten;
+}
+
+void Ledger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  std::string name = target;
+  Int hour = at / 3600;
+  Int amount = static_cast<Int>(bytes);
+  try {
+    *session_ << "INSERT INTO uploads (target, hour, bytes) VALUES (?, ?, ?)"
+                 " ON CONFLICT (target, hour) DO UPDATE SET bytes = bytes + excluded.bytes",
+        use(name), use(hour), use(amount), now;
+    // Hours older than two days are of no use to a 24-hour budget.
+    Int old = hour - 48;
+    *session_ << "DELETE FROM uploads WHERE target = ? AND hour < ?", use(name), use(old), now;
+  } catch (const Poco::Exception& e) {
+    fail(file_, "record the upload volume of " + target, e);
+  }
+}
+
+std::map<std::int64_t, std::uint64_t> Ledger::uploadsSince(const std::string& target,
+                                                          std::int64_t since) {
+  std::lock_guard lock(mutex_);
+  std::string name = target;
+  Int first = since / 3600;
+  std::vector<Int> hours, bytes;
+  try {
+    *session_ << "SELECT hour, bytes FROM uploads WHERE target = ? AND hour >= ?", use(name),
+        use(first), into(hours), into(bytes), now;
+  } catch (const Poco::Exception& e) {
+    fail(file_, "read the upload volume of " + target, e);
+  }
+  std::map<std::int64_t, std::uint64_t> out;
+  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
+  return out;
 }
 
 std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {

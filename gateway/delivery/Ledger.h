@@ -69,6 +69,11 @@ class Ledger {
   // missing. `now` is unix time. Returns how many rows were forgotten.
   std::size_t prune(const std::string& account, const std::set<std::string>& present,
                     std::int64_t now, std::int64_t grace);
+  // Adds `bytes` uploaded to `target` in the hour of `at` (unix seconds), for the daily upload
+  // budget; durable on return. Throws Error(Internal).
+  void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes);
+  // Bytes uploaded to `target` per hour (unix seconds / 3600), for the hours from `since` on.
+  std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target, std::int64_t since);
   // Every Rejected row of `account` (the quarantine), oldest first.
   std::vector<LedgerEntry> quarantine(const std::string& account);
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ class MailSink {
   virtual imap::Lookup lookup(const std::string& folder, const imap::MessageFingerprint& fingerprint) = 0;
   // Gets ready for appends that are about to come (opens and logs in a session). Throws Error.
   virtual void prepare() {}
+  // The largest message the target takes (IMAP APPENDLIMIT), when it says; asked once per pass
+  // with something to upload, before any message is retrieved. Throws Error.
+  virtual std::optional<std::uint64_t> appendLimit() { return std::nullopt; }
 
  private:
   std::deque<std::vector<imap::AppendOutcome>> finished_;  // the default start()'s outcomes

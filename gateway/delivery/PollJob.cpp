@@ -13,6 +13,9 @@ namespace popgate::gateway {
 
 namespace {
 
+// The pause after a throttled answer that names no time.
+constexpr std::chrono::milliseconds kThrottlePause{30000};
+
 std::string mib(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -187,6 +190,7 @@ void PollJob::reset() {
   retrieved_not_uploaded_ = false;
   first_error_.reset();
   uploads_stopped_ = false;
+  limit_ = account_.max_message_size;
 }
 
 PollResult PollJob::run() noexcept {
@@ -292,7 +296,35 @@ std::vector<pop3::MessageInfo> PollJob::plan(const pop3::Listing& listing) {
   return fetch;
 }
 
-void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
+void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
+  if (listed.empty()) return;
+  // What the target takes (APPENDLIMIT) is known before a byte is retrieved: larger messages
+  // stay on the POP server, reported with their size and the limit, never downloaded.
+  limit_ = account_.max_message_size;
+  if (const auto target_limit = sink_factory_()->appendLimit(); target_limit && *target_limit > 0) {
+    limit_ = std::min(limit_, *target_limit);
+  }
+  std::vector<pop3::MessageInfo> fetch;
+  std::vector<LedgerChange> parked;
+  for (const pop3::MessageInfo& m : listed) {
+    if (m.size <= limit_) {
+      fetch.push_back(m);
+      continue;
+    }
+    ++result_.too_large;
+    note("message " + m.uidl + " (" + std::to_string(m.size) + " bytes) is larger than the " +
+         std::to_string(limit_) + " bytes the target takes (APPENDLIMIT); it stays on the server");
+    if (!repeated(m.uidl)) {
+      LedgerEntry e;
+      e.key = m.uidl;
+      e.state = LedgerState::TooLarge;
+      e.size = m.size;
+      e.reason = "larger than the target's APPENDLIMIT (" + std::to_string(m.size) + " > " +
+                 std::to_string(limit_) + " bytes)";
+      parked.push_back(LedgerChange{e, false});
+    }
+  }
+  record(parked);
   if (fetch.empty()) return;
 
   if (options_.upload_threads == 0) {  // no overlap: deterministic order for tests
@@ -320,6 +352,11 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& fetch) {
       }).run();
       drained = !uploadsStopped() && !stopRequested();
     } catch (const Error& e) {
+      // A session ended by a usage limit, or no session at all for too many connections: the
+      // whole target pauses, not just this thread.
+      if (e.kind() == ErrorKind::Throttled && options_.gate != nullptr) {
+        options_.gate->pause(e.retryAfter().value_or(kThrottlePause), e.what());
+      }
       fail(e);
     } catch (const std::exception& e) {
       fail(Error(ErrorKind::Internal, e.what()));
@@ -363,7 +400,7 @@ void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size
     }
   });
   try {
-    source_->retrieve(fetch, account_.max_message_size, windower);
+    source_->retrieve(fetch, limit_, windower);
     windower.flush();
     return;
   } catch (const Error& e) {
@@ -401,7 +438,7 @@ void PollJob::retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size
     ++session_;
     renumbered_ = numbers;
   }
-  source_->retrieve(again, account_.max_message_size, windower);
+  source_->retrieve(again, limit_, windower);
   windower.flush();
 }
 
@@ -412,7 +449,8 @@ void PollJob::parkTooLarge(const RetrievedMessage& item) {
     std::lock_guard lock(mutex_);
     ++result_.too_large;
     retrieved_not_uploaded_ = true;
-    note("message " + m.uidl + " is larger than max_message_size (LIST said " +
+    note("message " + m.uidl + " is larger than " + std::to_string(limit_) +
+         " bytes (max_message_size, or what the target takes; LIST said " +
          std::to_string(m.size) + " bytes); it stays on the server");
     if (repeated(m.uidl)) return;  // a repeated UIDL cannot be parked by UIDL alone
   }
@@ -420,8 +458,9 @@ void PollJob::parkTooLarge(const RetrievedMessage& item) {
   e.key = m.uidl;
   e.state = LedgerState::TooLarge;
   // At least one byte over the limit, so the next pass leaves it alone whatever LIST claims.
-  e.size = std::max<std::uint64_t>(item.bytes(), account_.max_message_size + 1);
-  e.reason = "larger than max_message_size (LIST said " + std::to_string(m.size) + " bytes)";
+  e.size = std::max<std::uint64_t>(item.bytes(), limit_ + 1);
+  e.reason = "larger than " + std::to_string(limit_) + " bytes (LIST said " +
+             std::to_string(m.size) + " bytes)";
   changes.push_back(LedgerChange{e, false});
   record(changes);
 }
@@ -511,6 +550,13 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
     }
   }
 
+  if (options_.gate != nullptr && !pending.empty()) {
+    // A paused target or a spent daily budget: nothing of this batch is recorded or sent.
+    std::uint64_t bytes = 0;
+    for (const Upload::Pending& p : pending) bytes += p.entry.size;
+    options_.gate->admit(bytes);
+  }
+
   // An earlier pass may have appended these before it died: look before appending again.
   std::vector<bool> recovered(pending.size(), false);
   for (const std::size_t i : lookups) {
@@ -587,13 +633,17 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
 
   std::vector<LedgerChange> changes;
   std::optional<Error> stop;
+  std::uint64_t uploaded_bytes = 0;
+  bool slow_down = false;
   {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < pending.size(); ++i) {
       const Upload::Pending& p = pending[i];
       const imap::AppendOutcome& outcome = outcomes[i];
       LedgerEntry entry = p.entry;
+      slow_down = slow_down || outcome.slow_down;
       if (outcome.ok) {
+        uploaded_bytes += entry.size;
         entry.state = LedgerState::Uploaded;
         entry.uploaded_at = now();
         if (outcome.uid) {
@@ -621,7 +671,16 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
       }
       // Definitely not appended (the server said NO): back to what we knew before.
       changes.push_back(p.prior ? LedgerChange{*p.prior, false} : LedgerChange{entry, true});
-      if (!stop) {
+      if (stop) continue;
+      if (outcome.kind == ErrorKind::Throttled) {
+        // Not the message's fault: it stays on the POP server, unmarked, for when the pause ends.
+        const auto wait = outcome.retry_after.value_or(kThrottlePause);
+        stop = Error(ErrorKind::Throttled,
+                     "the target asked for a pause: uploads resume in " +
+                         std::to_string(wait.count() / 1000 + 1) + " s",
+                     outcome.reply)
+                   .withRetryAfter(wait);
+      } else {
         stop = Error(outcome.kind,
                      "the target refused to store messages in \"" + entry.folder + "\"",
                      outcome.reply);
@@ -630,6 +689,21 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
   }
   record(changes);  // uploaded: durable before any DELE is sent
   step("uploaded");
+  if (options_.gate != nullptr) {
+    TargetGate& gate = *options_.gate;
+    if (uploaded_bytes > 0) {
+      gate.uploaded(uploaded_bytes, now());
+      if (gate.budgeted()) ledger_.addUpload(options_.target_name, now(), uploaded_bytes);
+    }
+    if (slow_down) {
+      gate.slowDown();
+    } else if (uploaded_bytes > 0) {
+      gate.calm();
+    }
+    if (stop && stop->kind() == ErrorKind::Throttled) {
+      gate.pause(*stop->retryAfter(), stop->serverText());
+    }
+  }
   if (stop) throw *stop;
 }
 

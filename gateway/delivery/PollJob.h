@@ -26,6 +26,7 @@
 #include "MailSink.h"
 #include "MailSource.h"
 #include "RetrievedMessage.h"
+#include "TargetGate.h"
 #include "UploadWorker.h"
 #include "config/GatewayConfig.h"
 #include "connectors/common/Error.h"
@@ -56,6 +57,10 @@ struct PollOptions {
   // stops at the next message, each upload thread ends the batch it has in flight and takes no
   // other. Nothing is lost and nothing is half-recorded; the next pass resumes.
   const std::atomic<bool>* stop = nullptr;
+  // The target's shared limits (pauses it asked for, the daily upload budget); none: unlimited.
+  TargetGate* gate = nullptr;
+  // The target's name in the ledger's upload history (the daily budget outlives restarts).
+  std::string target_name = "target";
   // Called when the POP server fails under PIPELINING: returns a session without it (the pass
   // goes on with that one). Unset: such a failure fails the pass.
   std::function<std::unique_ptr<MailSource>()> reopen_without_pipelining;
@@ -111,7 +116,8 @@ class PollJob final : private Uploader {
   void reset();
   void pass();
   std::vector<pop3::MessageInfo> plan(const pop3::Listing& listing);
-  void transfer(const std::vector<pop3::MessageInfo>& fetch);
+  // Uploads what plan() chose (less what the target would refuse for its size).
+  void transfer(const std::vector<pop3::MessageInfo>& listed);
   // Retrieves `fetch` in one pipelined stream, handing each finished window of `window` messages
   // to `deliver`.
   void retrieveAll(const std::vector<pop3::MessageInfo>& fetch, std::size_t window,
@@ -153,6 +159,7 @@ class PollJob final : private Uploader {
   // The state of one pass; reset() clears all of it.
   std::unique_ptr<MailSource> source_;
   std::map<std::string, int> uidl_count_;  // fixed after plan()
+  std::uint64_t limit_ = 0;  // the largest message this pass retrieves (fixed in transfer())
 
   // Shared with the upload threads: guarded by mutex_.
   std::mutex mutex_;

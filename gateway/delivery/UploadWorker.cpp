@@ -25,7 +25,18 @@ void UploadWorker::run() {
       continue;
     }
     if (stopping_ && stopping_()) break;  // the batch just taken waits for the next pass
-    std::unique_ptr<StartedBatch> current = uploader_.begin(std::move(batch), sink_);
+    std::unique_ptr<StartedBatch> current;
+    try {
+      current = uploader_.begin(std::move(batch), sink_);
+    } catch (...) {
+      if (previous) {
+        try {
+          uploader_.end(*previous, sink_);  // its answers are on their way: read and record them
+        } catch (...) {
+        }  // the first error is the one to report
+      }
+      throw;
+    }
     if (previous) {
       try {
         uploader_.end(*previous, sink_);

@@ -43,8 +43,8 @@ class UploadWorker {
                std::function<bool()> stopping);
 
   // Runs until the queue is closed and drained, or `stopping` says so (then the batch in flight
-  // is ended first). Throws the first Error of begin()/end(); when end() of the previous batch
-  // throws, the current one is ended too (its answers may still be good) before rethrowing.
+  // is ended first). Throws the first Error of begin()/end(); whichever throws, the other batch
+  // in flight is ended too (its answers may still be good) before rethrowing.
   void run();
 
  private:

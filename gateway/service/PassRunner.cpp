@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include "gateway/delivery/ImapSink.h"
@@ -10,13 +11,27 @@
 
 namespace popgate::gateway {
 
-std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target) {
+namespace {
+
+// The one target's name in the ledger's upload history.
+constexpr const char* kTargetName = "target";
+
+}  // namespace
+
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger) {
   // Each session gets a number in the trace: with 15 of them, lines are otherwise a puzzle.
   auto opened = std::make_shared<std::atomic<unsigned>>(0);
-  return std::make_shared<ImapPool>(target, [target, opened] {
+  auto pool = std::make_shared<ImapPool>(target, [target, opened] {
     return openImapSession(target, traceTo("imap#" + std::to_string(++*opened)),
                            [](std::string_view text) { logWarning(text); });
   });
+  if (ledger != nullptr && pool->gate().budgeted()) {
+    const auto since = static_cast<std::int64_t>(std::time(nullptr)) - 24 * 3600;
+    for (const auto& [hour, bytes] : ledger->uploadsSince(kTargetName, since)) {
+      pool->gate().uploaded(bytes, hour * 3600);
+    }
+  }
+  return pool;
 }
 
 std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
@@ -24,6 +39,8 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      std::shared_ptr<ImapPool> pool, PollOptions options) {
   const config::PopAccount* acct = &account;
   options.upload_threads = std::max<std::size_t>(cfg.target.connections, 1);
+  options.gate = &pool->gate();
+  options.target_name = kTargetName;
   options.reopen_without_pipelining = [acct] {
     pop3::Pop3Options pop3;
     pop3.allow_pipelining = false;
@@ -39,7 +56,7 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel) {
-  auto pool = makeImapPool(cfg.target);
+  auto pool = makeImapPool(cfg.target, &ledger);
   std::vector<PollResult> results(accounts.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

@@ -15,7 +15,8 @@ namespace popgate::gateway {
 
 // The shared upload sessions for `target`, each numbered in the protocol trace ("imap#3") at
 // debug level, with the client's notices logged as warnings.
-std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target);
+// Its daily upload budget starts from what `ledger` recorded in the last 24 hours.
+std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger* ledger = nullptr);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool` (protocol trace at debug
 // level). Upload threads default to target.connections.

@@ -30,6 +30,8 @@ AccountState stateAfter(bool ok, std::uint32_t failures, ErrorKind kind) {
     case ErrorKind::MailboxProblem:
     case ErrorKind::Config:
       return AccountState::Failing;
+    case ErrorKind::Throttled:
+      return AccountState::Backoff;  // the server asked for a pause: not a failure of the account
     default:
       return failures >= 3 ? AccountState::Failing : AccountState::Backoff;
   }

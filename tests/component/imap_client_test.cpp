@@ -8,11 +8,14 @@
 #include "connectors/common/Error.h"
 #include "connectors/codec/Sha256.h"
 #include "connectors/imap/ImapClient.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
 using namespace popgate;
+using popgate::test::endpoint;
+using popgate::test::expectError;
 using popgate::test::imapCapability;
 using popgate::test::imapGreeting;
 using popgate::test::imapStartTls;
@@ -21,17 +24,6 @@ using popgate::test::ScriptedServer;
 using popgate::test::TestCerts;
 
 namespace {
-
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
-                       std::chrono::milliseconds timeout = 5s) {
-  net::Endpoint e;
-  e.host = "localhost";
-  e.port = srv.port();
-  e.tls = tls;
-  e.ca_file = TestCerts::caFile();
-  e.timeout = timeout;
-  return e;
-}
 
 std::unique_ptr<imap::ImapClient> connect(const net::Endpoint& e) {
   return std::make_unique<imap::ImapClient>(net::openTransport(e), e);
@@ -69,17 +61,6 @@ Script loggedIn(const std::string& caps, const std::string& delimiter = "/") {
       .sendTagged("OK [CAPABILITY " + caps + "] Logged in\r\n")
       .expectLine("LIST \"\" \"\"", [](std::string_view l) { return l == "A0002 LIST \"\" \"\""; })
       .send("* LIST (\\Noselect) \"" + delimiter + "\" \"\"\r\nA0002 OK List completed\r\n");
-}
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
 }
 
 const std::string kMessage = "Subject: hi\r\n\r\nbody\r\n";
@@ -196,8 +177,7 @@ BOOST_AUTO_TEST_CASE(testTryCreateCreatesTheFolderAndRetriesOnce) {
 BOOST_AUTO_TEST_CASE(testTryCreateRetriesOfAnExistingFolderAreBounded) {
   Script script = loggedIn("IMAP4rev1");
   script.expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
-      .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n")
-      .expectCommand("LIST").send("* LIST () \"/\" Work\r\n").sendTagged("OK done\r\n");
+      .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n");
   for (int round = 1; round <= imap::ImapClient::kTryCreateRounds; ++round) {
     script.expectCommand("APPEND").sendTagged("NO [TRYCREATE] still no\r\n");
   }

@@ -8,11 +8,14 @@
 
 #include "connectors/common/Error.h"
 #include "connectors/pop3/Pop3Client.h"
+#include "tests/support/ClientHarness.h"
 #include "tests/support/ScriptedServer.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
 using namespace popgate;
+using popgate::test::endpoint;
+using popgate::test::expectError;
 using popgate::test::pop3Capa;
 using popgate::test::pop3Greeting;
 using popgate::test::pop3Stls;
@@ -21,17 +24,6 @@ using popgate::test::ScriptedServer;
 using popgate::test::TestCerts;
 
 namespace {
-
-net::Endpoint endpoint(const ScriptedServer& srv, TlsMode tls = TlsMode::None,
-                       std::chrono::milliseconds timeout = 5s) {
-  net::Endpoint e;
-  e.host = "localhost";
-  e.port = srv.port();
-  e.tls = tls;
-  e.ca_file = TestCerts::caFile();
-  e.timeout = timeout;
-  return e;
-}
 
 std::unique_ptr<pop3::Pop3Client> connect(const net::Endpoint& e) {
   return std::make_unique<pop3::Pop3Client>(net::openTransport(e), e);
@@ -59,17 +51,6 @@ class Collect final : public pop3::RetrieveHandler, public pop3::ByteSink {
  private:
   std::uint32_t current_ = 0;
 };
-
-template <class F>
-Error expectError(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  BOOST_FAIL("no popgate::Error was thrown");
-  throw std::logic_error("unreachable");
-}
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "connectors/codec/HeaderScan.h"
+#include "connectors/codec/ImapServerHints.h"
 #include "connectors/codec/Sha256.h"
 #include "connectors/common/Ascii.h"
 
@@ -103,6 +104,7 @@ class FakeSink final : public gateway::MailSink {
           o.ok = false;
           o.kind = refusal->first;
           o.reply = refusal->second;
+          o.retry_after = codec::throttleHint("", o.reply).wait;  // as ImapClient reads it
           out.push_back(o);
           continue;
         }
@@ -175,6 +177,10 @@ class FakeSink final : public gateway::MailSink {
     return outcomes;
   }
   std::size_t preferredBatch() const override { return target_.preferred_batch; }
+  std::optional<std::uint64_t> appendLimit() override {
+    std::lock_guard lock(target_.mutex);
+    return target_.append_limit;
+  }
 
  private:
   FakeTarget& target_;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@ struct FakeTarget {
   int lookups = 0;               // lookup() calls
   bool refuse_search = false;    // lookup() answers Unknown (a server that refuses SEARCH)
   bool drop_outcome = false;     // finish() returns one outcome fewer than it was given
+  std::optional<std::uint64_t> append_limit;  // what appendLimit() answers (APPENDLIMIT)
   std::uint32_t next_uid = 1;
   // What sessions report as MailSink::preferredBatch().
   std::size_t preferred_batch = SIZE_MAX;

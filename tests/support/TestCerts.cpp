@@ -1,58 +1,30 @@
 #include "tests/support/TestCerts.h"
 
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <Poco/Exception.h>
 #include <Poco/Process.h>
-#include <stdlib.h>  // mkdtemp
 
-#ifndef POPGATE_SOURCE_DIR_FALLBACK
-#define POPGATE_SOURCE_DIR_FALLBACK ""
-#endif
+#include "tests/support/Process.h"
+#include "tests/support/TempDir.h"
 
 namespace popgate::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The generated files. The destructor (at exit, or when generation fails) removes the directory.
+// The generated files, in a private directory removed with them (at exit, or when generation
+// fails).
 struct Generated {
-  std::string dir, ca, localhost_cert, localhost_key, other_cert, other_key, self_cert, self_key;
-
-  Generated() = default;
-  Generated(const Generated&) = delete;
-  Generated& operator=(const Generated&) = delete;
-  ~Generated() {
-    std::error_code ignored;
-    if (!dir.empty()) fs::remove_all(dir, ignored);
-  }
+  TempDir temp{"popgate-certs"};
+  std::string dir = temp.path().string();
+  std::string ca, localhost_cert, localhost_key, other_cert, other_key, self_cert, self_key;
 };
-
-fs::path sourceDir() {
-  const char* env = std::getenv("POPGATE_SOURCE_DIR");
-  fs::path dir = (env != nullptr && *env != '\0') ? env : POPGATE_SOURCE_DIR_FALLBACK;
-  if (dir.empty()) {
-    throw std::runtime_error(
-        "TestCerts: POPGATE_SOURCE_DIR is not set and no fallback was built in");
-  }
-  return dir;
-}
-
-std::string makeTempDir() {
-  std::string pattern = (fs::temp_directory_path() / "popgate-certs-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    throw std::system_error(errno, std::generic_category(), "TestCerts: mkdtemp " + pattern);
-  }
-  return pattern;
-}
 
 void runScript(const fs::path& script, const std::string& dir) {
   if (!fs::exists(script)) {
@@ -80,7 +52,6 @@ const Generated& generated() {
   std::lock_guard lock(mutex);
   if (made) return *made;
   auto g = std::make_unique<Generated>();
-  g->dir = makeTempDir();
   runScript(sourceDir() / "deploy" / "sandbox" / "make-certs.sh", g->dir);
   auto file = [&](const char* name) {
     std::string path = (fs::path(g->dir) / name).string();

@@ -1,7 +1,7 @@
 #pragma once
 // Throw-away certificates for tests. deploy/sandbox/make-certs.sh makes them once per process, on
-// first use, in a fresh temporary directory that is removed when the process exits. The source
-// tree is found through $POPGATE_SOURCE_DIR, else the path baked in at compile time.
+// first use, in a fresh TempDir, removed when the process exits (POPGATE_KEEP_TEMP=1 keeps it).
+// The source tree is found through $POPGATE_SOURCE_DIR, else the path baked in at compile time.
 
 #include <string>
 

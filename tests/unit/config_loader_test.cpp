@@ -3,53 +3,25 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <stdlib.h>  // mkdtemp, setenv
+#include <stdlib.h>  // setenv
 #include <unistd.h>  // getpid
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 
 #include "config/ConfigLoader.h"
 #include "config/Units.h"
 #include "connectors/common/Error.h"
+#include "tests/support/TempDir.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using popgate::config::EnvLookup;
 using popgate::config::GatewayConfig;
+using popgate::test::TempDir;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "popgate-config-test-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  // Writes `content` to `name` (creating parent directories) and returns its absolute path.
-  fs::path write(const std::string& name, const std::string& content) const {
-    fs::path file = path_ / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary);
-    out << content;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 EnvLookup envOf(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
@@ -243,7 +215,7 @@ BOOST_AUTO_TEST_CASE(testBuiltInDefaults) {
 }
 
 BOOST_AUTO_TEST_CASE(testEveryKey) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
   dir.write("secrets/imap", "imap-secret\n");
   dir.write("secrets/admin", "admin-token\n");
@@ -395,7 +367,7 @@ accounts:
 }
 
 BOOST_AUTO_TEST_CASE(testSecretFileTrailingNewlineTrimmed) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("lf", "from-file\n");
   dir.write("crlf", "from-file-2\r\n");
   dir.write("none", "from-file-3");
@@ -415,7 +387,7 @@ accounts:
 }
 
 BOOST_AUTO_TEST_CASE(testRelativePathsResolveAgainstConfigDirectory) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("etc/secrets/pop", "pop-pw\n");
   dir.write("etc/ca.pem", "pem\n");
   dir.write("etc/token", "tok\n");
@@ -619,7 +591,7 @@ BOOST_AUTO_TEST_CASE(testYamlSyntaxError) {
 }
 
 BOOST_AUTO_TEST_CASE(testMissingOrUnreadableFile) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   const fs::path missing = dir.path() / "gw.yaml";
   try {
     popgate::config::loadConfig(missing, noEnv());
@@ -762,7 +734,7 @@ BOOST_AUTO_TEST_CASE(testAdminListenErrors) {
 }
 
 BOOST_AUTO_TEST_CASE(testAdminToken) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("empty", "\n");
   dir.write("spaced", "two words\n");
   BOOST_TEST(loadError(minimal() + "admin:\n  token_file: empty\n", dir.path()) ==
@@ -789,7 +761,7 @@ BOOST_AUTO_TEST_CASE(testExactlyOnePassword) {
 }
 
 BOOST_AUTO_TEST_CASE(testMissingSecrets) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("empty", "");
   dir.write("newline-only", "\r\n");
   dir.write("two-lines", "first\nsecond\n");
@@ -827,7 +799,7 @@ BOOST_AUTO_TEST_CASE(testMissingSecrets) {
 }
 
 BOOST_AUTO_TEST_CASE(testCaFileAndStateDir) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("a-file", "x");
   BOOST_TEST(loadError(withAccountKey("ca_file: missing.pem"), dir.path()) ==
              "gw.yaml:11: accounts[0].ca_file: cannot read " +
@@ -873,7 +845,7 @@ const std::string& secret() {
 }
 
 BOOST_AUTO_TEST_CASE(testSecretNeverInErrors) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("two-lines", secret() + "\n" + secret() + "\n");
   dir.write("token", secret() + " " + secret() + "\n");
   const std::string head = minimal().substr(0, minimal().find("    password: pop-pw"));
@@ -894,7 +866,7 @@ BOOST_AUTO_TEST_CASE(testSecretNeverInErrors) {
 }
 
 BOOST_AUTO_TEST_CASE(testSecretNeverInSummary) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("pw", secret() + "-file\n");
   dir.write("token", secret() + "-token\n");
   const std::string yaml =
@@ -917,7 +889,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(summary)
 
 BOOST_AUTO_TEST_CASE(testDescribeListsEverything) {
-  ScratchDir dir;
+  const TempDir dir("popgate-config-test");
   dir.write("token", "t0k3n\n");
   const std::string yaml = R"(state_dir: /var/lib/popgate
 admin: {listen: 127.0.0.1:8025, token_file: token}

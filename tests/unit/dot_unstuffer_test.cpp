@@ -13,20 +13,7 @@
 #include <vector>
 
 #include "connectors/codec/DotUnstuffer.h"
-
-namespace popgate::codec {
-std::ostream& operator<<(std::ostream& os, Parse parse) {
-  switch (parse) {
-    case Parse::NeedMore:
-      return os << "NeedMore";
-    case Parse::Done:
-      return os << "Done";
-    case Parse::Error:
-      return os << "Error";
-  }
-  return os << "?";
-}
-}  // namespace popgate::codec
+#include "tests/support/ChunkPlans.h"
 
 namespace {
 
@@ -69,28 +56,9 @@ Outcome feedPlan(std::string_view input, const std::vector<std::size_t>& plan,
   return outcome;
 }
 
-std::vector<std::vector<std::size_t>> plansFor(std::size_t size) {
-  std::vector<std::vector<std::size_t>> plans;
-  plans.push_back({size});
-  plans.emplace_back(size, std::size_t{1});
-  for (unsigned seed = 1; seed <= 24; ++seed) {
-    std::mt19937 rng(seed);
-    const std::size_t widest = seed % 2 == 0 ? 7 : std::max<std::size_t>(size, 1);
-    std::uniform_int_distribution<std::size_t> pick(1, widest);
-    std::vector<std::size_t> plan;
-    for (std::size_t left = size; left > 0;) {
-      const std::size_t length = std::min(left, pick(rng));
-      plan.push_back(length);
-      left -= length;
-    }
-    plans.push_back(std::move(plan));
-  }
-  return plans;
-}
-
 // Runs every plan and checks they agree with the whole-input run, which is returned.
 Outcome unstuffAllWays(std::string_view input, std::size_t max_bytes = SIZE_MAX) {
-  const auto plans = plansFor(input.size());
+  const auto plans = popgate::test::chunkPlans(input.size(), 7);
   Outcome whole = feedPlan(input, plans.front(), max_bytes);
   for (std::size_t i = 1; i < plans.size(); ++i) {
     const Outcome split = feedPlan(input, plans[i], max_bytes);

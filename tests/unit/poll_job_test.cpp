@@ -15,6 +15,7 @@
 
 using namespace popgate;
 using namespace popgate::gateway;
+using namespace std::chrono_literals;
 using popgate::test::FakeMaildrop;
 using popgate::test::FakeTarget;
 
@@ -54,10 +55,13 @@ struct Fixture {
     ledger = std::make_unique<Ledger>(dir.path() / "ledger.sqlite");
   }
 
+  std::unique_ptr<TargetGate> gate;  // the target's limits, when a test sets some
+
   PollResult run(std::function<void(std::string_view)> hook = {},
                  const std::atomic<bool>* stop = nullptr) {
     PollOptions options;
     options.stop = stop;
+    options.gate = gate.get();
     options.window = 2;
     options.upload_threads = upload_threads;
     options.memory_limit = 300;  // some messages go through spool files
@@ -611,4 +615,92 @@ BOOST_AUTO_TEST_CASE(testReusedUidlAfterDeletionIsANewMessage) {
   BOOST_TEST(again.skipped == 1u);
   BOOST_TEST(f.copies(message(3)) == 1u);
   BOOST_TEST(f.drop.messages.empty());
+}
+
+// The daily upload budget with a tiny limit and the ledger's clock: each "day" uploads what fits,
+// the pass ends as throttled (messages untouched on POP: not quarantined, not in flight), and as
+// the window moves on the rest follows. Every message arrives exactly once, no day over budget.
+BOOST_AUTO_TEST_CASE(testDailyBudgetSpreadsTheBacklogOverDays) {
+  Fixture f;
+  f.account.keep = false;
+  f.gate = std::make_unique<TargetGate>(2000, [&f] { return f.clock; });
+  std::vector<std::string> all;
+  for (int i = 1; i <= 12; ++i) all.push_back(message(i % 6 + 1) + "X-Copy: " + std::to_string(i) + "\r\n");
+  for (const auto& m : all) f.drop.add(m);
+  std::uint64_t total = 0;
+  for (const auto& m : all) total += m.size();
+  int days = 0;
+  for (; days < 20 && !f.drop.messages.empty(); ++days) {
+    const std::size_t before = f.target.all().size();
+    std::uint64_t bytes_before = 0;
+    for (const auto& m : f.target.all()) bytes_before += m.size();
+    const PollResult r = f.run();
+    std::uint64_t bytes_after = 0;
+    for (const auto& m : f.target.all()) bytes_after += m.size();
+    BOOST_TEST(bytes_after - bytes_before <= 2000u);  // never over the day's budget
+    BOOST_TEST(r.rejected + r.quarantined == 0u);
+    if (!r.ok()) {
+      BOOST_TEST((r.error->kind() == ErrorKind::Throttled), r.error->what());
+      BOOST_TEST(r.error->retryAfter().has_value());
+    }
+    for (const auto& [key, e] : f.ledger->load("work")) {
+      BOOST_TEST((e.state != LedgerState::InFlight && e.state != LedgerState::Rejected), key);
+    }
+    BOOST_TEST_MESSAGE("day " << days << ": " << f.target.all().size() - before << " uploaded");
+    f.clock += 25 * 3600;  // a day later (and a bit): the window has moved on
+  }
+  BOOST_TEST(days >= 3);  // about 5 KB in 2 KB a day
+  for (const auto& m : all) BOOST_TEST(f.copies(m) == 1u);
+  // The budget's count survives in the ledger: a new gate restored from it sees the last day.
+  BOOST_TEST(!f.ledger->uploadsSince("target", f.clock - 3 * 24 * 3600).empty());
+}
+
+// Microsoft's throttling answer on one APPEND: the pass pauses (error Throttled with the suggested
+// wait), the message is not quarantined, and nothing is lost; the next pass delivers the rest.
+BOOST_AUTO_TEST_CASE(testThrottledAnswerPausesWithoutQuarantine) {
+  Fixture f;
+  f.account.keep = false;
+  f.gate = std::make_unique<TargetGate>();
+  for (int i = 1; i <= 4; ++i) f.drop.add(message(i));
+  f.target.judge = [](const std::string& bytes) -> std::optional<std::pair<ErrorKind, std::string>> {
+    if (bytes.find("test 3") != std::string::npos) {
+      return std::make_pair(ErrorKind::Throttled,
+                            "A5 BAD Request is throttled. Suggested Backoff Time: 299609 milliseconds");
+    }
+    return std::nullopt;
+  };
+  const PollResult r = f.run();
+  BOOST_REQUIRE(r.error.has_value());
+  BOOST_TEST((r.error->kind() == ErrorKind::Throttled));
+  BOOST_TEST(r.error->retryAfter().value_or(0ms).count() == 299609);
+  BOOST_TEST(r.rejected == 0u);
+  BOOST_TEST(f.ledger->quarantine("work").empty());
+  BOOST_TEST(f.gate->snapshot().paused_until > 0);
+  BOOST_TEST(f.drop.messages.size() == 4u);  // no QUIT after a stopped pass: nothing deleted yet
+  f.target.judge = nullptr;
+  f.gate = std::make_unique<TargetGate>();  // five minutes later
+  const PollResult later = f.run();
+  BOOST_TEST(later.ok());
+  for (int i = 1; i <= 4; ++i) BOOST_TEST(f.copies(message(i)) == 1u);
+  BOOST_TEST(f.drop.messages.empty());
+}
+
+// The target's APPENDLIMIT is known before retrieval: a larger message is never downloaded, stays
+// on the server (keep: false notwithstanding) and is reported with its size and the limit.
+BOOST_AUTO_TEST_CASE(testAppendLimitKeepsLargerMessagesOnPopUnretrieved) {
+  Fixture f;
+  f.account.keep = false;
+  f.target.append_limit = 500;
+  const std::string uidl = f.drop.add(message(9));  // about 1 KB
+  f.drop.add(message(1));
+  const PollResult r = f.run();
+  BOOST_TEST(r.ok());
+  BOOST_TEST(r.uploaded == 1u);
+  BOOST_TEST(r.too_large == 1u);
+  BOOST_TEST(std::count(f.drop.retrieved.begin(), f.drop.retrieved.end(), uidl) == 0);
+  BOOST_REQUIRE(f.drop.messages.size() == 1u);
+  BOOST_TEST(f.drop.messages[0].bytes == message(9));
+  BOOST_REQUIRE(!r.problems.empty());
+  BOOST_TEST(r.problems[0].find("APPENDLIMIT") != std::string::npos, r.problems[0]);
+  BOOST_TEST(r.problems[0].find("500 bytes") != std::string::npos, r.problems[0]);
 }

@@ -5,26 +5,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <ostream>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "connectors/codec/Pop3ReplyParser.h"
+#include "tests/support/ChunkPlans.h"
 
 namespace popgate::codec {
-std::ostream& operator<<(std::ostream& os, Parse parse) {
-  switch (parse) {
-    case Parse::NeedMore:
-      return os << "NeedMore";
-    case Parse::Done:
-      return os << "Done";
-    case Parse::Error:
-      return os << "Error";
-  }
-  return os << "?";
-}
 std::ostream& operator<<(std::ostream& os, Pop3Reply::Status status) {
   switch (status) {
     case Pop3Reply::Status::Ok:
@@ -81,28 +70,9 @@ Transcript parsePlan(std::string_view input, const std::vector<std::size_t>& pla
   return transcript;
 }
 
-std::vector<std::vector<std::size_t>> plansFor(std::size_t size) {
-  std::vector<std::vector<std::size_t>> plans;
-  plans.push_back({size});
-  plans.emplace_back(size, std::size_t{1});
-  for (unsigned seed = 1; seed <= 24; ++seed) {
-    std::mt19937 rng(seed);
-    const std::size_t widest = seed % 2 == 0 ? 5 : std::max<std::size_t>(size, 1);
-    std::uniform_int_distribution<std::size_t> pick(1, widest);
-    std::vector<std::size_t> plan;
-    for (std::size_t left = size; left > 0;) {
-      const std::size_t length = std::min(left, pick(rng));
-      plan.push_back(length);
-      left -= length;
-    }
-    plans.push_back(std::move(plan));
-  }
-  return plans;
-}
-
 // Runs every plan, checks each agrees with the whole-input run, and returns that run.
 Transcript parseAllWays(std::string_view input, std::size_t max_line = 4096) {
-  const auto plans = plansFor(input.size());
+  const auto plans = popgate::test::chunkPlans(input.size(), 5);
   Transcript whole = parsePlan(input, plans.front(), max_line);
   for (std::size_t i = 1; i < plans.size(); ++i) {
     const Transcript split = parsePlan(input, plans[i], max_line);
