@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# install-deps.sh [build|test|runtime] — installs the Debian 12 packages popgate needs, and only
-# those missing (dpkg -s). Used by tests/run.sh, deploy/demo.sh, bench/ and the Dockerfile.
+# install-deps.sh [build|test|interop|runtime] — installs the Debian 12 packages popgate needs,
+# and only those missing (dpkg -s). Used by tests/run.sh (interop), deploy/demo.sh (test), bench/
+# and the Dockerfile.
 #   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
-#   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox (the default), and what the
-#            interop tests run on the host: GNU mailutils' pop3d and imap4d, Twisted's POP3 server
-#            (python3-twisted) and mmdebstrap, which builds the Debian roots of Cyrus, Courier and
-#            popa3d (deploy/sandbox/test-root.sh)
+#   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
+#            systemd-analyze (the unit check) (the default)
+#   interop  test + what the interop tests (tests/interop, docs/servers.md) run on the host: GNU
+#            mailutils' pop3d and imap4d, Twisted's POP3 server (python3-twisted), and mmdebstrap,
+#            which builds the Debian roots of Cyrus, Courier and popa3d (deploy/sandbox/test-root.sh)
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
 build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
+test_pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
-  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2
-                 mailutils-imap4d mailutils-pop3d python3-twisted mmdebstrap" ;;
+  test) pkgs="$test_pkgs" ;;
+  interop) pkgs="$test_pkgs mailutils-imap4d mailutils-pop3d python3-twisted mmdebstrap" ;;
   runtime) pkgs="ca-certificates libpocofoundation80 libpoconet80 libpoconetssl80 libpococrypto80
                  libpocoutil80 libpocojson80 libpocodata80 libpocodatasqlite80 libyaml-cpp0.7
                  libssl3 libstdc++6" ;;
-  *) echo "usage: install-deps.sh [build|test|runtime]" >&2; exit 2 ;;
+  *) echo "usage: install-deps.sh [build|test|interop|runtime]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -47,7 +47,7 @@ fi
 #    install-deps.sh uses sudo when not root, and keeps the packages from starting the system
 #    Dovecot on the standard ports.
 say "Packages"
-bash "$root/deploy/install-deps.sh" test
+bash "$root/deploy/install-deps.sh" interop
 echo "ok"
 
 # 2. Configure (RelWithDebInfo, -DPOPGATE_WERROR=ON) and build with every core.

@@ -39,7 +39,7 @@ folder_dir() {
 
 start_servers() {
   command -v pop3d >/dev/null && command -v imap4d >/dev/null ||
-    die "mailutils' pop3d and imap4d are not installed (deploy/install-deps.sh test)"
+    die "mailutils' pop3d and imap4d are not installed (deploy/install-deps.sh interop)"
   local u
   mkdir -p "$dir/conf" "$dir/passwd" "$dir/home" "$dir/locks" "$run_dir"
   # Virtual-domain users: a passwd-format file named after the domain (crypt(3) passwords); the

@@ -147,7 +147,7 @@ EOF
 ensure_built() {
   local name=$1 k dir
   [ "$(id -u)" -eq 0 ] || skip "root $name: building and entering Debian roots needs root (chroot)"
-  command -v mmdebstrap >/dev/null || skip "root $name: mmdebstrap is not installed (deploy/install-deps.sh test)"
+  command -v mmdebstrap >/dev/null || skip "root $name: mmdebstrap is not installed (deploy/install-deps.sh interop)"
   k=$(key "$name")
   dir=$cache/$k
   mkdir -p "$cache"

@@ -22,7 +22,7 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 services="pop3"
 
 start_servers() {
-  command -v twistd3 >/dev/null || die "twistd3 is not installed (python3-twisted: deploy/install-deps.sh test)"
+  command -v twistd3 >/dev/null || die "twistd3 is not installed (python3-twisted: deploy/install-deps.sh interop)"
   local u
   for u in "${users[@]}"; do mkdir -p "$dir/mail/$u/new" "$dir/mail/$u/cur" "$dir/mail/$u/tmp"; done
   write_settings "$pop3" "" ""
