@@ -48,7 +48,7 @@ FROM debian:bookworm-slim
 # Runtime libraries (Poco, yaml-cpp, OpenSSL, ...) and ca-certificates, from the same list the
 # other scripts use; then apt's cache, lists and the installer go: dead weight at run time.
 # A fixed uid/gid (10001) for the user, so host directories and volumes can be chowned to it ahead
-# of time. state_dir (ledger + spool) belongs to popgate alone, mode 0750; it is set up before
+# of time. state_dir (ledger + spool) belongs to popgate alone, mode 0700; it is set up before
 # VOLUME below, so a fresh named volume starts with this ownership. /etc/popgate stays root's.
 COPY deploy/install-deps.sh /tmp/install-deps.sh
 RUN /tmp/install-deps.sh runtime \
@@ -57,7 +57,7 @@ RUN /tmp/install-deps.sh runtime \
  && groupadd --system --gid 10001 popgate \
  && useradd --system --uid 10001 --gid popgate --no-create-home --home-dir /var/lib/popgate \
       --shell /usr/sbin/nologin popgate \
- && install -d -o popgate -g popgate -m 0750 /var/lib/popgate \
+ && install -d -o popgate -g popgate -m 0700 /var/lib/popgate \
  && install -d -o root -g root -m 0755 /etc/popgate
 
 COPY --from=build /popgate /usr/local/bin/popgate
@@ -79,8 +79,10 @@ EXPOSE 8025
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
   CMD ["popgate", "health", "--config", "/etc/popgate/config.yaml"]
 
-# Never root at run time; no capability is needed (the admin port is above 1024).
-USER popgate
+# Never root at run time; no capability is needed (the admin port is above 1024). Numeric, so that
+# Kubernetes can check runAsNonRoot without reading /etc/passwd. popgate writes only to
+# /var/lib/popgate: the image runs with a read-only root file system and needs no /tmp.
+USER 10001:10001
 
 # Arguments replace only the command: docker run --rm IMAGE check --config /etc/popgate/config.yaml
 ENTRYPOINT ["popgate"]

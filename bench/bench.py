@@ -290,6 +290,7 @@ class Bench:
         path = os.path.join(self.work, f"popgate-{name}.yaml")
         with open(path, "w") as fh:
             fh.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)  # it holds passwords: popgate refuses a config others can read
         return path, state
 
     def run_popgate(self, config, state, reset):

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <system_error>
 
+#include <sys/stat.h>
+
 #include "MessageText.h"
 #include "SecretSources.h"
 #include "TextFile.h"
@@ -22,10 +24,10 @@ namespace {
 using namespace std::chrono_literals;
 using Entries = std::vector<YamlEntry>;
 
-constexpr std::array<std::string_view, 8> kTopKeys{"state_dir",          "log_level", "log_format",
-                                                   "max_parallel_polls", "admin",     "target",
-                                                   "defaults",           "accounts"};
-constexpr std::array<std::string_view, 2> kAdminKeys{"listen", "token_file"};
+constexpr std::array<std::string_view, 10> kTopKeys{
+    "state_dir", "log_level", "log_format",    "max_parallel_polls",     "stall_timeout",
+    "admin",     "target",    "defaults",      "allow_readable_secrets", "accounts"};
+constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "allowed_hosts"};
 constexpr std::array<std::string_view, 12> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
     "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit"};
@@ -72,6 +74,8 @@ constexpr std::chrono::seconds kMinPollInterval = 1s;
 constexpr std::chrono::seconds kMaxPollInterval = 168h;
 constexpr std::chrono::seconds kMinTimeout = 1s;
 constexpr std::chrono::seconds kMaxTimeout = 1h;
+constexpr std::chrono::seconds kMinStallTimeout = 10s;
+constexpr std::chrono::seconds kMaxStallTimeout = 1h;
 
 template <typename E, std::size_t N>
 E pick(const YamlCursor& where, const std::array<std::string_view, N>& names,
@@ -134,6 +138,8 @@ class Loader {
   GatewayConfig load(const std::string& yaml) const;
 
  private:
+  // Notes where a secret came from (once per file; inline ones once per key).
+  void noteSecret(const YamlCursor& where, const std::filesystem::path& file) const;
   YAML::Node parseDocument(const std::string& yaml) const;
   std::filesystem::path resolve(const YamlCursor& where) const;
   std::filesystem::path readableFile(const YamlCursor& where) const;
@@ -152,7 +158,16 @@ class Loader {
   std::string name_;
   std::filesystem::path base_dir_;
   const EnvLookup& env_;
+  mutable std::vector<SecretFile> secret_files_;
 };
+
+// The permission bits of `file` (symbolic links followed, as a reader sees it); 0 when it cannot
+// be examined (it was just read, so that is a race nobody wins anything from).
+std::uint32_t permissionsOf(const std::filesystem::path& file) {
+  struct stat st{};
+  if (::stat(file.c_str(), &st) != 0) return 0;
+  return static_cast<std::uint32_t>(st.st_mode) & 07777u;
+}
 
 // Notes where a document starts and ignores everything else.
 class DocumentStarts final : public YAML::EventHandler {
@@ -216,6 +231,12 @@ GatewayConfig Loader::load(const std::string& yaml) const {
   if (const YamlCursor* v = findEntry(top, "max_parallel_polls")) {
     cfg.max_parallel_polls = static_cast<std::uint32_t>(v->number(1, kMaxParallelPolls));
   }
+  if (const YamlCursor* v = findEntry(top, "stall_timeout")) {
+    cfg.stall_timeout = v->duration(kMinStallTimeout, kMaxStallTimeout);
+  }
+  if (const YamlCursor* v = findEntry(top, "allow_readable_secrets")) {
+    cfg.allow_readable_secrets = v->boolean();
+  }
   if (const YamlCursor* v = findEntry(top, "admin")) cfg.admin = admin(*v);
   if (const YamlCursor* v = findEntry(top, "target")) cfg.target = target(*v);
   Entries shared;
@@ -225,7 +246,16 @@ GatewayConfig Loader::load(const std::string& yaml) const {
   for (const std::string_view key : {"state_dir", "target", "accounts"}) {
     if (findEntry(top, key) == nullptr) root.failMissing(key);
   }
+  cfg.secret_files = secret_files_;
   return cfg;
+}
+
+void Loader::noteSecret(const YamlCursor& where, const std::filesystem::path& file) const {
+  for (const SecretFile& known : secret_files_) {
+    if (file.empty() ? known.key == where.path() : known.file == file) return;
+  }
+  secret_files_.push_back(
+      SecretFile{where.path(), where.line(), file, file.empty() ? 0 : permissionsOf(file)});
 }
 
 std::filesystem::path Loader::resolve(const YamlCursor& where) const {
@@ -279,6 +309,17 @@ AdminConfig Loader::admin(const YamlCursor& where) const {
     }
     admin.token_file = path;
     admin.token = std::move(token.value);
+    noteSecret(*v, path);
+  }
+  if (const YamlCursor* v = findEntry(entries, "allowed_hosts")) {
+    if (v->node().IsScalar()) {
+      v->fail("expected a list of host names, e.g. [popgate, popgate.example]");
+    }
+    for (const YamlCursor& item : v->elements()) {
+      auto host = parseHost(item.text());
+      if (!host.value) item.fail(host.error);
+      admin.allowed_hosts.push_back(std::move(*host.value));
+    }
   }
   return admin;
 }
@@ -314,9 +355,12 @@ bool Loader::applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) co
     server.username = v.nonEmptyText();
     if (hasLineBreakOrNul(server.username)) v.fail("must not contain a line break or NUL byte");
   } else if (key == "password" || key == "password_file" || key == "password_env") {
+    const std::filesystem::path file =
+        key == "password_file" ? resolve(v) : std::filesystem::path();
     ResolvedSecret secret = key == "password"        ? inlineSecret(v)
-                            : key == "password_file" ? secretFromFile(v, key, resolve(v))
+                            : key == "password_file" ? secretFromFile(v, key, file)
                                                      : secretFromEnv(v, env_);
+    if (key != "password_env") noteSecret(v, file);
     server.password = std::move(secret.value);
     server.password_source = std::move(secret.source);
   } else if (key == "timeout") {
@@ -464,6 +508,12 @@ GatewayConfig loadConfig(const std::filesystem::path& file, const EnvLookup& env
   absolute = absolute.lexically_normal();
   GatewayConfig cfg = loadConfigText(*content.value, name, absolute.parent_path(), env);
   cfg.source = absolute;
+  // An inline password makes the config file itself a secret file.
+  for (SecretFile& secret : cfg.secret_files) {
+    if (!secret.file.empty()) continue;
+    secret.file = absolute;
+    secret.mode = permissionsOf(absolute);
+  }
   return cfg;
 }
 

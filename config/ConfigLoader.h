@@ -32,7 +32,13 @@ GatewayConfig loadConfigText(const std::string& yaml, const std::string& name,
 std::string describe(const GatewayConfig& cfg);
 
 // Settings that are allowed but deserve a second look, one line each without a newline: passwords
-// sent in plaintext (tls: none), an admin endpoint reachable off loopback without a token.
+// sent in plaintext (tls: none), an admin endpoint without a token or with a short one, secret
+// files (or a config with an inline password) that other users can read, very short intervals.
 std::vector<std::string> warnings(const GatewayConfig& cfg);
+
+// For run and once: throws Error(Config) "FILE:LINE: KEY: PATH is readable by other users (mode
+// 0644): chmod 600 it, or set allow_readable_secrets: true" for the first secret file the group
+// or others may read, unless the configuration says allow_readable_secrets: true.
+void requirePrivateSecrets(const GatewayConfig& cfg);
 
 }  // namespace popgate::config

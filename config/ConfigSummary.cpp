@@ -6,13 +6,30 @@
 #include "ConfigLoader.h"
 #include "MessageText.h"
 #include "Units.h"
+#include "YamlCursor.h"
 
 namespace popgate::config {
 
 namespace {
 
+constexpr std::size_t kMinTokenBytes = 16;
+
 bool isLoopback(const std::string& host) {
   return host == "localhost" || host.starts_with("127.") || host == "::1";
+}
+
+std::string octal(std::uint32_t mode) {
+  std::string out;
+  for (int shift = 9; shift >= 0; shift -= 3) {
+    out += static_cast<char>('0' + ((mode >> shift) & 7u));
+  }
+  return out;
+}
+
+// "KEY: FILE is readable by other users (mode 0644)".
+std::string exposure(const SecretFile& secret) {
+  return secret.key + ": " + printable(secret.file.string()) +
+         " is readable by other users (mode " + octal(secret.mode) + ")";
 }
 
 std::string where(const ServerEndpoint& server) {
@@ -53,10 +70,25 @@ std::vector<std::string> warnings(const GatewayConfig& cfg) {
     if (server.tls != TlsMode::None) return;
     out.push_back(who + ": tls: none sends the password for " + where(server) + " in plaintext");
   };
-  if (cfg.admin && cfg.admin->token.empty() && !isLoopback(cfg.admin->host)) {
+  if (cfg.admin && cfg.admin->token.empty()) {
     out.push_back("admin: " + hostPort(cfg.admin->host, cfg.admin->port) +
-                  " is reachable off this host and has no token_file; anyone who can connect " +
-                  "can read /status and start polls");
+                  (isLoopback(cfg.admin->host)
+                       ? " has no token_file; every local user and process can read /status and "
+                         "/metrics (set admin.token_file)"
+                       : " is reachable off this host and has no token_file; anyone who can "
+                         "connect can read /status and start polls"));
+  }
+  if (cfg.admin && !cfg.admin->token.empty() && cfg.admin->token.size() < kMinTokenBytes) {
+    out.push_back("admin.token_file: the token has only " +
+                  std::to_string(cfg.admin->token.size()) + " bytes; use at least " +
+                  std::to_string(kMinTokenBytes) + " random ones (openssl rand -hex 32)");
+  }
+  for (const SecretFile& secret : cfg.secret_files) {
+    if (!secret.readableByOthers()) continue;
+    out.push_back(exposure(secret) + "; chmod 600 it" +
+                  (cfg.allow_readable_secrets
+                       ? " (allowed by allow_readable_secrets: true)"
+                       : " (run and once refuse it unless allow_readable_secrets: true)"));
   }
   plaintext("target", cfg.target.server);
   for (const auto& account : cfg.accounts) {
@@ -80,6 +112,10 @@ std::string describe(const GatewayConfig& cfg) {
     out += "  admin      disabled\n";
   } else {
     out += "  admin      " + hostPort(cfg.admin->host, cfg.admin->port);
+    for (std::size_t i = 0; i < cfg.admin->allowed_hosts.size(); ++i) {
+      out += (i == 0 ? " (also as " : ", ") + cfg.admin->allowed_hosts[i];
+      if (i + 1 == cfg.admin->allowed_hosts.size()) out += ")";
+    }
     if (cfg.admin->token_file) {
       out += ", token required except for /healthz (token_file " +
              printable(cfg.admin->token_file->string()) + ")\n";
@@ -106,6 +142,15 @@ std::string describe(const GatewayConfig& cfg) {
   for (const auto& account : cfg.accounts) out += "    " + accountLine(account) + "\n";
   for (const auto& warning : warnings(cfg)) out += "warning: " + warning + "\n";
   return out;
+}
+
+void requirePrivateSecrets(const GatewayConfig& cfg) {
+  if (cfg.allow_readable_secrets) return;
+  for (const SecretFile& secret : cfg.secret_files) {
+    if (!secret.readableByOthers()) continue;
+    failInFile(printable(cfg.source.string()), secret.line,
+               exposure(secret) + ": chmod 600 it, or set allow_readable_secrets: true");
+  }
 }
 
 }  // namespace popgate::config

@@ -63,6 +63,23 @@ struct AdminConfig {
   std::uint16_t port = 8025;
   std::optional<std::filesystem::path> token_file;  // absolute
   Secret token;  // read from token_file at load time; empty when none
+  // Host names (besides the listen address, and localhost for a loopback or wildcard one) that
+  // requests may name in their Host header (compared without case). Other names get 421, so a web
+  // page cannot reach the endpoint by pointing a name of its own at it (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
+};
+
+// A place a secret was read from (password_file, token_file, or the config file itself for an
+// inline `password:`), with its permission bits: a secret others can read is warned about, and
+// refused by run/once unless allow_readable_secrets is set.
+struct SecretFile {
+  std::string key;              // "accounts[0].password_file", "target.password", ...
+  int line = 0;                 // of the key in the config file; 0 when unknown
+  std::filesystem::path file;   // the file read (for an inline password: the config file)
+  std::uint32_t mode = 0;       // st_mode & 07777 of the file (symbolic links followed)
+
+  // Whether the group or others may read the file (mode & 044).
+  bool readableByOthers() const noexcept { return (mode & 044u) != 0; }
 };
 
 struct GatewayConfig {
@@ -72,6 +89,14 @@ struct GatewayConfig {
   LogLevel log_level = LogLevel::Info;
   LogFormat log_format = LogFormat::Text;
   std::uint32_t max_parallel_polls = 4;  // 1..64
+  // How long the scheduler may go without making progress before /healthz answers 503 and the
+  // systemd watchdog is no longer fed (10s..1h).
+  std::chrono::seconds stall_timeout{60};
+  // Accept secret files (and a config with an inline password) that others may read.
+  bool allow_readable_secrets = false;
+  // Every file a secret was read from, once each (the config file for inline passwords, when the
+  // configuration came from a file).
+  std::vector<SecretFile> secret_files;
   std::optional<AdminConfig> admin;
   ImapTarget target;
   std::vector<PopAccount> accounts;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <system_error>
 
@@ -25,7 +26,13 @@ Parsed<std::string> readTextFile(const std::filesystem::path& file, std::size_t 
   const FilePtr f(std::fopen(file.c_str(), "rb"));
   if (!f) return {std::nullopt, systemReason(errno != 0 ? errno : EIO)};
   std::string content;
+  // Secrets pass through here: no stdio buffer keeps a copy, and ours is zeroed on the way out.
+  std::setvbuf(f.get(), nullptr, _IONBF, 0);
   char buffer[4096];
+  struct Zeroed {
+    char* bytes;
+    ~Zeroed() { explicit_bzero(bytes, sizeof buffer); }
+  } zeroed{buffer};
   while (true) {
     errno = 0;
     const std::size_t got = std::fread(buffer, 1, sizeof buffer, f.get());

@@ -11,7 +11,8 @@
 # `popgate check` on the test config and on the shipped example config, `popgate run` answering
 # /healthz (from the host and via `popgate health` from the image), the admin token, 3 messages
 # delivered into the central mailbox, the daemon running as uid 10001 and owning what it wrote, a
-# clean stop on SIGTERM, and that no secret shows up in any output.
+# clean stop on SIGTERM, the daemon again on a read-only root file system without /tmp (a 4th
+# message delivered), and that no secret shows up in any output.
 #
 # Needs root (debootstrap, chroot isolation). Installs buildah, debootstrap and (for the sandbox)
 # Dovecot when missing. Prints "SKIPPED: ..." and exits 0 when containers cannot work here.
@@ -112,12 +113,14 @@ work=$(mktemp -d /tmp/pgct.XXXXXX)
 chmod 0711 "$work"   # the sandbox's unprivileged Dovecot user must traverse it
 run_pid=""
 daemon_pid=""
+ro_pid=""
 
 cleanup() {
   local rc=$?
   set +e
   # The background daemon: stop it by its own pid, then its buildah run.
   [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
+  [ -n "$ro_pid" ] && kill -KILL "$ro_pid" 2>/dev/null && wait "$ro_pid" 2>/dev/null
   if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
     kill -TERM "$run_pid" 2>/dev/null
     wait "$run_pid" 2>/dev/null
@@ -134,7 +137,7 @@ cleanup() {
   fi
   [ "$skipped" = 1 ] && exit 0
   if [ "$rc" -eq 0 ] && [ ${#failures[@]} -eq 0 ]; then
-    echo "container-test: PASS: $image (${image_size:-?}) built and ran; 3 messages delivered as uid $image_uid ($(elapsed))"
+    echo "container-test: PASS: $image (${image_size:-?}) built and ran; 3 messages delivered as uid $image_uid, a 4th on a read-only root ($(elapsed))"
     exit 0
   fi
   [ ${#failures[@]} -eq 0 ] && failures+=("unexpected error (exit $rc)")
@@ -256,7 +259,8 @@ echo "   built in $(($(date +%s) - build_started)) s; image size $image_size"
 
 say "The image's configuration"
 cfg() { "${B[@]}" inspect --type image --format "$1" "$image"; }
-check "runs as user popgate" test "$(cfg '{{.Docker.Config.User}}')" = popgate
+check "runs as user 10001:10001 (numeric, for runAsNonRoot)" \
+  test "$(cfg '{{.Docker.Config.User}}')" = "$image_uid:$image_uid"
 check "ENTRYPOINT [popgate]" test "$(cfg '{{.Docker.Config.Entrypoint}}')" = "[popgate]"
 check "CMD run --config /etc/popgate/config.yaml" \
   test "$(cfg '{{.Docker.Config.Cmd}}')" = "[run --config /etc/popgate/config.yaml]"
@@ -283,16 +287,16 @@ pick_base() {
   done
   return 1
 }
-started=0
+dovecot_up=0
 for attempt in 1 2 3 4 5; do
   base=$(pick_base) || fatal "found no free ports on 127.0.0.1"
   say "Starting a sandbox Dovecot on 127.0.0.1 (ports $((base + 110))..$((base + 995)), try $attempt)"
-  if "$sandbox" start "$work/dovecot" "$base" work me; then started=1; break; fi
+  if "$sandbox" start "$work/dovecot" "$base" work me; then dovecot_up=1; break; fi
   grep -q 'Address already in use' "$work/dovecot/dovecot.log" 2>/dev/null ||
     fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
   echo "   a port was taken meanwhile; trying another range"
 done
-[ "$started" = 1 ] || fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
+[ "$dovecot_up" = 1 ] || fatal "the sandbox Dovecot did not start" "$work/dovecot/dovecot.log"
 admin_port=$((base + 8025))
 # shellcheck disable=SC1090  # IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT, CA_FILE
 . <("$sandbox" env "$work/dovecot")
@@ -439,12 +443,18 @@ http_get() {
   echo "${answer#HTTP/1.? }" | cut -d' ' -f1
 }
 
+# wait_healthy PID: waits up to 20 s (while PID runs) until /healthz answers 200.
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    [ "$(http_get /healthz || true)" = 200 ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
 healthy=0
-for _ in $(seq 1 100); do
-  [ "$(http_get /healthz || true)" = 200 ] && { healthy=1; break; }
-  kill -0 "$run_pid" 2>/dev/null || break
-  sleep 0.2
-done
+wait_healthy "$run_pid" && healthy=1
 [ "$healthy" = 1 ] || fatal "popgate run did not answer /healthz on 127.0.0.1:$admin_port" "$work/run.log"
 echo "   ok: /healthz answered 200 on 127.0.0.1:$admin_port"
 check "popgate health from the image (exit 0)" in_image "$work/health.log" \
@@ -471,14 +481,21 @@ else
   failures+=("found no popgate process below buildah run ($run_pid)")
 fi
 
+# wait_delivered N PID: waits up to 60 s (while PID runs) until me/Work holds N messages; sets
+# $delivered to what it holds.
+wait_delivered() {
+  delivered=0
+  for _ in $(seq 1 60); do
+    delivered=$("$sandbox" count "$work/dovecot" me Work 2>/dev/null || echo 0)
+    [ "$delivered" -ge "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 1
+  done
+  return 1
+}
+
 # Delivery: the 3 messages in me's folder Work (the first poll starts within 3 s).
-delivered=0
-for _ in $(seq 1 60); do
-  delivered=$("$sandbox" count "$work/dovecot" me Work 2>/dev/null || echo 0)
-  [ "$delivered" -ge 3 ] && break
-  kill -0 "$run_pid" 2>/dev/null || break
-  sleep 1
-done
+wait_delivered 3 "$run_pid" || true
 check "3 messages delivered into me/Work (found $delivered)" test "$delivered" -eq 3
 
 # What the daemon wrote into the volume belongs to the image's user.
@@ -505,7 +522,78 @@ if [ -n "$daemon_pid" ]; then
     failures+=("popgate run did not stop within 20 s of SIGTERM")
   fi
 fi
-check "no secret in the daemon's log" no_secrets "$work/run.log"
+
+# ---------------------------------------------------------------------------------------------
+# A read-only root file system (docker run --read-only, compose read_only: true, Kubernetes
+# readOnlyRootFilesystem): buildah run has no such option, so the image's root file system (vfs
+# storage: a plain directory) is mounted read-only in a private mount namespace, with the state
+# volume, the configuration and the secrets on top, and the host's /etc/hosts and resolv.conf (an
+# engine mounts its own; the image's are empty placeholders), as a container engine does, and
+# popgate runs there with chroot as uid 10001. No tmpfs on /tmp: state_dir must be the only place
+# it writes.
+
+say "popgate run on a read-only root file system (no writable /tmp)"
+image_container || fatal "cannot create a container from $image"
+ro_root=$("${B[@]}" mount "$container")
+mkdir -p "$ro_root/run/secrets"
+touch "$ro_root/etc/hosts" "$ro_root/etc/resolv.conf"   # mount points, as an engine makes them
+cat >"$work/ro-run.sh" <<'RO'
+# ro-run.sh ROOT WORK: in a private mount namespace (unshare --mount), ROOT read-only with the
+# volumes on top; proves that nothing can be written there, then runs popgate.
+set -eu
+r=$1 w=$2
+mount --bind "$r" "$r"
+mount -o remount,bind,ro "$r"
+mount --bind "$w/state" "$r/var/lib/popgate"
+for ro in "$w/conf:/etc/popgate" "$w/secrets:/run/secrets" /etc/hosts:/etc/hosts \
+          /etc/resolv.conf:/etc/resolv.conf; do
+  mount --bind "${ro%%:*}" "$r${ro#*:}"
+  mount -o remount,bind,ro "$r${ro#*:}"
+done
+mount --rbind /dev "$r/dev"
+mount -t proc proc "$r/proc"
+for probe in /tmp/probe /var/tmp/probe /probe; do
+  if chroot --userspec=10001:10001 "$r" /bin/sh -c ": > $probe" 2>/dev/null; then
+    echo "ro-run: $probe is writable"; exit 3
+  fi
+done
+echo "ro-run: the root file system and /tmp are read-only"
+exec chroot --userspec=10001:10001 "$r" /usr/local/bin/popgate run --config /etc/popgate/config.yaml
+RO
+printf '%s\r\n' "From: Sender 4 <sender4@work.example>" "To: me@work.example" \
+  "Subject: container test message 4" "Date: Mon, 2 Jun 2025 10:04:00 +0000" \
+  "Message-ID: <container-test-4.$RANDOM@work.example>" "" "Body of message 4." >"$work/messages/4.eml"
+"$sandbox" seed "$work/dovecot" work "$work/messages/4.eml"
+unshare --mount --propagation private bash "$work/ro-run.sh" "$ro_root" "$work" </dev/null \
+  >"$work/ro.log" 2>&1 &
+ro_pid=$!
+healthy=0
+wait_healthy "$ro_pid" && healthy=1
+check "the root file system and /tmp are read-only for uid $image_uid" \
+  grep -q 'the root file system and /tmp are read-only' "$work/ro.log"
+if [ "$healthy" = 1 ]; then
+  echo "   ok: /healthz answered 200 from the read-only root"
+  wait_delivered 4 "$ro_pid" || true
+  check "a 4th message delivered from the read-only root (found $delivered)" test "$delivered" -eq 4
+  [ "$delivered" -eq 4 ] || tail -n 20 "$work/ro.log" | sed 's/^/   | /'
+  check "/status with the token answers 200" test "$(http_get /status "${secret_values[2]}" || true)" = 200
+  kill -TERM "$ro_pid"
+  rc=0
+  for _ in $(seq 1 100); do kill -0 "$ro_pid" 2>/dev/null || break; sleep 0.2; done
+  wait "$ro_pid" || rc=$?
+  ro_pid=""
+  check "popgate on the read-only root exited 0 on SIGTERM" test "$rc" -eq 0
+  check "... and logged no write error" fails grep -qiE 'read-only file system|cannot (create|write)' "$work/ro.log"
+else
+  failures+=("popgate on a read-only root did not answer /healthz")
+  tail -n 20 "$work/ro.log" | sed 's/^/   | /'
+fi
+foreign=$(find "$work/state" -mindepth 1 \( ! -uid "$image_uid" -o ! -gid "$image_uid" \) -print)
+check "the state volume still holds only files of $image_uid:$image_uid" test -z "$foreign"
+open_modes=$(find "$work/state" -mindepth 1 -perm /077 -print)
+check "nothing in the state volume is open to group or others" test -z "$open_modes"
+
+check "no secret in the daemon's logs" no_secrets "$work/run.log" "$work/ro.log"
 check "no secret in the health/check output" no_secrets "$work/health.log" "$work/check.log"
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "Printable.h"
+#include "Secret.h"
 
 namespace popgate {
 
@@ -28,11 +29,14 @@ std::string_view kindName(ErrorKind kind) noexcept {
 
 std::ostream& operator<<(std::ostream& out, ErrorKind kind) { return out << kindName(kind); }
 
+// Both texts are masked (a configured secret a server echoed, in whatever part it ended up).
 Error::Error(ErrorKind kind, std::string message, std::string server_text)
-    : std::runtime_error(compose({}, message, printable(server_text, kMaxServerText))),
+    : std::runtime_error(std::string()),
       kind_(kind),
-      message_(std::move(message)),
-      server_text_(printable(server_text, kMaxServerText)) {}
+      message_(redactSecrets(message)),
+      server_text_(printable(server_text, kMaxServerText)) {
+  static_cast<std::runtime_error&>(*this) = std::runtime_error(compose({}, message_, server_text_));
+}
 
 Error Error::withAccount(std::string account) const {
   Error copy(kind_, message_, server_text_);

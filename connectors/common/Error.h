@@ -35,9 +35,9 @@ std::ostream& operator<<(std::ostream& out, ErrorKind kind);
 
 class Error : public std::runtime_error {
  public:
-  // `message` says what failed in our words; `server_text` is the peer's own reply line, if any
-  // (already free of secrets: servers never echo passwords). Neither may contain a secret.
-  // Control bytes in `server_text` are shown as \xNN, and it is cut at 300 bytes.
+  // `message` says what failed in our words; `server_text` is the peer's own reply line, if any.
+  // A live Secret in either is masked (a broken server may echo a password); control bytes in
+  // `server_text` are shown as \xNN, and it is cut at 300 bytes.
   Error(ErrorKind kind, std::string message, std::string server_text = {});
 
   ErrorKind kind() const noexcept { return kind_; }

@@ -1,9 +1,12 @@
 #include "Printable.h"
 
+#include "Secret.h"
+
 namespace popgate {
 
-std::string printable(std::string_view text, std::size_t max) {
+std::string printable(std::string_view raw, std::size_t max) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const std::string text = redactSecrets(raw);
   std::string out;
   out.reserve(text.size() < max ? text.size() : max);
   for (const char c : text) {

@@ -276,7 +276,9 @@ codec::ImapTagged ImapClient::simpleCommand(
   all.reserve(pieces.size() + 1);
   all.push_back(Piece{tag + " ", nullptr, false});
   all.insert(all.end(), pieces.begin(), pieces.end());
-  if (auto early = sendPieces(tag, all, tag + " " + std::string(trace))) return *early;
+  auto early = sendPieces(tag, all, tag + " " + std::string(trace));
+  for (Piece& piece : all) wipe(piece.text);  // LOGIN and AUTHENTICATE pieces hold secrets
+  if (early) return *early;
   connection_.flush();
   return readTagged(tag, what, on_untagged);
 }
@@ -326,10 +328,13 @@ void ImapClient::login(const Credentials& credentials) {
   }
   codec::ImapTagged reply;
   if (method == AuthMethod::Plain) {
-    const std::string response = codec::saslPlain(credentials.username, credentials.password);
+    // Every buffer holding the response is a Secret or wiped: nothing of it outlives the login.
+    const Secret response(codec::saslPlain(credentials.username, credentials.password.reveal()));
     if (hasCapability("SASL-IR")) {
-      reply = simpleCommand({Piece{"AUTHENTICATE PLAIN " + response, nullptr, false}},
-                            "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      std::vector<Piece> pieces{Piece{"AUTHENTICATE PLAIN ", nullptr, false}, Piece{}};
+      pieces.back().text.assign(response.reveal());
+      reply = simpleCommand(pieces, "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
+      wipe(pieces.back().text);
       // BAD is about the command's form, not the credentials (NO is): a server that offers
       // SASL-IR and refuses an initial response still takes the two-step form.
       if (reply.status == codec::ImapStatus::Bad) reply = authenticatePlainTwoStep(response);
@@ -365,7 +370,7 @@ void ImapClient::login(const Credentials& credentials) {
   }
 }
 
-codec::ImapTagged ImapClient::authenticatePlainTwoStep(const std::string& response) {
+codec::ImapTagged ImapClient::authenticatePlainTwoStep(const Secret& response) {
   const std::string tag = nextTag();
   connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
   bool answered = false;
@@ -374,7 +379,7 @@ codec::ImapTagged ImapClient::authenticatePlainTwoStep(const std::string& respon
     keepWaiting(started, "the end of AUTHENTICATE");
     codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
     if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
-      connection_.send(response + "\r\n", "********");
+      connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
       answered = true;
       continue;
     }
@@ -398,8 +403,11 @@ codec::ImapTagged ImapClient::loginCommand(const Credentials& credentials) {
   std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
   appendAstring(pieces, credentials.username);
   pieces.push_back(Piece{" ", nullptr, false});
-  appendAstring(pieces, credentials.password);
-  return simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+  appendAstring(pieces, credentials.password.reveal());
+  codec::ImapTagged reply =
+      simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+  for (Piece& piece : pieces) wipe(piece.text);
+  return reply;
 }
 
 const codec::PersonalNamespace& ImapClient::personalNamespace() {

@@ -19,6 +19,7 @@
 #include "connectors/codec/ImapNamespace.h"
 #include "connectors/codec/ImapResponseParser.h"
 #include "connectors/common/Error.h"
+#include "connectors/common/Secret.h"
 #include "connectors/imap/ImapTypes.h"
 #include "connectors/net/Connection.h"
 
@@ -28,7 +29,7 @@ enum class AuthMethod { Auto, Login, Plain };
 
 struct Credentials {
   std::string username;
-  std::string password;  // secret: sent on the wire only, never traced or put in an error
+  Secret password;  // sent on the wire only, never traced or put in an error; wiped when dropped
   AuthMethod method = AuthMethod::Auto;
 };
 
@@ -145,7 +146,7 @@ class ImapClient {
                                   std::string_view trace,
                                   const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
   // AUTHENTICATE PLAIN without an initial response: the command, "+", then the response.
-  codec::ImapTagged authenticatePlainTwoStep(const std::string& response);
+  codec::ImapTagged authenticatePlainTwoStep(const Secret& response);
   // LOGIN user password (Error(Auth) under LOGINDISABLED).
   codec::ImapTagged loginCommand(const Credentials& credentials);
   // Whether LIST shows the mailbox `encoded` as one that can hold messages.

@@ -1,5 +1,7 @@
 #include "Connection.h"
 
+#include <string.h>  // explicit_bzero
+
 #include "connectors/common/Error.h"
 
 namespace popgate::net {
@@ -93,6 +95,9 @@ void Connection::queue(std::string_view bytes, std::string_view trace) {
 void Connection::flush() {
   if (out_.empty()) return;
   transport_->writeAll(out_);
+  // What was sent may hold a password (PASS, LOGIN, AUTHENTICATE): it does not linger in the
+  // buffer. Each byte is zeroed once, after it left, so the cost is a memset of the traffic.
+  explicit_bzero(out_.data(), out_.size());
   out_.clear();
 }
 

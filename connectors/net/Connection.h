@@ -54,7 +54,7 @@ class Connection {
 
   // Adds bytes to the output batch; `trace` is what the log may show (empty: nothing traced).
   void queue(std::string_view bytes, std::string_view trace = {});
-  // Sends the output batch.
+  // Sends the output batch, then zeroes its bytes (they may hold a password).
   void flush();
   // queue() then flush().
   void send(std::string_view bytes, std::string_view trace = {}) {

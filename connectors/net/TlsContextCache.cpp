@@ -3,6 +3,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SSLException.h>
@@ -29,7 +34,27 @@ void pinHostName(SSL_CTX* ctx, const std::string& host) {
   if (ok != 1) throw Error(ErrorKind::Security, "cannot set the expected TLS peer name " + host);
 }
 
+// What makes a ca_file a different file for the cache: a replaced file (new inode, as editors and
+// Kubernetes secret updates make) or one written in place (new size or modification time).
+std::string fileIdentity(const std::string& path, const std::string& host) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw Error(ErrorKind::Security, "cannot set up TLS for " + host + " with ca_file " + path +
+                                         ": " + std::strerror(errno));
+  }
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
 }  // namespace
+
+// Mozilla's "intermediate" TLS 1.2 list: every suite has an ephemeral key exchange and an AEAD.
+const char* const TlsContextCache::kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 
 TlsContextCache& TlsContextCache::instance() {
   static TlsContextCache cache;
@@ -42,15 +67,19 @@ Poco::Net::Context::Ptr TlsContextCache::contextFor(
     const std::string& host, const std::optional<std::filesystem::path>& ca_file) {
   const std::string ca = ca_file ? ca_file->string() : std::string();
   std::lock_guard lock(mutex_);
-  auto key = std::make_pair(host, ca);
+  Key key{host, ca, ca.empty() ? std::string() : fileIdentity(ca, host)};
   if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
+  // An older version of the same file is of no more use.
+  std::erase_if(contexts_, [&](const auto& entry) {
+    return std::get<0>(entry.first) == host && std::get<1>(entry.first) == ca;
+  });
 
   Poco::Net::Context::Params params;
   params.verificationMode = Poco::Net::Context::VERIFY_STRICT;
   params.loadDefaultCAs = true;  // the system store is always trusted; ca_file adds to it
   params.caLocation = ca;
   params.verificationDepth = 9;
-  params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES";
+  params.cipherList = kTls12Ciphers;
   Poco::Net::Context::Ptr context;
   try {
     context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);

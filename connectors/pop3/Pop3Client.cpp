@@ -104,12 +104,13 @@ void Pop3Client::readLines(std::string_view what, const codec::LineSplitter::Lin
 
 void Pop3Client::command(std::string_view verb, std::string_view arg, std::string_view what,
                          bool flush) {
-  const auto line = codec::pop3Command(verb, arg);
+  auto line = codec::pop3Command(verb, arg);
   if (!line) {
     throw Error(ErrorKind::Config, connection_.label() + ": cannot send " + std::string(what) +
                                        ": the value has a line break or is too long");
   }
   connection_.queue(*line, connection_.tracing() ? codec::pop3Trace(*line) : std::string());
+  wipe(*line);  // a PASS line holds the password; the queued copy is wiped once flushed
   if (flush) connection_.flush();
 }
 
@@ -167,15 +168,19 @@ void Pop3Client::login(const Credentials& credentials) {
   const std::string who = "the login of " + credentials.username;
   switch (method) {
     case AuthMethod::Plain: {
-      const std::string response = codec::saslPlain(credentials.username, credentials.password);
+      // Every buffer holding the response is a Secret: wiped when dropped, masked in texts.
+      const Secret response(codec::saslPlain(credentials.username, credentials.password.reveal()));
       // RFC 5034 §4: an initial response must keep the command within 255 octets.
-      if (const auto line = codec::pop3Command("AUTH", "PLAIN " + response)) {
-        connection_.send(*line, connection_.tracing() ? codec::pop3Trace(*line) : std::string());
+      const Secret argument = Secret::joined({"PLAIN ", response.reveal()});
+      if (auto line = codec::pop3Command("AUTH", argument.reveal())) {
+        const Secret wire(std::move(*line));
+        connection_.send(wire.reveal(),
+                         connection_.tracing() ? codec::pop3Trace(wire.reveal()) : std::string());
       } else {
         command("AUTH", "PLAIN", "AUTH PLAIN");
         const codec::Pop3Reply prompt = readReply("AUTH prompt");
         if (prompt.status != codec::Pop3Reply::Status::Continue) refused(who, prompt, true);
-        connection_.send(response + "\r\n", "********");
+        connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
       }
       const codec::Pop3Reply reply = readReply("AUTH reply");
       if (!reply.ok()) refused(who, reply, true);
@@ -193,7 +198,7 @@ void Pop3Client::login(const Credentials& credentials) {
         throw Error(ErrorKind::Auth,
                     connection_.label() + " does not offer APOP (no timestamp in its greeting)");
       }
-      const std::string digest = codec::apopDigest(*stamp, credentials.password);
+      const std::string digest = codec::apopDigest(*stamp, credentials.password.reveal());
       if (digest.empty()) {
         throw Error(ErrorKind::Auth, connection_.label() +
                                          ": APOP needs MD5, which this system's OpenSSL refuses");
@@ -208,7 +213,7 @@ void Pop3Client::login(const Credentials& credentials) {
       command("USER", credentials.username, "USER");
       const codec::Pop3Reply user = readReply("USER reply");
       if (!user.ok()) refused(who, user, true);
-      command("PASS", credentials.password, "PASS");
+      command("PASS", credentials.password.reveal(), "PASS");
       const codec::Pop3Reply pass = readReply("PASS reply");
       if (!pass.ok()) refused(who, pass, true);
       return;

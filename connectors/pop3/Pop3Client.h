@@ -16,6 +16,7 @@
 #include "connectors/codec/Pop3Listing.h"
 #include "connectors/codec/Pop3ReplyParser.h"
 #include "connectors/common/Problems.h"
+#include "connectors/common/Secret.h"
 #include "connectors/net/Connection.h"
 
 namespace popgate::pop3 {
@@ -24,7 +25,7 @@ enum class AuthMethod { Auto, User, Apop, Plain };
 
 struct Credentials {
   std::string username;
-  std::string password;  // secret: sent on the wire only, never traced or put in an error
+  Secret password;  // sent on the wire only, never traced or put in an error; wiped when dropped
   AuthMethod method = AuthMethod::Auto;
 };
 

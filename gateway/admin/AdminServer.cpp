@@ -1,255 +1,80 @@
 #include "AdminServer.h"
 
+#include <algorithm>
 #include <cerrno>
-#include <istream>
+#include <chrono>
+#include <cstring>
+#include <list>
 #include <sstream>
+#include <vector>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <Poco/Exception.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/ThreadPool.h>
-#include <Poco/Timespan.h>
-#include <Poco/URI.h>
 
-#include "Metrics.h"
-#include "StatusJson.h"
 #include "connectors/common/Error.h"
 #include "gateway/service/Logging.h"
-#include "gateway/service/StatusBoard.h"
-#include "connectors/common/Utf8.h"
 
 namespace popgate::gateway::admin {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 using Poco::Net::HTTPRequest;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
 
-constexpr std::streamsize kMaxBodyBytes = std::streamsize{64} * 1024;
-constexpr std::size_t kMaxEchoedNameBytes = 128;
-constexpr int kMinThreads = 2;
-constexpr int kMaxThreads = 4;
-constexpr int kMaxQueuedConnections = 32;
-constexpr long kRequestTimeoutSeconds = 10;   // each read or write of a request or response
-constexpr long kKeepAliveTimeoutSeconds = 5;  // an idle keep-alive connection is closed after this
-constexpr int kMaxKeepAliveRequests = 100;
-constexpr int kThreadIdleSeconds = 30;
-constexpr const char* kJson = "application/json";
-constexpr const char* kText = "text/plain; charset=utf-8";
-constexpr std::string_view kAccountsPrefix = "/accounts/";
-constexpr std::string_view kPollSuffix = "/poll";
+constexpr std::size_t kMaxHeadBytes = 8 * 1024;
+constexpr std::uint64_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kReadChunk = 4096;
+constexpr unsigned kMaxRequestsPerConnection = 100;
+constexpr int kListenBacklog = 128;
+constexpr int kMaxAcceptsPerTurn = 64;
+constexpr std::chrono::seconds kReplyDeadline{10};  // a reply must be taken within this
+constexpr std::chrono::seconds kCloseLinger{1};     // reading what the client still sends
+constexpr std::chrono::milliseconds kMaxPollWait{1000};
 
 std::string hostPort(const std::string& host, std::uint16_t port) {
   const bool ipv6 = host.find(':') != std::string::npos;
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-bool isBlank(char c) noexcept {
-  return c == ' ' || c == '\t';
+// The bytes of `reply` on the wire: status line, headers, and the body unless `head_only`.
+std::string render(const HttpReply& reply, bool head_only, bool keep_alive, bool http10) {
+  std::string out =
+      "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) + "\r\n";
+  if (!reply.content_type.empty()) out += "Content-Type: " + reply.content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+  out += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
+  for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!head_only) out += reply.body;
+  return out;
 }
 
-char lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+// Where the head of a request ends (just past its empty line: CRLF CRLF, or a bare LF LF, which
+// Poco's parser accepts too), or npos while it has not. `from`: bytes already searched.
+std::size_t headEnd(const std::string& in, std::size_t from) {
+  const std::size_t start = from > 3 ? from - 3 : 0;
+  std::size_t end = std::string::npos;
+  if (const std::size_t crlf = in.find("\r\n\r\n", start); crlf != std::string::npos)
+    end = crlf + 4;
+  if (const std::size_t lf = in.find("\n\n", start); lf != std::string::npos) {
+    end = std::min(end, lf + 2);
+  }
+  return end;
 }
 
-// The raw (still percent-encoded) path of a request target in origin form ("/a/b?q") or absolute
-// form ("http://host/a/b?q"); empty for anything else ("*").
-std::string_view requestPath(std::string_view target) {
-  if (target.empty()) return {};
-  if (target.front() != '/') {
-    const std::size_t scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos) return {};
-    const std::size_t path_start = target.find('/', scheme_end + 3);
-    if (path_start == std::string_view::npos) return "/";
-    target.remove_prefix(path_start);
-  }
-  return target.substr(0, target.find_first_of("?#"));
-}
-
-std::string jsonObject(std::initializer_list<std::pair<const char*, std::string>> fields) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  for (const auto& [key, value] : fields) object.set(key, toValidUtf8(value));
-  std::ostringstream out;
-  object.stringify(out);
-  out << '\n';
-  return out.str();
-}
-
-std::string jsonError(const std::string& text) {
-  return jsonObject({{"error", text}});
-}
-
-void send(HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const char* content_type,
-          const std::string& body) {
-  response.setStatusAndReason(status);
-  response.setContentType(content_type);
-  response.set("Cache-Control", "no-store");
-  response.set("X-Content-Type-Options", "nosniff");
-  response.sendBuffer(body.data(), body.size());  // Poco leaves the body out for HEAD
-}
-
-enum class Body { Consumed, TooLarge, Broken };
-
-// Reads and drops the request body (at most kMaxBodyBytes) so the connection can serve the next
-// request. A request with neither Content-Length nor chunked encoding has no body (RFC 9112 6.3).
-Body consumeBody(HTTPServerRequest& request) {
-  if (!request.getChunkedTransferEncoding()) {
-    if (!request.hasContentLength()) return Body::Consumed;
-    if (request.getContentLength64() > kMaxBodyBytes) return Body::TooLarge;
-  }
-  std::istream& in = request.stream();
-  char buffer[4096];
-  std::streamsize total = 0;
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    total += in.gcount();
-    if (total > kMaxBodyBytes) return Body::TooLarge;
-  }
-  return in.bad() ? Body::Broken : Body::Consumed;
-}
-
-// What a path names, and which methods it allows.
-enum class Route { Health, Status, Metrics, Poll, None };
-
-Route routeOf(std::string_view path) {
-  if (path == "/healthz") return Route::Health;
-  if (path == "/status") return Route::Status;
-  if (path == "/metrics") return Route::Metrics;
-  if (path.size() > kAccountsPrefix.size() + kPollSuffix.size() &&
-      path.starts_with(kAccountsPrefix) && path.ends_with(kPollSuffix)) {
-    const std::string_view segment = path.substr(
-        kAccountsPrefix.size(), path.size() - kAccountsPrefix.size() - kPollSuffix.size());
-    if (segment.find('/') == std::string_view::npos) return Route::Poll;
-  }
-  return Route::None;
-}
-
-// The percent-decoded account segment of a poll path; empty when the encoding is broken.
-std::string accountOf(std::string_view path) {
-  const std::string_view segment = path.substr(
-      kAccountsPrefix.size(), path.size() - kAccountsPrefix.size() - kPollSuffix.size());
-  std::string decoded;
-  try {
-    Poco::URI::decode(std::string(segment), decoded);
-  } catch (const Poco::SyntaxException&) {
-    return {};
-  }
-  return decoded;
-}
-
-class AdminHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  AdminHandler(const std::string& token, const StatusBoard& board, const PollNowCallback& poll_now)
-      : token_(token), board_(board), poll_now_(poll_now) {}
-
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    try {
-      answer(request, response);
-    } catch (const std::exception& e) {
-      // Texts of our errors hold no secret; the client learns nothing but "internal error".
-      logWarning(std::string("admin endpoint: ") + request.getMethod() + " failed: " + e.what());
-      if (!response.sent()) {
-        response.setKeepAlive(false);
-        send(response, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, kJson,
-             jsonError("internal error"));
-      }
-    }
-  }
-
- private:
-  void answer(HTTPServerRequest& request, HTTPServerResponse& response) {
-    switch (consumeBody(request)) {
-      case Body::Consumed:
-        break;
-      case Body::TooLarge:
-        response.setKeepAlive(false);
-        send(response, HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, kJson,
-             jsonError("request body too large"));
-        return;
-      case Body::Broken:
-        response.setKeepAlive(false);
-        send(response, HTTPResponse::HTTP_BAD_REQUEST, kJson, jsonError("unreadable request body"));
-        return;
-    }
-    const std::string_view path = requestPath(request.getURI());
-    const Route route = routeOf(path);
-    if (route != Route::Health && !token_.empty() && !authorized(request)) {
-      response.set("WWW-Authenticate", "Bearer");
-      send(response, HTTPResponse::HTTP_UNAUTHORIZED, kText, "unauthorized\n");
-      return;
-    }
-    const std::string& method = request.getMethod();
-    const bool get = method == HTTPRequest::HTTP_GET || method == HTTPRequest::HTTP_HEAD;
-    switch (route) {
-      case Route::Health:
-        if (!get) return methodNotAllowed(response, "GET, HEAD");
-        return send(response, HTTPResponse::HTTP_OK, kText, "ok\n");
-      case Route::Status:
-        if (!get) return methodNotAllowed(response, "GET, HEAD");
-        return send(response, HTTPResponse::HTTP_OK, kJson, renderStatusJson(board_.snapshot()));
-      case Route::Metrics:
-        if (!get) return methodNotAllowed(response, "GET, HEAD");
-        return send(response, HTTPResponse::HTTP_OK, kMetricsContentType,
-                    renderMetrics(board_.snapshot()));
-      case Route::Poll:
-        if (method != HTTPRequest::HTTP_POST) return methodNotAllowed(response, "POST");
-        return pollNow(accountOf(path), response);
-      case Route::None:
-        return send(response, HTTPResponse::HTTP_NOT_FOUND, kJson, jsonError("no such path"));
-    }
-  }
-
-  bool authorized(const HTTPServerRequest& request) const {
-    // A copy: get() returns a reference to its default argument when the header is absent.
-    const std::string header = request.get("Authorization", std::string());
-    return bearerMatches(header, token_);
-  }
-
-  static void methodNotAllowed(HTTPServerResponse& response, const char* allow) {
-    response.set("Allow", allow);
-    send(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, kJson, jsonError("method not allowed"));
-  }
-
-  void pollNow(const std::string& account, HTTPServerResponse& response) const {
-    if (isValidAccountName(account) && poll_now_(account) == PollRequest::Accepted) {
-      return send(response, HTTPResponse::HTTP_ACCEPTED, kJson,
-                  jsonObject({{"account", account}, {"status", "poll requested"}}));
-    }
-    // toValidUtf8 (in jsonObject) repairs a cut in the middle of a multi-byte character.
-    send(response, HTTPResponse::HTTP_NOT_FOUND, kJson,
-         jsonError("no account named " + account.substr(0, kMaxEchoedNameBytes)));
-  }
-
-  const std::string& token_;
-  const StatusBoard& board_;
-  const PollNowCallback& poll_now_;
-};
-
-class AdminHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  AdminHandlerFactory(const std::string& token, const StatusBoard& board,
-                      const PollNowCallback& poll_now)
-      : token_(token), board_(board), poll_now_(poll_now) {}
-
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new AdminHandler(token_, board_, poll_now_);
-  }
-
- private:
-  const std::string& token_;
-  const StatusBoard& board_;
-  const PollNowCallback& poll_now_;
-};
-
-// A listening socket on exactly `address`; SO_REUSEADDR lets a restart reuse a port in TIME_WAIT,
-// and leaving SO_REUSEPORT off makes a port another process listens on fail.
+// A listening socket on exactly `host:port`; SO_REUSEADDR lets a restart reuse a port in
+// TIME_WAIT, and leaving SO_REUSEPORT off makes a port another process listens on fail.
 Poco::Net::ServerSocket listenOn(const std::string& host, std::uint16_t port) {
   const std::string where = "admin.listen " + hostPort(host, port);
   Poco::Net::SocketAddress address;
@@ -261,7 +86,7 @@ Poco::Net::ServerSocket listenOn(const std::string& host, std::uint16_t port) {
   Poco::Net::ServerSocket socket;
   try {
     socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
-    socket.listen(64);
+    socket.listen(kListenBacklog);
   } catch (const Poco::Exception& e) {
     switch (e.code()) {
       case EADDRINUSE:
@@ -274,85 +99,317 @@ Poco::Net::ServerSocket listenOn(const std::string& host, std::uint16_t port) {
         throw Error(ErrorKind::Config, where + ": cannot listen (" + e.message() + ")");
     }
   }
+  socket.setBlocking(false);
   return socket;
 }
 
 }  // namespace
 
-bool constantTimeEquals(std::string_view candidate, std::string_view expected) noexcept {
-  std::size_t difference = candidate.size() ^ expected.size();
-  for (std::size_t i = 0; i < candidate.size(); ++i) {
-    const auto want = i < expected.size() ? static_cast<unsigned char>(expected[i]) : 0u;
-    difference |= static_cast<unsigned char>(candidate[i]) ^ want;
+// The event loop: poll() over the listening socket, a wake-up eventfd and every connection.
+class AdminServer::Loop {
+ public:
+  Loop(Poco::Net::ServerSocket listener, AdminRouter& router, const AdminSettings& settings)
+      : listener_(std::move(listener)),
+        router_(router),
+        request_deadline_(settings.request_deadline),
+        wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (wake_fd_ < 0) throw Error(ErrorKind::Internal, "admin endpoint: no eventfd");
   }
-  return difference == 0;
-}
-
-bool bearerMatches(std::string_view authorization, std::string_view token) noexcept {
-  if (token.empty()) return false;
-  while (!authorization.empty() && isBlank(authorization.front())) authorization.remove_prefix(1);
-  while (!authorization.empty() && isBlank(authorization.back())) authorization.remove_suffix(1);
-  constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ') return false;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (lower(authorization[i]) != kScheme[i]) return false;
+  ~Loop() {
+    for (Connection& c : connections_) ::close(c.fd);
+    ::close(wake_fd_);
   }
-  authorization.remove_prefix(kScheme.size());
-  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  return constantTimeEquals(authorization, token);
-}
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
 
-bool isValidAccountName(std::string_view name) noexcept {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
+  // Serves until requestStop().
+  void run() {
+    std::vector<pollfd> fds;
+    std::vector<Connection*> polled;
+    for (;;) {
+      fds.clear();
+      polled.clear();
+      fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+      fds.push_back(pollfd{listener_.impl()->sockfd(), POLLIN, 0});
+      auto next_deadline = Clock::now() + kMaxPollWait;
+      for (Connection& c : connections_) {
+        const short events = c.phase == Phase::Reply ? POLLOUT : POLLIN;
+        fds.push_back(pollfd{c.fd, events, 0});
+        polled.push_back(&c);
+        next_deadline = std::min(next_deadline, c.deadline);
+      }
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - Clock::now());
+      const int ready =
+          ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait.count(), 0)));
+      if (ready < 0 && errno != EINTR) {
+        logError(std::string("admin endpoint: poll failed: ") + std::strerror(errno));
+        return;
+      }
+      if (fds[0].revents != 0) return;  // stop requested
+      const auto now = Clock::now();
+      for (std::size_t i = 0; i < polled.size(); ++i) {
+        const short revents = fds[i + 2].revents;
+        if (revents == 0) continue;
+        Connection& c = *polled[i];
+        if (c.phase == Phase::Reply) {
+          onWritable(c, now);
+        } else {
+          onReadable(c, now);
+        }
+      }
+      if (fds[1].revents != 0) acceptAll(now);
+      // Whole-request and reply deadlines, however the bytes trickled in.
+      for (Connection& c : connections_) {
+        if (!c.gone && now >= c.deadline) c.gone = true;
+      }
+      removeGone();
+    }
   }
-  return true;
-}
 
-AdminServer::AdminServer(std::string host, std::uint16_t port, std::string token,
-                         const StatusBoard& board, PollNowCallback poll_now)
-    : host_(std::move(host)),
-      port_(port),
-      token_(std::move(token)),
-      board_(board),
-      poll_now_(std::move(poll_now)) {
-  if (!poll_now_) throw Error(ErrorKind::Internal, "admin endpoint: no poll-now callback");
-}
+  void requestStop() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  enum class Phase {
+    Head,     // waiting for (the rest of) a request head
+    Body,     // reading and dropping a request body
+    Reply,    // sending a reply
+    Closing,  // reply sent, our side shut down; reading until the client closes too
+  };
+  struct Connection {
+    int fd = -1;
+    Phase phase = Phase::Head;
+    std::string in;                        // received, not yet consumed
+    std::size_t scanned = 0;               // bytes of `in` already searched for the end of the head
+    std::unique_ptr<HTTPRequest> request;  // parsed head while its body is drained
+    std::uint64_t body_left = 0;
+    std::string out;
+    std::size_t sent = 0;
+    bool close_after = false;
+    unsigned served = 0;
+    Clock::time_point waiting_since;  // when the current request began to be awaited
+    Clock::time_point deadline;
+    bool gone = false;
+  };
+
+  // Closes and forgets the connections marked gone.
+  void removeGone() {
+    connections_.remove_if([](const Connection& c) {
+      if (c.gone && c.fd >= 0) ::close(c.fd);
+      return c.gone;
+    });
+  }
+
+  void acceptAll(Clock::time_point now) {
+    removeGone();  // what this turn closed makes room first
+    bool made_room = false;
+    for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
+      const int fd =
+          ::accept4(listener_.impl()->sockfd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if ((errno == EMFILE || errno == ENFILE) && !made_room && !connections_.empty()) {
+          evictLongestWaiting();  // out of descriptors: make room for the newcomer, once a turn
+          made_room = true;
+          continue;
+        }
+        return;  // EAGAIN: nothing more waiting
+      }
+      if (connections_.size() >= kMaxConnections) evictLongestWaiting();
+      Connection& c = connections_.emplace_back();
+      c.fd = fd;
+      c.waiting_since = now;
+      c.deadline = now + request_deadline_;
+    }
+  }
+
+  // A full table gives way to the newcomer: the connection whose request has waited longest goes
+  // (a legitimate request is complete within milliseconds of its first byte).
+  void evictLongestWaiting() {
+    Connection* oldest = nullptr;
+    for (Connection& c : connections_) {
+      if (c.gone) continue;
+      if (oldest == nullptr || c.waiting_since < oldest->waiting_since) oldest = &c;
+    }
+    if (oldest != nullptr) {
+      oldest->gone = true;
+      removeGone();
+    }
+  }
+
+  void onReadable(Connection& c, Clock::time_point now) {
+    char buffer[kReadChunk];
+    const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      c.gone = true;  // closed or reset by the client
+      return;
+    }
+    if (n < 0) return;
+    if (c.phase == Phase::Closing) return;  // dropped: the reply is out, the client may go
+    c.in.append(buffer, static_cast<std::size_t>(n));
+    advance(c, now);
+  }
+
+  // Consumes buffered input as far as it goes: heads are parsed, bodies dropped, replies queued.
+  void advance(Connection& c, Clock::time_point now) {
+    while (!c.gone) {
+      if (c.phase == Phase::Head) {
+        const std::size_t end = headEnd(c.in, c.scanned);
+        if (end == std::string::npos) {
+          c.scanned = c.in.size();
+          if (c.in.size() > kMaxHeadBytes) {
+            reply(c, jsonError(431, "request head larger than 8 KiB"), false, true, now);
+          }
+          return;
+        }
+        if (end > kMaxHeadBytes) {
+          reply(c, jsonError(431, "request head larger than 8 KiB"), false, true, now);
+          return;
+        }
+        std::istringstream head(c.in.substr(0, end));
+        c.in.erase(0, end);
+        c.scanned = 0;
+        startRequest(c, head, now);
+      } else if (c.phase == Phase::Body) {
+        const auto take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(c.body_left, c.in.size()));
+        c.in.erase(0, take);
+        c.body_left -= take;
+        if (c.body_left > 0) return;
+        answer(c, now);
+      } else {
+        return;  // a reply is on its way; pipelined requests wait in `in`
+      }
+    }
+  }
+
+  void startRequest(Connection& c, std::istream& head, Clock::time_point now) {
+    auto request = std::make_unique<HTTPRequest>();
+    try {
+      request->read(head);
+    } catch (const Poco::Exception&) {
+      reply(c, jsonError(400, "malformed request"), false, true, now);
+      return;
+    }
+    const std::string& version = request->getVersion();
+    if (version != HTTPRequest::HTTP_1_1 && version != HTTPRequest::HTTP_1_0) {
+      reply(c, jsonError(505, "HTTP/1.0 or HTTP/1.1 only"), false, true, now);
+      return;
+    }
+    if (request->has("Transfer-Encoding")) {
+      // The endpoint takes no request bodies; a length-less one is refused, never streamed.
+      reply(c, jsonError(411, "send a Content-Length (or no body)"), false, true, now);
+      return;
+    }
+    std::uint64_t length = 0;
+    try {
+      if (request->hasContentLength())
+        length = static_cast<std::uint64_t>(request->getContentLength64());
+    } catch (const Poco::Exception&) {
+      reply(c, jsonError(400, "malformed Content-Length"), false, true, now);
+      return;
+    }
+    if (length > kMaxBodyBytes) {
+      reply(c, jsonError(413, "request body too large"), false, true, now);
+      return;
+    }
+    c.request = std::move(request);
+    c.body_left = length;
+    c.phase = Phase::Body;
+  }
+
+  void answer(Connection& c, Clock::time_point now) {
+    const HTTPRequest& request = *c.request;
+    HttpReply r;
+    try {
+      r = router_.handle(request);
+    } catch (const std::exception& e) {
+      logWarning(std::string("admin endpoint: ") + request.getMethod() + " failed: " + e.what());
+      r = jsonError(500, "internal error");
+    }
+    const bool keep_alive =
+        request.getKeepAlive() && r.status != 500 && c.served + 1 < kMaxRequestsPerConnection;
+    const bool head_only = request.getMethod() == HTTPRequest::HTTP_HEAD;
+    const bool http10 = request.getVersion() == HTTPRequest::HTTP_1_0;
+    c.request.reset();
+    c.out = render(r, head_only, keep_alive, http10);
+    c.sent = 0;
+    c.close_after = !keep_alive;
+    c.phase = Phase::Reply;
+    c.deadline = now + kReplyDeadline;
+    onWritable(c, now);
+  }
+
+  // Queues a reply that ends the connection (a request refused before routing).
+  void reply(Connection& c, const HttpReply& r, bool head_only, bool close, Clock::time_point now) {
+    c.request.reset();
+    c.out = render(r, head_only, !close, false);
+    c.sent = 0;
+    c.close_after = close;
+    c.phase = Phase::Reply;
+    c.deadline = now + kReplyDeadline;
+    onWritable(c, now);
+  }
+
+  void onWritable(Connection& c, Clock::time_point now) {
+    while (c.sent < c.out.size()) {
+      const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // poll for POLLOUT
+      if (n <= 0) {
+        c.gone = true;
+        return;
+      }
+      c.sent += static_cast<std::size_t>(n);
+    }
+    c.out.clear();
+    c.sent = 0;
+    if (c.close_after) {
+      // Shut our side and read what the client still sends for a moment: closing with unread
+      // input would reset the connection and could destroy the reply before it is read.
+      ::shutdown(c.fd, SHUT_WR);
+      c.phase = Phase::Closing;
+      c.in.clear();
+      c.deadline = now + kCloseLinger;
+      return;
+    }
+    ++c.served;
+    c.phase = Phase::Head;
+    c.waiting_since = now;
+    c.deadline = now + request_deadline_;
+    advance(c, now);  // a pipelined request may already be here
+  }
+
+  Poco::Net::ServerSocket listener_;
+  AdminRouter& router_;
+  std::chrono::milliseconds request_deadline_;
+  int wake_fd_;
+  std::list<Connection> connections_;
+};
+
+AdminServer::AdminServer(AdminSettings settings, const StatusBoard& board, PollNowCallback poll_now)
+    : settings_(std::move(settings)), router_(settings_, board, std::move(poll_now)) {}
 
 AdminServer::~AdminServer() {
   stop();
 }
 
 void AdminServer::start() {
-  if (server_) return;
-  Poco::Net::ServerSocket socket = listenOn(host_, port_);
-  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(kMaxThreads);
-  params->setMaxQueued(kMaxQueuedConnections);
-  params->setThreadIdleTime(Poco::Timespan(kThreadIdleSeconds, 0));
-  params->setTimeout(Poco::Timespan(kRequestTimeoutSeconds, 0));
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(kKeepAliveTimeoutSeconds, 0));
-  params->setMaxKeepAliveRequests(kMaxKeepAliveRequests);
-  pool_ = std::make_unique<Poco::ThreadPool>("popgate-admin", kMinThreads, kMaxThreads,
-                                             kThreadIdleSeconds);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(
-      new AdminHandlerFactory(token_, board_, poll_now_), *pool_, socket, params);
-  server_->start();
-  bound_port_ = socket.address().port();
+  if (loop_) return;
+  Poco::Net::ServerSocket socket = listenOn(settings_.host, settings_.port);
+  const std::uint16_t port = socket.address().port();
+  loop_ = std::make_unique<Loop>(std::move(socket), router_, settings_);
+  thread_ = std::thread([this] { loop_->run(); });
+  bound_port_ = port;
 }
 
 void AdminServer::stop() {
-  if (!server_) return;
-  // stopAll(true) joins the accept thread and shuts down every connection's socket, which wakes a
-  // thread waiting for the next keep-alive request; joinAll() then waits for the handler threads.
-  server_->stopAll(true);
-  pool_->joinAll();
-  server_.reset();
-  pool_.reset();
+  if (!loop_) return;
+  loop_->requestStop();
+  if (thread_.joinable()) thread_.join();
+  loop_.reset();  // closes the listening socket and every connection
   bound_port_ = 0;
 }
 

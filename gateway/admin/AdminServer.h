@@ -1,52 +1,35 @@
 #pragma once
-// The admin HTTP endpoint (Poco HTTPServer): /healthz, /status, /metrics and poll-now. Handlers
-// only read StatusBoard::snapshot() and call the poll-now callback; they never touch a job. When a
-// token is configured every path but /healthz needs "Authorization: Bearer <token>", checked before
-// routing.
+// The admin HTTP endpoint: /healthz, /status, /metrics and poll-now (answers: AdminRouter). One
+// event-loop thread serves every connection without blocking on any of them, so clients that send
+// slowly, or not at all, cost a socket and a small buffer each and never delay anyone else:
+//  - a whole request (head and body) must arrive within request_deadline of the moment the
+//    connection started waiting for it, however the bytes trickle in; else it is closed;
+//  - request heads are at most 8 KiB, bodies (read and dropped) at most 64 KiB;
+//  - at most kMaxConnections at once; a new one beyond that evicts the connection whose request
+//    has waited longest (a legitimate request takes milliseconds, so that is a slow client);
+//  - the handlers (AdminRouter) never block: they read StatusBoard snapshots and call poll-now.
 
+#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <string>
-#include <string_view>
+#include <thread>
 
-namespace Poco {
-class ThreadPool;
-namespace Net {
-class HTTPServer;
-}  // namespace Net
-}  // namespace Poco
+#include "AdminRouter.h"
 
-namespace popgate::gateway {
-class StatusBoard;
-}  // namespace popgate::gateway
+namespace Poco::Net {
+class ServerSocket;
+}  // namespace Poco::Net
 
 namespace popgate::gateway::admin {
 
-// What the scheduler made of a poll-now request.
-enum class PollRequest { Accepted, UnknownAccount };
-
-// Asks the scheduler to poll `account` (a valid, percent-decoded name) now; must not block for
-// long.
-using PollNowCallback = std::function<PollRequest(const std::string& account)>;
-
-// True when `candidate` equals `expected`. Takes time proportional to candidate.size() only and
-// never exits at the first differing byte: it can reveal the expected length, never its content.
-bool constantTimeEquals(std::string_view candidate, std::string_view expected) noexcept;
-
-// True when the Authorization header value `authorization` is "Bearer <token>" (scheme in any case,
-// one or more spaces, surrounding blanks ignored) and `token` is not empty.
-bool bearerMatches(std::string_view authorization, std::string_view token) noexcept;
-
-// True when `name` matches [A-Za-z0-9_.-]+ (the account names the configuration allows).
-bool isValidAccountName(std::string_view name) noexcept;
-
 class AdminServer {
  public:
-  // Nothing is bound yet. `token` empty = no authentication. `board` and `poll_now` must outlive
-  // the server; `poll_now` must be callable (throws Error(Internal) otherwise).
-  AdminServer(std::string host, std::uint16_t port, std::string token, const StatusBoard& board,
-              PollNowCallback poll_now);
+  // Connections served at once; a new one beyond this evicts the longest-waiting request.
+  static constexpr std::size_t kMaxConnections = 256;
+
+  // Nothing is bound yet. `board` must outlive the server; `poll_now` must be callable (throws
+  // Error(Internal) otherwise).
+  AdminServer(AdminSettings settings, const StatusBoard& board, PollNowCallback poll_now);
   // Stops the server if it still runs.
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -55,21 +38,20 @@ class AdminServer {
   // Binds exactly host:port (SO_REUSEADDR, never SO_REUSEPORT) and starts serving. Throws
   // Error(Config, "admin.listen HOST:PORT: address already in use") and the like when it cannot.
   void start();
-  // Stops accepting, cuts every connection (idle keep-alive ones too) and waits for the handler
-  // threads; returns within about a second. No handler runs after it returns. Idempotent.
+  // Stops accepting, closes every connection and joins the event loop; returns promptly. No
+  // handler runs after it returns. Idempotent.
   void stop();
   // The bound port (the one the system chose when constructed with port 0); 0 when not started.
   std::uint16_t port() const noexcept { return bound_port_; }
 
  private:
-  std::string host_;
-  std::uint16_t port_;
-  std::string token_;
-  const StatusBoard& board_;
-  PollNowCallback poll_now_;
+  class Loop;
+
+  AdminSettings settings_;
+  AdminRouter router_;
   std::uint16_t bound_port_ = 0;
-  std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_ (declared first)
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Loop> loop_;
+  std::thread thread_;
 };
 
 }  // namespace popgate::gateway::admin

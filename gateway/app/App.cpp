@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "Daemon.h"
+#include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/PassRunner.h"
+#include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
 #include "gateway/admin/HealthProbe.h"
 #include "config/ConfigLoader.h"
@@ -68,15 +70,6 @@ Args parseArgs(int argc, char** argv) {
   return args;
 }
 
-void prepareStateDir(const config::GatewayConfig& cfg) {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.state_dir, ec);
-  if (ec || !std::filesystem::is_directory(cfg.state_dir)) {
-    throw Error(ErrorKind::Config, cfg.source.string() + ": state_dir: cannot create " +
-                                       cfg.state_dir.string() + ": " + ec.message());
-  }
-}
-
 int commandCheck(const config::GatewayConfig& cfg) {
   std::cout << config::describe(cfg);
   std::cout << "configuration OK\n";
@@ -107,7 +100,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
     for (const auto& a : cfg.accounts) accounts.push_back(&a);
   }
   for (const std::string& warning : config::warnings(cfg)) logWarning(warning);
-  prepareStateDir(cfg);
+  prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
   Ledger ledger(cfg.state_dir / "ledger.sqlite");
   const std::vector<PollResult> results =
@@ -127,6 +120,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
 }  // namespace
 
 int runApp(int argc, char** argv) {
+  hardenProcess();  // before the first secret is read
   if (argc >= 2) {
     const std::string first = argv[1];
     if (first == "--help" || first == "-h" || first == "help") {
@@ -154,6 +148,7 @@ int runApp(int argc, char** argv) {
     if (args.command == "run") blockDaemonSignals();
     config::GatewayConfig cfg = config::loadConfig(args.config);
     if (args.command == "check") return commandCheck(cfg);
+    if (args.command != "health") config::requirePrivateSecrets(cfg);
     if (args.command == "once") return commandOnce(cfg, args.account);
     if (args.command == "health") return commandHealth(cfg);
     return runDaemon(args.config, std::move(cfg));

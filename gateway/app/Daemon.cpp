@@ -13,7 +13,10 @@
 #include "gateway/service/Logging.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/Scheduler.h"
+#include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
+#include "gateway/service/SystemdNotifier.h"
+#include "gateway/service/WatchdogFeeder.h"
 #include "gateway/admin/AdminServer.h"
 #include "config/ConfigLoader.h"
 #include "connectors/net/Transport.h"
@@ -67,7 +70,10 @@ void warnAboutFixedSettings(const config::GatewayConfig& running, const config::
       (running.admin && (running.admin->host != next.admin->host ||
                          running.admin->port != next.admin->port ||
                          running.admin->token.reveal() != next.admin->token.reveal()));
-  if (admin_changed) logWarning("admin settings changed: they take effect at the next restart");
+  if (admin_changed || running.stall_timeout != next.stall_timeout ||
+      (running.admin && next.admin && running.admin->allowed_hosts != next.admin->allowed_hosts)) {
+    logWarning("admin settings (or stall_timeout) changed: they take effect at the next restart");
+  }
 }
 
 }  // namespace
@@ -81,8 +87,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   auto cfg = std::make_shared<const config::GatewayConfig>(std::move(initial));
   setupLogging(cfg->log_level, cfg->log_format, std::cout);
 
-  std::error_code ec;
-  std::filesystem::create_directories(cfg->state_dir, ec);
+  prepareStateDir(cfg->state_dir, cfg->source);
   StateLock lock(cfg->state_dir);
   Ledger ledger(cfg->state_dir / "ledger.sqlite");
   StatusBoard board(POPGATE_VERSION);
@@ -115,14 +120,24 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   std::optional<admin::AdminServer> server;
   if (cfg->admin) {
-    server.emplace(cfg->admin->host, cfg->admin->port, std::string(cfg->admin->token.reveal()),
-                   board, [&scheduler](const std::string& account) {
-                     return scheduler.pollNow(account) ? admin::PollRequest::Accepted
-                                                       : admin::PollRequest::UnknownAccount;
-                   });
+    admin::AdminSettings settings;
+    settings.host = cfg->admin->host;
+    settings.port = cfg->admin->port;
+    settings.token = cfg->admin->token;
+    settings.allowed_hosts = cfg->admin->allowed_hosts;
+    settings.stall_timeout = cfg->stall_timeout;
+    server.emplace(std::move(settings), board, [&scheduler](const std::string& account) {
+      return scheduler.pollNow(account) ? admin::PollRequest::Accepted
+                                        : admin::PollRequest::UnknownAccount;
+    });
     server->start();
   }
   scheduler.start();
+  // systemd (Type=notify): ready now; WATCHDOG=1 below only while the scheduler beats.
+  const SystemdNotifier systemd = SystemdNotifier::fromEnvironment();
+  const std::chrono::seconds stall_timeout = cfg->stall_timeout;
+  systemd.notify("READY=1\nSTATUS=polling " + std::to_string(cfg->accounts.size()) +
+                 " account(s)");
   for (const std::string& warning : config::warnings(*cfg)) logWarning(warning);
   logInfo(std::string("popgate ") + POPGATE_VERSION + " running: " +
           std::to_string(cfg->accounts.size()) + " account(s), target " +
@@ -131,13 +146,16 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                       : std::string(", no admin endpoint")));
 
   const sigset_t set = daemonSignals();
+  WatchdogFeeder watchdog(systemd, board, stall_timeout);
   for (;;) {
-    int signal = 0;
-    if (sigwait(&set, &signal) != 0) continue;
+    const int signal = watchdog.waitForSignal(set);
+    if (signal == 0) continue;  // a watchdog turn
     if (signal == SIGHUP) {
+      systemd.notify("RELOADING=1");
       logInfo("SIGHUP: reloading " + config_file.string());
       try {
         auto next = std::make_shared<const config::GatewayConfig>(config::loadConfig(config_file));
+        config::requirePrivateSecrets(*next);
         warnAboutFixedSettings(*cfg, *next);
         setupLogging(next->log_level, next->log_format, std::cout);
         scheduler.configure(next);
@@ -147,12 +165,14 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         logError(std::string("configuration reload failed, still running on the previous one: ") +
                  e.what());
       }
+      systemd.notify("READY=1");
       continue;
     }
     logInfo(std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
             ": stopping (passes end at their next safe point)");
     break;
   }
+  systemd.notify("STOPPING=1");
 
   // Passes end at their next safe point; one held up by a slow server gets its connections cut
   // (what was in flight stays in flight in the ledger, and is looked up next time).

@@ -30,7 +30,7 @@ std::unique_ptr<imap::ImapClient> openImapSession(const config::ImapTarget& targ
                                                    std::move(trace));
   imap::Credentials credentials;
   credentials.username = target.server.username;
-  credentials.password = std::string(target.server.password.reveal());
+  credentials.password = target.server.password;
   credentials.method = methodOf(target.auth);
   client->login(credentials);
   if (notice) client->setNotice(std::move(notice));

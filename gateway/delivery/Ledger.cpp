@@ -39,6 +39,9 @@ Ledger::Ledger(const std::filesystem::path& file) : file_(file) {
     s << "PRAGMA journal_mode=WAL", now;
     s << "PRAGMA synchronous=FULL", now;
     s << "PRAGMA busy_timeout=10000", now;
+    // Temporary tables and sort files in memory: state_dir is the only place popgate writes, so
+    // it runs on a read-only root file system without a writable /tmp.
+    s << "PRAGMA temp_store=MEMORY", now;
     migrate();
   } catch (const Poco::Exception& e) {
     fail(file_, "open it", e);

@@ -26,7 +26,7 @@ Pop3Source::Pop3Source(const config::PopAccount& account, net::TraceSink trace,
                                                std::move(trace), options);
   pop3::Credentials credentials;
   credentials.username = account.server.username;
-  credentials.password = std::string(account.server.password.reveal());
+  credentials.password = account.server.password;
   credentials.method = methodOf(account.auth);
   client_->login(credentials);
 }

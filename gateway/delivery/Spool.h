@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +19,9 @@ namespace popgate::gateway {
 
 class Spool final : public pop3::ByteSink, public imap::MessageSource {
  public:
-  // Bytes beyond `memory_limit` move to a file created in `dir` (which must exist).
+  // Bytes beyond `memory_limit` move to a file created in `dir` (which must exist): mode 0600, an
+  // unguessable name (128 random bits), created with O_EXCL|O_NOFOLLOW so nothing planted there
+  // beforehand (a symbolic link, a file of another user) is ever opened.
   Spool(std::filesystem::path dir, std::uint64_t memory_limit);
   ~Spool() override;
   Spool(const Spool&) = delete;
@@ -47,11 +48,12 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   bool inFile() const noexcept { return file_.has_value(); }
 
  private:
+  [[noreturn]] void writeFailed() const;
   std::filesystem::path dir_;
   std::uint64_t memory_limit_;
   std::string memory_;                 // all bytes while small, else only the first header bytes
   std::optional<std::filesystem::path> file_;
-  std::ofstream out_;
+  int fd_ = -1;  // the spool file, open for writing and reading back
   std::uint64_t size_ = 0;
   codec::Sha256 digest_;
   std::string sha256_;

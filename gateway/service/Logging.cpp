@@ -11,6 +11,7 @@
 #include <Poco/Message.h>
 
 #include "connectors/common/Printable.h"
+#include "connectors/common/Secret.h"
 
 namespace popgate::gateway {
 
@@ -41,11 +42,11 @@ class LineChannel final : public Poco::Channel {
     std::string line;
     if (format_ == config::LogFormat::Json) {
       line = "{\"time\":\"" + time + "\",\"level\":\"" + levelName(msg.getPriority()) +
-             "\",\"msg\":" + jsonQuote(msg.getText()) + "}\n";
+             "\",\"msg\":" + jsonQuote(redactSecrets(msg.getText())) + "}\n";
     } else {
       std::string level = levelName(msg.getPriority());
       level.resize(7, ' ');
-      line = time + " " + level + " " + printable(msg.getText()) + "\n";
+      line = time + " " + level + " " + printable(msg.getText()) + "\n";  // masks secrets too
     }
     std::lock_guard lock(mutex_);
     out_ << line << std::flush;

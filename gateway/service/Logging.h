@@ -1,6 +1,7 @@
 #pragma once
 // Logging through Poco's Logger: one "popgate" logger, text or JSON lines, to stdout or stderr.
-// Nothing here knows a secret: callers pass texts that never contain one.
+// Callers pass texts without secrets; as a second line of defence every line is masked
+// (redactSecrets) before it is written, whatever quoted a server's echo of a password.
 
 #include <ostream>
 #include <string>

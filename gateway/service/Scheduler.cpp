@@ -96,8 +96,9 @@ bool Scheduler::pollNow(const std::string& account) {
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    board_.beat();  // /healthz and the systemd watchdog: the loop is alive
     const auto now = Clock::now();
-    auto wake_at = now + std::chrono::hours(1);
+    auto wake_at = now + std::chrono::seconds(1);  // at least one beat a second
     const unsigned parallel = cfg_ ? std::max(cfg_->max_parallel_polls, 1u) : 1u;
     for (const std::string& name : order_) {
       Slot& slot = slots_.at(name);

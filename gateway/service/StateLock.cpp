@@ -13,9 +13,15 @@ namespace popgate::gateway {
 
 StateLock::StateLock(const std::filesystem::path& state_dir) {
   const std::filesystem::path file = state_dir / "popgate.lock";
-  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: a symbolic link planted under the name must not make popgate create or lock a file
+  // elsewhere.
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd_ < 0) {
-    throw Error(ErrorKind::Internal, "cannot create " + file.string() + ": " + std::strerror(errno));
+    const int error = errno;
+    const std::string why = error == ELOOP
+                                ? "it is a symbolic link; popgate never follows one there (remove it)"
+                                : std::strerror(error);
+    throw Error(ErrorKind::Internal, "cannot create " + file.string() + ": " + why);
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);

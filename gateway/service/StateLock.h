@@ -9,8 +9,9 @@ namespace popgate::gateway {
 
 class StateLock {
  public:
-  // Takes the lock. Throws Error(Internal) naming the directory when another process holds it
-  // or the lock file cannot be created.
+  // Takes the lock (popgate.lock, mode 0600, never through a symbolic link). Throws
+  // Error(Internal) naming the directory when another process holds it or the lock file cannot be
+  // created or opened (a symbolic link in its place included).
   explicit StateLock(const std::filesystem::path& state_dir);
   ~StateLock();
   StateLock(const StateLock&) = delete;

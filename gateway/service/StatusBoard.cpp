@@ -15,7 +15,27 @@ const char* stateName(AccountState state) noexcept {
 }
 
 StatusBoard::StatusBoard(std::string version)
-    : version_(std::move(version)), started_(std::chrono::system_clock::now()) {}
+    : version_(std::move(version)),
+      started_(std::chrono::system_clock::now()),
+      last_beat_(std::chrono::steady_clock::now().time_since_epoch().count()) {}
+
+void StatusBoard::beat() noexcept {
+  last_beat_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                   std::memory_order_relaxed);
+}
+
+std::chrono::steady_clock::time_point StatusBoard::lastBeat() const noexcept {
+  return std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(last_beat_.load(std::memory_order_relaxed)));
+}
+
+std::optional<AccountStatus> StatusBoard::account(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  for (const AccountStatus& a : accounts_) {
+    if (a.name == name) return a;
+  }
+  return std::nullopt;
+}
 
 void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
   std::lock_guard lock(mutex_);

@@ -4,6 +4,7 @@
 // into a running job and never block one for longer than a copy.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -77,6 +78,14 @@ class StatusBoard {
   // A consistent copy of everything.
   StatusSnapshot snapshot() const;
   bool hasAccount(const std::string& account) const;
+  // A copy of one account's status, or nullopt when there is no such account.
+  std::optional<AccountStatus> account(const std::string& name) const;
+
+  // The scheduler's heartbeat: its loop calls beat() on every turn (at least once a second), and
+  // /healthz and the systemd watchdog read lastBeat() to tell a live daemon from a stuck one.
+  // Lock-free, so a stuck holder of the board's lock does not stop either.
+  void beat() noexcept;
+  std::chrono::steady_clock::time_point lastBeat() const noexcept;
 
  private:
   AccountStatus* find(const std::string& account);
@@ -84,6 +93,7 @@ class StatusBoard {
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
+  std::atomic<std::chrono::steady_clock::rep> last_beat_;
 };
 
 }  // namespace popgate::gateway

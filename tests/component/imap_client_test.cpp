@@ -30,7 +30,7 @@ std::unique_ptr<imap::ImapClient> connect(const net::Endpoint& e) {
 }
 
 imap::Credentials creds(imap::AuthMethod method = imap::AuthMethod::Login) {
-  return imap::Credentials{"me", "s3cret-pw", method};
+  return imap::Credentials{"me", popgate::Secret("s3cret-pw"), method};
 }
 
 class Bytes final : public imap::MessageSource {
@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(testEightBitPasswordTravelsAsALiteral) {
                           .then(imapCapability("IMAP4rev1"))
                           .expectEof()});
   auto client = connect(endpoint(srv));
-  client->login(imap::Credentials{"me", "p\xc3\xa4sswort", imap::AuthMethod::Login});
+  client->login(imap::Credentials{"me", popgate::Secret("p\xc3\xa4sswort"), imap::AuthMethod::Login});
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());

@@ -54,7 +54,7 @@ std::unique_ptr<gateway::ImapPool> poolFor(const ScriptedServer& srv, std::uint3
     e.tls = TlsMode::None;
     e.timeout = 5s;
     auto client = std::make_unique<imap::ImapClient>(net::openTransport(e), e);
-    client->login(imap::Credentials{"me", "pw", imap::AuthMethod::Login});
+    client->login(imap::Credentials{"me", popgate::Secret("pw"), imap::AuthMethod::Login});
     return client;
   });
 }

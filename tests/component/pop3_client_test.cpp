@@ -30,7 +30,7 @@ std::unique_ptr<pop3::Pop3Client> connect(const net::Endpoint& e) {
 }
 
 pop3::Credentials creds(pop3::AuthMethod method = pop3::AuthMethod::Auto) {
-  return pop3::Credentials{"bob", "s3cret-pw", method};
+  return pop3::Credentials{"bob", popgate::Secret("s3cret-pw"), method};
 }
 
 // Collects retrieved messages by number.

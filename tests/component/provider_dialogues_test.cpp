@@ -72,7 +72,8 @@ net::Endpoint endpoint(const ScriptedServer& srv) {
 
 std::unique_ptr<imap::ImapClient> loggedInClient(const ScriptedServer& srv) {
   auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint(srv)), endpoint(srv));
-  client->login(imap::Credentials{"me@gmail.com", "app-password", imap::AuthMethod::Login});
+  client->login(imap::Credentials{"me@gmail.com", popgate::Secret("app-password"),
+                                  imap::AuthMethod::Login});
   return client;
 }
 
@@ -196,7 +197,10 @@ BOOST_AUTO_TEST_CASE(testTooManySimultaneousConnectionsIsNotAnAuthFailure) {
                           .expectEof()});
   auto client = std::make_unique<imap::ImapClient>(net::openTransport(endpoint(srv)), endpoint(srv));
   const Error e = expectError(
-      [&] { client->login(imap::Credentials{"me@gmail.com", "pw", imap::AuthMethod::Plain}); });
+      [&] {
+        client->login(
+            imap::Credentials{"me@gmail.com", popgate::Secret("pw"), imap::AuthMethod::Plain});
+      });
   BOOST_TEST((e.kind() == ErrorKind::Throttled));
   BOOST_TEST(e.retryAfter().has_value());
 }

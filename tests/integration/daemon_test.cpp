@@ -1,20 +1,32 @@
 // `popgate run`, the real daemon, against a real Dovecot: scheduled delivery without a trigger,
 // poll-now, /status and /metrics with a bearer token, a failing account shown as failing and
 // backing off, SIGHUP reloads (a bad file keeps the old config), SIGTERM during a transfer exits 0
-// promptly and loses nothing, an admin port in use exits 2, and no password ever shows.
+// promptly and loses nothing, an admin port in use exits 2, and no password ever shows. The
+// attacks of issue "safe on a shared host": slow clients against the admin port, poll-now storms,
+// foreign Host headers; the systemd notify protocol; private files and no core dumps.
 #include <boost/test/unit_test.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
+#include <sstream>
 #include <thread>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 #include "tests/support/PromText.h"
+#include "tests/support/SlowClients.h"
 
 using namespace std::chrono_literals;
 using namespace popgate::test;
@@ -32,16 +44,18 @@ struct Daemon {
   std::unique_ptr<Process> process;
 
   Daemon(DovecotSandbox& d, const std::vector<AccountSetup>& accounts) : dovecot(d) {
-    dir.write("secrets/admin-token", kToken + "\n");
+    std::filesystem::permissions(dir.write("secrets/admin-token", kToken + "\n"),
+                                 std::filesystem::perms::owner_read);
     config = writeGatewayConfig(dir, dovecot, "me", accounts, adminYaml());
   }
   std::string adminYaml() const {
     return "admin:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n  token_file: " +
            (dir.path() / "secrets/admin-token").string() + "\n";
   }
-  void start() {
+  void start(const ProcessOptions& options = {}) {
     process = std::make_unique<Process>(
-        std::vector<std::string>{popgateBinary().string(), "run", "--config", config.string()});
+        std::vector<std::string>{popgateBinary().string(), "run", "--config", config.string()},
+        options);
     BOOST_REQUIRE_MESSAGE(waitFor([&] { return httpRequest("GET", port, "/healthz").status == 200; }, 15s),
                           "daemon did not come up: " << process->output() << process->errorOutput());
   }
@@ -215,5 +229,144 @@ BOOST_AUTO_TEST_CASE(testHealthCommandAnswersForTheRunningDaemon) {
   BOOST_TEST(runPopgate({"health", "--config", d.config.string()}, 20s).exit_code == 1);
   d.start();
   BOOST_TEST(runPopgate({"health", "--config", d.config.string()}, 20s).exit_code == 0);
+  BOOST_TEST(d.stop() == 0);
+}
+
+namespace {
+
+// GET `path` on 127.0.0.1:port with a Host header of our choice; the status code, 0 if none.
+int statusWithHost(std::uint16_t port, const std::string& path, const std::string& host) {
+  try {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+    socket.setReceiveTimeout(Poco::Timespan(5, 0));
+    const std::string request =
+        "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    char buffer[64] = {};
+    const int n = socket.receiveBytes(buffer, sizeof buffer - 1);
+    const std::string line(buffer, static_cast<std::size_t>(std::max(n, 0)));
+    return line.size() >= 12 ? std::stoi(line.substr(9, 3)) : 0;
+  } catch (const Poco::Exception&) {
+    return 0;
+  }
+}
+
+mode_t modeOf(const std::filesystem::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return 07777;
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(testSlowClientsPollStormsAndForeignHostsAgainstTheRealDaemon) {
+  DovecotSandbox dovecot({"work", "locked", "me"});
+  Daemon d(dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")},
+                     AccountSetup{"locked", "Locked", "implicit", true, "wrong-password",
+                                  interval("1h")}});
+  d.start();
+
+  // 16 connections dripping a request head one byte a second: /healthz and an authorised
+  // /status still answer, each within a second, over several rounds.
+  {
+    SlowClients drip(d.port, 16, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", 1000ms);
+    BOOST_REQUIRE(drip.waitUntilDripping(2, 15s));
+    std::chrono::milliseconds slowest{0};
+    for (int i = 0; i < 8; ++i) {
+      const TimedReply health = timedRequest(d.port, "GET", "/healthz");
+      const TimedReply status = timedRequest(d.port, "GET", "/status", kToken);
+      BOOST_TEST_CONTEXT("round " << i) {
+        BOOST_TEST(health.status == 200);
+        BOOST_TEST(status.status == 200);
+        BOOST_TEST(health.elapsed.count() < 1000);
+        BOOST_TEST(status.elapsed.count() < 1000);
+      }
+      slowest = std::max({slowest, health.elapsed, status.elapsed});
+      std::this_thread::sleep_for(700ms);  // the attack's pace, not a synchronisation
+    }
+    BOOST_TEST_MESSAGE("real daemon, 16 drippers: slowest answer " << slowest.count() << " ms");
+  }
+
+  // Poll-now: one a minute per account; never for an account failing on its login.
+  BOOST_TEST(waitFor([&] { return d.account("work")->getObject("totals")->getValue<int>("polls") >= 1; }, 20s));
+  BOOST_TEST(httpRequest("POST", d.port, "/accounts/work/poll", kToken).status == 202);
+  for (int i = 0; i < 4; ++i) {
+    const HttpResponse again = httpRequest("POST", d.port, "/accounts/work/poll", kToken);
+    BOOST_TEST(again.status == 429);
+    BOOST_TEST(again.headers.count("Retry-After") == 1u);
+  }
+  BOOST_TEST(waitFor([&] { return d.account("locked")->getValue<std::string>("state") == "failing"; }, 20s));
+  const int locked_polls = d.account("locked")->getObject("totals")->getValue<int>("polls");
+  for (int i = 0; i < 5; ++i) {
+    BOOST_TEST(httpRequest("POST", d.port, "/accounts/locked/poll", kToken).status == 429);
+  }
+  std::this_thread::sleep_for(2s);  // room for a login that must not happen
+  BOOST_TEST(d.account("locked")->getObject("totals")->getValue<int>("polls") == locked_polls);
+
+  // DNS rebinding: a page on another name that resolves to 127.0.0.1 gets nothing.
+  BOOST_TEST(statusWithHost(d.port, "/healthz", "evil.example:" + std::to_string(d.port)) == 421);
+  BOOST_TEST(statusWithHost(d.port, "/healthz", "localhost:" + std::to_string(d.port)) == 200);
+  BOOST_TEST(d.stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(testSystemdNotifyReadyWatchdogStopping) {
+  DovecotSandbox dovecot({"work", "me"});
+  Daemon d(dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")}});
+  // The test plays systemd: a datagram socket of its own as NOTIFY_SOCKET.
+  const std::string path = (d.dir.path() / "notify").string();
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  auto receive = [&](std::chrono::milliseconds timeout) -> std::string {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return {};
+    char buffer[1024];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+  };
+  ProcessOptions options;
+  options.env = {{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "1000000"}};
+  d.start(options);
+  BOOST_TEST(receive(15s).starts_with("READY=1\nSTATUS=polling 1 account(s)"));
+  int watchdogs = 0;
+  for (int i = 0; i < 3; ++i) watchdogs += receive(5s) == "WATCHDOG=1" ? 1 : 0;
+  BOOST_TEST(watchdogs == 3);  // every half second while the scheduler beats
+  d.process->kill(SIGHUP);
+  std::string reload;
+  for (int i = 0; i < 6 && reload != "READY=1"; ++i) reload = receive(5s);  // after RELOADING=1
+  BOOST_TEST(reload == "READY=1");
+  d.process->kill(SIGTERM);
+  std::string last;
+  for (int i = 0; i < 6 && last != "STOPPING=1"; ++i) last = receive(5s);
+  BOOST_TEST(last == "STOPPING=1");
+  const auto status = d.process->wait(10s);
+  BOOST_TEST((status && status->success()));
+  ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(testStateIsPrivateAndNoCoreDumps) {
+  DovecotSandbox dovecot({"work", "me"});
+  dovecot.seed("work", sampleMessages()[0].bytes);
+  Daemon d(dovecot, {AccountSetup{"work", "Work", "implicit", true, {}, interval("1h")}});
+  d.start();
+  BOOST_REQUIRE(waitFor([&] { return countOrZero(dovecot, "me", "Work") == 1u; }, 20s));
+  const std::filesystem::path state = d.dir.path() / "state";
+  BOOST_TEST(modeOf(state) == 0700u);
+  for (const auto& entry : std::filesystem::directory_iterator(state)) {
+    BOOST_TEST_CONTEXT(entry.path().filename().string()) {
+      BOOST_TEST((modeOf(entry.path()) & 077u) == 0u);  // ledger, its WAL, the lock, the spool
+    }
+  }
+  const std::string limits = readFile("/proc/" + std::to_string(d.process->pid()) + "/limits");
+  const auto core = limits.find("Max core file size");
+  BOOST_REQUIRE(core != std::string::npos);
+  std::istringstream line(limits.substr(core + 18, limits.find('\n', core) - core - 18));
+  std::string soft, hard;
+  line >> soft >> hard;
+  BOOST_TEST(soft == "0");
+  BOOST_TEST(hard == "0");
   BOOST_TEST(d.stop() == 0);
 }

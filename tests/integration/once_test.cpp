@@ -187,3 +187,48 @@ BOOST_AUTO_TEST_CASE(testThreeMillionMessageListingFailsClearlyWithBoundedMemory
   BOOST_TEST(sorted(dovecot.messages("me", "Work")) == expectedFromPop());
   BOOST_TEST(status->max_rss_kb < 256 * 1024);
 }
+
+// fetchmail refuses an rc file others can read; popgate refuses such secret files in run and once
+// (check only warns), and a state_dir another user could write.
+BOOST_AUTO_TEST_CASE(testReadableSecretFileAndForeignStateDirAreRefused) {
+  DovecotSandbox dovecot({"work", "me"});
+  dovecot.seed("work", sampleMessages()[0].bytes);
+  TempDir dir;
+  const auto config = writeGatewayConfig(dir, dovecot, "me", {AccountSetup{"work", "Work"}});
+  const std::filesystem::path secret = dir.path() / "secrets" / "work";
+  std::filesystem::permissions(secret, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  const std::string complaint = "accounts[0].password_file: " + secret.string() +
+                                " is readable by other users (mode 0604)";
+  for (const std::string command : {"once", "run"}) {
+    const CommandResult r = runPopgate({command, "--config", config.string()}, 30s);
+    BOOST_TEST_CONTEXT(command) {
+      BOOST_TEST(r.exit_code == 2);
+      BOOST_TEST(r.err.find(complaint + ": chmod 600 it, or set allow_readable_secrets: true") !=
+                 std::string::npos, r.err);
+    }
+  }
+  BOOST_TEST(countOrZero(dovecot, "me", "Work") == 0u);  // nothing ran
+  const CommandResult check = runPopgate({"check", "--config", config.string()});
+  BOOST_TEST(check.exit_code == 0);
+  BOOST_TEST(check.out.find("warning: " + complaint) != std::string::npos, check.out);
+
+  // The operator who really wants it says so.
+  const std::string yaml = readFile(config);
+  writeFile(config, "allow_readable_secrets: true\n" + yaml);
+  const CommandResult allowed = runPopgate({"once", "--config", config.string()});
+  BOOST_TEST_INFO(allowed.out << allowed.err);
+  BOOST_TEST(allowed.exit_code == 0);
+  BOOST_TEST(allowed.err.find(complaint) != std::string::npos);  // still said, as a warning
+  BOOST_TEST(countOrZero(dovecot, "me", "Work") == 1u);
+
+  // A state_dir the group may write: refused before anything is read or written.
+  writeFile(config, yaml);
+  std::filesystem::permissions(secret, std::filesystem::perms::owner_read);
+  std::filesystem::permissions(dir.path() / "state", std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::add);
+  const CommandResult shared = runPopgate({"once", "--config", config.string()});
+  BOOST_TEST(shared.exit_code == 2);
+  BOOST_TEST(shared.err.find("state_dir " + (dir.path() / "state").string() +
+                             " is writable by other users") != std::string::npos, shared.err);
+}

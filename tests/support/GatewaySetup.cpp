@@ -22,8 +22,12 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
                                          const std::string& extra_top, std::size_t connections,
                                          std::uint16_t target_port, const std::string& timeout) {
   const std::string ca = sandbox.caFile().string();
+  // Readable by their owner only: run and once refuse secrets others can read.
   auto secret = [&](const std::string& name, const std::string& value) {
-    return dir.write("secrets/" + name, value + "\n").string();
+    const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+    return file.string();
   };
   std::string y;
   y += "state_dir: " + (dir.path() / "state").string() + "\n";

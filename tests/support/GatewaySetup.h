@@ -30,7 +30,7 @@ struct AccountSetup {
 
 // Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
 // port, or `target_port` when not 0; the sandbox CA as ca_file), secrets written as files into
-// `dir`, `timeout` for every server. `extra_top` is added at the top level (e.g. "admin: ...").
+// `dir` (mode 0600), `timeout` for every server. `extra_top` is added at the top level (e.g. "admin: ...").
 std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
                                          const std::string& target_user,
                                          const std::vector<AccountSetup>& accounts,

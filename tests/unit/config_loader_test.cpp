@@ -460,9 +460,9 @@ BOOST_AUTO_TEST_CASE(testUnknownKeySuggestion) {
              "(did you mean delete_after_days?)");
   BOOST_TEST(loadError(withAccountKey("colour: red")) ==
              "gw.yaml:11: accounts[0].colour: unknown key");
-  BOOST_TEST(loadError(minimal() + "colour: red\n") ==
-             "gw.yaml:11: colour: unknown key (expected state_dir, log_level, log_format, "
-             "max_parallel_polls, admin, target, defaults or accounts)");
+  BOOST_TEST(loadError(minimal() + "colour: red\n") == "gw.yaml:11: colour: unknown key");
+  BOOST_TEST(loadError(minimal() + "admin:\n  colour: red\n") ==
+             "gw.yaml:12: admin.colour: unknown key (expected listen, token_file or allowed_hosts)");
   BOOST_TEST(loadError(minimal() + "admin:\n  listn: 127.0.0.1:1\n") ==
              "gw.yaml:12: admin.listn: unknown key (did you mean listen?)");
   BOOST_TEST(loadError(minimal() + "<<: {}\n") ==
@@ -890,7 +890,7 @@ BOOST_AUTO_TEST_SUITE(summary)
 
 BOOST_AUTO_TEST_CASE(testDescribeListsEverything) {
   const TempDir dir("popgate-config-test");
-  dir.write("token", "t0k3n\n");
+  fs::permissions(dir.write("token", "t0k3n-of-twenty-bytes\n"), fs::perms::owner_read);
   const std::string yaml = R"(state_dir: /var/lib/popgate
 admin: {listen: 127.0.0.1:8025, token_file: token}
 target: {host: imap.gmail.com, username: me@gmail.com, password_env: GMAIL_PW}
@@ -959,6 +959,148 @@ BOOST_AUTO_TEST_CASE(testDescribeWithoutAdmin) {
   BOOST_TEST(summary.find("  admin      disabled\n") != std::string::npos);
   BOOST_TEST(summary.find("pop-pw") == std::string::npos);
   BOOST_TEST(summary.find("target-pw") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// fetchmail refuses an rc file others can read (CVE-2005-2335 era); popgate does the same for
+// every file a secret comes from, and for a config that holds an inline password.
+BOOST_AUTO_TEST_SUITE(secret_files)
+
+std::string withPasswordFile() {
+  return "state_dir: /var/lib/popgate\n"
+         "target: {host: imap.example.com, username: me, password_file: pw}\n"  // 2
+         "accounts: [{name: work, host: h, username: u, password_env: PW}]\n";
+}
+
+std::string refusal(const GatewayConfig& cfg) {
+  try {
+    popgate::config::requirePrivateSecrets(cfg);
+  } catch (const popgate::Error& e) {
+    BOOST_TEST(static_cast<int>(e.kind()) == static_cast<int>(popgate::ErrorKind::Config));
+    return e.what();
+  }
+  return {};
+}
+
+BOOST_AUTO_TEST_CASE(testWorldReadablePasswordFileIsWarnedAndRefused) {
+  const TempDir dir("popgate-config-test");
+  const fs::path pw = dir.write("pw", "the-password\n");
+  fs::permissions(pw, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                          fs::perms::others_read);
+  const GatewayConfig cfg = load(withPasswordFile(), dir.path(), envOf({{"PW", "pop"}}));
+  const std::string problem = "target.password_file: " + pw.string() +
+                              " is readable by other users (mode 0644)";
+  const auto warnings = popgate::config::warnings(cfg);
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0] == problem + "; chmod 600 it (run and once refuse it unless "
+                                      "allow_readable_secrets: true)");
+  BOOST_TEST(refusal(cfg) == "gw.yaml:2: " + problem +
+                                 ": chmod 600 it, or set allow_readable_secrets: true");
+}
+
+BOOST_AUTO_TEST_CASE(testGroupReadableIsEnoughToRefuse) {
+  const TempDir dir("popgate-config-test");
+  fs::permissions(dir.write("pw", "the-password\n"), fs::perms::owner_read | fs::perms::group_read);
+  const GatewayConfig cfg = load(withPasswordFile(), dir.path(), envOf({{"PW", "pop"}}));
+  BOOST_TEST(refusal(cfg).find("(mode 0440)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(testPrivatePasswordFileIsAccepted) {
+  const TempDir dir("popgate-config-test");
+  fs::permissions(dir.write("pw", "the-password\n"), fs::perms::owner_read | fs::perms::owner_write);
+  const GatewayConfig cfg = load(withPasswordFile(), dir.path(), envOf({{"PW", "pop"}}));
+  BOOST_TEST(refusal(cfg).empty());
+  BOOST_TEST(popgate::config::warnings(cfg).empty());
+  BOOST_REQUIRE(cfg.secret_files.size() == 1u);
+  BOOST_TEST(cfg.secret_files[0].mode == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(testAllowReadableSecretsAcceptsButStillWarns) {
+  const TempDir dir("popgate-config-test");
+  fs::permissions(dir.write("pw", "the-password\n"), fs::perms::owner_read | fs::perms::others_read);
+  const GatewayConfig cfg = load("allow_readable_secrets: true\n" + withPasswordFile(), dir.path(),
+                                 envOf({{"PW", "pop"}}));
+  BOOST_TEST(cfg.allow_readable_secrets);
+  BOOST_TEST(refusal(cfg).empty());
+  const auto warnings = popgate::config::warnings(cfg);
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].ends_with("chmod 600 it (allowed by allow_readable_secrets: true)"));
+  BOOST_TEST(loadError("allow_readable_secrets: yes\n" + withPasswordFile(), dir.path(),
+                       envOf({{"PW", "pop"}})) ==
+             "gw.yaml:1: allow_readable_secrets: expected true or false");
+}
+
+BOOST_AUTO_TEST_CASE(testReadableTokenFileAndReadableConfigWithInlinePassword) {
+  const TempDir dir("popgate-config-test");
+  fs::permissions(dir.write("token", "0123456789abcdef0123\n"),
+                  fs::perms::owner_read | fs::perms::others_read);
+  const fs::path config = dir.write("gw.yaml", minimal() + "admin: {token_file: token}\n");
+  fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  const GatewayConfig cfg = popgate::config::loadConfig(config, noEnv());
+  std::vector<std::string> keys;
+  for (const auto& secret : cfg.secret_files) {
+    if (secret.readableByOthers()) keys.push_back(secret.key + " " + secret.file.string());
+  }
+  const std::vector<std::string> expected{"admin.token_file " + (dir.path() / "token").string(),
+                                          "target.password " + config.string(),
+                                          "accounts[0].password " + config.string()};
+  BOOST_TEST(keys == expected, boost::test_tools::per_element());
+  BOOST_TEST(refusal(cfg) == config.string() + ":11: admin.token_file: " +
+                                 (dir.path() / "token").string() +
+                                 " is readable by other users (mode 0404): chmod 600 it, or set "
+                                 "allow_readable_secrets: true");
+  fs::permissions(dir.path() / "token", fs::perms::owner_read);
+  BOOST_TEST(refusal(popgate::config::loadConfig(config, noEnv())) ==
+             config.string() + ":5: target.password: " + config.string() +
+                 " is readable by other users (mode 0604): chmod 600 it, or set "
+                 "allow_readable_secrets: true");
+  // The same file without an inline password is no secret.
+  const fs::path plain = dir.write("env.yaml", withPasswordFile());
+  fs::permissions(dir.write("pw", "x-password\n"), fs::perms::owner_read);
+  fs::permissions(plain, fs::perms::owner_read | fs::perms::others_read);
+  BOOST_TEST(refusal(popgate::config::loadConfig(plain, envOf({{"PW", "pop"}}))).empty());
+}
+
+BOOST_AUTO_TEST_CASE(testShortTokenAndMissingTokenAreWarned) {
+  const TempDir dir("popgate-config-test");
+  fs::permissions(dir.write("token", "short-token\n"), fs::perms::owner_read);
+  const auto short_token = popgate::config::warnings(
+      load(minimal() + "admin: {listen: 127.0.0.1:8025, token_file: token}\n", dir.path()));
+  BOOST_REQUIRE(short_token.size() == 1u);
+  BOOST_TEST(short_token[0] == "admin.token_file: the token has only 11 bytes; use at least 16 "
+                               "random ones (openssl rand -hex 32)");
+  const auto loopback = popgate::config::warnings(load(minimal() + "admin: {listen: 127.0.0.1:8025}\n"));
+  BOOST_REQUIRE(loopback.size() == 1u);
+  BOOST_TEST(loopback[0] == "admin: 127.0.0.1:8025 has no token_file; every local user and process "
+                            "can read /status and /metrics (set admin.token_file)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hardening_keys)
+
+BOOST_AUTO_TEST_CASE(testStallTimeoutAndAllowedHosts) {
+  const GatewayConfig defaults = load(minimal());
+  BOOST_TEST(defaults.stall_timeout.count() == 60);
+  BOOST_TEST(!defaults.allow_readable_secrets);
+  const GatewayConfig cfg = load(minimal() +
+                                 "stall_timeout: 2m\n"
+                                 "admin:\n"
+                                 "  listen: 0.0.0.0:8025\n"
+                                 "  allowed_hosts: [popgate, Popgate.Example.COM, '[::1]']\n");
+  BOOST_TEST(cfg.stall_timeout.count() == 120);
+  const std::vector<std::string> hosts{"popgate", "Popgate.Example.COM", "::1"};
+  BOOST_TEST(cfg.admin->allowed_hosts == hosts, boost::test_tools::per_element());
+  BOOST_TEST(popgate::config::describe(cfg).find(
+                 "  admin      0.0.0.0:8025 (also as popgate, Popgate.Example.COM, ::1), no token "
+                 "required\n") != std::string::npos);
+  BOOST_TEST(loadError(minimal() + "stall_timeout: 5s\n").starts_with("gw.yaml:11: stall_timeout: "));
+  BOOST_TEST(loadError(minimal() + "admin:\n  allowed_hosts: popgate\n") ==
+             "gw.yaml:12: admin.allowed_hosts: expected a list of host names, e.g. [popgate, "
+             "popgate.example]");
+  BOOST_TEST(loadError(minimal() + "admin:\n  allowed_hosts: ['evil host']\n")
+                 .starts_with("gw.yaml:12: admin.allowed_hosts[0]: expected a host name"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

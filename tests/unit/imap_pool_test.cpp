@@ -93,7 +93,8 @@ std::unique_ptr<ImapPool> poolOn(FakeAccount& account, std::uint32_t connections
     e.host = "imap.example.org";
     e.port = 993;
     auto client = std::make_unique<imap::ImapClient>(std::make_unique<ChatTransport>(account), e);
-    client->login(imap::Credentials{"me@example.org", "pw", imap::AuthMethod::Login});
+    client->login(
+        imap::Credentials{"me@example.org", popgate::Secret("pw"), imap::AuthMethod::Login});
     return client;
   });
 }

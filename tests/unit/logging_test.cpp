@@ -8,6 +8,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "connectors/common/Printable.h"
+#include "connectors/common/Secret.h"
 #include "gateway/service/Logging.h"
 
 using namespace popgate;
@@ -51,6 +52,18 @@ BOOST_AUTO_TEST_CASE(testJsonLinesParseAndKeepTheText) {
              "quote \" backslash \\ newline \n bad utf-8 \xef\xbf\xbd end");
   BOOST_TEST(first->has("time"));
   BOOST_TEST(debugEnabled());
+  setupLogging(config::LogLevel::Info, config::LogFormat::Text, std::cerr);
+}
+
+BOOST_AUTO_TEST_CASE(testServerEchoOfAPasswordIsMaskedInBothFormats) {
+  const Secret password(std::string("echoed-Pa55word"));
+  for (const auto format : {config::LogFormat::Text, config::LogFormat::Json}) {
+    std::ostringstream out;
+    setupLogging(config::LogLevel::Debug, format, out);
+    logDebug("work S: -ERR [AUTH] bad password echoed-Pa55word for bob");  // a protocol trace
+    BOOST_TEST(out.str().find("echoed-Pa55word") == std::string::npos, out.str());
+    BOOST_TEST(out.str().find("bad password ******** for bob") != std::string::npos, out.str());
+  }
   setupLogging(config::LogLevel::Info, config::LogFormat::Text, std::cerr);
 }
 
