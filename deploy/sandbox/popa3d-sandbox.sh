@@ -89,22 +89,27 @@ split_mbox() {
     END { flush() }' "$1"
 }
 
+# existing_mbox DIR USER FOLDER: the host path of USER's mbox in the sandbox DIR (which must exist).
 # count and dump read the mbox itself (there are no message files to list).
-cmd_count() {
-  [ $# -eq 3 ] || usage
+existing_mbox() {
   set_paths "$1"
   local box
   box=$root$(mbox "$2" "$3")
   [ -f "$box" ] || die "no mbox for $2"
+  echo "$box"
+}
+
+cmd_count() {
+  [ $# -eq 3 ] || usage
+  local box
+  box=$(existing_mbox "$@")
   awk '/^From / && (NR == 1 || prev == "") { n++ } { prev = $0 } END { print n + 0 }' "$box"
 }
 
 cmd_dump() {
   [ $# -eq 4 ] || usage
-  set_paths "$1"
   local box
-  box=$root$(mbox "$2" "$3")
-  [ -f "$box" ] || die "no mbox for $2"
+  box=$(existing_mbox "$1" "$2" "$3")
   mkdir -p "$4"
   split_mbox "$box" "$4"
 }

@@ -13,8 +13,20 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
 
-
 namespace popgate::test {
+
+namespace {
+
+// `value` and a line end as dir/secrets/<name>, readable by its owner only (run and once refuse
+// secrets others can read); returns its path.
+std::string writeSecret(const TempDir& dir, const std::string& name, const std::string& value) {
+  const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return file.string();
+}
+
+}  // namespace
 
 std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
                                          const std::string& target_user,
@@ -22,13 +34,6 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
                                          const std::string& extra_top, std::size_t connections,
                                          std::uint16_t target_port, const std::string& timeout) {
   const std::string ca = sandbox.caFile().string();
-  // Readable by their owner only: run and once refuse secrets others can read.
-  auto secret = [&](const std::string& name, const std::string& value) {
-    const std::filesystem::path file = dir.write("secrets/" + name, value + "\n");
-    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
-    return file.string();
-  };
   std::string y;
   y += "state_dir: " + (dir.path() / "state").string() + "\n";
   y += "log_level: info\n";
@@ -39,7 +44,8 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
   y += "  tls: starttls\n";
   y += "  ca_file: " + ca + "\n";
   y += "  username: " + target_user + "\n";
-  y += "  password_file: " + secret("target", DovecotSandbox::password(target_user)) + "\n";
+  y += "  password_file: " + writeSecret(dir, "target", DovecotSandbox::password(target_user)) +
+       "\n";
   y += "  connections: " + std::to_string(connections) + "\n";
   y += "  timeout: " + timeout + "\n";
   y += "accounts:\n";
@@ -52,8 +58,8 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
     y += "    tls: " + a.tls + "\n";
     y += "    ca_file: " + ca + "\n";
     y += "    username: " + a.name + "\n";
-    y += "    password_file: " +
-         secret(a.name, a.password.empty() ? DovecotSandbox::password(a.name) : a.password) + "\n";
+    const std::string password = a.password.empty() ? DovecotSandbox::password(a.name) : a.password;
+    y += "    password_file: " + writeSecret(dir, a.name, password) + "\n";
     y += "    folder: " + a.folder + "\n";
     y += std::string("    keep: ") + (a.keep ? "true" : "false") + "\n";
     y += "    timeout: " + timeout + "\n";
@@ -81,8 +87,7 @@ std::filesystem::path writePairedConfig(const TempDir& dir, const ServerLogin& t
     y += indent + "tls: " + s.tls + "\n";
     if (!s.ca_file.empty()) y += indent + "ca_file: " + s.ca_file + "\n";
     y += indent + "username: " + s.username + "\n";
-    y += indent + "password_file: " +
-         dir.write("secrets/" + secret, s.password + "\n").string() + "\n";
+    y += indent + "password_file: " + writeSecret(dir, secret, s.password) + "\n";
     y += indent + "timeout: " + timeout + "\n";
     return y;
   };

@@ -19,19 +19,20 @@
 namespace popgate::test {
 
 struct KillRound {
-  int kills = 0;                      // passes killed by SIGKILL while running
-  int passes = 0;                     // passes started, the final clean one included
-  int lookups = 0;                    // recovery searches of in-flight messages (UID SEARCH)
-  std::vector<std::string> seeded;    // every message put into the POP box, in order
-  CommandResult last;                 // the final clean pass
+  int kills = 0;                    // passes killed by SIGKILL while running
+  int passes = 0;                   // passes started, the final clean one included
+  int lookups = 0;                  // recovery searches of in-flight messages (UID SEARCH)
+  std::vector<std::string> seeded;  // every message put into the POP box, in order
+  CommandResult last;               // the final clean pass
 };
 
 // Round after round, seeds `batch(round)` into `user`'s POP box on `source`, then runs `popgate
 // once --config config` again and again, each killed with SIGKILL — every other pass 20 ms..
 // max_delay after its start, the others right after its n-th APPEND (n in 1..12; the config must
-// have log_level: debug for that) — `seed` fixes the moments, until the box is empty; stops once `min_kills` kills have struck
-// (at most 30 rounds). Then passes run to their end until one succeeds (at most 10, a second
-// apart: a POP server may still hold the maildrop of a killed session): `last`.
+// have log_level: debug for that) — `seed` fixes the moments, until the box is empty. Stops once
+// `min_kills` kills have struck (at most 30 rounds). Then passes run to their end until one
+// succeeds (at most 10, a second apart: a POP server may still hold the maildrop of a killed
+// session): `last`.
 //
 // A killed pass leaves commands on the wire that the servers still carry out: a target goes on
 // storing the APPENDs whose bytes had left (Cyrus for up to seconds). The next pass starts once
@@ -40,9 +41,8 @@ struct KillRound {
 // (RestartSec=10s); POPGATE_KILL_RESTART_AT_ONCE=1 starts it at once instead, which can make a
 // duplicate (a lookup that runs before the server has stored the message it looks for).
 //
-// With log_level: debug in the
-// config, `lookups` counts the recovery searches every pass made (the proof that kills struck
-// while uploads were in flight).
+// `lookups` counts the recovery searches (UID SEARCH in the debug trace) every pass made: the
+// proof that kills struck while uploads were in flight.
 KillRound killNineRounds(const std::filesystem::path& config, MailServer& source,
                          const std::string& user, std::uint16_t target_port, int min_kills,
                          const std::function<std::vector<std::string>(int round)>& batch,
@@ -76,8 +76,8 @@ void checkSecondPassAddsNothing(const std::filesystem::path& config, const std::
 std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count);
 
 // `messages` with each element changed by `change`.
-std::vector<std::string> transformed(const std::vector<std::string>& messages, const Change& change);
-
+std::vector<std::string> transformed(const std::vector<std::string>& messages,
+                                     const Change& change);
 
 // Boost.Test precondition for the cases of a server that runs in a Debian root: builds the root
 // when it is missing (deploy/sandbox/test-root.sh; minutes, once per machine); where it cannot be
