@@ -31,18 +31,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sandbox=$root/deploy/sandbox/dovecot-sandbox.sh
 cache=${POPGATE_CACHE:-/var/tmp/popgate-container-cache}
-# host_mirror: the Debian archive this machine's apt uses for bookworm (deb822 or one-line form).
-host_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ && uri { print uri; exit }' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -e "$f" ] || continue
-    awk '$1 == "deb" && / bookworm / { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-  done
-}
+# host_mirror: the Debian archive this machine's apt uses for bookworm.
+# shellcheck source=sandbox/debian-archive.sh
+. "$root/deploy/sandbox/debian-archive.sh"
 mirror=${POPGATE_DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
 base_image=docker.io/library/debian:bookworm-slim
 image=localhost/popgate:test

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# install-deps.sh [build|test|runtime] — installs the Debian 12 packages popgate needs, and only
-# those missing (dpkg -s). Used by tests/run.sh, deploy/demo.sh, bench/ and the Dockerfile.
+# install-deps.sh [build|test|interop|runtime] — installs the Debian 12 packages popgate needs,
+# and only those missing (dpkg -s). Used by tests/run.sh (interop), deploy/demo.sh (test), bench/
+# and the Dockerfile.
 #   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
 #   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
 #            systemd-analyze (the unit check), PostgreSQL 15 (the sandbox for ledger tests),
@@ -8,14 +9,19 @@
 #            checks: npm ci from its package-lock.json), headless Chromium with its WebDriver
 #            and python3-selenium (the status page's browser test), prometheus for promtool
 #            (the alert rules' checks) (the default)
+#   interop  test + what the interop tests (tests/interop, docs/servers.md) run on the host: GNU
+#            mailutils' pop3d and imap4d, Twisted's POP3 server (python3-twisted), and mmdebstrap,
+#            which builds the Debian roots of Cyrus, Courier and popa3d (deploy/sandbox/test-root.sh)
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
 build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
+test_pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
-  test) pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd
-              postgresql-15 chromium chromium-driver python3-selenium prometheus"
+  test|interop)
+        pkgs="$test_pkgs postgresql-15 chromium chromium-driver python3-selenium prometheus"
+        [ "$set_name" = interop ] && pkgs="$pkgs mailutils-imap4d mailutils-pop3d python3-twisted mmdebstrap"
         # A kubectl from another repository (with a newer kustomize) counts; else Debian's.
         command -v kubectl >/dev/null || pkgs="$pkgs kubernetes-client"
         # Node.js and npm may come as one package from elsewhere; else Debian's two.
@@ -24,13 +30,13 @@ case "$set_name" in
   runtime) pkgs="ca-certificates libpocofoundation80 libpoconet80 libpoconetssl80 libpococrypto80
                  libpocoutil80 libpocojson80 libpocodata80 libpocodatasqlite80
                  libpocodatapostgresql80 libyaml-cpp0.7 libssl3 libstdc++6" ;;
-  *) echo "usage: install-deps.sh [build|test|runtime]" >&2; exit 2 ;;
+  *) echo "usage: install-deps.sh [build|test|interop|runtime]" >&2; exit 2 ;;
 esac
 
 # The manifest checks' npm packages (tests/kubernetes), pinned by its package-lock.json; installed
 # once here, so the test itself fetches nothing.
 npm_packages() {
-  [ "$set_name" = test ] || return 0
+  [ "$set_name" = test ] || [ "$set_name" = interop ] || return 0
   local dir
   dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/kubernetes" 2>/dev/null && pwd) || return 0
   [ -f "$dir/package-lock.json" ] || return 0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh — the one test command (README, .ci/run). On a fresh Debian 12 machine, as root or
 # as a user with sudo: installs the packages that are missing, builds popgate and its tests with
-# warnings as errors, runs every ctest test (labels unit, component, integration, plus the fuzz
-# corpus replay) and ends with ctest's summary. The exit status is ctest's.
+# warnings as errors, runs every ctest test (labels unit, component, integration, interop, plus the
+# fuzz corpus replay) and ends with ctest's summary. The exit status is ctest's.
 #
 #   tests/run.sh [CTEST_ARGS...]   build/ (or $BUILD_DIR), every test; extra arguments go to ctest,
 #                                  e.g. tests/run.sh -L integration, tests/run.sh -R dovecot
@@ -15,7 +15,11 @@
 # Integration tests start their own Dovecot instances (deploy/sandbox/dovecot-sandbox.sh) on
 # 127.0.0.1, ports 20110..31995, as the unprivileged user popgate-sandbox when run as root. They
 # never use a system Dovecot, so one that the package may have started on 110/143/993/995 is left
-# alone. Useful variables: CTEST_PARALLEL_LEVEL (ctest -j), TEST_TIMEOUT (seconds allowed a test
+# alone. Interop tests (tests/interop, docs/servers.md) start GNU mailutils and Twisted on the host
+# and Cyrus, Courier and popa3d in Debian roots that deploy/sandbox/test-root.sh builds once (a few
+# minutes, needs root and the Debian archive; cached in /var/cache/popgate-test-roots or
+# $POPGATE_TEST_ROOTS); where they cannot run they are reported as skipped, with the reason.
+# Useful variables: CTEST_PARALLEL_LEVEL (ctest -j), TEST_TIMEOUT (seconds allowed a test
 # that sets no timeout of its own; default 900), POPGATE_KEEP_TEMP=1 (keep the tests' temporary
 # directories, Dovecot's included, for a look after a failure).
 set -euo pipefail
@@ -57,7 +61,7 @@ fi
 #    install-deps.sh uses sudo when not root, and keeps the packages from starting the system
 #    Dovecot on the standard ports.
 say "Packages"
-bash "$root/deploy/install-deps.sh" test
+bash "$root/deploy/install-deps.sh" interop
 echo "ok"
 
 # 2. Configure (RelWithDebInfo, -DPOPGATE_WERROR=ON) and build with every core.

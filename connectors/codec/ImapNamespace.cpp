@@ -1,5 +1,6 @@
 #include "ImapNamespace.h"
 
+#include "ImapGrammar.h"
 #include "connectors/common/Ascii.h"
 
 namespace popgate::codec {
@@ -51,17 +52,29 @@ class Tokens {
     if (!d || d->size() != 1) return std::nullopt;
     return d;
   }
-  // An atom: the characters up to a space, a parenthesis or the end.
-  std::string atom() {
+  // An atom of ASTRING-CHARs (ATOM-CHAR or "]"), at least one.
+  std::optional<std::string> atom() {
     std::size_t n = 0;
-    while (n < rest_.size() && rest_[n] != ' ' && rest_[n] != '(' && rest_[n] != ')' &&
-           rest_[n] != '"' && rest_[n] != '{' && static_cast<unsigned char>(rest_[n]) > 0x20) {
-      ++n;
-    }
+    while (n < rest_.size() && (isAtomChar(rest_[n]) || rest_[n] == ']')) ++n;
+    if (n == 0) return std::nullopt;
     std::string out(rest_.substr(0, n));
     rest_.remove_prefix(n);
     return out;
   }
+  // mbx-list-flags: "(" [flag *(SP flag)] ")" with each flag "\" atom (or an atom).
+  std::optional<std::vector<std::string>> flagList() {
+    if (!take('(')) return std::nullopt;
+    std::vector<std::string> flags;
+    for (;;) {
+      if (take(')')) return flags;
+      if (!flags.empty() && !take(' ')) return std::nullopt;
+      const bool backslash = take('\\');
+      auto name = atom();
+      if (!name) return std::nullopt;
+      flags.push_back((backslash ? "\\" : "") + *name);
+    }
+  }
+  bool atEnd() const { return rest_.empty() || rest_.front() == ' '; }
   // Skips a parenthesised list (nested, with quoted strings) the cursor stands on.
   bool skipList() {
     if (!take('(')) return false;
@@ -112,32 +125,23 @@ std::optional<std::string> parseListDelimiter(std::string_view text) {
 std::optional<ListedMailbox> parseListEntry(std::string_view text) {
   Tokens t(text);
   t.skipSpaces();
-  if (!t.take('(')) return std::nullopt;
   ListedMailbox entry;
-  for (;;) {
-    t.skipSpaces();
-    if (t.take(')')) break;
-    std::string attribute = t.atom();
-    if (attribute.empty()) return std::nullopt;
-    entry.attributes.push_back(std::move(attribute));
-  }
-  if (!t.take(' ')) return std::nullopt;
+  auto flags = t.flagList();
+  if (!flags || !t.take(' ')) return std::nullopt;
+  entry.attributes = std::move(*flags);
   auto delimiter = t.delimiter();
-  if (!delimiter) return std::nullopt;
+  if (!delimiter || !t.take(' ')) return std::nullopt;
   entry.delimiter = std::move(*delimiter);
-  if (!t.take(' ')) return std::nullopt;
-  if (auto quoted = t.quoted()) {
-    entry.name = std::move(*quoted);
-  } else {
-    entry.name = t.atom();
-    if (entry.name.empty()) return std::nullopt;
-  }
-  return entry;  // extended data (RFC 5258 mbox-list-extended) may follow: not needed here
+  auto name = t.quoted();
+  if (!name) name = t.atom();
+  if (!name || !t.atEnd()) return std::nullopt;
+  entry.name = std::move(*name);
+  return entry;
 }
 
-bool hasAttribute(const ListedMailbox& entry, std::string_view attribute) {
-  for (const std::string& a : entry.attributes) {
-    if (equalsNoCase(a, attribute)) return true;
+bool hasAttribute(const ListedMailbox& entry, std::string_view name) {
+  for (const std::string& attribute : entry.attributes) {
+    if (equalsNoCase(attribute, name)) return true;
   }
   return false;
 }

@@ -116,6 +116,8 @@ Pop3Capabilities parseCapabilities(const std::vector<std::string_view>& lines) {
       caps.resp_codes = true;
     } else if (tag == "STLS") {
       caps.stls = true;
+    } else if (tag == "UTF8") {
+      caps.utf8 = true;
     } else if (tag == "SASL") {
       for (std::string_view mech = nextField(rest); !mech.empty(); mech = nextField(rest)) {
         if (upperAscii(mech) == "PLAIN") caps.sasl_plain = true;

@@ -40,12 +40,13 @@ struct Pop3Capabilities {
   bool uidl = false, top = false, user = false, pipelining = false, resp_codes = false;
   bool stls = false;
   bool sasl_plain = false;
+  bool utf8 = false;  // RFC 6856 UTF8: the server takes the UTF8 command
   std::optional<long> expire;  // EXPIRE n (days); "NEVER" = nullopt with expire_never = true
   bool expire_never = false;
   std::vector<std::string> raw;  // every capability line as sent
 };
 // Reads CAPA lines (RFC 2449 §6): keywords are case-insensitive; "SASL PLAIN LOGIN" lists
-// mechanisms. "EXPIRE n [USER]" sets expire = n, "EXPIRE NEVER" sets expire_never; an unparsable
+// mechanisms; "UTF8 [USER]" sets utf8. "EXPIRE n [USER]" sets expire = n, "EXPIRE NEVER" sets expire_never; an unparsable
 // EXPIRE value is ignored (only raw keeps it). Unknown capabilities are only kept in raw.
 Pop3Capabilities parseCapabilities(const std::vector<std::string_view>& lines);
 

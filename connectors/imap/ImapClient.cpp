@@ -413,42 +413,20 @@ void ImapClient::login(const Credentials& credentials) {
       pieces.back().text.assign(response.reveal());
       reply = simpleCommand(pieces, "AUTHENTICATE reply", "AUTHENTICATE PLAIN ********");
       wipe(pieces.back().text);
+      // BAD is about the command's form, not the credentials (NO is): a server that offers
+      // SASL-IR and refuses an initial response still takes the two-step form.
+      if (reply.status == codec::ImapStatus::Bad) reply = authenticatePlainTwoStep(response);
     } else {
-      const std::string tag = nextTag();
-      connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
-      bool answered = false;
-      const auto started = std::chrono::steady_clock::now();
-      for (;;) {
-        keepWaiting(started, "the end of AUTHENTICATE");
-        codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
-        if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
-          connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
-          answered = true;
-          continue;
-        }
-        if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
-          if (tagged->tag != tag) {
-            throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
-                        taggedLine(*tagged));
-          }
-          reply = std::move(*tagged);
-          break;
-        }
-        if (std::holds_alternative<codec::ImapContinuation>(response_line)) {
-          connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
-        }
-      }
+      // GNU mailutils' imap4d: no SASL-IR (an initial response gets BAD); "+ " then the response.
+      reply = authenticatePlainTwoStep(response);
+    }
+    // auth: auto and a server that offers AUTH=PLAIN but refuses both forms of it: LOGIN.
+    if (reply.status == codec::ImapStatus::Bad && credentials.method == AuthMethod::Auto &&
+        !hasCapability("LOGINDISABLED")) {
+      reply = loginCommand(credentials);
     }
   } else {
-    if (hasCapability("LOGINDISABLED")) {
-      throw Error(ErrorKind::Auth, connection_.label() + " does not allow LOGIN here (LOGINDISABLED)");
-    }
-    std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
-    appendAstring(pieces, credentials.username);
-    pieces.push_back(Piece{" ", nullptr, false});
-    appendAstring(pieces, credentials.password.reveal());
-    reply = simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
-    for (Piece& piece : pieces) wipe(piece.text);
+    reply = loginCommand(credentials);
   }
   if (reply.status != codec::ImapStatus::Ok) {
     if (codec::connectionLimitReached(reply.code, reply.text)) {
@@ -568,6 +546,46 @@ void ImapClient::confirmOAuthSession(const std::string& username) {
               taggedLine(reply));
 }
 
+codec::ImapTagged ImapClient::authenticatePlainTwoStep(const Secret& response) {
+  const std::string tag = nextTag();
+  connection_.send(tag + " AUTHENTICATE PLAIN\r\n", tag + " AUTHENTICATE PLAIN");
+  bool answered = false;
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    keepWaiting(started, "the end of AUTHENTICATE");
+    codec::ImapResponse response_line = readResponse("AUTHENTICATE go-ahead");
+    if (std::holds_alternative<codec::ImapContinuation>(response_line) && !answered) {
+      connection_.send(Secret::joined({response.reveal(), "\r\n"}).reveal(), "********");
+      answered = true;
+      continue;
+    }
+    if (auto* tagged = std::get_if<codec::ImapTagged>(&response_line)) {
+      if (tagged->tag != tag) {
+        throw Error(ErrorKind::Protocol, connection_.label() + " answered out of order",
+                    taggedLine(*tagged));
+      }
+      return std::move(*tagged);
+    }
+    if (std::holds_alternative<codec::ImapContinuation>(response_line)) {
+      connection_.send("*\r\n", "*");  // a second challenge: cancel (RFC 3501 §6.2.2)
+    }
+  }
+}
+
+codec::ImapTagged ImapClient::loginCommand(const Credentials& credentials) {
+  if (hasCapability("LOGINDISABLED")) {
+    throw Error(ErrorKind::Auth, connection_.label() + " does not allow LOGIN here (LOGINDISABLED)");
+  }
+  std::vector<Piece> pieces{Piece{"LOGIN ", nullptr, false}};
+  appendAstring(pieces, credentials.username);
+  pieces.push_back(Piece{" ", nullptr, false});
+  appendAstring(pieces, credentials.password.reveal());
+  codec::ImapTagged reply =
+      simpleCommand(pieces, "LOGIN reply", "LOGIN " + credentials.username + " ********");
+  for (Piece& piece : pieces) wipe(piece.text);
+  return reply;
+}
+
 const codec::PersonalNamespace& ImapClient::personalNamespace() {
   if (namespace_) return *namespace_;
   if (hasCapability("NAMESPACE")) {
@@ -614,10 +632,35 @@ void ImapClient::create(std::string_view mailbox) {
   std::vector<Piece> pieces{Piece{"CREATE ", nullptr, false}};
   appendAstring(pieces, encoded);
   const codec::ImapTagged reply = simpleCommand(pieces, "CREATE reply", "CREATE " + encoded);
-  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS") return;
+  // Another session (of popgate or of the server itself) may have created it meanwhile: say so
+  // with [ALREADYEXISTS] (RFC 5530), or in words only LIST can check.
+  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS" ||
+      listed(encoded)) {
+    known_.insert(encoded);
+    return;
+  }
   throw Error(ErrorKind::MailboxProblem,
               connection_.label() + " could not create folder \"" + std::string(mailbox) + "\"",
               taggedLine(reply));
+}
+
+bool ImapClient::listed(const std::string& encoded) {
+  std::vector<Piece> pieces{Piece{"LIST \"\" ", nullptr, false}};
+  appendAstring(pieces, encoded);
+  bool found = false;
+  const codec::ImapTagged reply = simpleCommand(
+      pieces, "LIST reply", "LIST \"\" " + encoded, [&](const codec::ImapUntagged& u) {
+        if (u.keyword != "LIST") return;
+        const auto entry = codec::parseListEntry(u.text);
+        // INBOX is case-insensitive (RFC 3501 §5.1); every other name is compared exactly.
+        if (entry && (entry->name == encoded ||
+                      (equalsNoCase(encoded, "INBOX") && equalsNoCase(entry->name, "INBOX"))) &&
+            !codec::hasAttribute(*entry, "\\Noselect") &&
+            !codec::hasAttribute(*entry, "\\NonExistent")) {
+          found = true;
+        }
+      });
+  return reply.status == codec::ImapStatus::Ok && found;
 }
 
 std::string ImapClient::appendArguments(const AppendItem& item) const {
@@ -743,6 +786,9 @@ ImapClient::PendingAppend ImapClient::appendStart(std::string_view mailbox,
   }
   if (p.sent.empty()) return p;
   p.encoded = encodeMailbox(mailbox);
+  // Courier refuses an APPEND to the mailbox the session has EXAMINEd (a recovery lookup just
+  // did): "NO Current box is selected READ-ONLY." Leave it first.
+  if (selected_ == p.encoded) leaveMailbox();
   p.batch = multiappend_ && p.sent.size() > 1 && hasCapability("MULTIAPPEND");
   if (p.batch) {
     sendBatch(p, p.sent);
@@ -763,12 +809,19 @@ std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
     collect(p, which);
   };
   collect(p, p.sent);
-  std::vector<std::size_t> retry;
-  for (const std::size_t i : p.sent) {
-    if (wantsCreate(p.outcomes[i])) retry.push_back(i);
-  }
-  if (!retry.empty()) {
-    create(p.mailbox);
+  for (int round = 1; round <= kTryCreateRounds; ++round) {
+    std::vector<std::size_t> retry;
+    for (const std::size_t i : p.sent) {
+      if (wantsCreate(p.outcomes[i])) retry.push_back(i);
+    }
+    if (retry.empty()) break;
+    if (known_.count(p.encoded) == 0) {
+      create(p.mailbox);
+    } else if (notice_) {
+      notice_(connection_.label() + " answered [TRYCREATE] for folder \"" + p.mailbox +
+              "\", which exists (" + p.outcomes[retry.front()].reply + "); appending " +
+              std::to_string(retry.size()) + " message(s) again");
+    }
     run(retry);
   }
   const AppendOutcome& first = p.outcomes[p.sent.front()];
@@ -789,6 +842,14 @@ std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
                                               const std::vector<AppendItem>& items) {
   PendingAppend pending = appendStart(mailbox, items);
   return appendFinish(pending);
+}
+
+void ImapClient::leaveMailbox() {
+  // UNSELECT (RFC 3691) where offered; else CLOSE, which expunges nothing in a mailbox opened
+  // with EXAMINE (RFC 3501 §6.4.2). Whatever the answer, the session no longer counts on it.
+  const char* command = hasCapability("UNSELECT") ? "UNSELECT" : "CLOSE";
+  simpleCommand({Piece{command, nullptr, false}}, "UNSELECT/CLOSE reply", command);
+  selected_.clear();
 }
 
 codec::ImapTagged ImapClient::examine(std::string_view encoded) {

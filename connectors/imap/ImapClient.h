@@ -45,8 +45,10 @@ class ImapClient {
 
   // LOGIN or AUTHENTICATE PLAIN (Auto: PLAIN when offered, LOGIN unless LOGINDISABLED), or
   // AUTHENTICATE XOAUTH2 / OAUTHBEARER with the access token (SASL-IR where offered; a failure
-  // challenge is answered and its JSON quoted in the error). Tokens go only over TLS, or with
-  // tls: none (Error(Security) otherwise). Throws Error(Auth) when refused, Error(Transient) for
+  // challenge is answered and its JSON quoted in the error). PLAIN goes with an initial response
+  // under SASL-IR, in two steps otherwise or when the initial response gets BAD; with Auto, a BAD
+  // to both forms falls back to LOGIN. Tokens go only over TLS, or with tls: none
+  // (Error(Security) otherwise). Throws Error(Auth) when refused, Error(Transient) for
   // [UNAVAILABLE] or an exchange that outlasts its deadline, Error(Throttled) when the account has
   // too many connections open, Error(Config) when Microsoft says "User is authenticated but not
   // connected" (token and mailbox do not match).
@@ -54,8 +56,11 @@ class ImapClient {
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
   // allow it, several APPENDs travel pipelined. A missing mailbox ([TRYCREATE]) is created and the
-  // refused appends retried once. Returns one outcome per item, in order; throws only when the
-  // connection fails (outcomes of that call are then unknown: treat all as not uploaded).
+  // refused appends retried; a [TRYCREATE] for a mailbox this session knows exists (it created or
+  // listed it: GNU mailutils says it for any failed APPEND, a race of its own sessions included)
+  // is retried as it is, up to kTryCreateRounds rounds in all. Returns one outcome per item, in
+  // order; throws only when the connection fails (outcomes of that call are then unknown: treat
+  // all as not uploaded).
   std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
 
   // append() in two halves, so that a caller can send its next messages before reading the
@@ -102,7 +107,14 @@ class ImapClient {
   // Throws on connection trouble.
   std::optional<std::string> specialUseMailbox(std::string_view attribute);
 
-  // CREATE; an existing mailbox is fine. Throws Error(MailboxProblem) when refused.
+  // Rounds of APPEND retries after [TRYCREATE] in one append(): a CREATE and then the retries.
+  static constexpr int kTryCreateRounds = 4;
+
+  // CREATE; an existing mailbox is fine. Servers refuse to create an existing mailbox in many
+  // words ("NO Mailbox already exists", "NO Cannot create this folder.", "NO CREATE already
+  // exists"), so any answer but OK or NO [ALREADYEXISTS] is followed by a LIST of the name, and
+  // only a mailbox that LIST does not show (or shows \Noselect) fails: Error(MailboxProblem)
+  // with the server's answer to the CREATE.
   void create(std::string_view mailbox);
 
   // LOGOUT, then close. Never throws.
@@ -157,6 +169,12 @@ class ImapClient {
   codec::ImapTagged simpleCommand(const std::vector<Piece>& pieces, std::string_view what,
                                   std::string_view trace,
                                   const std::function<void(const codec::ImapUntagged&)>& on_untagged = {});
+  // AUTHENTICATE PLAIN without an initial response: the command, "+", then the response.
+  codec::ImapTagged authenticatePlainTwoStep(const Secret& response);
+  // LOGIN user password (Error(Auth) under LOGINDISABLED).
+  codec::ImapTagged loginCommand(const Credentials& credentials);
+  // Whether LIST shows the mailbox `encoded` as one that can hold messages.
+  bool listed(const std::string& encoded);
   void readCapabilities();
   void noteCapabilities(std::string_view list);
   // AUTHENTICATE XOAUTH2 / OAUTHBEARER; returns on the tagged OK, throws otherwise (see login()).
@@ -166,6 +184,8 @@ class ImapClient {
   void confirmOAuthSession(const std::string& username);
   void startTls();
   // EXAMINE; the tagged reply (selected_ follows it).
+  // Closes the EXAMINEd mailbox (UNSELECT, else CLOSE).
+  void leaveMailbox();
   codec::ImapTagged examine(std::string_view encoded_mailbox);
   // UID SEARCH in the EXAMINEd mailbox: the UIDs, or nullopt when refused (the server's line
   // goes to `refusal`).
@@ -212,6 +232,7 @@ class ImapClient {
   std::string logout_tag_;
   std::function<void(std::string_view)> notice_;
   std::optional<codec::PersonalNamespace> namespace_;  // once logged in; delimiter "" = flat
+  std::set<std::string> known_;  // encoded mailboxes this session created or saw in a LIST
   bool multiappend_ = true;
 };
 

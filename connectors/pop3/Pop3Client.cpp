@@ -123,7 +123,11 @@ void Pop3Client::readCapabilities() {
   const codec::Pop3Reply reply = readReply("CAPA reply");
   caps_ = codec::Pop3Capabilities{};
   caps_known_ = reply.ok();
-  if (!caps_known_) return;  // RFC 1939-only server: no pipelining, USER/PASS, try UIDL anyway
+  if (!caps_known_) {
+    // RFC 1939-only server: no pipelining, USER/PASS, try UIDL anyway.
+    capa_refusal_ = reply.line;
+    return;
+  }
   const std::string body = readBody("CAPA list", 64 * 1024);
   caps_ = codec::parseCapabilities(codec::splitLines(body));
 }
@@ -193,7 +197,16 @@ void Pop3Client::authenticateOAuth(const Credentials& credentials, AuthMethod me
   refused(who, reply, true);
 }
 
+void Pop3Client::enableUtf8() {
+  // RFC 6856 §2: valid in the AUTHORIZATION state only. A server that keeps messages with raw
+  // UTF-8 in their header fields serves them as they are only to a client that said UTF8;
+  // Courier wraps each one, for anybody else, in a new message ("Cannot display Unicode content").
+  command("UTF8", {}, "UTF8");
+  utf8_ = readReply("UTF8 reply").ok();
+}
+
 void Pop3Client::login(const Credentials& credentials) {
+  if (caps_known_ && caps_.utf8) enableUtf8();
   if (credentials.method == AuthMethod::XOAuth2 || credentials.method == AuthMethod::OAuthBearer) {
     authenticateOAuth(credentials, credentials.method);
     return;
@@ -275,6 +288,10 @@ Listing Pop3Client::list() {
   if (pipelined) command("LIST", {}, "LIST");
   const codec::Pop3Reply uidl = readReply("UIDL reply");
   Listing out;
+  if (!caps_known_) {
+    out.problems.add("the server offers no CAPA (it answered \"" + printable(capa_refusal_) +
+                     "\"): USER/PASS, UIDL and LIST, one command at a time");
+  }
   std::size_t lines = 0;
   if (uidl.ok()) {
     readLines("UIDL list", [&](std::string_view line, bool cut) {

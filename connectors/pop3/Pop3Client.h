@@ -95,12 +95,16 @@ class Pop3Client {
   // XOAuth2/OAuthBearer: always the two-step AUTH (the token on a line of its own after the "+",
   // whatever its length); only over TLS or with tls: none (Error(Security) otherwise); a failure
   // challenge is answered and its JSON quoted in the error.
+  // A server that offers UTF8 (RFC 6856) is first told that popgate takes UTF-8 (the UTF8
+  // command), so that it serves every message as it keeps it, 8-bit header fields included.
   // Throws Error(Auth) on refusal ([IN-USE], [LOGIN-DELAY], [SYS/TEMP]: Error(Transient)).
   void login(const Credentials& credentials);
 
   // UIDL and LIST (pipelined when offered), read line by line. Throws Error(Protocol) when the
   // server has no UIDL, or lists more than Pop3Options::max_listed lines (the session is then
-  // unusable: abandon it).
+  // unusable: abandon it). When the server offers no CAPA (RFC 1939 only: popa3d, solid-pop3d),
+  // the listing's problems say so, with the server's answer to CAPA, so that the log shows why
+  // there is no pipelining.
   Listing list();
 
   // RETRs each message (windows of pipelined commands when offered), streaming unstuffed bytes to
@@ -132,6 +136,8 @@ class Pop3Client {
   const codec::Pop3Capabilities& capabilities() const noexcept { return caps_; }
   bool pipelining() const noexcept;
   const std::string& greeting() const noexcept { return greeting_; }
+  // Whether the server accepted the UTF8 command (RFC 6856) in this session.
+  bool utf8() const noexcept { return utf8_; }
 
  private:
   codec::Pop3Reply readReply(std::string_view what);
@@ -139,6 +145,7 @@ class Pop3Client {
   // Reads a multi-line body and hands it over line by line (bounded memory, however long).
   void readLines(std::string_view what, const codec::LineSplitter::LineHandler& on_line);
   void readCapabilities();
+  void enableUtf8();
   void startTls();
   void command(std::string_view verb, std::string_view arg, std::string_view what,
                bool flush = true);
@@ -159,6 +166,8 @@ class Pop3Client {
   codec::Pop3ReplyParser reply_parser_;
   codec::Pop3Capabilities caps_;
   bool caps_known_ = false;
+  std::string capa_refusal_;  // the server's answer when CAPA was refused
+  bool utf8_ = false;
   std::string greeting_;
 };
 

@@ -163,18 +163,151 @@ BOOST_AUTO_TEST_CASE(testTryCreateCreatesTheFolderAndRetriesOnce) {
   BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
-BOOST_AUTO_TEST_CASE(testTryCreateTwiceIsAMailboxProblem) {
-  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
-                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
-                          .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n")
-                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] still no\r\n")
-                          .expectEof()});
+// A server that keeps answering [TRYCREATE] for a folder it lists: the APPEND is retried
+// kTryCreateRounds times in all, then the refusal stands as a mailbox problem.
+BOOST_AUTO_TEST_CASE(testTryCreateRetriesOfAnExistingFolderAreBounded) {
+  Script script = imapLoggedIn("IMAP4rev1");
+  script.expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
+      .expectCommand("CREATE").sendTagged("NO [ALREADYEXISTS] exists\r\n");
+  for (int round = 1; round <= imap::ImapClient::kTryCreateRounds; ++round) {
+    script.expectCommand("APPEND").sendTagged("NO [TRYCREATE] still no\r\n");
+  }
+  ScriptedServer srv({script.expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
   const Bytes m(kMessage);
   const auto outcomes = client->append("Work", {item(m)});
   BOOST_TEST(!outcomes[0].ok);
   BOOST_TEST((outcomes[0].kind == ErrorKind::MailboxProblem));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// CREATE refused and LIST shows no such folder (a name the server does not allow): a mailbox
+// problem with the server's answer to the CREATE, and no second APPEND.
+BOOST_AUTO_TEST_CASE(testCreateRefusedAndNotListedIsAMailboxProblem) {
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
+                          .expectCommand("CREATE").sendTagged("NO Invalid mailbox name.\r\n")
+                          .expectCommand("LIST").sendTagged("OK LIST completed\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const Error e = expectError([&] { client->append("Work", {item(m)}); });
+  BOOST_TEST((e.kind() == ErrorKind::MailboxProblem));
+  BOOST_TEST(std::string(e.what()).find("NO Invalid mailbox name.") != std::string::npos, e.what());
+}
+
+// A folder LIST shows as \Noselect (a hierarchy level only) cannot take messages: still refused.
+BOOST_AUTO_TEST_CASE(testCreateRefusedAndListedNoselectIsAMailboxProblem) {
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
+                          .expectCommand("CREATE").sendTagged("NO Cannot create this folder.\r\n")
+                          .expectCommand("LIST")
+                          .send("* LIST (\\Noselect \\HasChildren) \"/\" \"Work\"\r\n")
+                          .sendTagged("OK LIST completed\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const Error e = expectError([&] { client->append("Work", {item(m)}); });
+  BOOST_TEST((e.kind() == ErrorKind::MailboxProblem));
+}
+
+// The answers of real servers to a CREATE of a folder that exists (another session made it
+// between our APPEND's [TRYCREATE] and our CREATE): each is checked with LIST and the APPEND
+// goes again. GNU mailutils 3.15: "NO CREATE already exists" (no response code); Cyrus 3.6:
+// "NO Mailbox already exists"; Courier 5: "NO Cannot create this folder.".
+BOOST_AUTO_TEST_CASE(testCreateOfAnExistingFolderAsRealServersAnswerIt) {
+  struct Server {
+    const char* name;
+    const char* delimiter;
+    const char* folder;  // the server's name of popgate's folder "Work"
+    const char* create_answer;
+    const char* list_line;
+  };
+  const Server servers[] = {
+      {"GNU mailutils 3.15", "/", "Work", "NO CREATE already exists\r\n",
+       "* LIST () \"/\" Work\r\n"},
+      {"Cyrus 3.6", ".", "INBOX.Work", "NO Mailbox already exists\r\n",
+       "* LIST (\\HasNoChildren) \".\" INBOX.Work\r\n"},
+      {"Courier 5", ".", "INBOX.Work", "NO Cannot create this folder.\r\n",
+       "* LIST (\\Unmarked \\HasNoChildren) \".\" \"INBOX.Work\"\r\n"},
+  };
+  for (const Server& server : servers) {
+    BOOST_TEST_CONTEXT(server.name) {
+      const bool prefixed = std::string(server.folder) != "Work";
+      Script script =
+          imapGreeting("IMAP4rev1 NAMESPACE").expectCommand("LOGIN")
+              .sendTagged("OK [CAPABILITY IMAP4rev1 NAMESPACE] Logged in\r\n")
+              .expectCommand("NAMESPACE")
+              .send(std::string("* NAMESPACE ((\"") + (prefixed ? "INBOX." : "") + "\" \"" +
+                    server.delimiter + "\")) NIL NIL\r\n")
+              .sendTagged("OK NAMESPACE completed\r\n");
+      script.expectCommand("APPEND").sendTagged("NO [TRYCREATE] Mailbox does not exist\r\n")
+          .expectCommand("CREATE").sendTagged(server.create_answer)
+          .expectCommand("LIST").send(server.list_line).sendTagged("OK LIST completed\r\n")
+          .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral().expect("")
+          .sendTagged("OK APPEND completed\r\n")
+          .expectEof();
+      ScriptedServer srv({script});
+      auto client = connect(endpoint(srv));
+      client->login(creds());
+      const Bytes m(kMessage);
+      const auto outcomes = client->append("Work", {item(m)});
+      BOOST_TEST(outcomes[0].ok, outcomes[0].reply);
+      client.reset();
+      BOOST_TEST(srv.wait());
+      BOOST_TEST(srv.failures().empty(), srv.report());
+      const std::string folder = server.folder;
+      BOOST_TEST(srv.received(0, " APPEND " + folder + " "), srv.report());
+      BOOST_TEST(srv.received(0, " CREATE " + folder + "\r\n"), srv.report());
+      BOOST_TEST(srv.received(0, " LIST \"\" " + folder + "\r\n"), srv.report());
+    }
+  }
+}
+
+// GNU mailutils 3.15 answers any failed APPEND with "NO APPEND [TRYCREATE] failed" (the code
+// after the command's name), even when the folder exists and the failure was a race of its own
+// sessions over one maildir. The first one makes popgate CREATE (answered "NO CREATE already
+// exists", so LIST), the next one for the same folder retries the APPEND straight away, and the
+// session's later APPENDs to it are not held up.
+BOOST_AUTO_TEST_CASE(testMailutilsTryCreateOnAnExistingFolderRetriesTheAppend) {
+  const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
+  ScriptedServer srv({imapGreeting(caps)
+                          .expectCommand("LOGIN").send("A0001 OK LOGIN Completed\r\n")
+                          .then(imapCapability(caps))
+                          .expectCommand("NAMESPACE").send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")
+                          .sendTagged("OK NAMESPACE Completed\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
+                          .expectCommand("CREATE").sendTagged("NO CREATE already exists\r\n")
+                          .expectCommand("LIST").send("* LIST () \"/\" Work\r\n")
+                          .sendTagged("OK LIST Completed\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK APPEND Completed\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK APPEND Completed\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  std::vector<std::string> notices;
+  client->setNotice([&](std::string_view text) { notices.emplace_back(text); });
+  const Bytes m(kMessage), n(kMessage + "second\r\n");
+  const auto first = client->append("Work", {item(m)});
+  BOOST_TEST(first[0].ok, first[0].reply);
+  BOOST_TEST(!first[0].uid.has_value());  // no UIDPLUS
+  const auto second = client->append("Work", {item(n)});
+  BOOST_TEST(second[0].ok, second[0].reply);
+  BOOST_REQUIRE(notices.size() == 1u);
+  BOOST_TEST(notices[0].find("NO APPEND [TRYCREATE] failed") != std::string::npos, notices[0]);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
 BOOST_AUTO_TEST_CASE(testNoInsteadOfContinuationSendsNoLiteral) {
@@ -284,6 +417,80 @@ BOOST_AUTO_TEST_CASE(testAuthenticatePlainWithSaslIr) {
   auto client = connect(endpoint(srv));
   client->login(creds(imap::AuthMethod::Auto));
   BOOST_TEST(client->hasCapability("LITERAL+"));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// GNU mailutils 3.15 imap4d, as it answers: no SASL-IR, so AUTHENTICATE PLAIN in two steps
+// ("+ " with a space), and a tagged OK that ends with a bare LF.
+BOOST_AUTO_TEST_CASE(testMailutilsLoginTwoStepPlainWithBareLfOk) {
+  const std::string caps =
+      "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT AUTH=GSSAPI AUTH=ANONYMOUS AUTH=EXTERNAL "
+      "AUTH=LOGIN AUTH=PLAIN AUTH=SECURID AUTH=DIGEST-MD5 AUTH=CRAM-MD5";
+  ScriptedServer srv({Script()
+                          .send("* OK IMAP4rev1\r\n")
+                          .then(imapCapability(caps))
+                          .expectLine("AUTHENTICATE PLAIN",
+                                      [](std::string_view l) { return l == "A0002 AUTHENTICATE PLAIN"; })
+                          .send("+ \r\n")
+                          .expect("AG1lAHMzY3JldC1wdw==")
+                          .send("A0002 OK AUTHENTICATE PLAIN authentication successful\n")
+                          .then(imapCapability("IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT"))
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds(imap::AuthMethod::Auto));
+  BOOST_TEST(client->hasCapability("LITERAL+"));
+  BOOST_TEST(!client->hasCapability("UIDPLUS"));
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A server that offers SASL-IR and answers an initial response with BAD (mailutils' words): the
+// two-step form follows; when that gets BAD as well, LOGIN.
+BOOST_AUTO_TEST_CASE(testSaslIrRefusedWithBadFallsBackToTwoStepThenLogin) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 SASL-IR AUTH=PLAIN")
+                          .expectLine("AUTHENTICATE PLAIN <ir>",
+                                      [](std::string_view l) {
+                                        return l == "A0001 AUTHENTICATE PLAIN AG1lAHMzY3JldC1wdw==";
+                                      })
+                          .send("A0001 BAD AUTHENTICATE Invalid arguments\r\n")
+                          .expectLine("AUTHENTICATE PLAIN",
+                                      [](std::string_view l) { return l == "A0002 AUTHENTICATE PLAIN"; })
+                          .send("A0002 BAD AUTHENTICATE mechanism not supported\r\n")
+                          .expectLine("LOGIN", [](std::string_view l) {
+                            return l == "A0003 LOGIN me s3cret-pw";
+                          })
+                          .send("A0003 OK [CAPABILITY IMAP4rev1] Logged in\n")
+                          .expectEof(),
+                      imapGreeting("IMAP4rev1 SASL-IR AUTH=PLAIN")
+                          .expectCommand("AUTHENTICATE")
+                          .sendTagged("BAD AUTHENTICATE Invalid arguments\r\n")
+                          .expectLine("AUTHENTICATE PLAIN",
+                                      [](std::string_view l) { return l == "A0002 AUTHENTICATE PLAIN"; })
+                          .send("+ \r\n")
+                          .expect("AG1lAHMzY3JldC1wdw==")
+                          .send("A0002 OK [CAPABILITY IMAP4rev1] done\r\n")
+                          .expectEof()});
+  for (int i = 0; i < 2; ++i) {
+    auto client = connect(endpoint(srv));
+    client->login(creds(imap::AuthMethod::Auto));
+    client.reset();
+  }
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A wrong password is NO, not BAD: no fallback, an authentication error.
+BOOST_AUTO_TEST_CASE(testSaslIrRefusedWithNoIsAnAuthError) {
+  ScriptedServer srv({imapGreeting("IMAP4rev1 SASL-IR AUTH=PLAIN")
+                          .expectCommand("AUTHENTICATE")
+                          .sendTagged("NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  const Error e = expectError([&] { client->login(creds(imap::AuthMethod::Auto)); });
+  BOOST_TEST((e.kind() == ErrorKind::Auth));
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
@@ -482,8 +689,8 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsOverlapTheirAnswers) {
 }
 
 // Both started APPENDs meet a missing folder: the first finish creates it and retries its own
-// message; the second finish finds the folder there (ALREADYEXISTS) and retries its own. Each
-// message is stored once.
+// message; the second finish knows the folder exists now (this session created it) and retries
+// its own without another CREATE. Each message is stored once.
 BOOST_AUTO_TEST_CASE(testStartedAppendsBothMeetingTryCreate) {
   const std::string big(5000, 'y');
   ScriptedServer srv({imapLoggedIn("IMAP4rev1 LITERAL- UIDPLUS")
@@ -492,8 +699,6 @@ BOOST_AUTO_TEST_CASE(testStartedAppendsBothMeetingTryCreate) {
                           .expectCommand("CREATE").sendTagged("OK created\r\n")
                           .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
                           .sendTagged("OK [APPENDUID 5 1] done\r\n")
-                          .expectCommand("CREATE")
-                          .sendTagged("NO [ALREADYEXISTS] Mailbox already exists\r\n")
                           .expectCommand("APPEND").send("+ go\r\n").readAnnouncedLiteral().expect("")
                           .sendTagged("OK [APPENDUID 5 2] done\r\n")
                           .expectEof()});
@@ -705,6 +910,40 @@ BOOST_AUTO_TEST_CASE(testLookupLongerLookAlikeIsReadOnlyUpToTheSize) {
   BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
   client.reset();
   BOOST_TEST(srv.wait());
+}
+
+// Courier 5 refuses an APPEND to the mailbox the session has EXAMINEd ("NO Current box is
+// selected READ-ONLY.", which used to quarantine every message a pass recovered after a crash):
+// after a lookup the session leaves the mailbox before it appends there — with CLOSE, as Courier
+// has no UNSELECT, and with UNSELECT where the server offers it.
+BOOST_AUTO_TEST_CASE(testCourierAppendAfterLookupLeavesTheExaminedMailbox) {
+  for (const bool unselect : {false, true}) {
+    BOOST_TEST_CONTEXT((unselect ? "UNSELECT offered" : "no UNSELECT")) {
+      const std::string caps = unselect ? "IMAP4rev1 UIDPLUS UNSELECT" : "IMAP4rev1 UIDPLUS";
+      const std::string leave = unselect ? "UNSELECT" : "CLOSE";
+      ScriptedServer srv({imapLoggedIn(caps, ".")
+                              .expectCommand("EXAMINE")
+                              .send("* 0 EXISTS\r\n")
+                              .sendTagged("OK [READ-ONLY] Ok\r\n")
+                              .expectCommand("UID SEARCH").send("* SEARCH\r\n").sendTagged("OK done\r\n")
+                              .expectCommand(leave)
+                              .sendTagged("OK " + leave + " completed\r\n")
+                              .expectCommand("APPEND").send("+ OK\r\n").readAnnouncedLiteral()
+                              .expect("").sendTagged("OK [APPENDUID 796416589 1] APPEND Ok.\r\n")
+                              .expectEof()});
+      auto client = connect(endpoint(srv));
+      client->login(creds());
+      imap::MessageFingerprint f = fingerprintOf(kMessage);
+      f.message_id = "<a@b>";
+      BOOST_TEST((client->lookup("Work", f).presence == imap::Lookup::Presence::Absent));
+      const Bytes m(kMessage);
+      const auto outcomes = client->append("Work", {item(m)});
+      BOOST_TEST(outcomes[0].ok, outcomes[0].reply);
+      client.reset();
+      BOOST_TEST(srv.wait());
+      BOOST_TEST(srv.failures().empty(), srv.report());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(testLookupInAMissingFolderIsAbsent) {

@@ -1,5 +1,6 @@
 // Pop3Client against scripted POP3 servers on loopback: the happy path byte for byte, refusals,
-// broken connections, and every STLS / certificate rule of docs/protocol-notes.md.
+// broken connections, servers without CAPA or with CAPA words of their own, and every STLS /
+// certificate rule of docs/protocol-notes.md.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -166,6 +167,118 @@ BOOST_AUTO_TEST_CASE(testApopOverTls) {
   auto client = connect(endpoint(srv, TlsMode::Implicit));
   client->login(creds(pop3::AuthMethod::Apop));
   BOOST_TEST(client->quit());
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// popa3d 1.0.3 as it answers: "+OK" without a timestamp, CAPA refused with a bare "-ERR". The
+// client logs in with USER/PASS, sends UIDL and LIST one at a time (LIST only once UIDL's list
+// has ended), RETRs one at a time, and its listing says the server offers no CAPA.
+BOOST_AUTO_TEST_CASE(testPopa3dWithoutCapaGetsUserPassAndNoPipelining) {
+  ScriptedServer srv({Script{}
+                          .send("+OK\r\n")
+                          .expect("CAPA").send("-ERR\r\n")
+                          .expect("USER bob").send("+OK\r\n")
+                          .expect("PASS s3cret-pw").send("+OK\r\n")
+                          .expectLine("UIDL alone", [](std::string_view l) { return l == "UIDL"; })
+                          .send("+OK\r\n1 233126efa5745439\r\n2 d98c1dd404b2008f\r\n.\r\n")
+                          .expectLine("LIST alone", [](std::string_view l) { return l == "LIST"; })
+                          .send("+OK\r\n1 63\r\n2 27\r\n.\r\n")
+                          .expect("RETR 1").send("+OK\r\na: 1\r\n\r\none\r\n.\r\n")
+                          .expect("RETR 2").send("+OK\r\na: 2\r\n\r\ntwo\r\n.\r\n")
+                          .expect("QUIT").send("+OK\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  BOOST_TEST(!client->pipelining());
+  client->login(creds());
+  const pop3::Listing listing = client->list();
+  BOOST_REQUIRE(listing.messages.size() == 2u);
+  BOOST_TEST(listing.messages[1].uidl == "d98c1dd404b2008f");
+  BOOST_TEST(listing.messages[1].size == 27u);
+  BOOST_REQUIRE(listing.problems.size() == 1u);
+  BOOST_TEST(listing.problems[0].find("offers no CAPA (it answered \"-ERR\")") != std::string::npos,
+             listing.problems[0]);
+  Collect collect;
+  client->retrieveMany(listing.messages, 1 << 20, collect);
+  BOOST_TEST(collect.bytes[2] == "a: 2\r\n\r\ntwo\r\n");
+  BOOST_TEST(client->quit());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// Twisted 22.4's POP3 server: an APOP timestamp in its greeting, CAPA words of its own
+// ("PIPELINE", not PIPELINING, and CELERITY AUSPEX POTENCE) and LIST sizes that count the stored
+// LF line ends. Nothing is pipelined; the words nobody knows are ignored; the RETR is what counts.
+BOOST_AUTO_TEST_CASE(testTwistedCapaWordsDoNotTurnOnPipelining) {
+  ScriptedServer srv({Script{}
+                          .send("+OK <20261204203508.30706.1993042289.0@localhost>\r\n")
+                          .expect("CAPA")
+                          .send("+OK I can do the following:\r\nTOP\r\nUSER\r\nUIDL\r\n"
+                                "PIPELINE\r\nCELERITY\r\nAUSPEX\r\nPOTENCE\r\n.\r\n")
+                          .expect("USER bob").send("+OK USER accepted, send PASS\r\n")
+                          .expect("PASS s3cret-pw").send("+OK Authentication succeeded\r\n")
+                          .expectLine("UIDL alone", [](std::string_view l) { return l == "UIDL"; })
+                          .send("+OK \r\n1 701f6036a4304682b5a3605aa0f9bf12\r\n.\r\n")
+                          .expectLine("LIST alone", [](std::string_view l) { return l == "LIST"; })
+                          .send("+OK 1\r\n1 12\r\n.\r\n")
+                          .expect("RETR 1").send("+OK 12\r\na: b\r\n\r\nline\r\n.\r\n")
+                          .expect("QUIT").send("+OK \r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  BOOST_TEST(!client->pipelining());
+  client->login(creds());
+  const pop3::Listing listing = client->list();
+  BOOST_REQUIRE(listing.messages.size() == 1u);
+  BOOST_TEST(listing.problems.empty());
+  Collect collect;
+  client->retrieveMany(listing.messages, 1 << 20, collect);
+  BOOST_TEST(collect.bytes[1] == "a: b\r\n\r\nline\r\n");  // 14 bytes, LIST said 12
+  BOOST_TEST(client->quit());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// Courier 5's pop3d offers UTF8 (RFC 6856) and, to a client that never says UTF8, serves a
+// message with raw UTF-8 in its header as a new message ("Cannot display Unicode content") with
+// the original attached. So the client says UTF8 before it logs in, and gets the message itself.
+BOOST_AUTO_TEST_CASE(testCourierUtf8IsEnabledBeforeLogin) {
+  const std::string message = "Subject: \xd0\x9f\xd0\x9e\xd0\x9f\r\n\r\nbody\r\n";
+  ScriptedServer srv({pop3Greeting("Hello there.")
+                          .then(pop3Capa({"STLS", "TOP", "USER", "LOGIN-DELAY 10", "PIPELINING",
+                                          "UIDL", "UTF8 USER", "IMPLEMENTATION Courier Mail Server"}))
+                          .expectLine("UTF8", [](std::string_view l) { return l == "UTF8"; })
+                          .send("+OK UTF8 enabled\r\n")
+                          .expect("USER bob").send("+OK Password required.\r\n")
+                          .expect("PASS s3cret-pw").send("+OK logged in.\r\n")
+                          .expect("RETR 1").send("+OK 27 octets follow.\r\n" + message + ".\r\n")
+                          .expect("QUIT").send("+OK Bye-bye.\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST(client->utf8());
+  Collect collect;
+  client->retrieveMany({pop3::MessageInfo{1, "UID1-1796420812", 27}}, 1 << 20, collect);
+  BOOST_TEST(collect.bytes[1] == message);
+  BOOST_TEST(client->quit());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
+// A server that offers UTF8 and then refuses it: nothing changes, the login goes on.
+BOOST_AUTO_TEST_CASE(testRefusedUtf8IsNoObstacle) {
+  ScriptedServer srv({pop3Greeting()
+                          .then(pop3Capa({"USER", "UIDL", "UTF8"}))
+                          .expect("UTF8").send("-ERR not now\r\n")
+                          .expect("USER bob").send("+OK\r\n")
+                          .expect("PASS s3cret-pw").send("+OK\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  BOOST_TEST(!client->utf8());
+  client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
 }

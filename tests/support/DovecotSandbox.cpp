@@ -15,7 +15,9 @@
 #include <system_error>
 #include <utility>
 
-#include "tests/support/FreePort.h"
+#include "tests/support/SandboxPorts.h"
+#include "tests/support/SandboxWatchdog.h"
+#include "tests/support/ScriptSandbox.h"
 #include "tests/support/TestCerts.h"
 
 namespace popgate::test {
@@ -24,43 +26,13 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-// Port bases: base + 995 stays below 32768, where Linux starts picking ephemeral ports, so no
-// outgoing connection of another test can grab a sandbox port between our check and Dovecot's bind.
-constexpr int kMinBase = 20000;
-constexpr int kMaxBase = 30999;
 constexpr int kStartAttempts = 8;
-constexpr int kPortOffsets[] = {110, 143, 993, 995};
-
-// A random base whose four ports are free right now.
-std::uint16_t pickBase(std::mt19937& rng) {
-  std::uniform_int_distribution<int> dist(kMinBase, kMaxBase);
-  for (int i = 0; i < 1000; ++i) {
-    int base = dist(rng);
-    if (std::all_of(std::begin(kPortOffsets), std::end(kPortOffsets),
-                    [base](int offset) { return loopbackPortFree(base + offset); })) {
-      return static_cast<std::uint16_t>(base);
-    }
-  }
-  throw std::runtime_error("DovecotSandbox: no free port range in 20000..31995");
-}
 
 // The sandbox directory: the script allows at most 60 characters, so a long $TMPDIR yields /tmp.
 TempDir makeSandboxDir() {
   TempDir dir("popgate-dovecot");
   if (dir.path().string().size() <= 60) return dir;
   return TempDir("popgate-dovecot", "/tmp");
-}
-
-// "NAME=value" lines into a map.
-std::map<std::string, std::string> parseSettings(const std::string& text) {
-  std::map<std::string, std::string> settings;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::size_t eq = line.find('=');
-    if (eq != std::string::npos) settings[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return settings;
 }
 
 std::size_t parseCount(const std::string& out) {
@@ -79,7 +51,7 @@ DovecotSandbox::DovecotSandbox(std::vector<std::string> users, SandboxOptions op
   std::random_device seed_source;
   std::mt19937 rng(seed_source() ^ static_cast<unsigned>(::getpid()));
   for (int attempt = 1;; ++attempt) {
-    base_port_ = pickBase(rng);
+    base_port_ = pickBasePort(rng, {110, 143, 993, 995});
     if (tryStart()) break;
     if (attempt == kStartAttempts) {
       throw std::runtime_error("DovecotSandbox: ports kept being taken; gave up after " +
@@ -88,7 +60,8 @@ DovecotSandbox::DovecotSandbox(std::vector<std::string> users, SandboxOptions op
   }
   try {
     settings_ = parseSettings(run({"env", dir().string()}));
-    startWatchdog();
+    // A daemonized Dovecot outlives a test that crashes or is killed by ctest's timeout.
+    watchdog_ = startSandboxWatchdog(script(), dir());
   } catch (...) {
     try {
       stop();                          // no destructor runs for a constructor that throws
@@ -96,13 +69,6 @@ DovecotSandbox::DovecotSandbox(std::vector<std::string> users, SandboxOptions op
     }
     throw;
   }
-}
-
-void DovecotSandbox::startWatchdog() {
-  // A daemonized Dovecot outlives a test that crashes or is killed by ctest's timeout: this
-  // child (in a process group of its own) stops it and removes the directory once this process
-  // is gone. The destructor ends it first.
-  watchdog_ = startServerWatchdog(script(), "stop", dir());
 }
 
 DovecotSandbox::~DovecotSandbox() {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/MailServer.h"
 #include "tests/support/Process.h"
 #include "tests/support/TempDir.h"
 
@@ -49,7 +50,7 @@ struct SandboxOptions {
 };
 
 // One running Dovecot with its own directory, ports, users and mail. Not copyable or movable.
-class DovecotSandbox {
+class DovecotSandbox final : public MailServer {
  public:
   // Starts Dovecot with these users (names of [A-Za-z0-9_.@+-]) in a fresh temporary directory,
   // on a free range of ports (bases 20000..30999, so every port lies below the kernel's
@@ -59,15 +60,16 @@ class DovecotSandbox {
   // Stops Dovecot; then the directory goes (kept with POPGATE_KEEP_TEMP=1). Never throws.
   // Should this process die first (crash, SIGKILL from a ctest timeout), a watchdog child does
   // the same within about a second.
-  ~DovecotSandbox();
+  ~DovecotSandbox() override;
   DovecotSandbox(const DovecotSandbox&) = delete;
   DovecotSandbox& operator=(const DovecotSandbox&) = delete;
 
+  std::string name() const override { return "Dovecot 2.3"; }
   // Ports on 127.0.0.1 (and ::1): IMAP (plaintext, STARTTLS), IMAPS, POP3 (plaintext, STLS),
   // POP3S.
-  std::uint16_t imapPort() const { return static_cast<std::uint16_t>(base_port_ + 143); }
+  std::uint16_t imapPort() const override { return static_cast<std::uint16_t>(base_port_ + 143); }
   std::uint16_t imapsPort() const { return static_cast<std::uint16_t>(base_port_ + 993); }
-  std::uint16_t pop3Port() const { return static_cast<std::uint16_t>(base_port_ + 110); }
+  std::uint16_t pop3Port() const override { return static_cast<std::uint16_t>(base_port_ + 110); }
   std::uint16_t pop3sPort() const { return static_cast<std::uint16_t>(base_port_ + 995); }
   std::uint16_t basePort() const { return base_port_; }
   // The sandbox directory (config, certificates, mail, dovecot.log).
@@ -78,10 +80,8 @@ class DovecotSandbox {
   std::filesystem::path confFile() const { return dir() / "dovecot.conf"; }
   // The users given at construction.
   const std::vector<std::string>& users() const { return users_; }
-  // The password of every sandbox user: "pw-" + user.
-  static std::string password(std::string_view user) { return "pw-" + std::string(user); }
   // Dovecot's log so far (for failure messages).
-  std::string log() const;
+  std::string log() const override;
 
   // Stores `bytes` as one message in `folder` (created when missing) through doveadm save, as a
   // delivery would: bare LF becomes CRLF. One doveadm run, ~25 ms per message on an idle
@@ -91,15 +91,14 @@ class DovecotSandbox {
   // the mail user), in this order (UIDs ascend with the index); Dovecot picks them up at once.
   // Thousands per second. Use CRLF line ends: the files are the messages. Throws on failure.
   void seedMany(const std::string& user, const std::vector<std::string>& messages,
-                const std::string& folder = "INBOX");
+                const std::string& folder = "INBOX") override;
   // Creates `folder` for `user` unless it exists. Throws std::runtime_error.
   void createFolder(const std::string& user, const std::string& folder);
   // The number of messages in `folder`. Throws std::runtime_error (e.g. no such folder).
-  std::size_t count(const std::string& user, const std::string& folder = "INBOX");
+  std::size_t count(const std::string& user, const std::string& folder = "INBOX") override;
   // Every message of `folder`, exact bytes, in UID order. Throws std::runtime_error.
-  std::vector<std::string> messages(const std::string& user, const std::string& folder = "INBOX");
-  // The number of messages POP3 offers `user` (its INBOX).
-  std::size_t popBoxSize(const std::string& user) { return count(user, "INBOX"); }
+  std::vector<std::string> messages(const std::string& user,
+                                    const std::string& folder = "INBOX") override;
 
   // Stops Dovecot (idempotent; mail stays). Throws std::runtime_error when it cannot.
   void stop();
@@ -116,8 +115,6 @@ class DovecotSandbox {
                       const std::filesystem::path& stdin_file = {});
   // Tries to start on base_port_; false when a port was taken, throws on other failures.
   bool tryStart();
-  // Starts the child that cleans up after a crashed test.
-  void startWatchdog();
   // The maildir directory of `folder` of `user`.
   std::filesystem::path folderDir(const std::string& user, const std::string& folder) const;
 

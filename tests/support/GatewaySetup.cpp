@@ -13,7 +13,6 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
 
-
 namespace popgate::test {
 
 namespace {
@@ -96,6 +95,45 @@ std::filesystem::path writeTargetsConfig(const TempDir& dir, const DovecotSandbo
     y += t.extra;
   }
   y += accountLines(dir, sandbox, accounts, timeout);
+  return dir.write("popgate.yaml", y);
+}
+
+ServerLogin pop3Login(const MailServer& server, const std::string& user) {
+  return ServerLogin{server.pop3Port(), "none", {}, server.login(user), MailServer::password(user)};
+}
+
+ServerLogin imapLogin(const MailServer& server, const std::string& user) {
+  return ServerLogin{server.imapPort(), "none", {}, server.login(user), MailServer::password(user)};
+}
+
+std::filesystem::path writePairedConfig(const TempDir& dir, const ServerLogin& target,
+                                        const std::vector<PairedAccount>& accounts,
+                                        std::size_t connections, const std::string& timeout,
+                                        const std::string& log_level) {
+  auto side = [&](const std::string& indent, const std::string& secret, const ServerLogin& s) {
+    std::string y;
+    y += indent + "host: 127.0.0.1\n";
+    y += indent + "port: " + std::to_string(s.port) + "\n";
+    y += indent + "tls: " + s.tls + "\n";
+    if (!s.ca_file.empty()) y += indent + "ca_file: " + s.ca_file + "\n";
+    y += indent + "username: " + s.username + "\n";
+    y += indent + "password_file: " + secretFile(dir, secret, s.password) + "\n";
+    y += indent + "timeout: " + timeout + "\n";
+    return y;
+  };
+  std::string y;
+  y += "state_dir: " + (dir.path() / "state").string() + "\n";
+  y += "log_level: " + log_level + "\n";
+  y += "target:\n" + side("  ", "target", target);
+  y += "  connections: " + std::to_string(connections) + "\n";
+  y += "accounts:\n";
+  for (const PairedAccount& a : accounts) {
+    y += "  - name: " + a.name + "\n";
+    y += side("    ", a.name, a.pop);
+    y += "    folder: " + a.folder + "\n";
+    y += std::string("    keep: ") + (a.keep ? "true" : "false") + "\n";
+    y += a.extra;
+  }
   return dir.write("popgate.yaml", y);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "DovecotSandbox.h"
+#include "MailServer.h"
 #include "Process.h"
 #include "TempDir.h"
 
@@ -54,6 +55,34 @@ std::filesystem::path writeTargetsConfig(const TempDir& dir, const DovecotSandbo
                                          const std::vector<AccountSetup>& accounts,
                                          const std::string& extra_top = {},
                                          const std::string& timeout = "20s");
+// How popgate reaches one server and logs in, for configurations that pair different servers.
+struct ServerLogin {
+  std::uint16_t port = 0;
+  std::string tls = "none";  // none | starttls | implicit
+  std::string ca_file{};     // with TLS
+  std::string username{};
+  std::string password{};
+};
+// `user` on `server` over plaintext POP3 / IMAP on 127.0.0.1, with the server's login name.
+ServerLogin pop3Login(const MailServer& server, const std::string& user);
+ServerLogin imapLogin(const MailServer& server, const std::string& user);
+
+// One account of such a configuration.
+struct PairedAccount {
+  std::string name;
+  ServerLogin pop;
+  std::string folder = "INBOX";
+  bool keep = true;
+  std::string extra{};  // more YAML lines for the account, each "    key: value\n"
+};
+
+// Gateway configuration delivering `accounts` into `target` (host 127.0.0.1 on both sides),
+// secrets written as files into `dir`, `timeout` for every server, log level `log_level`.
+std::filesystem::path writePairedConfig(const TempDir& dir, const ServerLogin& target,
+                                        const std::vector<PairedAccount>& accounts,
+                                        std::size_t connections = 4,
+                                        const std::string& timeout = "20s",
+                                        const std::string& log_level = "info");
 
 // Runs `popgate ARGS...` to completion (at most `timeout`).
 CommandResult runPopgate(const std::vector<std::string>& args,

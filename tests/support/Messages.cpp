@@ -1,6 +1,7 @@
 #include "tests/support/Messages.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -16,8 +17,10 @@ fs::path sampleMessageDir() {
   return sourceDir() / "tests" / "data" / "messages";
 }
 
-std::vector<SampleMessage> sampleMessages() {
-  const fs::path dir = sampleMessageDir();
+namespace {
+
+// Every DIR/*.eml, sorted by name.
+std::vector<SampleMessage> readMessageDir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw std::runtime_error("sample messages: no directory " + dir.string());
@@ -31,6 +34,64 @@ std::vector<SampleMessage> sampleMessages() {
   std::sort(samples.begin(), samples.end(),
             [](const SampleMessage& a, const SampleMessage& b) { return a.name < b.name; });
   return samples;
+}
+
+}  // namespace
+
+std::vector<SampleMessage> sampleMessages() { return readMessageDir(sampleMessageDir()); }
+
+fs::path hardCaseDir() { return sourceDir() / "tests" / "data" / "hard-cases"; }
+
+std::vector<SampleMessage> hardCases() { return readMessageDir(hardCaseDir()); }
+
+SampleMessage largeAttachmentMessage(std::size_t attachment_bytes) {
+  static constexpr char kBase64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string m = "From: Sample Sender <sender@popgate.test>\r\n";
+  m += "To: Sample Recipient <recipient@popgate.test>\r\n";
+  m += "Subject: Sample 09: an attachment of " + std::to_string(attachment_bytes) + " bytes\r\n";
+  m += "Date: Tue, 04 Jun 2024 11:09:00 +0200\r\n";
+  m += "Message-ID: <sample-09-large@popgate.test>\r\n";
+  m += "MIME-Version: 1.0\r\n";
+  m += "Content-Type: multipart/mixed; boundary=\"popgate-large\"\r\n\r\n";
+  m += "--popgate-large\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
+  m += "The attachment holds pseudo-random bytes.\r\n\r\n";
+  m += "--popgate-large\r\nContent-Type: application/octet-stream; name=\"large.bin\"\r\n";
+  m += "Content-Transfer-Encoding: base64\r\n";
+  m += "Content-Disposition: attachment; filename=\"large.bin\"\r\n\r\n";
+  // Base64 of the bytes of a fixed linear congruential sequence, 57 bytes (76 characters) a line.
+  std::uint32_t state = 2024;
+  std::size_t left = attachment_bytes;
+  m.reserve(m.size() + attachment_bytes * 4 / 3 + attachment_bytes / 28 + 200);
+  while (left > 0) {
+    const std::size_t chunk = std::min<std::size_t>(57, left);
+    unsigned char raw[57];
+    for (std::size_t i = 0; i < chunk; ++i) {
+      state = state * 1664525u + 1013904223u;
+      raw[i] = static_cast<unsigned char>(state >> 24);
+    }
+    for (std::size_t i = 0; i < chunk; i += 3) {
+      const std::uint32_t b0 = raw[i];
+      const std::uint32_t b1 = i + 1 < chunk ? raw[i + 1] : 0;
+      const std::uint32_t b2 = i + 2 < chunk ? raw[i + 2] : 0;
+      const std::uint32_t triple = (b0 << 16) | (b1 << 8) | b2;
+      m += kBase64[(triple >> 18) & 63];
+      m += kBase64[(triple >> 12) & 63];
+      m += i + 1 < chunk ? kBase64[(triple >> 6) & 63] : '=';
+      m += i + 2 < chunk ? kBase64[triple & 63] : '=';
+    }
+    m += "\r\n";
+    left -= chunk;
+  }
+  m += "--popgate-large--\r\n";
+  return {"09-large-attachment", std::move(m)};
+}
+
+std::vector<SampleMessage> realisticSet() {
+  std::vector<SampleMessage> set = sampleMessages();
+  set.push_back(largeAttachmentMessage());
+  for (SampleMessage& hard : hardCases()) set.push_back(std::move(hard));
+  return set;
 }
 
 SampleMessage sampleMessage(std::string_view name) {

@@ -47,6 +47,26 @@ SampleMessage sampleMessage(std::string_view name);
 // as `stored` (CRLF line ends): `stored`, plus "\r\n" when it does not end with a line end.
 std::string popDelivered(std::string_view stored);
 
+// tests/data/hard-cases of the source tree: messages real servers treat differently.
+std::filesystem::path hardCaseDir();
+
+// Every tests/data/hard-cases/*.eml, sorted by name (CRLF line ends, distinct Message-IDs):
+//   h1-8bit-header      raw UTF-8 bytes in From and Subject (no RFC 2047 encoded words)
+//   h2-bad-header-name  a header field whose name has a space ("X Broken Header: ...")
+//   h3-nul-byte         a NUL byte in the body
+//   h4-headers-only     a header and nothing else: no empty line, no body
+//   h5-from-line        body lines that start with "From " (mbox separators) and ">From "
+//   h6-lone-cr          a CR that no LF follows, inside a body line
+// Throws std::runtime_error when the directory is missing or empty.
+std::vector<SampleMessage> hardCases();
+
+// "09-large-attachment": a multipart message with a base64 attachment of `attachment_bytes`
+// pseudo-random bytes (76-character lines, CRLF). Equal arguments give equal bytes.
+SampleMessage largeAttachmentMessage(std::size_t attachment_bytes = 5 * 1024 * 1024);
+
+// What every interop cell delivers: sampleMessages(), largeAttachmentMessage() and hardCases().
+std::vector<SampleMessage> realisticSet();
+
 // A small, valid message with CRLF line ends for volume tests: Subject "Bulk message <index>",
 // Message-ID <bulk-<index>@popgate.test>, a fixed Date, and a body of about `body_bytes` bytes
 // (whole 64-byte lines, at least one). Equal arguments give equal bytes.

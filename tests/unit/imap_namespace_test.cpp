@@ -1,6 +1,6 @@
 // codec::parsePersonalNamespace, parseListDelimiter, parseListEntry and personalPrefixFor: the
-// answers of real servers (Dovecot, Gmail, Courier, Cyrus, Exchange), the grammar's corners, and
-// broken text.
+// answers of real servers (Dovecot, Gmail, Courier, Cyrus, Exchange, GNU mailutils), the
+// grammar's corners, and broken text.
 #include <boost/test/unit_test.hpp>
 
 #include "connectors/codec/ImapNamespace.h"
@@ -80,6 +80,43 @@ BOOST_AUTO_TEST_CASE(testListEntryWithSpecialUseAttributes) {
   BOOST_TEST(parseListEntry(R"((\Noselect) "/" "a \"q\" b")")->name == "a \"q\" b");
   for (const char* text : {"", "()", R"(() "/")", R"((\All "/" "x")", R"(() "//" "x")",
                            "() \"/\" {8}", R"(() "/" "unterminated)"}) {
+    BOOST_TEST(!parseListEntry(text).has_value(), text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testMailboxEntriesOfRealServers) {
+  // GNU mailutils 3.15: an atom name, no attributes.
+  const auto mailutils = parseListEntry(R"(() "/" Work)");
+  BOOST_REQUIRE(mailutils.has_value());
+  BOOST_TEST(mailutils->attributes.empty());
+  BOOST_TEST(mailutils->delimiter == "/");
+  BOOST_TEST(mailutils->name == "Work");
+  // Cyrus 3.6 (an atom) and Courier 5 (quoted): names below INBOX.
+  const auto cyrus = parseListEntry(R"((\HasNoChildren) "." INBOX.Work)");
+  BOOST_REQUIRE(cyrus.has_value());
+  BOOST_TEST(cyrus->name == "INBOX.Work");
+  BOOST_TEST(hasAttribute(*cyrus, "\\hasnochildren"));
+  const auto courier = parseListEntry(R"((\Noselect \HasChildren) "." "INBOX.Clients")");
+  BOOST_REQUIRE(courier.has_value());
+  BOOST_TEST(courier->name == "INBOX.Clients");
+  BOOST_TEST(hasAttribute(*courier, "\\Noselect"));
+  BOOST_TEST(!hasAttribute(*courier, "\\Marked"));
+  // Dovecot: quoted name with a space; RFC 5258 extended data after the name is ignored.
+  const auto dovecot = parseListEntry(R"((\HasNoChildren) "." "ISP.Old Provider" ("CHILDINFO" ("SUBSCRIBED")))");
+  BOOST_REQUIRE(dovecot.has_value());
+  BOOST_TEST(dovecot->name == "ISP.Old Provider");
+  // Flat server, escapes, "]" in an atom name.
+  const auto flat = parseListEntry(R"(() NIL "a\"b")");
+  BOOST_REQUIRE(flat.has_value());
+  BOOST_TEST(flat->delimiter == "");
+  BOOST_TEST(flat->name == "a\"b");
+  BOOST_TEST(parseListEntry(R"(() "/" x]y)")->name == "x]y");
+}
+
+BOOST_AUTO_TEST_CASE(testBrokenMailboxEntriesGiveNothing) {
+  for (const char* text : {"", "()", R"(() "/")", R"(() "/" )", R"((\) "/" Work)", R"(() "//" Work)",
+                           R"((\Noselect "/" Work)", R"(() "/" {4})", R"(() "/" "unterminated)",
+                           R"(() "/" Wo(rk)", R"x(()"/" Work)x"}) {
     BOOST_TEST(!parseListEntry(text).has_value(), text);
   }
 }

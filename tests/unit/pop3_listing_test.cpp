@@ -278,6 +278,36 @@ BOOST_AUTO_TEST_CASE(testCapabilityKeywordsCaseInsensitive) {
              boost::test_tools::per_element());
 }
 
+// What other servers than Dovecot answer to CAPA (checked against the servers themselves).
+BOOST_AUTO_TEST_CASE(testCapabilitiesOfOtherRealServers) {
+  // Courier 5: UTF8 with the USER argument (RFC 6856), LOGIN-DELAY, IMPLEMENTATION.
+  const Pop3Capabilities courier = parseCapabilities(
+      {"STLS", "TOP", "USER", "LOGIN-DELAY 10", "PIPELINING", "UIDL", "UTF8 USER",
+       "IMPLEMENTATION Courier Mail Server"});
+  BOOST_TEST(courier.utf8);
+  BOOST_TEST(courier.pipelining);
+  BOOST_TEST(courier.stls);
+  // GNU mailutils 3.15 runs "EXPIRE" and "NEVER" together: an unknown word, no expiry known.
+  const Pop3Capabilities mailutils = parseCapabilities(
+      {"TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "EXPIRENEVER", "USER"});
+  BOOST_TEST(mailutils.pipelining);
+  BOOST_TEST(!mailutils.expire.has_value());
+  BOOST_TEST(!mailutils.expire_never);
+  BOOST_TEST(!mailutils.utf8);
+  // Cyrus 3.6.
+  const Pop3Capabilities cyrus = parseCapabilities(
+      {"SASL PLAIN LOGIN", "EXPIRE NEVER", "LOGIN-DELAY 60", "TOP", "UIDL", "PIPELINING",
+       "RESP-CODES", "AUTH-RESP-CODE", "USER", "IMPLEMENTATION Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5"});
+  BOOST_TEST(cyrus.sasl_plain);
+  BOOST_TEST(cyrus.expire_never);
+  // Twisted 22.4: "PIPELINE" is not PIPELINING.
+  const Pop3Capabilities twisted =
+      parseCapabilities({"TOP", "USER", "UIDL", "PIPELINE", "CELERITY", "AUSPEX", "POTENCE"});
+  BOOST_TEST(!twisted.pipelining);
+  BOOST_TEST(twisted.uidl);
+  BOOST_TEST(twisted.raw.size() == 7u);
+}
+
 BOOST_AUTO_TEST_CASE(testMinimalServerHasNoCapabilities) {
   const Pop3Capabilities caps = parseCapabilities({});
   BOOST_TEST(!caps.uidl);

@@ -1,0 +1,286 @@
+#include "tests/support/InteropRun.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/Messages.h"
+#include "tests/support/ScriptSandbox.h"
+#include "tests/support/TempDir.h"
+
+namespace popgate::test {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+namespace {
+
+// APPEND commands in a debug trace so far ("imap#2 C: A0007 APPEND Work ..."), whatever the
+// servers answered.
+int appendsTraced(const std::string& trace) {
+  int n = 0;
+  for (std::size_t at = trace.find(" C: A"); at != std::string::npos;
+       at = trace.find(" C: A", at + 1)) {
+    // " C: A0007 APPEND "; the trace may end anywhere in a line (a pass still writing it)
+    if (at + 17 <= trace.size() && trace.compare(at + 9, 8, " APPEND ") == 0) ++n;
+  }
+  return n;
+}
+
+// Waits (up to 30 s) until no TCP connection to 127.0.0.1:port of `ports` is half-closed on this
+// side (FIN_WAIT1, FIN_WAIT2, CLOSING): the servers have finished with every session of a killed
+// client.
+void waitServersDone(std::initializer_list<std::uint16_t> ports) {
+  const auto halfClosed = [&] {
+    std::ifstream table("/proc/net/tcp");
+    std::string line;
+    std::getline(table, line);  // header
+    while (std::getline(table, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const std::size_t colon = remote.find(':');
+      if (colon == std::string::npos) continue;
+      const auto port =
+          static_cast<std::uint16_t>(std::stoul(remote.substr(colon + 1), nullptr, 16));
+      const bool mine = std::find(ports.begin(), ports.end(), port) != ports.end();
+      if (mine && (state == "04" || state == "05" || state == "0B")) return true;
+    }
+    return false;
+  };
+  waitFor([&] { return !halfClosed(); }, 30s);
+}
+
+}  // namespace
+
+KillRound killNineRounds(const std::filesystem::path& config, MailServer& source,
+                         const std::string& user, std::uint16_t target_port, int min_kills,
+                         const std::function<std::vector<std::string>(int round)>& batch,
+                         std::uint32_t seed, std::chrono::milliseconds max_delay) {
+  KillRound round_result;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_ms(20, static_cast<int>(max_delay.count()));
+  std::uniform_int_distribution<int> appends(1, 12);
+  const char* at_once = std::getenv("POPGATE_KILL_RESTART_AT_ONCE");
+  const bool restart_at_once = at_once != nullptr && std::string(at_once) == "1";
+  for (int round = 0; round < 30 && round_result.kills < min_kills; ++round) {
+    std::vector<std::string> messages = batch(round);
+    source.seedMany(user, messages);
+    round_result.seeded.insert(round_result.seeded.end(), messages.begin(), messages.end());
+    while (round_result.kills < min_kills && source.popBoxSize(user) > 0) {
+      Process popgate({popgateBinary().string(), "once", "--config", config.string()});
+      ++round_result.passes;
+      if (round_result.passes % 2 == 1) {
+        // Anywhere: connecting, listing, retrieving, uploading, deleting.
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+      } else {
+        // In the middle of the uploads, where an APPEND may be stored and not yet recorded:
+        // after the n-th APPEND the trace shows (with log_level: debug; without a trace, at the
+        // end of the pass or after 30 s).
+        const int n = appends(rng);
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (popgate.running() && appendsTraced(popgate.errorOutput()) < n &&
+               std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(2ms);
+        }
+      }
+      if (popgate.running()) {
+        popgate.kill(SIGKILL);
+        ++round_result.kills;
+      }
+      popgate.wait(30s);
+      round_result.lookups += occurrences(popgate.errorOutput(), " UID SEARCH ");
+      if (!restart_at_once) waitServersDone({source.pop3Port(), target_port});
+    }
+  }
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    round_result.last = runPopgate({"once", "--config", config.string()}, 300s);
+    ++round_result.passes;
+    round_result.lookups += occurrences(round_result.last.err, " UID SEARCH ");
+    if (round_result.last.exit_code == 0) break;
+    std::this_thread::sleep_for(1s);  // a retry later, as the daemon's backoff would
+  }
+  return round_result;
+}
+
+void checkKillNineCell(const std::string& cell, MailServer& source, MailServer& target,
+                       const std::string& folder, const std::string& stored_folder, int min_kills,
+                       std::uint32_t seed, const Change& stores, const Change& read_as) {
+  TempDir dir;
+  const auto config = writePairedConfig(
+      dir, imapLogin(target, "me"),
+      {PairedAccount{"kill", pop3Login(source, "work"), folder, false}}, 4, "20s", "debug");
+  const KillRound round = killNineRounds(
+      config, source, "work", target.imapPort(), min_kills,
+      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, seed);
+  BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
+  BOOST_TEST(round.kills >= min_kills);
+  BOOST_TEST(source.popBoxSize("work") == 0u);
+  const std::vector<std::string> expected = transformed(round.seeded, stores);
+  std::vector<std::string> arrived = target.messages("me", stored_folder);
+  if (read_as) arrived = transformed(arrived, read_as);
+  const Tally counted = tally(expected, arrived);
+  BOOST_TEST(counted.exact(),
+             counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
+  printFigures(cell, round.seeded.size(), round.kills, counted, 0,
+               std::to_string(round.lookups) + " recovery searches");
+}
+
+CommandResult checkFirstPass(const std::filesystem::path& config, const std::string& account,
+                             std::size_t uploaded, std::size_t quarantined) {
+  CommandResult first = runPopgate({"once", "--config", config.string()}, 300s);
+  BOOST_TEST_INFO("stdout: " << first.out << "\nstderr: " << first.err.substr(0, 4000));
+  BOOST_TEST(first.exit_code == 0);
+  BOOST_TEST(
+      first.out.find(account + ": " + std::to_string(uploaded) + " uploaded") != std::string::npos,
+      first.out);
+  if (quarantined > 0) {
+    BOOST_TEST(first.out.find(std::to_string(quarantined) + " quarantined") != std::string::npos,
+               first.out);
+  }
+  return first;
+}
+
+void checkSecondPassAddsNothing(const std::filesystem::path& config, const std::string& account,
+                                std::size_t delivered, MailServer& target, const std::string& user,
+                                const std::string& folder) {
+  const CommandResult second = runPopgate({"once", "--config", config.string()}, 300s);
+  BOOST_TEST(second.exit_code == 0, second.out << second.err);
+  BOOST_TEST(second.out.find(account + ": 0 uploaded, " + std::to_string(delivered) +
+                             " already delivered") != std::string::npos,
+             second.out);
+  BOOST_TEST(target.count(user, folder) == delivered);
+}
+
+std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count) {
+  std::vector<std::string> out;
+  for (std::size_t i = first; i < first + count; ++i) {
+    std::string message = bulkMessage(i, 2000 + (i % 11) * 700);
+    if (i % 5 == 0) {
+      const std::size_t at = message.find("Message-ID:");
+      message.erase(at, message.find("\r\n", at) + 2 - at);
+    }
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+std::vector<std::string> transformed(const std::vector<std::string>& messages,
+                                     const Change& change) {
+  std::vector<std::string> out;
+  out.reserve(messages.size());
+  for (const std::string& m : messages) out.push_back(change(m));
+  return out;
+}
+
+boost::test_tools::assertion_result RootAvailable::operator()(
+    boost::unit_test::test_unit_id) const {
+  std::optional<std::string> why;
+  try {
+    why = ScriptSandbox::rootUnavailable(root);
+  } catch (const std::exception& e) {
+    // Not a reason to skip: the cases run, and fail where they start the server.
+    std::cout << "root " << root << ": " << e.what() << std::endl;
+    return true;
+  }
+  if (!why) return true;
+  std::cout << "SKIPPED: " << *why << std::endl;
+  boost::test_tools::assertion_result skipped(false);
+  skipped.message() << *why;
+  return skipped;
+}
+
+std::vector<std::string> bytesOf(const std::vector<SampleMessage>& set) {
+  std::vector<std::string> out;
+  out.reserve(set.size());
+  for (const SampleMessage& m : set) out.push_back(m.bytes);
+  return out;
+}
+
+std::string crlfToLf(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\r' && i + 1 < message.size() && message[i + 1] == '\n') continue;
+    out += message[i];
+  }
+  return out;
+}
+
+std::size_t headerEnd(std::string_view message) {
+  if (message.substr(0, 2) == "\r\n") return 0;
+  const std::size_t at = message.find("\r\n\r\n");
+  return at == std::string_view::npos ? std::string::npos : at + 2;
+}
+
+std::string crlfLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += line + "\r\n";
+  return out;
+}
+
+namespace {
+
+std::string escaped(const std::string& bytes) {
+  std::string out;
+  for (const char c : bytes.substr(0, 1500)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n\n";
+    } else if (u < 0x20 || u >= 0x7F) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return bytes.size() > 1500 ? out + "..." : out;
+}
+
+}  // namespace
+
+std::string mismatch(const std::vector<std::string>& want, const std::vector<std::string>& have) {
+  const auto missing = [](const std::vector<std::string>& from,
+                          const std::vector<std::string>& in) {
+    std::vector<std::string> a = sorted(from), b = sorted(in), out;
+    std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+    return out;
+  };
+  const std::vector<std::string> lost = missing(want, have), extra = missing(have, want);
+  std::string text;
+  if (!lost.empty()) text += "\n--- expected, not found:\n" + escaped(lost.front());
+  if (!extra.empty()) text += "\n--- found, not expected:\n" + escaped(extra.front());
+  return text;
+}
+
+void printFigures(const std::string& cell, std::size_t messages, int kills, const Tally& tally,
+                  std::size_t quarantined, const std::string& why) {
+  std::cout << "interop figures | " << cell << " | " << messages << " messages | " << kills
+            << " kills | " << tally.lost << " lost | " << tally.duplicated << " duplicated | "
+            << quarantined << " quarantined" << (why.empty() ? "" : " (" + why + ")") << std::endl;
+}
+
+}  // namespace popgate::test
