@@ -629,38 +629,57 @@ std::string ImapClient::encodeMailbox(std::string_view mailbox) {
 
 void ImapClient::create(std::string_view mailbox) {
   const std::string encoded = encodeMailbox(mailbox);
+  // Gmail's system folders live under "[Gmail]/" (Sent Mail, All Mail, ...): a label there cannot
+  // be created, and trying would at best make a label that looks like a system folder.
+  if (hasCapability("X-GM-EXT-1") &&
+      (encoded == "[Gmail]" || encoded.starts_with("[Gmail]/") || encoded.starts_with("[Google Mail]"))) {
+    throw Error(ErrorKind::Config,
+                connection_.label() + " is Gmail, and folder \"" + std::string(mailbox) +
+                    "\" is under [Gmail]/, where only Gmail's own folders live: popgate never "
+                    "creates labels there; choose a folder (label) name outside [Gmail]/");
+  }
   std::vector<Piece> pieces{Piece{"CREATE ", nullptr, false}};
   appendAstring(pieces, encoded);
   const codec::ImapTagged reply = simpleCommand(pieces, "CREATE reply", "CREATE " + encoded);
   // Another session (of popgate or of the server itself) may have created it meanwhile: say so
   // with [ALREADYEXISTS] (RFC 5530), or in words only LIST can check.
-  if (reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS" ||
-      listed(encoded)) {
+  const bool said_ok =
+      reply.status == codec::ImapStatus::Ok || codec::codeName(reply.code) == "ALREADYEXISTS";
+  const Listed found = said_ok ? Listed::Selectable : listed(encoded);
+  if (found == Listed::Selectable) {
     known_.insert(encoded);
     return;
+  }
+  if (found == Listed::NoSelect) {
+    // It exists, but only as a node of the hierarchy: no message can be appended to it.
+    throw Error(ErrorKind::Config,
+                connection_.label() + " has folder \"" + std::string(mailbox) +
+                    "\", but it cannot hold messages (LIST shows it \\Noselect): choose another "
+                    "folder, or a subfolder of it",
+                taggedLine(reply));
   }
   throw Error(ErrorKind::MailboxProblem,
               connection_.label() + " could not create folder \"" + std::string(mailbox) + "\"",
               taggedLine(reply));
 }
 
-bool ImapClient::listed(const std::string& encoded) {
+ImapClient::Listed ImapClient::listed(const std::string& encoded) {
   std::vector<Piece> pieces{Piece{"LIST \"\" ", nullptr, false}};
   appendAstring(pieces, encoded);
-  bool found = false;
+  Listed found = Listed::Missing;
   const codec::ImapTagged reply = simpleCommand(
       pieces, "LIST reply", "LIST \"\" " + encoded, [&](const codec::ImapUntagged& u) {
         if (u.keyword != "LIST") return;
         const auto entry = codec::parseListEntry(u.text);
         // INBOX is case-insensitive (RFC 3501 §5.1); every other name is compared exactly.
-        if (entry && (entry->name == encoded ||
-                      (equalsNoCase(encoded, "INBOX") && equalsNoCase(entry->name, "INBOX"))) &&
-            !codec::hasAttribute(*entry, "\\Noselect") &&
-            !codec::hasAttribute(*entry, "\\NonExistent")) {
-          found = true;
+        if (!entry || !(entry->name == encoded ||
+                        (equalsNoCase(encoded, "INBOX") && equalsNoCase(entry->name, "INBOX"))) ||
+            codec::hasAttribute(*entry, "\\NonExistent")) {
+          return;
         }
+        found = codec::hasAttribute(*entry, "\\Noselect") ? Listed::NoSelect : Listed::Selectable;
       });
-  return reply.status == codec::ImapStatus::Ok && found;
+  return reply.status == codec::ImapStatus::Ok ? found : Listed::Missing;
 }
 
 std::string ImapClient::appendArguments(const AppendItem& item) const {

@@ -113,8 +113,9 @@ class ImapClient {
   // CREATE; an existing mailbox is fine. Servers refuse to create an existing mailbox in many
   // words ("NO Mailbox already exists", "NO Cannot create this folder.", "NO CREATE already
   // exists"), so any answer but OK or NO [ALREADYEXISTS] is followed by a LIST of the name, and
-  // only a mailbox that LIST does not show (or shows \Noselect) fails: Error(MailboxProblem)
-  // with the server's answer to the CREATE.
+  // only a mailbox that LIST does not show fails: Error(MailboxProblem) with the server's answer
+  // to the CREATE. One that LIST shows \Noselect (it cannot hold messages), and on Gmail any name
+  // under "[Gmail]/" (never CREATEd there), is Error(Config) saying so.
   void create(std::string_view mailbox);
 
   // LOGOUT, then close. Never throws.
@@ -173,8 +174,10 @@ class ImapClient {
   codec::ImapTagged authenticatePlainTwoStep(const Secret& response);
   // LOGIN user password (Error(Auth) under LOGINDISABLED).
   codec::ImapTagged loginCommand(const Credentials& credentials);
-  // Whether LIST shows the mailbox `encoded` as one that can hold messages.
-  bool listed(const std::string& encoded);
+  // How LIST shows the mailbox `encoded`: absent (or LIST refused), as one that can hold messages,
+  // or as \Noselect (a node of the hierarchy only).
+  enum class Listed { Missing, Selectable, NoSelect };
+  Listed listed(const std::string& encoded);
   void readCapabilities();
   void noteCapabilities(std::string_view list);
   // AUTHENTICATE XOAUTH2 / OAUTHBEARER; returns on the tagged OK, throws otherwise (see login()).

@@ -200,8 +200,10 @@ BOOST_AUTO_TEST_CASE(testCreateRefusedAndNotListedIsAMailboxProblem) {
   BOOST_TEST(std::string(e.what()).find("NO Invalid mailbox name.") != std::string::npos, e.what());
 }
 
-// A folder LIST shows as \Noselect (a hierarchy level only) cannot take messages: still refused.
-BOOST_AUTO_TEST_CASE(testCreateRefusedAndListedNoselectIsAMailboxProblem) {
+// A folder LIST shows as \Noselect (a hierarchy level only) exists but cannot take messages: a
+// configuration error that says so (the user must choose another folder), not a mailbox problem
+// retried for ever.
+BOOST_AUTO_TEST_CASE(testCreateRefusedAndListedNoselectIsAClearConfigError) {
   ScriptedServer srv({imapLoggedIn("IMAP4rev1")
                           .expectCommand("APPEND").sendTagged("NO [TRYCREATE] no\r\n")
                           .expectCommand("CREATE").sendTagged("NO Cannot create this folder.\r\n")
@@ -213,7 +215,26 @@ BOOST_AUTO_TEST_CASE(testCreateRefusedAndListedNoselectIsAMailboxProblem) {
   client->login(creds());
   const Bytes m(kMessage);
   const Error e = expectError([&] { client->append("Work", {item(m)}); });
-  BOOST_TEST((e.kind() == ErrorKind::MailboxProblem));
+  BOOST_TEST((e.kind() == ErrorKind::Config));
+  BOOST_TEST(std::string(e.what()).find("cannot hold messages") != std::string::npos, e.what());
+  BOOST_TEST(std::string(e.what()).find("Noselect") != std::string::npos, e.what());
+}
+
+// Gmail (X-GM-EXT-1): a folder under "[Gmail]/" is never CREATEd (only Gmail's own folders live
+// there); the [TRYCREATE] for it ends as a configuration error naming the rule, with no CREATE.
+BOOST_AUTO_TEST_CASE(testGmailNeverCreatesUnderTheGmailFolder) {
+  ScriptedServer srv({imapLoggedIn("IMAP4rev1 UIDPLUS X-GM-EXT-1")
+                          .expectCommand("APPEND").sendTagged("NO [TRYCREATE] Folder doesn't exist. (Failure)\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  const Bytes m(kMessage);
+  const Error e = expectError([&] { client->append("[Gmail]/Work", {item(m)}); });
+  BOOST_TEST((e.kind() == ErrorKind::Config));
+  BOOST_TEST(std::string(e.what()).find("[Gmail]/") != std::string::npos, e.what());
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
 }
 
 // The answers of real servers to a CREATE of a folder that exists (another session made it
