@@ -9,8 +9,9 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <regex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <Poco/JSON/Parser.h>
 
@@ -150,16 +151,27 @@ BOOST_AUTO_TEST_CASE(testDashboardAndAlertRulesNameOnlyMetricsTheDaemonExports) 
   }
   BOOST_TEST(d.stop() == 0);
 
-  const std::regex metric_name("popgate_[a-z0-9_]+");
+  // Every "popgate_[a-z0-9_]+" in `text` (no std::regex: GCC 12 warns inside it under ASan).
+  const auto metricNames = [](const std::string& text) {
+    std::vector<std::string> names;
+    const auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+    for (std::size_t at = text.find("popgate_"); at != std::string::npos;
+         at = text.find("popgate_", at + 1)) {
+      std::size_t end = at + 8;
+      while (end < text.size() && word(text[end])) ++end;
+      if (end > at + 8) names.push_back(text.substr(at, end - at));
+      at = end - 1;
+    }
+    return names;
+  };
   for (const char* file : {"deploy/grafana/popgate-dashboard.json", "deploy/prometheus/popgate.rules.yml",
                            "deploy/prometheus/popgate.rules.test.yml"}) {
     const std::string text = popgate::test::readFile(sourceDir() / file);
     std::size_t named = 0;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), metric_name);
-         it != std::sregex_iterator(); ++it) {
+    for (const std::string& name : metricNames(text)) {
       ++named;
-      BOOST_TEST(exported.count(it->str()) == 1u, file << " names " << it->str()
-                                                      << ", which /metrics does not export");
+      BOOST_TEST(exported.count(name) == 1u, file << " names " << name
+                                                  << ", which /metrics does not export");
     }
     BOOST_TEST(named > 5u, file);
   }
