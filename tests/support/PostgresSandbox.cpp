@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "tests/support/FreePort.h"
+#include "tests/support/SandboxPorts.h"
 
 namespace popgate::test {
 namespace {
@@ -39,7 +39,7 @@ PostgresSandbox::PostgresSandbox() : dir_(makeSandboxDir()) {
   std::uniform_int_distribution<int> dist(kMinPort, kMaxPort);
   for (int attempt = 1;; ++attempt) {
     int port = dist(rng);
-    if (!loopbackPortFree(port)) continue;
+    if (!portFree(port)) continue;
     port_ = static_cast<std::uint16_t>(port);
     if (tryStart()) break;
     if (attempt == kStartAttempts) {

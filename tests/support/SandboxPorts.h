@@ -1,5 +1,5 @@
 #pragma once
-// Free port ranges on 127.0.0.1 for test servers (the Dovecot sandbox and the interop servers).
+// Free ports on 127.0.0.1 for test servers (the Dovecot and PostgreSQL sandboxes, the interop servers).
 
 #include <cstdint>
 #include <initializer_list>
