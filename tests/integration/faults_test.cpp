@@ -103,14 +103,6 @@ std::string withoutIdentity(std::string message, std::size_t i) {
 }
 
 
-// The same Message-ID and size as `original`, one byte of the body different: an automated sender
-// that reuses IDs, two copies of one notice that differ in one header field.
-std::string lookAlikeOf(std::string original) {
-  const std::size_t body = original.find("\r\n\r\n") + 4;
-  original[body + 3] = original[body + 3] == 'z' ? 'y' : 'z';
-  return original;
-}
-
 // Rounds of 200 fresh messages (made by `make(round, i)`), each pass of `popgate once` with
 // keep: false killed at a random moment until the POP box is empty, until 25 kills have struck;
 // then a clean pass. Everything sent must be in the target exactly once.

@@ -30,7 +30,9 @@ std::string courierStores(const std::string& given) {
 
 // What Courier's pop3d serves for a message delivered into its maildir (with LF line ends, so
 // crlfToLf() of the message): CRLF line ends again, a final one added where the message has none.
-std::string courierPop3dServes(const std::string& seeded) { return popDelivered(seeded); }
+std::string courierPop3dServes(const std::string& seeded) {
+  return popDelivered(seeded);
+}
 
 }  // namespace
 
@@ -44,8 +46,8 @@ BOOST_AUTO_TEST_CASE(testCourierPop3dAsSourceDeliversItsMaildir) {
   const std::vector<std::string> lf = transformed(set, crlfToLf), seeded = courier.messages("work");
   BOOST_TEST(tally(lf, seeded).exact(), mismatch(lf, seeded));
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"), {PairedAccount{"co", pop3Login(courier, "work"), "Work"}});
+  const auto config = writePairedConfig(dir, imapLogin(dovecot, "me"),
+                                        {PairedAccount{"co", pop3Login(courier, "work"), "Work"}});
 
   // The UTF8 command (RFC 6856) goes first: without it Courier serves the message with raw
   // UTF-8 in its header as a new message ("Cannot display Unicode content") around it.
@@ -55,7 +57,11 @@ BOOST_AUTO_TEST_CASE(testCourierPop3dAsSourceDeliversItsMaildir) {
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   checkSecondPassAddsNothing(config, "co", set.size(), dovecot, "me", "Work");
-  printFigures("Courier 5 pop3d -> Dovecot", set.size(), 0, counted, 0);
+  printMatrixLine({.cell = "courier-pop3d-source",
+                   .name = "Courier 5 pop3d -> Dovecot",
+                   .messages = set.size(),
+                   .tally = counted,
+                   .quarantined = 0});
 }
 
 BOOST_AUTO_TEST_CASE(testCourierImapdAsTargetStoresWithoutCarriageReturns) {
@@ -64,9 +70,9 @@ BOOST_AUTO_TEST_CASE(testCourierImapdAsTargetStoresWithoutCarriageReturns) {
   const std::vector<std::string> set = bytesOf(realisticSet());
   dovecot.seedMany("work", set);
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(courier, "me"),
-      {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
+  const auto config =
+      writePairedConfig(dir, imapLogin(courier, "me"),
+                        {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
 
   const CommandResult first = checkFirstPass(config, "dc", set.size() - 1, 1);
   BOOST_TEST(first.err.find("refused by the target, kept on the server: not sent: the message "
@@ -79,15 +85,25 @@ BOOST_AUTO_TEST_CASE(testCourierImapdAsTargetStoresWithoutCarriageReturns) {
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   checkSecondPassAddsNothing(config, "dc", set.size() - 1, courier, "me", "INBOX.Clients.Acme");
-  printFigures("Dovecot -> Courier 5 imapd", set.size(), 0, counted, 1,
-               "NUL byte, no BINARY: not sent");
+  printMatrixLine({.cell = "courier-imapd-target",
+                   .name = "Dovecot -> Courier 5 imapd",
+                   .messages = set.size(),
+                   .tally = counted,
+                   .quarantined = 1,
+                   .why = "NUL byte, no BINARY: not sent"});
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithCourierPop3dAsSource) {
   CourierSandbox courier({"work"});
   DovecotSandbox dovecot({"me"});
-  checkKillNineCell("Courier 5 pop3d -> Dovecot, kill -9", courier, dovecot, "Work", "Work", 5,
-                    1601, courierPop3dServes);
+  checkKillNineCell(courier, dovecot,
+                    {.cell = "courier-pop3d-source-kill9",
+                     .name = "Courier 5 pop3d -> Dovecot",
+                     .folder = "Work",
+                     .stored_folder = "Work",
+                     .min_kills = 5,
+                     .seed = 1601,
+                     .stores = courierPop3dServes});
 }
 
 // A recovery lookup EXAMINEs the folder; Courier refuses an APPEND to the EXAMINEd folder, so the
@@ -95,8 +111,15 @@ BOOST_AUTO_TEST_CASE(testKillNineWithCourierPop3dAsSource) {
 BOOST_AUTO_TEST_CASE(testKillNineWithCourierImapdAsTarget) {
   DovecotSandbox dovecot({"work"});
   CourierSandbox courier({"me"});
-  checkKillNineCell("Dovecot -> Courier 5 imapd, kill -9", dovecot, courier, "Work", "INBOX.Work",
-                    5, 1602, courierStores);
+  checkKillNineCell(dovecot, courier,
+                    {.cell = "courier-imapd-target-kill9",
+                     .name = "Dovecot -> Courier 5 imapd",
+                     .folder = "Work",
+                     .stored_folder = "INBOX.Work",
+                     .min_kills = 5,
+                     .aimed_kills = 5,
+                     .seed = 1602,
+                     .stores = courierStores});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

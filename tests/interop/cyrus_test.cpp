@@ -43,7 +43,8 @@ std::optional<std::string> cyrusStores(const std::string& given, bool munge8bit 
 // the same message whole.
 std::string cyrusPop3dServes(const std::string& stored) {
   std::string served = popDelivered(stored);
-  for (std::size_t nul = served.find('\0'); nul != std::string::npos; nul = served.find('\0', nul)) {
+  for (std::size_t nul = served.find('\0'); nul != std::string::npos;
+       nul = served.find('\0', nul)) {
     const std::size_t eol = served.find("\r\n", nul);
     served.erase(nul, eol == std::string::npos ? std::string::npos : eol + 2 - nul);
   }
@@ -76,8 +77,8 @@ BOOST_AUTO_TEST_CASE(testCyrusPop3dAsSourceDeliversWhatCyrusStored) {
   const std::vector<std::string> seeded = cyrus.messages("work");
   BOOST_TEST(tally(set, seeded).exact(), mismatch(set, seeded));  // the stated transformation
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"), {PairedAccount{"cy", pop3Login(cyrus, "work"), "Work"}});
+  const auto config = writePairedConfig(dir, imapLogin(dovecot, "me"),
+                                        {PairedAccount{"cy", pop3Login(cyrus, "work"), "Work"}});
 
   checkFirstPass(config, "cy", set.size());
   const std::vector<std::string> expected = transformed(set, cyrusPop3dServes);
@@ -85,9 +86,14 @@ BOOST_AUTO_TEST_CASE(testCyrusPop3dAsSourceDeliversWhatCyrusStored) {
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   checkSecondPassAddsNothing(config, "cy", set.size(), dovecot, "me", "Work");
-  printFigures("Cyrus 3.6 pop3d -> Dovecot", set.size(), 0, counted, 0,
-               "Cyrus refused 1 at its own APPEND (invalid header), wrote X for 8-bit header "
-               "bytes, and its pop3d cuts a line at a NUL byte");
+  printMatrixLine(
+      {.cell = "cyrus-pop3d-source",
+       .name = "Cyrus 3.6 pop3d -> Dovecot",
+       .messages = set.size(),
+       .tally = counted,
+       .quarantined = 0,
+       .why = "Cyrus refused 1 at its own APPEND (invalid header), wrote X for 8-bit header "
+              "bytes, and its pop3d cuts a line at a NUL byte"});
 }
 
 BOOST_AUTO_TEST_CASE(testCyrusImapdAsTargetMungesRefusesAndStoresTheRest) {
@@ -96,9 +102,9 @@ BOOST_AUTO_TEST_CASE(testCyrusImapdAsTargetMungesRefusesAndStoresTheRest) {
   const std::vector<std::string> set = bytesOf(realisticSet());
   dovecot.seedMany("work", set);
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(cyrus, "me"),
-      {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
+  const auto config =
+      writePairedConfig(dir, imapLogin(cyrus, "me"),
+                        {PairedAccount{"dc", pop3Login(dovecot, "work"), "Clients/Acme"}}, 4);
 
   const CommandResult first = checkFirstPass(config, "dc", set.size() - 1, 1);
   BOOST_TEST(first.err.find("refused by the target, kept on the server: ") != std::string::npos);
@@ -109,8 +115,12 @@ BOOST_AUTO_TEST_CASE(testCyrusImapdAsTargetMungesRefusesAndStoresTheRest) {
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   BOOST_TEST(dovecot.popBoxSize("work") == set.size());  // keep: true; the refused one stays too
   checkSecondPassAddsNothing(config, "dc", set.size() - 1, cyrus, "me", "INBOX.Clients.Acme");
-  printFigures("Dovecot -> Cyrus 3.6 imapd", set.size(), 0, counted, 1,
-               "\"NO Message contains invalid header\"");
+  printMatrixLine({.cell = "cyrus-imapd-target",
+                   .name = "Dovecot -> Cyrus 3.6 imapd",
+                   .messages = set.size(),
+                   .tally = counted,
+                   .quarantined = 1,
+                   .why = "'NO Message contains invalid header'"});
 }
 
 BOOST_AUTO_TEST_CASE(testCyrusWithMunge8bitOffStoresHeaderBytesUnchanged) {
@@ -120,8 +130,8 @@ BOOST_AUTO_TEST_CASE(testCyrusWithMunge8bitOffStoresHeaderBytesUnchanged) {
                                      hardCases().front().bytes};  // h1-8bit-header
   dovecot.seedMany("work", set);
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(cyrus, "me"), {PairedAccount{"dc", pop3Login(dovecot, "work"), "INBOX"}});
+  const auto config = writePairedConfig(dir, imapLogin(cyrus, "me"),
+                                        {PairedAccount{"dc", pop3Login(dovecot, "work"), "INBOX"}});
   checkFirstPass(config, "dc", set.size());
   const std::vector<std::string> arrived = cyrus.messages("me", "INBOX");
   BOOST_TEST(tally(set, arrived).exact(), mismatch(set, arrived));
@@ -130,15 +140,28 @@ BOOST_AUTO_TEST_CASE(testCyrusWithMunge8bitOffStoresHeaderBytesUnchanged) {
 BOOST_AUTO_TEST_CASE(testKillNineWithCyrusPop3dAsSource) {
   CyrusSandbox cyrus({"work"});
   DovecotSandbox dovecot({"me"});
-  checkKillNineCell("Cyrus 3.6 pop3d -> Dovecot, kill -9", cyrus, dovecot, "Work", "Work", 5, 1501,
-                    cyrusPop3dServes);
+  checkKillNineCell(cyrus, dovecot,
+                    {.cell = "cyrus-pop3d-source-kill9",
+                     .name = "Cyrus 3.6 pop3d -> Dovecot",
+                     .folder = "Work",
+                     .stored_folder = "Work",
+                     .min_kills = 5,
+                     .seed = 1501,
+                     .stores = cyrusPop3dServes});
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithCyrusImapdAsTarget) {
   DovecotSandbox dovecot({"work"});
   CyrusSandbox cyrus({"me"});
-  checkKillNineCell("Dovecot -> Cyrus 3.6 imapd, kill -9", dovecot, cyrus, "Work", "INBOX.Work", 5,
-                    1502, [](const std::string& m) { return *cyrusStores(m); });
+  checkKillNineCell(dovecot, cyrus,
+                    {.cell = "cyrus-imapd-target-kill9",
+                     .name = "Dovecot -> Cyrus 3.6 imapd",
+                     .folder = "Work",
+                     .stored_folder = "INBOX.Work",
+                     .min_kills = 5,
+                     .aimed_kills = 5,
+                     .seed = 1502,
+                     .stores = [](const std::string& m) { return *cyrusStores(m); }});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -62,9 +62,9 @@ BOOST_AUTO_TEST_CASE(testPopa3dWithoutCapaDeliversTheSetOneCommandAtATime) {
   const std::vector<std::string> set = bytesOf(realisticSet());
   popa3d.seedMany("work", set);
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"), {PairedAccount{"pa", pop3Login(popa3d, "work"), "Work"}}, 4,
-      "20s", "debug");
+  const auto config = writePairedConfig(dir, imapLogin(dovecot, "me"),
+                                        {PairedAccount{"pa", pop3Login(popa3d, "work"), "Work"}}, 4,
+                                        "20s", "debug");
 
   const CommandResult first = checkFirstPass(config, "pa", set.size());
   BOOST_TEST(first.err.find("the server offers no CAPA (it answered \"-ERR\"): USER/PASS, UIDL and "
@@ -87,7 +87,11 @@ BOOST_AUTO_TEST_CASE(testPopa3dWithoutCapaDeliversTheSetOneCommandAtATime) {
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   checkSecondPassAddsNothing(config, "pa", set.size(), dovecot, "me", "Work");
-  printFigures("popa3d 1.0.3 (no CAPA) -> Dovecot", set.size(), 0, counted, 0);
+  printMatrixLine({.cell = "popa3d-source",
+                   .name = "popa3d 1.0.3 (no CAPA) -> Dovecot",
+                   .messages = set.size(),
+                   .tally = counted,
+                   .quarantined = 0});
 }
 
 // popa3d's UIDL is a hash of a few header fields (Date, Message-ID...): messages that have none of
@@ -124,8 +128,14 @@ BOOST_AUTO_TEST_CASE(testPopa3dSharedUidlsStillDeliverEachMessageOnce) {
 BOOST_AUTO_TEST_CASE(testKillNineWithPopa3dAsSource) {
   Popa3dSandbox popa3d({"work"});
   DovecotSandbox dovecot({"me"});
-  checkKillNineCell("popa3d 1.0.3 (no CAPA) -> Dovecot, kill -9", popa3d, dovecot, "Work", "Work",
-                    5, 1701, popDelivered);
+  checkKillNineCell(popa3d, dovecot,
+                    {.cell = "popa3d-source-kill9",
+                     .name = "popa3d 1.0.3 (no CAPA) -> Dovecot",
+                     .folder = "Work",
+                     .stored_folder = "Work",
+                     .min_kills = 5,
+                     .seed = 1701,
+                     .stores = popDelivered});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,9 +19,9 @@ BOOST_AUTO_TEST_CASE(testTwistedPop3DeliversTheSetWithoutPipelining) {
   const std::vector<std::string> set = bytesOf(realisticSet());
   twisted.seedMany("work", set);
   TempDir dir;
-  const auto config = writePairedConfig(
-      dir, imapLogin(dovecot, "me"), {PairedAccount{"tw", pop3Login(twisted, "work"), "Work"}}, 4,
-      "20s", "debug");
+  const auto config = writePairedConfig(dir, imapLogin(dovecot, "me"),
+                                        {PairedAccount{"tw", pop3Login(twisted, "work"), "Work"}},
+                                        4, "20s", "debug");
 
   const CommandResult first = checkFirstPass(config, "tw", set.size());
   // No pipelining: LIST goes only after UIDL's answer.
@@ -35,12 +35,22 @@ BOOST_AUTO_TEST_CASE(testTwistedPop3DeliversTheSetWithoutPipelining) {
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(), counted << mismatch(expected, arrived));
   checkSecondPassAddsNothing(config, "tw", set.size(), dovecot, "me", "Work");
-  printFigures("Twisted 22.4 POP3 -> Dovecot", set.size(), 0, counted, 0);
+  printMatrixLine({.cell = "twisted-pop3-source",
+                   .name = "Twisted 22.4 POP3 -> Dovecot",
+                   .messages = set.size(),
+                   .tally = counted,
+                   .quarantined = 0});
 }
 
 BOOST_AUTO_TEST_CASE(testKillNineWithTwistedAsSource) {
   TwistedSandbox twisted({"work"});
   DovecotSandbox dovecot({"me"});
-  checkKillNineCell("Twisted 22.4 POP3 -> Dovecot, kill -9", twisted, dovecot, "Work", "Work", 5,
-                    1801, popDelivered);
+  checkKillNineCell(twisted, dovecot,
+                    {.cell = "twisted-pop3-source-kill9",
+                     .name = "Twisted 22.4 POP3 -> Dovecot",
+                     .folder = "Work",
+                     .stored_folder = "Work",
+                     .min_kills = 5,
+                     .seed = 1801,
+                     .stores = popDelivered});
 }

@@ -1,5 +1,7 @@
 #include "FaultProxy.h"
 
+#include "tests/support/AppendAnswerWatch.h"
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -47,7 +49,14 @@ bool sendAll(int fd, const char* data, std::size_t n) {
 }  // namespace
 
 FaultProxy::FaultProxy(std::uint16_t target_port, Fault fault, std::chrono::milliseconds delay)
-    : target_port_(target_port), fault_(fault), delay_(delay) {
+    : FaultProxy(target_port, fault, delay, nullptr) {}
+
+FaultProxy::FaultProxy(std::uint16_t target_port, AppendAnswerHook hook)
+    : FaultProxy(target_port, Fault{}, std::chrono::milliseconds(0), std::move(hook)) {}
+
+FaultProxy::FaultProxy(std::uint16_t target_port, Fault fault, std::chrono::milliseconds delay,
+                       AppendAnswerHook hook)
+    : target_port_(target_port), fault_(fault), delay_(delay), append_hook_(std::move(hook)) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener_ < 0) throw std::runtime_error("FaultProxy: socket: " + std::string(std::strerror(errno)));
   sockaddr_in a = loopback(0);
@@ -111,6 +120,7 @@ void FaultProxy::relay(int client, int index) {
 
   const bool armed = fault_.action != Fault::Action::None &&
                      (fault_.connection < 0 || fault_.connection == index);
+  AppendAnswerWatch watch;  // with append_hook_ only
   std::uint64_t forwarded[2] = {0, 0};  // [ToServer, ToClient]
   bool stalled = false;
   bool open[2] = {true, true};  // reading from client, reading from server
@@ -126,8 +136,29 @@ void FaultProxy::relay(int client, int index) {
       const auto direction = side == 0 ? Fault::Direction::ToServer : Fault::Direction::ToClient;
       ssize_t got = ::recv(from, buffer, sizeof buffer, 0);
       if (got <= 0) {
+        if (append_hook_ && side == 1) {
+          const std::string& rest = watch.heldFromServer();
+          sendAll(to, rest.data(), rest.size());
+        }
         open[side] = false;
         ::shutdown(to, SHUT_WR);
+        continue;
+      }
+      if (append_hook_) {
+        const std::string_view chunk(buffer, static_cast<std::size_t>(got));
+        if (side == 0) {
+          watch.fromClient(chunk);
+          if (!sendAll(to, buffer, chunk.size())) open[side] = false;
+          continue;
+        }
+        for (const AppendAnswerWatch::Answer& answer : watch.fromServer(chunk)) {
+          if (answer.append_ok && append_hook_(index)) {
+            ::close(client);
+            ::close(server);
+            return;
+          }
+          if (!sendAll(to, answer.bytes.data(), answer.bytes.size())) open[side] = false;
+        }
         continue;
       }
       std::size_t n = static_cast<std::size_t>(got);

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -24,11 +25,20 @@ struct Fault {
   int connection = 0;        // which accepted connection (0-based); -1 = every one
 };
 
+// Called on a relay thread when the server's tagged OK to an APPEND (plain IMAP, no TLS) is about
+// to be forwarded on connection `connection` (0-based), that answer held back. True: the proxy
+// drops it and cuts that connection (the client never learns the message was stored); false:
+// it is forwarded. Called from several threads at once: it must be thread-safe.
+using AppendAnswerHook = std::function<bool(int connection)>;
+
 class FaultProxy {
  public:
   // Listens on a free loopback port; forwards to 127.0.0.1:target_port.
   explicit FaultProxy(std::uint16_t target_port, Fault fault = {},
                       std::chrono::milliseconds delay_per_chunk = std::chrono::milliseconds(0));
+  // The same, without a fault, each connection read as IMAP: `hook` decides about every tagged OK
+  // of an APPEND before it reaches the client.
+  FaultProxy(std::uint16_t target_port, AppendAnswerHook hook);
   // Stops accepting, cuts every connection, joins every thread.
   ~FaultProxy();
   FaultProxy(const FaultProxy&) = delete;
@@ -45,12 +55,15 @@ class FaultProxy {
   bool waitIdle(std::chrono::milliseconds timeout);
 
  private:
+  FaultProxy(std::uint16_t target_port, Fault fault, std::chrono::milliseconds delay_per_chunk,
+             AppendAnswerHook hook);
   void acceptLoop();
   void relay(int client, int index);
 
   std::uint16_t target_port_;
   Fault fault_;
   std::chrono::milliseconds delay_;
+  AppendAnswerHook append_hook_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -72,24 +72,70 @@ void waitServersDone(std::initializer_list<std::uint16_t> ports) {
 
 }  // namespace
 
-KillRound killNineRounds(const std::filesystem::path& config, MailServer& source,
-                         const std::string& user, std::uint16_t target_port, int min_kills,
-                         const std::function<std::vector<std::string>(int round)>& batch,
-                         std::uint32_t seed, std::chrono::milliseconds max_delay) {
-  KillRound round_result;
+namespace {
+
+// The sum of "<n> recovered" over the summary lines of a pass ("kill: 3 uploaded, 2 recovered,
+// ...").
+std::uint64_t recoveredIn(const std::string& summary) {
+  std::uint64_t total = 0;
+  for (std::size_t at = summary.find(" recovered,"); at != std::string::npos;
+       at = summary.find(" recovered,", at + 1)) {
+    std::size_t start = at;
+    while (start > 0 && summary[start - 1] >= '0' && summary[start - 1] <= '9') --start;
+    if (start < at && start >= 2 && summary.compare(start - 2, 2, ", ") == 0) {
+      total += std::stoull(summary.substr(start, at - start));
+    }
+  }
+  return total;
+}
+
+// Passes that run to their end until one succeeds (at most 10, a second apart: a POP server may
+// still hold the maildrop of a killed session), counted into `into`; the last one is its `last`.
+void cleanPasses(KillRound& into, const std::filesystem::path& config) {
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    into.last = runPopgate({"once", "--config", config.string()}, 300s);
+    ++into.passes;
+    into.lookups += occurrences(into.last.err, " UID SEARCH ");
+    into.recovered += recoveredIn(into.last.out);
+    if (into.last.exit_code == 0) break;
+    std::this_thread::sleep_for(1s);  // a retry later, as the daemon's backoff would
+  }
+}
+
+// Waits (up to 10 s) until process `pid` has ended (gone, or a zombie waiting to be reaped).
+void waitGone(pid_t pid) {
+  const std::filesystem::path stat = "/proc/" + std::to_string(pid) + "/stat";
+  waitFor(
+      [&] {
+        std::ifstream in(stat);
+        std::string text;
+        if (!std::getline(in, text)) return true;
+        const std::size_t paren = text.rfind(')');
+        return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] == 'Z';
+      },
+      10s);
+}
+
+}  // namespace
+
+void killNineRounds(KillRound& into, const std::filesystem::path& config, MailServer& source,
+                    const std::string& user, std::uint16_t target_port, int min_kills,
+                    const std::function<std::vector<std::string>(int round)>& batch,
+                    std::uint32_t seed, std::chrono::milliseconds max_delay) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> delay_ms(20, static_cast<int>(max_delay.count()));
   std::uniform_int_distribution<int> appends(1, 12);
   const char* at_once = std::getenv("POPGATE_KILL_RESTART_AT_ONCE");
   const bool restart_at_once = at_once != nullptr && std::string(at_once) == "1";
-  for (int round = 0; round < 30 && round_result.kills < min_kills; ++round) {
-    std::vector<std::string> messages = batch(round);
+  const int goal = into.kills + min_kills;
+  for (int round = 0; round < 30 && into.kills < goal; ++round) {
+    std::vector<std::string> messages = batch(into.rounds++);
     source.seedMany(user, messages);
-    round_result.seeded.insert(round_result.seeded.end(), messages.begin(), messages.end());
-    while (round_result.kills < min_kills && source.popBoxSize(user) > 0) {
+    into.seeded.insert(into.seeded.end(), messages.begin(), messages.end());
+    while (into.kills < goal && source.popBoxSize(user) > 0) {
       Process popgate({popgateBinary().string(), "once", "--config", config.string()});
-      ++round_result.passes;
-      if (round_result.passes % 2 == 1) {
+      ++into.passes;
+      if (into.passes % 2 == 1) {
         // Anywhere: connecting, listing, retrieving, uploading, deleting.
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
       } else {
@@ -105,44 +151,110 @@ KillRound killNineRounds(const std::filesystem::path& config, MailServer& source
       }
       if (popgate.running()) {
         popgate.kill(SIGKILL);
-        ++round_result.kills;
+        ++into.kills;
       }
       popgate.wait(30s);
-      round_result.lookups += occurrences(popgate.errorOutput(), " UID SEARCH ");
+      into.lookups += occurrences(popgate.errorOutput(), " UID SEARCH ");
+      into.recovered += recoveredIn(popgate.output());
       if (!restart_at_once) waitServersDone({source.pop3Port(), target_port});
     }
   }
-  for (int attempt = 1; attempt <= 10; ++attempt) {
-    round_result.last = runPopgate({"once", "--config", config.string()}, 300s);
-    ++round_result.passes;
-    round_result.lookups += occurrences(round_result.last.err, " UID SEARCH ");
-    if (round_result.last.exit_code == 0) break;
-    std::this_thread::sleep_for(1s);  // a retry later, as the daemon's backoff would
-  }
-  return round_result;
+  cleanPasses(into, config);
 }
 
-void checkKillNineCell(const std::string& cell, MailServer& source, MailServer& target,
-                       const std::string& folder, const std::string& stored_folder, int min_kills,
-                       std::uint32_t seed, const Change& stores, const Change& read_as) {
+AppendAnswerHook AppendAnswerKiller::hook() {
+  return [this](int) { return onAppendOk(); };
+}
+
+void AppendAnswerKiller::arm(pid_t pid, int nth) {
+  std::lock_guard lock(mutex_);
+  pid_ = pid;
+  nth_ = nth;
+  seen_ = 0;
+  fired_ = false;
+}
+
+bool AppendAnswerKiller::disarm() {
+  std::lock_guard lock(mutex_);
+  pid_ = 0;
+  return fired_;
+}
+
+bool AppendAnswerKiller::onAppendOk() {
+  std::lock_guard lock(mutex_);
+  if (pid_ == 0 || fired_ || ++seen_ < nth_) return false;
+  fired_ = true;
+  ::kill(-pid_, SIGKILL);  // the process group, as Process::kill()
+  waitGone(pid_);          // the answer is never forwarded to a living pass
+  return true;
+}
+
+void aimedKillRounds(KillRound& into, const std::filesystem::path& config, MailServer& source,
+                     const std::string& user, AppendAnswerKiller& killer,
+                     std::uint16_t target_port, int min_kills,
+                     const std::function<std::vector<std::string>(int round)>& batch,
+                     std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> nth(1, 3);  // MULTIAPPEND: 150 messages are 3 APPENDs
+  int struck = 0;
+  for (int round = 0; round < 3 * min_kills && struck < min_kills; ++round) {
+    std::vector<std::string> messages = batch(into.rounds++);
+    source.seedMany(user, messages);
+    into.seeded.insert(into.seeded.end(), messages.begin(), messages.end());
+    {
+      Process popgate({popgateBinary().string(), "once", "--config", config.string()});
+      ++into.passes;
+      killer.arm(popgate.pid(), nth(rng));
+      popgate.wait(300s);
+      if (killer.disarm()) {
+        ++struck;
+        ++into.kills;
+        ++into.aimed_kills;
+      }
+      into.lookups += occurrences(popgate.errorOutput(), " UID SEARCH ");
+      into.recovered += recoveredIn(popgate.output());
+    }
+    waitServersDone({source.pop3Port(), target_port});
+    cleanPasses(into, config);
+  }
+}
+
+void checkKillNineCell(MailServer& source, MailServer& target, const KillCell& cell) {
   TempDir dir;
+  AppendAnswerKiller killer;
+  std::optional<FaultProxy> proxy;
+  ServerLogin login = imapLogin(target, "me");
+  if (cell.aimed_kills > 0) {
+    proxy.emplace(target.imapPort(), killer.hook());
+    login.port = proxy->port();
+  }
   const auto config = writePairedConfig(
-      dir, imapLogin(target, "me"),
-      {PairedAccount{"kill", pop3Login(source, "work"), folder, false}}, 4, "20s", "debug");
-  const KillRound round = killNineRounds(
-      config, source, "work", target.imapPort(), min_kills,
-      [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150); }, seed);
+      dir, login, {PairedAccount{"kill", pop3Login(source, "work"), cell.folder, false}}, 4, "20s",
+      "debug");
+  const auto batch = [](int r) {
+    return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150);
+  };
+  KillRound round;
+  killNineRounds(round, config, source, "work", target.imapPort(), cell.min_kills, batch,
+                 cell.seed);
+  if (cell.aimed_kills > 0) {
+    aimedKillRounds(round, config, source, "work", killer, target.imapPort(), cell.aimed_kills,
+                    batch, cell.seed + 1);
+  }
   BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
-  BOOST_TEST(round.kills >= min_kills);
+  BOOST_TEST(round.kills >= cell.min_kills + cell.aimed_kills);
+  BOOST_TEST(round.aimed_kills == cell.aimed_kills);
+  // Each aimed kill left at least one message stored and in flight: found, not appended again.
+  BOOST_TEST(round.recovered >= static_cast<std::uint64_t>(round.aimed_kills));
   BOOST_TEST(source.popBoxSize("work") == 0u);
-  const std::vector<std::string> expected = transformed(round.seeded, stores);
-  std::vector<std::string> arrived = target.messages("me", stored_folder);
-  if (read_as) arrived = transformed(arrived, read_as);
+  const std::vector<std::string> expected = transformed(round.seeded, cell.stores);
+  std::vector<std::string> arrived = target.messages("me", cell.stored_folder);
+  if (cell.read_as) arrived = transformed(arrived, cell.read_as);
   const Tally counted = tally(expected, arrived);
   BOOST_TEST(counted.exact(),
              counted << mismatch(expected, arrived) << "\nlast pass: " << round.last.out);
-  printFigures(cell, round.seeded.size(), round.kills, counted, 0,
-               std::to_string(round.lookups) + " recovery searches");
+  printMatrixLine(CellFigures{cell.cell, cell.name, round.seeded.size(), round.kills,
+                              round.aimed_kills, round.recovered, round.lookups, counted, 0});
 }
 
 CommandResult checkFirstPass(const std::filesystem::path& config, const std::string& account,
@@ -174,6 +286,10 @@ void checkSecondPassAddsNothing(const std::filesystem::path& config, const std::
 std::vector<std::string> killRoundMessages(std::size_t first, std::size_t count) {
   std::vector<std::string> out;
   for (std::size_t i = first; i < first + count; ++i) {
+    if (i % 4 == 3 && i > first) {
+      out.push_back(lookAlikeOf(out.back()));
+      continue;
+    }
     std::string message = bulkMessage(i, 2000 + (i % 11) * 700);
     if (i % 5 == 0) {
       const std::size_t at = message.find("Message-ID:");
@@ -276,11 +392,12 @@ std::string mismatch(const std::vector<std::string>& want, const std::vector<std
   return text;
 }
 
-void printFigures(const std::string& cell, std::size_t messages, int kills, const Tally& tally,
-                  std::size_t quarantined, const std::string& why) {
-  std::cout << "interop figures | " << cell << " | " << messages << " messages | " << kills
-            << " kills | " << tally.lost << " lost | " << tally.duplicated << " duplicated | "
-            << quarantined << " quarantined" << (why.empty() ? "" : " (" + why + ")") << std::endl;
+void printMatrixLine(const CellFigures& f) {
+  std::cout << "MATRIX cell=" << f.cell << " messages=" << f.messages << " kills=" << f.kills
+            << " aimed_kills=" << f.aimed_kills << " recovered_by_search=" << f.recovered
+            << " searches=" << f.searches << " lost=" << f.tally.lost
+            << " dup=" << f.tally.duplicated << " quarantined=" << f.quarantined << " reason=\""
+            << f.why << "\" name=\"" << f.name << "\"" << std::endl;
 }
 
 }  // namespace popgate::test

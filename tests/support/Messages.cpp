@@ -107,6 +107,12 @@ std::string popDelivered(std::string_view stored) {
   return delivered;
 }
 
+std::string lookAlikeOf(std::string original) {
+  const std::size_t body = original.find("\r\n\r\n") + 4;
+  original[body + 3] = original[body + 3] == 'z' ? 'y' : 'z';
+  return original;
+}
+
 std::string bulkMessage(std::size_t index, std::size_t body_bytes) {
   const std::string n = std::to_string(index);
   std::string message = "From: Bulk Sender <bulk@popgate.test>\r\n";

@@ -72,6 +72,12 @@ std::vector<SampleMessage> realisticSet();
 // (whole 64-byte lines, at least one). Equal arguments give equal bytes.
 std::string bulkMessage(std::size_t index, std::size_t body_bytes = 256);
 
+// The same header and size as `original` (so the same Message-ID, or the same Date, From and
+// Subject where it has none), one byte of the body different: an automated sender that reuses
+// IDs, two copies of one notice that differ in one field. `original` must have a body of at least
+// 4 bytes.
+std::string lookAlikeOf(std::string original);
+
 // A short note with CRLF line ends for backlog and dedupe tests: From `from`, Message-ID `id`
 // ("default": <n<n>@isp.example>; empty: none), Subject "note <n>", Date `date` (empty: none).
 std::string noteMessage(int n, const std::string& date, const std::string& from = "alice@example.org",
