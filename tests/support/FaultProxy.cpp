@@ -58,7 +58,8 @@ FaultProxy::FaultProxy(std::uint16_t target_port, Fault fault, std::chrono::mill
                        AppendAnswerHook hook)
     : target_port_(target_port), fault_(fault), delay_(delay), append_hook_(std::move(hook)) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener_ < 0) throw std::runtime_error("FaultProxy: socket: " + std::string(std::strerror(errno)));
+  if (listener_ < 0)
+    throw std::runtime_error("FaultProxy: socket: " + std::string(std::strerror(errno)));
   sockaddr_in a = loopback(0);
   socklen_t len = sizeof a;
   if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
@@ -118,9 +119,9 @@ void FaultProxy::relay(int client, int index) {
   ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-  const bool armed = fault_.action != Fault::Action::None &&
-                     (fault_.connection < 0 || fault_.connection == index);
-  AppendAnswerWatch watch;  // with append_hook_ only
+  const bool armed =
+      fault_.action != Fault::Action::None && (fault_.connection < 0 || fault_.connection == index);
+  AppendAnswerWatch watch;              // with append_hook_ only
   std::uint64_t forwarded[2] = {0, 0};  // [ToServer, ToClient]
   bool stalled = false;
   bool open[2] = {true, true};  // reading from client, reading from server
@@ -162,8 +163,8 @@ void FaultProxy::relay(int client, int index) {
         continue;
       }
       std::size_t n = static_cast<std::size_t>(got);
-      const bool strikes = armed && !fired_ && direction == fault_.direction &&
-                           forwarded[side] + n > fault_.offset;
+      const bool strikes =
+          armed && !fired_ && direction == fault_.direction && forwarded[side] + n > fault_.offset;
       if (strikes) n = static_cast<std::size_t>(fault_.offset - forwarded[side]);
       if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
       if (n > 0 && !sendAll(to, buffer, n)) {

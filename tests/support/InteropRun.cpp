@@ -190,12 +190,13 @@ bool AppendAnswerKiller::onAppendOk() {
 }
 
 void aimedKillRounds(KillRound& into, const std::filesystem::path& config, MailServer& source,
-                     const std::string& user, AppendAnswerKiller& killer,
-                     std::uint16_t target_port, int min_kills,
-                     const std::function<std::vector<std::string>(int round)>& batch,
+                     const std::string& user, AppendAnswerKiller& killer, std::uint16_t target_port,
+                     int min_kills, const std::function<std::vector<std::string>(int round)>& batch,
                      std::uint32_t seed) {
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> nth(1, 3);  // MULTIAPPEND: 150 messages are 3 APPENDs
+  // With MULTIAPPEND, a window of messages goes in one APPEND: batches of more than 50 messages
+  // (two windows) make at least two.
+  std::uniform_int_distribution<int> nth(1, 2);
   int struck = 0;
   for (int round = 0; round < 3 * min_kills && struck < min_kills; ++round) {
     std::vector<std::string> messages = batch(into.rounds++);
@@ -238,8 +239,10 @@ void checkKillNineCell(MailServer& source, MailServer& target, const KillCell& c
   killNineRounds(round, config, source, "work", target.imapPort(), cell.min_kills, batch,
                  cell.seed);
   if (cell.aimed_kills > 0) {
-    aimedKillRounds(round, config, source, "work", killer, target.imapPort(), cell.aimed_kills,
-                    batch, cell.seed + 1);
+    aimedKillRounds(
+        round, config, source, "work", killer, target.imapPort(), cell.aimed_kills,
+        [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 60); },
+        cell.seed + 1);
   }
   BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
   BOOST_TEST(round.kills >= cell.min_kills + cell.aimed_kills);

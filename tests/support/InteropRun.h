@@ -80,37 +80,37 @@ class AppendAnswerKiller {
 };
 
 // Kills aimed at the gap between "the target stored the message" and "popgate recorded it":
-// round after round, seeds `batch(round)`, runs a pass that `killer` kills when the target's
-// n-th OK to an APPEND (n in 1..3, fixed by `seed`) is on its way, withheld from popgate — the
-// target holds the message, the ledger says in flight — and then passes that run to their end
-// (as killNineRounds()' last ones) and must find that message by search and content. Until
-// `min_kills` such kills have struck (at most 3 * min_kills rounds). Adds to `into`.
+// round after round, seeds `batch(round)` (more than 50 messages), runs a pass that `killer`
+// kills when the target's n-th OK to an APPEND (n in 1..2, fixed by `seed`) is on its way,
+// withheld from popgate — the target holds the message, the ledger says in flight — and then
+// passes that run to their end (as killNineRounds()' last ones), which must find that message by
+// search and content. Until `min_kills` such kills have struck (at most 3 * min_kills rounds).
+// Adds to `into`.
 void aimedKillRounds(KillRound& into, const std::filesystem::path& config, MailServer& source,
-                     const std::string& user, AppendAnswerKiller& killer,
-                     std::uint16_t target_port, int min_kills,
-                     const std::function<std::vector<std::string>(int round)>& batch,
+                     const std::string& user, AppendAnswerKiller& killer, std::uint16_t target_port,
+                     int min_kills, const std::function<std::vector<std::string>(int round)>& batch,
                      std::uint32_t seed);
 
 // A kill -9 cell, checked: user "work" of `source` delivers with keep: false (4 connections,
 // log_level: debug) into popgate's folder `folder` of user "me" on `target`, through
 // killNineRounds() with 150 fresh killRoundMessages() a round, then, when `aimed_kills` > 0,
-// through aimedKillRounds() with that many kills (popgate then reaches the target through a
-// FaultProxy). Then the final pass succeeded, enough kills struck, every aimed kill was
-// recovered by search (recovered >= aimed kills), the POP box is empty, and `stored_folder` (the
-// target's name, read from the server's store) holds `stores(m)` for every seeded m exactly once,
-// each stored message first passed through `read_as` (when set): 0 lost, 0 duplicated. Prints
-// the cell's MATRIX line as `cell` (printMatrixLine()).
+// through aimedKillRounds() with that many kills and 60 fresh messages a round (popgate then
+// reaches the target through a FaultProxy). Then the final pass succeeded, enough kills struck,
+// every aimed kill was recovered by search (recovered >= aimed kills), the POP box is empty, and
+// `stored_folder` (the target's name, read from the server's store) holds `stores(m)` for every
+// seeded m exactly once, each stored message first passed through `read_as` (when set): 0 lost, 0
+// duplicated. Prints the cell's MATRIX line as `cell` (printMatrixLine()).
 using Change = std::function<std::string(const std::string&)>;
 struct KillCell {
-  std::string cell;         // the MATRIX line's cell= word, e.g. "mailutils-imap4d-target-kill9"
-  std::string name;         // what it is, e.g. "Dovecot -> GNU mailutils 3.15 imap4d"
-  std::string folder;       // popgate's folder name
+  std::string cell;           // the MATRIX line's cell= word, e.g. "mailutils-imap4d-target-kill9"
+  std::string name;           // what it is, e.g. "Dovecot -> GNU mailutils 3.15 imap4d"
+  std::string folder;         // popgate's folder name
   std::string stored_folder;  // the target's name for it
-  int min_kills = 5;        // random kills (killNineRounds())
-  int aimed_kills = 0;      // kills aimed at the APPEND answer (aimedKillRounds())
+  int min_kills = 5;          // random kills (killNineRounds())
+  int aimed_kills = 0;        // kills aimed at the APPEND answer (aimedKillRounds())
   std::uint32_t seed = 0;
-  Change stores;            // what the target stores for a message it is given
-  Change read_as{};         // applied to each stored message before comparing (when set)
+  Change stores;     // what the target stores for a message it is given
+  Change read_as{};  // applied to each stored message before comparing (when set)
 };
 void checkKillNineCell(MailServer& source, MailServer& target, const KillCell& cell);
 
