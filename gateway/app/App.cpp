@@ -200,14 +200,15 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   PassEvents events;
   events.started = [&](std::size_t i) {
     progress.started(i, ProgressClock::now());
-    display.poke();
+    display.refresh();
   };
   events.progress = [&](std::size_t i, const PassProgress& p) {
     progress.progressed(i, p, ProgressClock::now());
+    display.refresh();
   };
   events.finished = [&](std::size_t i, const PollResult& r) {
     progress.finished(i, r, ProgressClock::now());
-    display.poke();
+    display.refresh();
   };
   const std::vector<PollResult> results =
       runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options, events);

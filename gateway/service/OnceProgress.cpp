@@ -113,8 +113,15 @@ std::string summaryText(const PollResult& r) {
                              groupedNumber(skipped) + " skipped, " + groupedNumber(quarantined) +
                              " quarantined";
   if (r.error) return "failed: " + counts + ": " + errorText(r);
-  return "done: " + counts + ", " + binaryBytes(r.bytes) + " in " +
-         shortDuration(std::chrono::duration_cast<std::chrono::seconds>(r.duration));
+  std::string took;
+  if (r.duration < std::chrono::minutes(1)) {  // a quick pass: tenths, not "0s"
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(r.duration.count()) / 1000.0);
+    took = buf;
+  } else {
+    took = shortDuration(std::chrono::duration_cast<std::chrono::seconds>(r.duration));
+  }
+  return "done: " + counts + ", " + binaryBytes(r.bytes) + " in " + took;
 }
 
 OnceProgress::OnceProgress(std::vector<std::string> accounts, Mode mode) : mode_(mode) {

@@ -43,7 +43,8 @@ struct AccountProgress {
 // checking" before; "nothing new (1,204 listed)" when it fetches nothing). Rate and ETA only once
 // a second of delivery has moved some bytes.
 std::string progressText(const AccountProgress& account, ProgressClock::time_point now);
-// "done: 1,204 delivered, 3 skipped, 0 quarantined, 41.2 MiB in 6m31s", or "failed: ..., 0
+// "done: 1,204 delivered, 3 skipped, 0 quarantined, 41.2 MiB in 6m31s" (under a minute: "in
+// 2.3s"), or "failed: ..., 0
 // quarantined: <the error>" (server words made printable); a dry run says what it would deliver.
 std::string summaryText(const PollResult& result);
 

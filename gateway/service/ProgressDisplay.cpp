@@ -79,12 +79,8 @@ ProgressDisplay::ProgressDisplay(OnceProgress& progress, int fd, bool terminal)
 
 ProgressDisplay::~ProgressDisplay() { stop(); }
 
-void ProgressDisplay::poke() {
-  {
-    std::lock_guard lock(wake_mutex_);
-    poked_ = true;
-  }
-  wake_.notify_one();
+void ProgressDisplay::refresh() {
+  if (progress_.urgent()) show();
 }
 
 void ProgressDisplay::stop() {
@@ -103,33 +99,27 @@ void ProgressDisplay::stop() {
 std::ostream& ProgressDisplay::logStream() { return *log_stream_; }
 
 void ProgressDisplay::run() {
-  auto last = ProgressClock::now() - kTick;
   for (;;) {
     {
       std::unique_lock lock(wake_mutex_);
-      wake_.wait_for(lock, kTick, [this] { return poked_ || stopping_; });
-      poked_ = false;
-      if (stopping_) return;
+      if (wake_.wait_for(lock, kTick, [this] { return stopping_; })) return;
     }
-    // At most one frame a tick, but a start, a new phase or a finish is shown at once.
-    const auto now = ProgressClock::now();
-    if (now - last < kTick && !progress_.urgent()) continue;
-    last = now;
     show();
   }
 }
 
 void ProgressDisplay::show() {
+  std::lock_guard lock(draw_mutex_);  // one frame at a time, so lines keep their order
   const auto now = ProgressClock::now();
   if (!terminal_) {
     for (const std::string& line : progress_.frame(now, 0, 0).above) logInfo(line);
     return;
   }
-  std::lock_guard lock(draw_mutex_);
   const ScreenSize size = screenSize(fd_);
   // One column short of the edge: a line ending in the last column would leave the cursor
   // waiting to wrap, and erasing from there would eat its last character.
   const OnceProgress::Frame frame = progress_.frame(now, size.columns - 1, size.rows);
+  if (drawn_ == 0 && frame.above.empty() && frame.live.empty()) return;  // nothing, then or now
   writeAll(terminalUpdate(drawn_, frame));
   drawn_ = frame.live.size();
   live_ = frame.live;

@@ -1,7 +1,7 @@
 #pragma once
 // Shows an OnceProgress while `popgate once` runs. On a terminal the live block is redrawn in
-// place on the file descriptor, at most every kTick (and at once when an account starts, changes
-// phase or finishes), fitted to the terminal's width (TIOCGWINSZ, asked at every redraw), and log
+// place on the file descriptor every kTick, and at once (on the thread that reports it) when an
+// account starts, changes phase or finishes, fitted to the terminal's width (TIOCGWINSZ, asked at every redraw), and log
 // lines written to logStream() appear above it. Elsewhere its plain lines are logged at info
 // level, so they take the configured log format and level like any other log line.
 
@@ -33,8 +33,9 @@ class ProgressDisplay {
   ProgressDisplay(const ProgressDisplay&) = delete;
   ProgressDisplay& operator=(const ProgressDisplay&) = delete;
 
-  // Asks for a frame now (something urgent happened). Any thread; never blocks on drawing.
-  void poke();
+  // Shows a frame now if something urgent happened (OnceProgress::urgent()), else leaves it to
+  // the next tick. Any thread; a few times per account at most, so the drawing costs nothing.
+  void refresh();
   // Shows the last frame and ends the drawing thread; the cursor is left below everything drawn.
   // Idempotent.
   void stop();
@@ -57,7 +58,6 @@ class ProgressDisplay {
   std::vector<std::string> live_;      // and what they say
   std::mutex wake_mutex_;
   std::condition_variable wake_;
-  bool poked_ = false;                 // under wake_mutex_
   bool stopping_ = false;              // under wake_mutex_
   std::unique_ptr<LineBuffer> log_buffer_;
   std::unique_ptr<std::ostream> log_stream_;

@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(testPlainLinesAtStartTotalsEveryTenSecondsAndEndWithoutEsca
   progress.finished(0, r, t0 + 31s);
   f = progress.frame(t0 + 31s, 80, 24);
   BOOST_TEST(f.above == std::vector<std::string>{
-                           "work: done: 1,204 delivered, 0 skipped, 0 quarantined, 200.0 MiB in 31s"});
+                           "work: done: 1,204 delivered, 0 skipped, 0 quarantined, 200.0 MiB in 31.0s"});
   BOOST_TEST(!hasControlBytes(joined(f.above)));
 }
 
