@@ -106,6 +106,17 @@ BOOST_AUTO_TEST_CASE(testOneFailureNoticePerEpisodeOnlyAfterTheDelay) {
   BOOST_TEST(rig.out.appended.size() == 1u);  // not one per poll
 }
 
+BOOST_AUTO_TEST_CASE(testAnEpisodeStartsWhenItsFirstFailedPassStarted) {
+  Rig rig;
+  PollResult slow = failed();
+  slow.duration = std::chrono::minutes(10);  // a server that takes its time to refuse
+  rig.pass(slow);
+  BOOST_TEST(rig.ledger->episodes().at("work").since == rig.now - 600);
+  rig.pass(failed(), 3000);  // 50 min after the first pass ended, 60 min after it began
+  BOOST_REQUIRE(rig.out.appended.size() == 1u);
+  BOOST_TEST(rig.out.appended.front().find("Failed polls: 2") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(testDueEpisodeIsNoticedWithoutWaitingForTheNextPass) {
   Rig rig;
   rig.pass(failed());
