@@ -178,6 +178,10 @@ void Notifier::deliverDue() noexcept {
   std::int64_t next = t + kLongestSleep;
   try {
     for (QueuedNotice n : ledger_.notices()) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) break;  // the rest waits, queued, for the next start
+      }
       if (n.next_try > t) {
         next = std::min(next, n.next_try);
         continue;
@@ -235,7 +239,9 @@ void Notifier::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  if (sender_.interrupt) sender_.interrupt();  // a webhook POST waiting on a slow peer ends now
+  thread_.join();
 }
 
 void Notifier::loop() {

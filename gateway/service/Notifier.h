@@ -37,6 +37,9 @@ struct NoticeSender {
   std::function<void(const config::WebhookUrl& url, const std::string& title,
                      const std::string& body)>
       post;
+  // Cuts a delivery in progress short (popgate is stopping), and every later one; may be empty.
+  // Any thread.
+  std::function<void()> interrupt;
 };
 
 class Notifier {
@@ -70,7 +73,8 @@ class Notifier {
   // tests too). Never throws: failures are logged and retried later.
   void deliverDue() noexcept;
 
-  // Starts the delivery thread; stop() ends it (waiting for a delivery in progress).
+  // Starts the delivery thread; stop() ends it, cutting a delivery in progress short through
+  // NoticeSender::interrupt (the notice stays queued for the next start).
   void start();
   void stop();
 
