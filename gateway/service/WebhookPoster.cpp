@@ -66,12 +66,14 @@ void postWebhook(const config::WebhookUrl& url, const std::string& title, const 
     const Poco::Net::SocketAddress address(url.host, url.port);
     // The socket exists before it connects, so a cancel() can reach it from the first moment on.
     Poco::Net::StreamSocket socket(address.family());
+    // Declared before the guard: the session (which closes the socket) goes after the socket has
+    // left `cancel`, so cancel() never touches a socket being closed.
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (cancel != nullptr) cancel->attach(&socket);
     const Detach detach{cancel};
     socket.connect(address, limit);
     socket.setReceiveTimeout(limit);
     socket.setSendTimeout(limit);
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (url.https) {
       // The handshake checks the certificate and the host name (TlsContextCache's context).
       session = std::make_unique<Poco::Net::HTTPSClientSession>(Poco::Net::SecureStreamSocket::attach(

@@ -120,18 +120,27 @@ std::vector<std::string> bulk(std::size_t from, std::size_t count) {
   return out;
 }
 
+// Two accounts: "work" with `count` messages to deliver, "isp" with a wrong password.
+struct TwoAccounts {
+  DovecotSandbox dovecot{std::vector<std::string>{"work", "isp", "me"}};
+  TempDir dir;
+  std::filesystem::path config;
+
+  TwoAccounts(std::size_t first, std::size_t count) {
+    dovecot.seedMany("work", bulk(first, count));
+    dovecot.seed("isp", sampleMessages()[0].bytes);
+    config = writeGatewayConfig(dir, dovecot, "me",
+                                {AccountSetup{"work", "Work", "implicit"},
+                                 AccountSetup{"isp", "ISP", "starttls", true, "not-the-password"}});
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(testOnATerminalEachAccountHasAnUpdatingLineThenASummary) {
-  DovecotSandbox dovecot({"work", "isp", "me"});
-  dovecot.seedMany("work", bulk(0, 40));
-  dovecot.seed("isp", sampleMessages()[0].bytes);
-  TempDir dir;
-  const auto config = writeGatewayConfig(
-      dir, dovecot, "me",
-      {AccountSetup{"work", "Work", "implicit"},
-       AccountSetup{"isp", "ISP", "starttls", true, "not-the-password"}});
-
+  TwoAccounts setup(0, 40);
+  DovecotSandbox& dovecot = setup.dovecot;
+  const auto& config = setup.config;
   const TerminalRun run = runOnTerminal(
       {popgateBinary().string(), "once", "--config", config.string()}, 100, 30, 120s);
   BOOST_TEST_INFO("terminal: " << run.screen);
@@ -149,15 +158,9 @@ BOOST_AUTO_TEST_CASE(testOnATerminalEachAccountHasAnUpdatingLineThenASummary) {
 }
 
 BOOST_AUTO_TEST_CASE(testWithStderrToAPipeTheLinesArePlain) {
-  DovecotSandbox dovecot({"work", "isp", "me"});
-  dovecot.seedMany("work", bulk(100, 12));
-  dovecot.seed("isp", sampleMessages()[0].bytes);
-  TempDir dir;
-  const auto config = writeGatewayConfig(
-      dir, dovecot, "me",
-      {AccountSetup{"work", "Work", "implicit"},
-       AccountSetup{"isp", "ISP", "starttls", true, "not-the-password"}});
-
+  TwoAccounts setup(100, 12);
+  DovecotSandbox& dovecot = setup.dovecot;
+  const auto& config = setup.config;
   const PipeRun run = runWithStderrToPipe({"once", "--config", config.string()});
   BOOST_TEST_INFO("stderr: " << run.err);
   BOOST_TEST(run.exit_code == 1);
