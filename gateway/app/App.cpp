@@ -196,7 +196,24 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   OnceProgress progress(std::move(names),
                         terminal ? OnceProgress::Mode::Terminal : OnceProgress::Mode::Plain);
   ProgressDisplay display(progress, STDERR_FILENO, terminal);
-  if (terminal) setupLogging(cfg.log_level, cfg.log_format, display.logStream());
+  // Log lines go above the live block while it is drawn, and back to stderr before the display
+  // goes, however this function is left.
+  struct LogAbove {
+    const config::GatewayConfig& cfg;
+    ProgressDisplay& display;
+    bool terminal;
+    LogAbove(const config::GatewayConfig& c, ProgressDisplay& d, bool t)
+        : cfg(c), display(d), terminal(t) {
+      if (terminal) setupLogging(cfg.log_level, cfg.log_format, display.logStream());
+    }
+    ~LogAbove() {
+      display.stop();
+      if (terminal) setupLogging(cfg.log_level, cfg.log_format, std::cerr);
+    }
+    LogAbove(const LogAbove&) = delete;
+    LogAbove& operator=(const LogAbove&) = delete;
+  };
+  std::optional<LogAbove> above(std::in_place, cfg, display, terminal);
   PassEvents events;
   events.started = [&](std::size_t i) {
     progress.started(i, ProgressClock::now());
@@ -212,8 +229,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   };
   const std::vector<PollResult> results =
       runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options, events);
-  display.stop();
-  if (terminal) setupLogging(cfg.log_level, cfg.log_format, std::cerr);
+  above.reset();  // the last frame; the report follows below it
   int code = kOk;
   for (const PollResult& r : results) {
     for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);
