@@ -1,6 +1,8 @@
 #include "App.h"
 
 #include "Authorize.h"
+#include <unistd.h>
+
 #include <iostream>
 #include <optional>
 #include <string>
@@ -10,6 +12,8 @@
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/service/Logging.h"
+#include "gateway/service/OnceProgress.h"
+#include "gateway/service/ProgressDisplay.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
@@ -182,9 +186,50 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   Ledger ledger(cfg.state_dir / "ledger.sqlite");
   PollOptions options;
   options.dry_run = dry_run;
-  if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n";
+  if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n" << std::flush;
+
+  // Progress goes where the log goes (stderr), never to stdout: stdout is the pass's report,
+  // which scripts read. On a terminal it is redrawn in place, with log lines above it.
+  std::vector<std::string> names;
+  for (const config::PopAccount* a : accounts) names.push_back(a->name);
+  const bool terminal = drawsInPlace(STDERR_FILENO);
+  OnceProgress progress(std::move(names),
+                        terminal ? OnceProgress::Mode::Terminal : OnceProgress::Mode::Plain);
+  ProgressDisplay display(progress, STDERR_FILENO, terminal);
+  // Log lines go above the live block while it is drawn, and back to stderr before the display
+  // goes, however this function is left.
+  struct LogAbove {
+    const config::GatewayConfig& cfg;
+    ProgressDisplay& display;
+    bool terminal;
+    LogAbove(const config::GatewayConfig& c, ProgressDisplay& d, bool t)
+        : cfg(c), display(d), terminal(t) {
+      if (terminal) setupLogging(cfg.log_level, cfg.log_format, display.logStream());
+    }
+    ~LogAbove() {
+      display.stop();
+      if (terminal) setupLogging(cfg.log_level, cfg.log_format, std::cerr);
+    }
+    LogAbove(const LogAbove&) = delete;
+    LogAbove& operator=(const LogAbove&) = delete;
+  };
+  std::optional<LogAbove> above(std::in_place, cfg, display, terminal);
+  PassEvents events;
+  events.started = [&](std::size_t i) {
+    progress.started(i, ProgressClock::now());
+    display.refresh();
+  };
+  events.progress = [&](std::size_t i, const PassProgress& p) {
+    progress.progressed(i, p, ProgressClock::now());
+    display.refresh();
+  };
+  events.finished = [&](std::size_t i, const PollResult& r) {
+    progress.finished(i, r, ProgressClock::now());
+    display.refresh();
+  };
   const std::vector<PollResult> results =
-      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options);
+      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options, events);
+  above.reset();  // the last frame; the report follows below it
   int code = kOk;
   for (const PollResult& r : results) {
     for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);

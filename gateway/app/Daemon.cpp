@@ -137,8 +137,12 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
         known != nullptr ? current->targetOf(*known) : current->targets.front();
     appendNotice(*pools.poolFor(target), mailbox, message);
   };
-  sender.post = [](const config::WebhookUrl& url, const std::string& title,
-                   const std::string& body) { postWebhook(url, title, body); };
+  auto webhook_cancel = std::make_shared<WebhookCancel>();
+  sender.post = [webhook_cancel](const config::WebhookUrl& url, const std::string& title,
+                                 const std::string& body) {
+    postWebhook(url, title, body, std::chrono::seconds(30), webhook_cancel.get());
+  };
+  sender.interrupt = [webhook_cancel] { webhook_cancel->cancel(); };
   Notifier notifier(ledger, std::move(sender));
   notifier.configure(cfg->notify, cfg->targets.front().server.username, noticeRecipients(*cfg));
   notifier.keepAccounts(accountNames(*cfg));
@@ -232,7 +236,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     net::interruptAllTransports();
     clean = scheduler.stop(std::chrono::seconds(4));
   }
-  if (clean) notifier.stop();  // a notice being delivered ends with its connection timeout
+  if (clean) notifier.stop();  // a webhook POST in progress is cut short; the notice stays queued
   if (server) server->stop();
   board.setTargetProbe({});
   if (clean) pools.closeAll();

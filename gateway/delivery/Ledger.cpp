@@ -37,6 +37,8 @@ using Int = Poco::Int64;
 
 std::string uidlOfKey(const std::string& key) { return key.substr(0, key.find(' ')); }
 
+std::string quarantineNoticeKey(const std::string& uidl) { return "quarantine " + uidl; }
+
 Ledger::Ledger(const std::filesystem::path& file) : file_(file) {
   std::call_once(register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   try {
@@ -233,6 +235,15 @@ void Ledger::write(const std::string& account, const std::vector<LedgerChange>& 
           use(accounts), use(keys), use(states), use(sizes), use(shas), use(ids), use(folders),
           use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts),
           use(missing), now;
+    }
+    // The quarantine notice of a message whose last row went is forgotten with it.
+    std::set<std::string> gone_uidls;
+    for (const std::string& key : gone_keys) gone_uidls.insert(uidlOfKey(key));
+    for (const std::string& uidl : gone_uidls) {
+      std::string acct = account, once = quarantineNoticeKey(uidl), u = uidl, prefix = uidl + " ";
+      s << "DELETE FROM notice_once WHERE account = ? AND key = ? AND NOT EXISTS (SELECT 1 FROM"
+           " messages WHERE account = ? AND (key = ? OR substr(key, 1, length(?)) = ?))",
+          use(acct), use(once), use(acct), use(u), use(prefix), use(prefix), now;
     }
     if (first_pass_at) {
       std::string acct = account;

@@ -121,8 +121,9 @@ class Ledger {
   // one transaction.
   void saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
                    const std::optional<QueuedNotice>& notice = std::nullopt);
-  // Queues `notice` unless a notice with `once_key` was queued for its account before (ever);
-  // returns whether it was queued.
+  // Queues `notice` unless a notice with `once_key` was queued for its account before; returns
+  // whether it was queued. A quarantineNoticeKey() is forgotten with the last row of its UIDL
+  // (the message left the server), so a message that comes back new can be noticed again.
   bool queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key);
   // Every queued notice, oldest first.
   std::vector<QueuedNotice> notices();
@@ -145,5 +146,7 @@ class Ledger {
 
 // The UIDL part of a ledger key.
 std::string uidlOfKey(const std::string& key);
+// The once_key of the notice about message `uidl` quarantined: "quarantine UIDL".
+std::string quarantineNoticeKey(const std::string& uidl);
 
 }  // namespace popgate::gateway

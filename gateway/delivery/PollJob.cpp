@@ -201,10 +201,21 @@ void PollJob::settled(std::uint64_t listed_size) {
   result_.waiting_bytes -= std::min(result_.waiting_bytes, listed_size);
 }
 
+void PollJob::handled(std::uint64_t listed_size) {
+  ++progress_.done;
+  progress_.done_bytes += listed_size;
+}
+
+void PollJob::reportProgress() {
+  progress_.delivered = result_.uploaded + result_.recovered;
+  if (options_.progress) options_.progress(progress_);
+}
+
 void PollJob::reset() {
   source_.reset();
   uidl_count_.clear();
   result_ = PollResult{};
+  progress_ = PassProgress{};
   result_.account = account_.name;
   entries_.clear();
   to_delete_.clear();
@@ -256,6 +267,12 @@ void PollJob::pass() {
   step("listed");
   result_.listed = listing.messages.size();
   result_.problems.addAll(listing.problems);
+  {
+    std::lock_guard lock(mutex_);
+    progress_.phase = PassProgress::Phase::Checking;
+    progress_.listed = result_.listed;
+    reportProgress();
+  }
 
   survey(listing);
   readHeaders(listing);
@@ -525,7 +542,18 @@ std::vector<pop3::MessageInfo> PollJob::dedupe(std::vector<pop3::MessageInfo> fe
 }
 
 void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
-  if (listed.empty()) return;
+  const auto chosen = [this](const std::vector<pop3::MessageInfo>& fetch) {
+    std::lock_guard lock(mutex_);
+    progress_.phase = PassProgress::Phase::Delivering;
+    progress_.totals_known = true;
+    progress_.total = fetch.size();
+    for (const pop3::MessageInfo& m : fetch) progress_.total_bytes += m.size;
+    reportProgress();
+  };
+  if (listed.empty()) {
+    chosen(listed);
+    return;
+  }
   // What the target takes (APPENDLIMIT) is known before a byte is retrieved: larger messages
   // stay on the POP server, reported with their size and the limit, never downloaded.
   limit_ = account_.max_message_size;
@@ -557,6 +585,7 @@ void PollJob::transfer(const std::vector<pop3::MessageInfo>& listed) {
   }
   record(parked);
   fetch = dedupe(std::move(fetch));
+  chosen(fetch);
   if (fetch.empty()) return;
 
   if (options_.dry_run) {  // what the retrieval would bring, by LIST sizes
@@ -755,9 +784,13 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       if (item.outcome == pop3::RetrieveOutcome::Refused) {
         note("message " + std::to_string(m.number) + " (" + m.uidl +
              ") could not be retrieved: " + item.reply);
+        handled(m.size);
         continue;
       }
-      if (item.outcome == pop3::RetrieveOutcome::TooLarge) continue;  // parked when it happened
+      if (item.outcome == pop3::RetrieveOutcome::TooLarge) {
+        handled(m.size);
+        continue;  // parked when it happened
+      }
       const Spool& spool = *item.spool;
       Identity id = identify(item);
       if (id.rekey_from) {
@@ -771,15 +804,18 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       if (prior && (prior->state == LedgerState::Uploaded || prior->state == LedgerState::Deleted ||
                     prior->state == LedgerState::InTarget)) {
         ++result_.skipped;  // delivered before under this identity
+        handled(m.size);
         deleteLater(m.number, *prior);
         continue;
       }
       if (prior && prior->state == LedgerState::Existing) {
         ++result_.backlog;  // backlog: never imported
+        handled(m.size);
         continue;
       }
       if (prior && prior->state == LedgerState::Rejected && now() < prior->retry_at) {
         ++result_.quarantined;
+        handled(m.size);
         retrieved_not_uploaded_ = true;
         continue;
       }
@@ -799,6 +835,7 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       }
       pending.push_back(Upload::Pending{&item, entry, prior});
     }
+    reportProgress();
   }
 
   if (options_.gate != nullptr && !pending.empty()) {
@@ -821,6 +858,8 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       std::lock_guard lock(mutex_);
       ++result_.recovered;
       settled(p.item->info.size);
+      handled(p.item->info.size);
+      reportProgress();
       deleteLater(p.item->info.number, p.entry);
       continue;
     }
@@ -906,6 +945,7 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
         ++result_.uploaded;
         result_.bytes += entry.size;
         settled(p.item->info.size);
+        handled(p.item->info.size);
         deleteLater(p.item->info.number, entry);
         continue;
       }
@@ -918,6 +958,7 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
         entry.retry_at = now() + options_.quarantine_retry.count();
         changes.push_back(LedgerChange{entry, false});
         ++result_.rejected;
+        handled(p.item->info.size);
         if (!(p.prior && p.prior->state == LedgerState::Rejected)) {
           const std::string_view header = p.item->spool ? p.item->spool->header() : "";
           result_.newly_rejected.push_back(
@@ -949,6 +990,10 @@ void PollJob::end(StartedBatch& started, MailSink& sink) {
   }
   record(changes);  // uploaded: durable before any DELE is sent
   step("uploaded");
+  {
+    std::lock_guard lock(mutex_);
+    reportProgress();
+  }
   if (options_.gate != nullptr) {
     TargetGate& gate = *options_.gate;
     if (uploaded_bytes > 0) {

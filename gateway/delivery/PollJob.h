@@ -42,6 +42,20 @@
 
 namespace popgate::gateway {
 
+// How far a pass has got, for a progress display (`popgate once` on a terminal). Counts only grow
+// within a pass. `total` and `total_bytes` are known once the pass has decided what to fetch.
+struct PassProgress {
+  enum class Phase { Connecting, Checking, Delivering };  // checking: listed, deciding what to fetch
+  Phase phase = Phase::Connecting;
+  std::uint64_t listed = 0;            // messages in the maildrop
+  bool totals_known = false;           // false until the pass has chosen what to fetch
+  std::uint64_t total = 0;             // messages this pass sets out to fetch and deliver
+  std::uint64_t total_bytes = 0;       // their LIST sizes
+  std::uint64_t done = 0;              // of those, handled (delivered, refused, or left alone)
+  std::uint64_t done_bytes = 0;        // their LIST sizes
+  std::uint64_t delivered = 0;         // appended or recovered
+};
+
 struct PollOptions {
   std::uint64_t memory_limit = 128 * 1024;          // larger messages are spooled to files
   std::size_t window = 50;                          // messages per window (commit, batch)
@@ -76,6 +90,10 @@ struct PollOptions {
   // Decide everything a pass would do and do none of it: no retrieval, APPEND, CREATE or DELE,
   // no ledger write (not even pruning). The result counts what would happen; `plan` lists it.
   bool dry_run = false;
+  // Told how far the pass has got: after the listing, when the pass knows what it fetches, and
+  // after each upload batch. Called with the job's lock held, possibly from an upload thread: it
+  // must be quick, must not throw and must not call back into the job.
+  std::function<void(const PassProgress&)> progress;
 };
 
 // One message a dry run would act on: "upload", "skip" (with why) or "delete".
@@ -151,7 +169,12 @@ class PollJob final : private Uploader {
   // A message of `listed_size` (its LIST size) reached the target: no longer waiting. Caller
   // holds mutex_.
   void settled(std::uint64_t listed_size);
-    struct Identity {
+  // A message of `listed_size` needs nothing more of this pass (delivered, refused or left alone).
+  // Caller holds mutex_.
+  void handled(std::uint64_t listed_size);
+  // Tells options_.progress where the pass is. Caller holds mutex_.
+  void reportProgress();
+  struct Identity {
     std::string key;
     std::optional<LedgerEntry> prior;
     std::optional<std::string> rekey_from;
@@ -228,6 +251,7 @@ class PollJob final : private Uploader {
   // Shared with the upload threads: guarded by mutex_.
   std::mutex mutex_;
   PollResult result_;
+  PassProgress progress_;
   std::map<std::string, LedgerEntry> entries_;
   // Messages to DELE at the end, with the session their number belongs to.
   struct Deletion {

@@ -91,7 +91,7 @@ void Notifier::passFinished(const PollResult& r) noexcept {
       for (const RejectedMessage& message : r.newly_rejected) {
         const NoticeText text = quarantineNotice(r.account, message);
         if (ledger_.queueNoticeOnce(makeNotice(r.account, text.subject, text.body),
-                                    "quarantine " + message.uidl)) {
+                                    quarantineNoticeKey(message.uidl))) {
           logInfo(r.account + ": notice queued: message " + message.uidl + " quarantined");
           kicked_ = true;
         }
@@ -111,7 +111,12 @@ void Notifier::passFinished(const PollResult& r) noexcept {
         episodes_.erase(it);
       }
     } else if (r.error->kind() != ErrorKind::Throttled) {  // a pause asked for is no failure
-      NoticeEpisode episode = it != episodes_.end() ? it->second : NoticeEpisode{t, 0, false, 0, {}};
+      // An episode begins when its first failed pass began: a pass that took 20 min to fail
+      // has been failing for those 20 min.
+      const std::int64_t began =
+          t - std::chrono::duration_cast<std::chrono::seconds>(r.duration).count();
+      NoticeEpisode episode =
+          it != episodes_.end() ? it->second : NoticeEpisode{began, 0, false, 0, {}};
       ++episode.failures;
       episode.kind = static_cast<int>(r.error->kind());
       episode.error = errorText(*r.error);
@@ -173,6 +178,10 @@ void Notifier::deliverDue() noexcept {
   std::int64_t next = t + kLongestSleep;
   try {
     for (QueuedNotice n : ledger_.notices()) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) break;  // the rest waits, queued, for the next start
+      }
       if (n.next_try > t) {
         next = std::min(next, n.next_try);
         continue;
@@ -230,7 +239,9 @@ void Notifier::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  if (sender_.interrupt) sender_.interrupt();  // a webhook POST waiting on a slow peer ends now
+  thread_.join();
 }
 
 void Notifier::loop() {

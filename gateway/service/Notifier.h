@@ -2,7 +2,7 @@
 // Notices where the user looks (the `notify` section, docs/configuration.md). Fed after every
 // pass, it keeps each account's failure episode in the ledger and queues, once each:
 //   - a failure notice when an account has failed (a throttled pass is not a failure) for at
-//     least notify.after, with the server's words, since when, how many polls, what to do;
+//     least notify.after, counted from the start of its first failed pass, with the server's words, since when, how many polls, what to do;
 //   - a "back to normal" notice at the first good pass after a failure notice;
 //   - a notice for each message the target refused for the first time (quarantined).
 // Its own thread delivers the queue: appended to notify.mailbox through `append`, POSTed to
@@ -37,6 +37,9 @@ struct NoticeSender {
   std::function<void(const config::WebhookUrl& url, const std::string& title,
                      const std::string& body)>
       post;
+  // Cuts a delivery in progress short (popgate is stopping), and every later one; may be empty.
+  // Any thread.
+  std::function<void()> interrupt;
 };
 
 class Notifier {
@@ -70,7 +73,8 @@ class Notifier {
   // tests too). Never throws: failures are logged and retried later.
   void deliverDue() noexcept;
 
-  // Starts the delivery thread; stop() ends it (waiting for a delivery in progress).
+  // Starts the delivery thread; stop() ends it, cutting a delivery in progress short through
+  // NoticeSender::interrupt (the notice stays queued for the next start).
   void start();
   void stop();
 

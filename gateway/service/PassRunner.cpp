@@ -84,7 +84,8 @@ void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string&
 
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel, const PollOptions& options) {
+                                  unsigned parallel, const PollOptions& options,
+                                  const PassEvents& events) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -92,13 +93,19 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
   auto worker = [&] {
     for (std::size_t i = next++; i < accounts.size(); i = next++) {
       logDebug(accounts[i]->name + ": pass starts");
+      if (events.started) events.started(i);
       try {
         auto pool = pools.poolFor(cfg.targetOf(*accounts[i]));
-        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options, tokens)->run();
+        PollOptions mine = options;
+        if (events.progress) {
+          mine.progress = [&events, i](const PassProgress& p) { events.progress(i, p); };
+        }
+        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, mine, tokens)->run();
       } catch (const Error& e) {
         results[i].account = accounts[i]->name;
         results[i].error = e;
       }
+      if (events.finished) events.finished(i, results[i]);
     }
   };
   const std::size_t threads =

@@ -4,6 +4,8 @@
 // Every pass of the process delivering to one target shares that target's ImapPool (TargetPools),
 // so uploads use target.connections sessions per target in all.
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,10 +40,19 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      std::shared_ptr<ImapPool> pool, PollOptions options = {},
                                      std::shared_ptr<oauth::TokenManager> tokens = {});
 
-// One result per account, in the order given; each pass with `options` (a dry run, say).
-// Never throws.
+// What runPasses() tells as it goes, by the account's index in its list; each may be empty. Called
+// from the passes' threads (progress with the job's lock held: see PollOptions::progress).
+struct PassEvents {
+  std::function<void(std::size_t account)> started;
+  std::function<void(std::size_t account, const PassProgress&)> progress;
+  std::function<void(std::size_t account, const PollResult&)> finished;
+};
+
+// One result per account, in the order given; each pass with `options` (a dry run, say), telling
+// `events` as it goes. Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel, const PollOptions& options = {});
+                                  unsigned parallel, const PollOptions& options = {},
+                                  const PassEvents& events = {});
 
 }  // namespace popgate::gateway

@@ -6,6 +6,9 @@
 
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <thread>
 
 #include "config/ValueChecks.h"
 #include "connectors/common/Error.h"
@@ -92,4 +95,30 @@ BOOST_AUTO_TEST_CASE(testHttpsWithAnUntrustedCertificateIsRefused) {
              }) == ErrorKind::Security);
   BOOST_TEST(srv.wait());
   BOOST_TEST(!srv.received("secret body"));
+}
+
+BOOST_AUTO_TEST_CASE(testCancelEndsAPostWaitingForItsAnswerAndEveryLaterOne) {
+  // A peer that takes the connection and never answers: only cancel() ends the POST early.
+  Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::uint16_t port = listener.address().port();
+  gateway::WebhookCancel cancel;
+  std::string what;
+  ErrorKind kind = ErrorKind::Internal;
+  std::thread poster([&] {
+    kind = kindThrownBy(
+        [&] {
+          gateway::postWebhook(url(local(port, "/p")), "t", "b", std::chrono::seconds(120), &cancel);
+        },
+        &what);
+  });
+  Poco::Net::StreamSocket peer = listener.acceptConnection();  // the POST is on its way
+  cancel.cancel();
+  poster.join();
+  BOOST_TEST(kind == ErrorKind::Transient);
+  BOOST_TEST(what.find("popgate is stopping") != std::string::npos, what);
+  // Once cancelled, a POST does not even connect.
+  BOOST_TEST(kindThrownBy([&] {
+               gateway::postWebhook(url(local(port, "/p")), "t", "b", std::chrono::seconds(120),
+                                    &cancel);
+             }) == ErrorKind::Transient);
 }

@@ -75,6 +75,34 @@ BOOST_AUTO_TEST_CASE(testForgetAndPrune) {
   BOOST_TEST(rows.count("dup sha256:ff") == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(testAQuarantineNoticeIsForgottenWithTheLastRowOfItsMessage) {
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "l.sqlite");
+  QueuedNotice notice;
+  notice.account = "work";
+  notice.subject = "quarantined";
+  const std::string once = quarantineNoticeKey("u7");
+  ledger.commit("work", {{entry("u7", LedgerState::Rejected), false},
+                         {entry("u8", LedgerState::Rejected), false}});
+  BOOST_TEST(ledger.queueNoticeOnce(notice, once));
+  BOOST_TEST(!ledger.queueNoticeOnce(notice, once));
+  // The UIDL starts repeating: its row is renamed (content-keyed), the message is still there.
+  ledger.commit("work", {{entry("u7", LedgerState::Rejected), true},
+                         {entry("u7 sha256:ab", LedgerState::Rejected), false}});
+  BOOST_TEST(!ledger.queueNoticeOnce(notice, once));
+  // Another account's message, or another message, going changes nothing for it.
+  ledger.commit("work", {{entry("u8", LedgerState::Rejected), true}});
+  ledger.commit("home", {{entry("u7", LedgerState::Rejected), false}});
+  ledger.commit("home", {{entry("u7", LedgerState::Rejected), true}});
+  BOOST_TEST(!ledger.queueNoticeOnce(notice, once));
+  // The last row of u7 goes (it left the server): a u7 refused later is noticed again.
+  BOOST_TEST(ledger.prune("work", {}, 1'000'000, 0) == 0u);  // missing from now on
+  BOOST_TEST(ledger.prune("work", {}, 1'000'100, 10) == 1u);
+  BOOST_TEST(ledger.load("work").empty());
+  BOOST_TEST(ledger.queueNoticeOnce(notice, once));
+  BOOST_TEST(ledger.notices().size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(testServerHidingMessagesForAWhileDoesNotEraseTheirHistory) {
   // An uploaded message missing from one listing (a server glitch, an empty UIDL answer) is
   // remembered through the grace period, so it is not uploaded again when it comes back.

@@ -4,6 +4,8 @@
 // on the same ledger) neither repeats a notice nor forgets an episode.
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
+#include <mutex>
 #include <vector>
 
 #include "connectors/common/Error.h"
@@ -104,6 +106,17 @@ BOOST_AUTO_TEST_CASE(testOneFailureNoticePerEpisodeOnlyAfterTheDelay) {
   BOOST_TEST(m.find("Content-Type: text/plain; charset=utf-8\r\n") != std::string::npos);
   for (int i = 0; i < 10; ++i) rig.pass(failed());
   BOOST_TEST(rig.out.appended.size() == 1u);  // not one per poll
+}
+
+BOOST_AUTO_TEST_CASE(testAnEpisodeStartsWhenItsFirstFailedPassStarted) {
+  Rig rig;
+  PollResult slow = failed();
+  slow.duration = std::chrono::minutes(10);  // a server that takes its time to refuse
+  rig.pass(slow);
+  BOOST_TEST(rig.ledger->episodes().at("work").since == rig.now - 600);
+  rig.pass(failed(), 3000);  // 50 min after the first pass ended, 60 min after it began
+  BOOST_REQUIRE(rig.out.appended.size() == 1u);
+  BOOST_TEST(rig.out.appended.front().find("Failed polls: 2") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(testDueEpisodeIsNoticedWithoutWaitingForTheNextPass) {
@@ -223,4 +236,45 @@ BOOST_AUTO_TEST_CASE(testRemovedAccountIsForgotten) {
 BOOST_AUTO_TEST_CASE(testNoticeDateIsRfc5322) {
   BOOST_TEST(rfc5322Date(0) == "Thu, 01 Jan 1970 00:00:00 +0000");
   BOOST_TEST(rfc5322Date(1796430481) == "Sat, 05 Dec 2026 00:28:01 +0000");
+}
+
+BOOST_AUTO_TEST_CASE(testStopCutsAWebhookPostShortAndTheNoticeStaysQueued) {
+  test::TempDir dir;
+  Ledger ledger(dir.path() / "ledger.sqlite");
+  std::int64_t now = 1'760'000'000;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool posting = false, interrupted = false;
+  NoticeSender sender;
+  // A webhook that never answers: the POST returns only when interrupted (or, should stop()
+  // never interrupt it, after a minute, which fails the test instead of hanging it).
+  sender.post = [&](const config::WebhookUrl&, const std::string&, const std::string&) {
+    std::unique_lock lock(mutex);
+    posting = true;
+    changed.notify_all();
+    BOOST_TEST(changed.wait_for(lock, std::chrono::seconds(60), [&] { return interrupted; }));
+    throw Error(ErrorKind::Transient, "webhook: cut short, popgate is stopping");
+  };
+  sender.interrupt = [&] {
+    std::lock_guard lock(mutex);
+    interrupted = true;
+    changed.notify_all();
+  };
+  Notifier notifier(ledger, sender, [&] { return now; });
+  config::NotifyConfig webhook_only = settings(true);
+  webhook_only.mailbox.reset();
+  notifier.configure(webhook_only, "me@example.org");
+  notifier.passFinished(failed());
+  now += 3600;
+  notifier.passFinished(failed());  // queues the failure notice
+  notifier.start();
+  {
+    std::unique_lock lock(mutex);
+    BOOST_REQUIRE(changed.wait_for(lock, std::chrono::seconds(60), [&] { return posting; }));
+  }
+  notifier.stop();
+  BOOST_TEST(interrupted);
+  const auto queued = ledger.notices();
+  BOOST_REQUIRE(queued.size() == 1u);
+  BOOST_TEST(queued.front().to_webhook);  // delivered at the next start
 }
