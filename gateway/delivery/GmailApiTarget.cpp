@@ -1,0 +1,98 @@
+#include "GmailApiTarget.h"
+
+#include "OAuthCredentials.h"
+
+namespace popgate::gateway {
+
+namespace {
+constexpr const char* kLabelsPath = "/gmail/v1/users/me/labels";
+}
+
+void failGmailRequest(const gmail::ApiAnswer& answer, const std::string& what) {
+  const gmail::Failure failure =
+      gmail::classifyFailure(answer.status, answer.body, answer.retry_after);
+  const ErrorKind kind =
+      failure.kind == ErrorKind::MessageRejected ? ErrorKind::Protocol : failure.kind;
+  Error error(kind, "the Gmail API refused " + what, failure.words);
+  if (failure.retry_after) throw error.withRetryAfter(*failure.retry_after);
+  throw error;
+}
+
+GmailApiTarget::GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens)
+    : target_(target), tokens_(tokens), credential_(targetCredential(target)) {}
+
+gmail::ApiSettings GmailApiTarget::api() const {
+  gmail::ApiSettings api;
+  api.base_url = target_.api_url;
+  api.ca_file = target_.server.ca_file;
+  api.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(target_.server.timeout);
+  return api;
+}
+
+gmail::ApiAnswer GmailApiTarget::call(gmail::GmailClient& client,
+                                      const gmail::ApiRequest& request) {
+  gmail::ApiAnswer answer;
+  requireTokens(tokens_).withToken(credential_, [&](const Secret& token) {
+    answer = client.send(request, token);
+    if (answer.status == 401) {
+      throw Error(ErrorKind::Auth, "the Gmail API refused the access token",
+                  gmail::classifyFailure(answer.status, answer.body, answer.retry_after).words);
+    }
+  });
+  return answer;
+}
+
+void GmailApiTarget::listLabels(gmail::GmailClient& client) {
+  gmail::ApiRequest request;
+  request.target = kLabelsPath;
+  const gmail::ApiAnswer answer = call(client, request);
+  if (answer.status != 200) failGmailRequest(answer, "the label list");
+  labels_ = gmail::LabelDirectory::fromList(answer.body);
+}
+
+std::optional<std::string> GmailApiTarget::existingLabel(gmail::GmailClient& client,
+                                                         const std::string& folder) {
+  std::lock_guard lock(mutex_);
+  if (gmail::isInbox(folder)) return std::string("INBOX");
+  if (!labels_ || !labels_->idOf(folder)) listLabels(client);
+  return labels_->idOf(folder);
+}
+
+std::string GmailApiTarget::labelFor(gmail::GmailClient& client, const std::string& folder) {
+  std::lock_guard lock(mutex_);
+  if (gmail::isInbox(folder)) return "INBOX";
+  if (labels_) {
+    if (auto id = labels_->idOf(folder)) return *id;
+  }
+  listLabels(client);  // made by someone else meanwhile? ask before creating
+  for (const std::string& name : labels_->missingFor(folder)) {
+    gmail::ApiRequest request;
+    request.method = "POST";
+    request.target = kLabelsPath;
+    const std::string body = gmail::labelCreateBody(name);
+    request.content_type = "application/json; charset=UTF-8";
+    request.content_length = body.size();
+    request.write_body = [&body](std::ostream& out) { out << body; };
+    const gmail::ApiAnswer answer = call(client, request);
+    if (answer.status == 409) {  // created meanwhile (another process): list again
+      listLabels(client);
+      continue;
+    }
+    if (answer.status != 200) {
+      const gmail::Failure failure =
+          gmail::classifyFailure(answer.status, answer.body, answer.retry_after);
+      if (failure.kind == ErrorKind::MessageRejected) {
+        throw Error(ErrorKind::MailboxProblem, "Gmail will not create the label \"" + name + "\"",
+                    failure.words);
+      }
+      failGmailRequest(answer, "to create the label \"" + name + "\"");
+    }
+    const std::optional<std::string> id = gmail::resourceId(answer.body);
+    if (!id) throw Error(ErrorKind::Protocol, "the Gmail API created a label without an id");
+    labels_->add(name, *id);
+  }
+  if (auto id = labels_->idOf(folder)) return *id;
+  throw Error(ErrorKind::MailboxProblem, "the Gmail label \"" + folder + "\" is missing after it was created");
+}
+
+}  // namespace popgate::gateway
