@@ -574,6 +574,10 @@ ImapTarget Loader::gmailApiTarget(const YamlCursor& where, const Entries& settin
     }
   }
   if (findEntry(settings, "username") == nullptr) where.failMissing("username");
+  if (findEntry(settings, "oauth") == nullptr) {
+    where.failMissing("oauth", " (kind: gmail-api signs in with OAuth 2.0: oauth: {client_id: ..., "
+                               "refresh_token_file: ...}; see docs/gmail.md)");
+  }
   ImapTarget target;
   target.kind = TargetKind::GmailApi;
   target.auth = ImapAuth::XOAuth2;  // a bearer token from the oauth section
