@@ -615,8 +615,14 @@ ImapTarget Loader::gmailApiTarget(const YamlCursor& where, const Entries& settin
   }
   target.server.host = rest;
   target.server.tls = TlsMode::Implicit;
-  finishCredentials(where, settings, "gmail-api", true, providerOf(settings), ServerSide::GmailApi,
-                    target.server);
+  // Google is the provider whatever is written: its authorization flow, its refresh-token hints.
+  const ProviderChoice provider = providerOf(settings);
+  if (provider.provider != Provider::None && provider.provider != Provider::Gmail) {
+    findEntry(settings, "provider")->fail("kind: gmail-api is Google's; leave provider out or write gmail");
+  }
+  target.server.provider = Provider::Gmail;
+  finishCredentials(where, settings, "gmail-api", true, ProviderChoice{Provider::Gmail, {}},
+                    ServerSide::GmailApi, target.server);
   return target;
 }
 
