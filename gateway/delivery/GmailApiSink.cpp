@@ -101,6 +101,7 @@ imap::AppendOutcome GmailApiSink::importOne(const std::string& label,
   const std::string metadata = gmail::importMetadata(gmail::labelIdsFor(label, item.flags));
   std::chrono::milliseconds backoff{1000};
   for (unsigned attempt = 0;; ++attempt) {
+    target_->spendQuota(gmail::QuotaWindow::kImportCost);
     const gmail::ApiAnswer answer = item.message->size() <= options_.multipart_limit
                                         ? sendMultipart(metadata, *item.message)
                                         : sendResumable(metadata, *item.message);

@@ -1,11 +1,35 @@
 #include "GmailApiTarget.h"
 
+#include <map>
+#include <thread>
+
 #include "OAuthCredentials.h"
 
 namespace popgate::gateway {
 
 namespace {
+
 constexpr const char* kLabelsPath = "/gmail/v1/users/me/labels";
+
+// One quota per Gmail user in the process: every pass delivering to that user spends from it.
+std::shared_ptr<GmailQuota> quotaOf(const std::string& user) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<GmailQuota>> quotas;
+  std::lock_guard lock(mutex);
+  auto& quota = quotas[user];
+  if (!quota) quota = std::make_shared<GmailQuota>();
+  return quota;
+}
+
+}  // namespace
+
+void GmailApiTarget::spendQuota(std::uint32_t units) {
+  std::chrono::milliseconds wait{0};
+  {
+    std::lock_guard lock(quota_->mutex);
+    wait = quota_->window.reserve(units, std::chrono::steady_clock::now());
+  }
+  if (wait.count() > 0) std::this_thread::sleep_for(wait);
 }
 
 void failGmailRequest(const gmail::ApiAnswer& answer, const std::string& what) {
@@ -19,7 +43,10 @@ void failGmailRequest(const gmail::ApiAnswer& answer, const std::string& what) {
 }
 
 GmailApiTarget::GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens)
-    : target_(target), tokens_(tokens), credential_(targetCredential(target)) {}
+    : target_(target),
+      tokens_(tokens),
+      credential_(targetCredential(target)),
+      quota_(quotaOf(target.server.username)) {}
 
 gmail::ApiSettings GmailApiTarget::api() const {
   gmail::ApiSettings api;

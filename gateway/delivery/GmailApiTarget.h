@@ -3,6 +3,8 @@
 // target's settings, its OAuth credential, and the account's labels by name, listed once and
 // created when missing (one thread at a time, so two threads never create the same label).
 
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,9 +13,16 @@
 #include "connectors/gmail/GmailClient.h"
 #include "connectors/gmail/GmailLabels.h"
 #include "connectors/gmail/GmailReply.h"
+#include "connectors/gmail/QuotaWindow.h"
 #include "connectors/oauth/TokenManager.h"
 
 namespace popgate::gateway {
+
+// Gmail's quota of one user, shared by every GmailApiTarget of the process for that user.
+struct GmailQuota {
+  std::mutex mutex;
+  gmail::QuotaWindow window;
+};
 
 class GmailApiTarget {
  public:
@@ -29,6 +38,10 @@ class GmailApiTarget {
   // when the second try is refused too, and what the client and the token manager throw.
   gmail::ApiAnswer call(gmail::GmailClient& client, const gmail::ApiRequest& request);
 
+  // Waits until Gmail's per-user quota has room for `units` (gmail::QuotaWindow), shared by every
+  // pass of the process to the same Gmail user. Never throws but bad_alloc.
+  void spendQuota(std::uint32_t units);
+
   // The id of the label for `folder`, created (parents first) when missing. Throws Error of the
   // answer's kind when the API refuses (MailboxProblem for a label it will not create).
   std::string labelFor(gmail::GmailClient& client, const std::string& folder);
@@ -43,6 +56,7 @@ class GmailApiTarget {
   oauth::CredentialSpec credential_;
   std::mutex mutex_;
   std::optional<gmail::LabelDirectory> labels_;  // guarded by mutex_
+  std::shared_ptr<struct GmailQuota> quota_;  // the user's, shared process-wide
 };
 
 // Throws the Error an unsuccessful answer to `what` stands for (gmail::classifyFailure's kind,

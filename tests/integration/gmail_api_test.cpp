@@ -176,3 +176,21 @@ BOOST_AUTO_TEST_CASE(testKillNineRoundsLoseAndDuplicateNothing) {
                                             << counted.duplicated << " duplicated | "
                                             << rig.gmail.searches() << " recovery searches");
 }
+
+BOOST_AUTO_TEST_CASE(testUploadRateAgainstTheScriptedServer) {
+  Rig rig;
+  std::vector<std::string> sent;
+  for (std::size_t i = 0; i < 300; ++i) sent.push_back(bulkMessage(i, 2048));
+  rig.dovecot.seedMany("isp", sent);
+  const auto config = rig.writeConfig();
+  const auto started = std::chrono::steady_clock::now();
+  const CommandResult pass = runPopgate({"once", "--config", config.string()});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  BOOST_TEST(pass.exit_code == 0, pass.err);
+  const Tally counted = tally(sent, rig.arrived());
+  BOOST_TEST(counted.exact(), counted);
+  BOOST_TEST_MESSAGE("gmail-api upload rate | " << sent.size() << " messages of ~2 KB in "
+                                                << seconds << " s | " << static_cast<double>(sent.size()) / seconds
+                                                << " messages/s (2 connections, whole pass)");
+}

@@ -1,7 +1,8 @@
 // The socket-free parts of the Gmail API target: Google's error answers → popgate's error kinds
 // and Retry-After, message ids ↔ the ledger's two 32-bit halves, message lists and raw messages,
 // labels resolved by name (INBOX, nested names parents first), and the import request's framing
-// (a boundary that never occurs in the message, even split across pieces).
+// (a boundary that never occurs in the message, even split across pieces), and the per-user
+// quota (15,000 units a minute, 25 an import) spreading imports over the minute.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "connectors/gmail/GmailLabels.h"
 #include "connectors/gmail/GmailReply.h"
 #include "connectors/gmail/ImportRequest.h"
+#include "connectors/gmail/QuotaWindow.h"
 
 using namespace std::chrono_literals;
 using namespace popgate;
@@ -129,4 +131,21 @@ BOOST_AUTO_TEST_CASE(testBoundaryScanAcrossPieces) {
   BoundaryScan bytewise(needle);
   for (const char c : std::string("popgate-012 popgate-0124 opgate-0123")) bytewise.feed(std::string(1, c));
   BOOST_TEST(!bytewise.found());
+}
+
+BOOST_AUTO_TEST_CASE(testQuotaWindowSpreadsImportsOverTheMinute) {
+  using popgate::gmail::QuotaWindow;
+  const auto t0 = QuotaWindow::TimePoint{} + 1h;
+  QuotaWindow quota;  // 15,000 units a minute: 600 imports at 25
+  for (int i = 0; i < 600; ++i) BOOST_TEST(quota.reserve(QuotaWindow::kImportCost, t0).count() == 0);
+  // The 601st waits until the first leaves the window; the next ones queue behind it.
+  BOOST_TEST((quota.reserve(QuotaWindow::kImportCost, t0 + 10s) == 50s));
+  BOOST_TEST((quota.reserve(QuotaWindow::kImportCost, t0 + 10s) == 50s));
+  // A minute after the burst, there is room again without waiting.
+  BOOST_TEST((quota.reserve(QuotaWindow::kImportCost, t0 + 61s) == 0s));
+
+  QuotaWindow small(100);
+  BOOST_TEST((small.reserve(60, t0) == 0s));
+  BOOST_TEST((small.reserve(60, t0 + 30s) == 30s));   // waits for the first 60 to leave
+  BOOST_TEST((small.reserve(500, t0 + 30s) == 90s));  // more than the quota: once the window is empty
 }
