@@ -10,15 +10,9 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
 #include "tests/support/TestCerts.h"
@@ -376,41 +370,29 @@ class GmailTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
   std::shared_ptr<State> state_;
 };
 
-class GmailTestServer::Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(state_);
-  }
-
- private:
-  std::shared_ptr<State> state_;
-};
-
-struct GmailTestServer::Server {
-  std::unique_ptr<Poco::Net::HTTPServer> http;
-  std::uint16_t port = 0;
-};
-
 GmailTestServer::GmailTestServer(std::function<bool(const std::string&)> authorizer)
-    : state_(std::make_shared<State>()), server_(std::make_unique<Server>()) {
+    : state_(std::make_shared<State>()) {
   state_->authorizer = std::move(authorizer);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(16);
-  params->setKeepAlive(true);
-  const CertFiles cert = TestCerts::localhost();
-  Poco::Net::Context::Ptr context = new Poco::Net::Context(
-      Poco::Net::Context::TLS_SERVER_USE, cert.key, cert.cert, "", Poco::Net::Context::VERIFY_NONE);
-  Poco::Net::SecureServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0), 64, context);
-  server_->port = socket.address().port();
-  state_->base_url = "https://localhost:" + std::to_string(server_->port);
-  server_->http = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
-  server_->http->start();
+  LoopbackHttpOptions http;
+  http.tls = true;
+  http.max_threads = 16;
+  http.keep_alive = true;
+  server_ = std::make_unique<LoopbackHttpServer>(
+      [state = state_](Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) {
+        Handler(state).handleRequest(request, response);
+      },
+      http);
+  std::lock_guard lock(state_->mutex);
+  state_->base_url = "https://localhost:" + std::to_string(server_->port());
 }
 
-GmailTestServer::~GmailTestServer() { server_->http->stopAll(true); }
+GmailTestServer::~GmailTestServer() = default;
 
-std::string GmailTestServer::baseUrl() const { return state_->base_url; }
+std::string GmailTestServer::baseUrl() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->base_url;
+}
 
 void GmailTestServer::scriptImports(std::vector<GmailScripted> answers) {
   std::lock_guard lock(state_->mutex);

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/LoopbackHttpServer.h"
+
 namespace popgate::test {
 
 // One message the server imported.
@@ -80,10 +82,8 @@ class GmailTestServer {
  private:
   struct State;
   class Handler;
-  class Factory;
   std::shared_ptr<State> state_;
-  struct Server;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<LoopbackHttpServer> server_;
 };
 
 }  // namespace popgate::test
