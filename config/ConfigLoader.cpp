@@ -778,6 +778,14 @@ PopAccount Loader::account(const YamlCursor& where, const Entries& own, const En
   for (const auto& entry : settings) applyAccountKey(entry, account);
   checkKeepPolicy(settings, account);
   resolveTarget(where, settings, cfg, account);
+  if (const ImapTarget* target = cfg.findTarget(account.target);
+      target != nullptr && target->kind == TargetKind::GmailApi &&
+      account.dedupe == Dedupe::MessageId) {
+    findEntry(settings, "dedupe")->fail(
+        "message-id searches the target for copies, which a kind: gmail-api target cannot do "
+        "without a read scope; move with a kind: imap target, or use backlog: none or since "
+        "(docs/gmail.md)");
+  }
   if (applyPreset(provider, ServerSide::Account, settings, account.server)) {
     account.auth = PopAuth::XOAuth2;
     account.server.preset_filled.push_back("auth xoauth2");

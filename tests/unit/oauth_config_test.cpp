@@ -444,6 +444,12 @@ BOOST_AUTO_TEST_CASE(testGmailApiTargetMistakes) {
   BOOST_TEST(files.error("state_dir: /s\ntarget:\n  host: imap.example.com\n  username: u\n"
                          "  password: pw\n  never_mark_spam: true\n" + kTail) ==
              "gw.yaml:6: target.never_mark_spam: is only used with kind: gmail-api");
+  BOOST_TEST(files.error(head + "  oauth: {client_id: c}\n" +
+                         "accounts:\n  - {name: isp, host: pop.example, username: me, password: pw, "
+                         "dedupe: message-id}\n") ==
+             "gw.yaml:7: accounts[0].dedupe: message-id searches the target for copies, which a "
+             "kind: gmail-api target cannot do without a read scope; move with a kind: imap "
+             "target, or use backlog: none or since (docs/gmail.md)");
   BOOST_TEST(files.error("state_dir: /s\ntarget:\n  username: me@gmail.com\n  kind: gmail-api\n"
                          "  oauth: {client_id: c}\n  process_for_calendar: maybe\n" + kTail)
                  .find("gw.yaml:6: target.process_for_calendar: ") == 0u);
