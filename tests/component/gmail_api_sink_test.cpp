@@ -4,7 +4,7 @@
 // waited out as Retry-After says, a policy refusal refuses that one message with Google's words
 // while the others go in, a 5xx is retried and then left in doubt, a refused access token is
 // refreshed once, the recovery lookup proves presence by content, and the API's certificate is
-// verified like a mail server's.
+// verified like a mail server's. Notices popgate writes go the same way.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include "connectors/codec/Sha256.h"
 #include "connectors/gmail/GmailReply.h"
 #include "gateway/delivery/GmailApiSink.h"
+#include "gateway/service/PassRunner.h"
 #include "tests/support/ClientHarness.h"
 #include "tests/support/GmailTestServer.h"
 #include "tests/support/Messages.h"
@@ -279,4 +280,16 @@ BOOST_AUTO_TEST_CASE(testTheApiCertificateIsVerifiedLikeAMailServers) {
   rig.target.server.ca_file.reset();  // the system store does not know the test CA
   BOOST_TEST(expectError([&] { appendOne(*rig.sink(), "INBOX", test::noteMessage(1, "")); }).kind() == ErrorKind::Security);
   BOOST_TEST(rig.gmail.messages().empty());
+}
+
+BOOST_AUTO_TEST_CASE(testNoticesToAGmailApiTargetAreImported) {
+  Rig rig;
+  const auto pool = gateway::makeImapPool(rig.target);  // its gate only: no IMAP session opens
+  const std::string notice = "From: popgate <popgate@localhost>\r\nSubject: isp is failing\r\n\r\n"
+                             "The POP3 server refused the password.\r\n";
+  gateway::appendNotice(rig.target, *pool, rig.tokens.get(), "popgate", notice);
+  const auto stored = rig.gmail.messages();
+  BOOST_REQUIRE_EQUAL(stored.size(), 1u);
+  BOOST_TEST(stored[0].raw == notice);
+  BOOST_TEST(stored[0].label_ids.front() == rig.gmail.labels().at("popgate"));
 }
