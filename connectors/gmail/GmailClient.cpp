@@ -47,8 +47,29 @@ std::string GmailClient::pathOf(const std::string& target) const {
                                        ", not at " + settings_.base_url);
 }
 
+namespace {
+
+// `path` with the value of upload_id (a resumable session: whoever has it may upload) masked.
+std::string traced(std::string path) {
+  const std::string key = "upload_id=";
+  if (const std::size_t at = path.find(key); at != std::string::npos) {
+    const std::size_t end = path.find('&', at);
+    path.replace(at + key.size(), (end == std::string::npos ? path.size() : end) - at - key.size(),
+                 "********");
+  }
+  return path;
+}
+
+}  // namespace
+
 ApiAnswer GmailClient::send(const ApiRequest& request, const Secret& token) {
   const std::string path = pathOf(request.target);
+  if (settings_.trace) {
+    settings_.trace("C", request.method + " " + traced(path) +
+                             (request.write_body
+                                  ? " (" + std::to_string(request.content_length) + " bytes)"
+                                  : std::string()));
+  }
   const std::string label = "the Gmail API at " + settings_.base_url;
   const auto started = std::chrono::steady_clock::now();
   try {
@@ -92,6 +113,10 @@ ApiAnswer GmailClient::send(const ApiRequest& request, const Secret& token) {
       }
     }
     if (!response.getKeepAlive()) session_.reset();
+    if (settings_.trace) {
+      settings_.trace("S", "HTTP " + std::to_string(answer.status) + " " +
+                               printable(response.getReason(), 100));
+    }
     return answer;
   } catch (const Error&) {
     session_.reset();

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "connectors/common/Secret.h"
+#include "connectors/net/Connection.h"
 
 namespace Poco::Net {
 class HTTPClientSession;
@@ -26,6 +27,9 @@ struct ApiSettings {
   std::string base_url;                          // https://host[:port], no path
   std::optional<std::filesystem::path> ca_file;  // extra trust anchor; the system store always
   std::chrono::milliseconds timeout{60000};      // connect, handshake, each read
+  // Gets "C" lines (method, path, body size; a resumable upload_id masked) and "S" lines (status);
+  // never a header, so never the token.
+  net::TraceSink trace;
 };
 
 // One answer, whatever its status.

@@ -42,9 +42,11 @@ void failGmailRequest(const gmail::ApiAnswer& answer, const std::string& what) {
   throw error;
 }
 
-GmailApiTarget::GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens)
+GmailApiTarget::GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens,
+                               net::TraceSink trace)
     : target_(target),
       tokens_(tokens),
+      trace_(std::move(trace)),
       credential_(targetCredential(target)),
       quota_(quotaOf(target.server.username)) {}
 
@@ -53,6 +55,7 @@ gmail::ApiSettings GmailApiTarget::api() const {
   api.base_url = target_.api_url;
   api.ca_file = target_.server.ca_file;
   api.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(target_.server.timeout);
+  api.trace = trace_;
   return api;
 }
 

@@ -26,8 +26,10 @@ struct GmailQuota {
 
 class GmailApiTarget {
  public:
-  // `target` must have kind: gmail-api and an oauth section; `tokens` outlives this.
-  GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens);
+  // `target` must have kind: gmail-api and an oauth section; `tokens` outlives this. `trace` gets
+  // the requests and answers (GmailClient), when set.
+  GmailApiTarget(const config::ImapTarget& target, oauth::TokenManager* tokens,
+                 net::TraceSink trace = {});
 
   const config::ImapTarget& settings() const noexcept { return target_; }
   // Where the API is and how it is trusted (the target's api_url, ca_file and timeout).
@@ -53,6 +55,7 @@ class GmailApiTarget {
 
   config::ImapTarget target_;
   oauth::TokenManager* tokens_;
+  net::TraceSink trace_;
   oauth::CredentialSpec credential_;
   std::mutex mutex_;
   std::optional<gmail::LabelDirectory> labels_;  // guarded by mutex_

@@ -72,7 +72,10 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
   SinkFactory sink = [pool] { return std::make_unique<ImapSink>(*pool); };
   if (target.kind == config::TargetKind::GmailApi) {
     // One label directory for every upload thread of the pass.
-    auto api = std::make_shared<GmailApiTarget>(target, tokens.get());
+    const std::string who = target.name.empty() || target.name == config::kSingleTargetName
+                                ? std::string("gmail")
+                                : "gmail:" + target.name;
+    auto api = std::make_shared<GmailApiTarget>(target, tokens.get(), traceTo(who));
     sink = [api] { return std::make_unique<GmailApiSink>(api); };
   }
   return std::make_unique<PollJob>(

@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(testUploadRateAgainstTheScriptedServer) {
   std::vector<std::string> sent;
   for (std::size_t i = 0; i < 300; ++i) sent.push_back(bulkMessage(i, 2048));
   rig.dovecot.seedMany("isp", sent);
-  const auto config = rig.writeConfig();
+  const auto config = rig.writeConfig({"implicit", "", "debug"});
   const auto started = std::chrono::steady_clock::now();
   const CommandResult pass = runPopgate({"once", "--config", config.string()});
   const double seconds =
@@ -190,7 +190,12 @@ BOOST_AUTO_TEST_CASE(testUploadRateAgainstTheScriptedServer) {
   BOOST_TEST(pass.exit_code == 0, pass.err);
   const Tally counted = tally(sent, rig.arrived());
   BOOST_TEST(counted.exact(), counted);
+  // The debug trace shows each request and answer, never the token.
+  BOOST_TEST(pass.err.find("gmail C: POST /upload/gmail/v1/users/me/messages/import?uploadType="
+                           "multipart&internalDateSource=dateHeader") != std::string::npos);
+  BOOST_TEST(pass.err.find("gmail S: HTTP 200") != std::string::npos);
+  BOOST_TEST(pass.err.find("Bearer") == std::string::npos);
   BOOST_TEST_MESSAGE("gmail-api upload rate | " << sent.size() << " messages of ~2 KB in "
                                                 << seconds << " s | " << static_cast<double>(sent.size()) / seconds
-                                                << " messages/s (2 connections, whole pass)");
+                                                << " messages/s (2 connections, whole pass, debug trace on)");
 }
