@@ -35,11 +35,20 @@ constexpr std::array<std::string_view, 3> kNotifyKeys{"after", "mailbox", "webho
 constexpr std::array<std::string_view, 5> kDatabaseKeys{"url", "password", "password_file",
                                                         "password_env", "lease_ttl"};
 constexpr std::array<std::string_view, 3> kAdminKeys{"listen", "token_file", "allowed_hosts"};
-constexpr std::array<std::string_view, 15> kTargetKeys{
+constexpr std::array<std::string_view, 19> kTargetKeys{
     "host",          "port",         "tls",  "ca_file",     "username", "password",
     "password_file", "password_env", "auth", "connections", "timeout",  "daily_upload_limit",
     // OAuth 2.0 (docs/oauth.md)
-    "oauth",         "provider",     "tenant"};
+    "oauth",         "provider",     "tenant",
+    // kind: gmail-api (docs/gmail.md)
+    "kind", "never_mark_spam", "process_for_calendar", "api_url"};
+// Keys that mean an IMAP server, refused for kind: gmail-api.
+constexpr std::array<std::string_view, 7> kImapOnlyKeys{
+    "host", "port", "tls", "auth", "password", "password_file", "password_env"};
+constexpr std::array<std::string_view, 3> kGmailApiOnlyKeys{"never_mark_spam",
+                                                            "process_for_calendar", "api_url"};
+constexpr std::array<std::string_view, 2> kTargetKindNames{"imap", "gmail-api"};
+constexpr std::array<TargetKind, 2> kTargetKindValues{TargetKind::Imap, TargetKind::GmailApi};
 constexpr std::array<std::string_view, 24> kAccountKeys{"name",
                                                         "target",
                                                         "host",
@@ -192,6 +201,8 @@ class Loader {
                                    const GatewayConfig& cfg) const;
   PopAccount account(const YamlCursor& where, const Entries& own, const Entries& defaults,
                      const GatewayConfig& cfg) const;
+  // A target with kind: gmail-api: username and oauth, no IMAP server keys.
+  ImapTarget gmailApiTarget(const YamlCursor& where, const Entries& settings) const;
   void checkEndpoint(const YamlCursor& mapping, const Entries& settings,
                      const ProviderChoice& provider) const;
   // Password or OAuth, as `auth` says: exactly one password key, or an oauth section and none.
@@ -510,6 +521,15 @@ bool Loader::applyEndpointKey(const YamlEntry& entry, ServerEndpoint& server) co
 ImapTarget Loader::target(const YamlCursor& where) const {
   const Entries settings = where.entries(kTargetKeys);
   const ProviderChoice provider = providerOf(settings);
+  if (const YamlCursor* kind = findEntry(settings, "kind");
+      kind != nullptr && pick(*kind, kTargetKindNames, kTargetKindValues) == TargetKind::GmailApi) {
+    return gmailApiTarget(where, settings);
+  }
+  for (const auto& entry : settings) {
+    for (const std::string_view key : kGmailApiOnlyKeys) {
+      if (entry.key == key) entry.value.fail("is only used with kind: gmail-api");
+    }
+  }
   checkEndpoint(where, settings, provider);
   ImapTarget target;
   for (const auto& entry : settings) {
@@ -542,6 +562,67 @@ ImapTarget Loader::target(const YamlCursor& where) const {
   finishEndpoint(settings, target.server, 993, 143);
   finishCredentials(where, settings, imapAuthName(target.auth), isOAuth(target.auth), provider,
                     ServerSide::Target, target.server);
+  return target;
+}
+
+ImapTarget Loader::gmailApiTarget(const YamlCursor& where, const Entries& settings) const {
+  for (const auto& entry : settings) {
+    for (const std::string_view key : kImapOnlyKeys) {
+      if (entry.key != key) continue;
+      entry.value.fail("is not used with kind: gmail-api (it signs in with oauth and talks to "
+                       "Google's API over HTTPS; see docs/gmail.md)");
+    }
+  }
+  if (findEntry(settings, "username") == nullptr) where.failMissing("username");
+  if (findEntry(settings, "oauth") == nullptr) {
+    where.failMissing("oauth", " (kind: gmail-api signs in with OAuth 2.0: oauth: {client_id: ..., "
+                               "refresh_token_file: ...}; see docs/gmail.md)");
+  }
+  ImapTarget target;
+  target.kind = TargetKind::GmailApi;
+  target.auth = ImapAuth::XOAuth2;  // a bearer token from the oauth section
+  target.api_url = std::string(kGmailApiUrl);
+  for (const auto& entry : settings) {
+    const YamlCursor& v = entry.value;
+    if (applyEndpointKey(entry, target.server)) continue;
+    if (entry.key == "connections") {
+      target.connections = static_cast<std::uint32_t>(v.number(1, kMaxConnections));
+    } else if (entry.key == "daily_upload_limit") {
+      target.daily_upload_limit = v.size(kMinMessageSize);
+    } else if (entry.key == "never_mark_spam") {
+      target.never_mark_spam = v.boolean();
+    } else if (entry.key == "process_for_calendar") {
+      target.process_for_calendar = v.boolean();
+    } else if (entry.key == "api_url") {
+      target.api_url = v.nonEmptyText();
+      while (!target.api_url.empty() && target.api_url.back() == '/') target.api_url.pop_back();
+      const std::string_view scheme = "https://";
+      if (target.api_url.compare(0, scheme.size(), scheme) != 0 ||
+          target.api_url.size() == scheme.size() || hasLineBreakOrNul(target.api_url) ||
+          target.api_url.find(' ') != std::string::npos) {
+        v.fail("expected an https:// URL (the Gmail API's base, for tests)");
+      }
+    }
+  }
+  // For /status and the log: where the requests go (the host of api_url, port 443 unless given).
+  std::string rest = target.api_url.substr(8);
+  rest = rest.substr(0, rest.find('/'));
+  target.server.port = 443;
+  if (const std::size_t colon = rest.rfind(':');
+      colon != std::string::npos && rest.find(']') == std::string::npos) {
+    target.server.port = static_cast<std::uint16_t>(std::strtoul(rest.c_str() + colon + 1, nullptr, 10));
+    rest.resize(colon);
+  }
+  target.server.host = rest;
+  target.server.tls = TlsMode::Implicit;
+  // Google is the provider whatever is written: its authorization flow, its refresh-token hints.
+  const ProviderChoice provider = providerOf(settings);
+  if (provider.provider != Provider::None && provider.provider != Provider::Gmail) {
+    findEntry(settings, "provider")->fail("kind: gmail-api is Google's; leave provider out or write gmail");
+  }
+  target.server.provider = Provider::Gmail;
+  finishCredentials(where, settings, "gmail-api", true, ProviderChoice{Provider::Gmail, {}},
+                    ServerSide::GmailApi, target.server);
   return target;
 }
 
@@ -697,6 +778,14 @@ PopAccount Loader::account(const YamlCursor& where, const Entries& own, const En
   for (const auto& entry : settings) applyAccountKey(entry, account);
   checkKeepPolicy(settings, account);
   resolveTarget(where, settings, cfg, account);
+  if (const ImapTarget* target = cfg.findTarget(account.target);
+      target != nullptr && target->kind == TargetKind::GmailApi &&
+      account.dedupe == Dedupe::MessageId) {
+    findEntry(settings, "dedupe")->fail(
+        "message-id searches the target for copies, which a kind: gmail-api target cannot do "
+        "without a read scope; move with a kind: imap target, or use backlog: none or since "
+        "(docs/gmail.md)");
+  }
   if (applyPreset(provider, ServerSide::Account, settings, account.server)) {
     account.auth = PopAuth::XOAuth2;
     account.server.preset_filled.push_back("auth xoauth2");

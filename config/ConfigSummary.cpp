@@ -167,8 +167,13 @@ std::string describe(const GatewayConfig& cfg) {
   }
   for (const ImapTarget& target : cfg.targets) {
     out += cfg.named_targets ? "  target " + target.name + "\n             " : "  target     ";
-    out += connection(target.server) + ", auth " + std::string(imapAuthName(target.auth)) + ", " +
-           std::to_string(target.connections) +
+    const bool api = target.kind == TargetKind::GmailApi;
+    out += api ? "Gmail API " + printable(target.api_url) + " as " +
+                     printable(target.server.username) +
+                     (target.never_mark_spam ? ", never marked spam" : ", spam filter on") +
+                     (target.process_for_calendar ? ", invitations to Calendar" : "") + ", "
+               : connection(target.server) + ", auth " + std::string(imapAuthName(target.auth)) + ", ";
+    out += std::to_string(target.connections) +
            (target.connections == 1 ? " connection" : " connections") + ", timeout " +
            formatDuration(target.server.timeout) +
            (target.daily_upload_limit > 0

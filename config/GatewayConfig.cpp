@@ -80,6 +80,10 @@ std::string_view popAuthName(PopAuth auth) noexcept {
   return "unknown";
 }
 
+std::string_view targetKindName(TargetKind kind) noexcept {
+  return kind == TargetKind::GmailApi ? "gmail-api" : "imap";
+}
+
 std::string_view imapAuthName(ImapAuth auth) noexcept {
   switch (auth) {
     case ImapAuth::Auto:

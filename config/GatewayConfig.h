@@ -66,16 +66,31 @@ struct PopAccount {
   Dedupe dedupe = Dedupe::None;
 };
 
+// How messages reach a target: IMAP APPEND, or Gmail's REST import (docs/gmail.md).
+enum class TargetKind { Imap, GmailApi };
+
+// Where a gmail-api target's requests go unless `api_url` says otherwise (tests: a scripted server).
+inline constexpr std::string_view kGmailApiUrl = "https://gmail.googleapis.com";
+
 struct ImapTarget {
   // Its key under `targets:`; the single unnamed `target:` is called kSingleTargetName.
   std::string name;
+  TargetKind kind = TargetKind::Imap;
   ServerEndpoint server;
   ImapAuth auth = ImapAuth::Auto;
   std::uint32_t connections = 4;  // 1..32
   // Bytes the target may receive per rolling 24 hours (Gmail: about 500 MB over IMAP); uploads
   // pause when it is spent and resume as the window moves on. 0: no limit.
   std::uint64_t daily_upload_limit = 0;
+  // kind: gmail-api only (docs/gmail.md): the import's neverMarkSpam and processForCalendar, and
+  // the API's base URL (https://; only tests point it elsewhere).
+  bool never_mark_spam = false;
+  bool process_for_calendar = true;
+  std::string api_url;
 };
+
+// "imap" or "gmail-api".
+std::string_view targetKindName(TargetKind kind) noexcept;
 
 struct AdminConfig {
   std::string host = "127.0.0.1";  // IPv6 literals without brackets

@@ -131,6 +131,12 @@ ProviderChoice providerOf(const std::vector<YamlEntry>& settings) {
 }
 
 PresetValues presetFor(const ProviderChoice& choice, ServerSide side) {
+  if (side == ServerSide::GmailApi) {
+    // users.messages.import needs gmail.insert; labels.list and labels.create need gmail.labels.
+    return PresetValues{"", "https://oauth2.googleapis.com/token",
+                        "https://www.googleapis.com/auth/gmail.insert "
+                        "https://www.googleapis.com/auth/gmail.labels"};
+  }
   for (const Preset& preset : kPresets) {
     if (preset.provider != choice.provider) continue;
     PresetValues values;

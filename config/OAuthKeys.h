@@ -23,8 +23,10 @@ inline constexpr std::array<std::string_view, 9> kOAuthKeys{
     "client_secret_file", "client_secret_env", "refresh_token_file",
     "refresh_token_env",  "scope",             "ca_file"};
 
-// Which kind of server a preset describes: the POP3 side of an account or the IMAP target.
-enum class ServerSide { Account, Target };
+// Which kind of server a preset describes: the POP3 side of an account, the IMAP target, or a
+// kind: gmail-api target (Google's token endpoint and the gmail.insert and gmail.labels scopes,
+// whatever `provider:` says).
+enum class ServerSide { Account, Target, GmailApi };
 
 // How the loader turns a path value into a path (any path, or one that must be readable), and how
 // it records a secret's source for the permission check (the file, or "" for an inline value).

@@ -16,7 +16,7 @@
 set -euo pipefail
 set_name=${1:-test}
 build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
-test_pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd"
+test_pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd time"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;
   test|interop)

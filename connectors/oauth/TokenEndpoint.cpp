@@ -29,6 +29,7 @@
 #include "ProviderHints.h"
 #include "connectors/common/Error.h"
 #include "connectors/common/Printable.h"
+#include "connectors/net/StrictHttpsSession.h"
 #include "connectors/net/TlsContextCache.h"
 
 namespace popgate::oauth {
@@ -65,38 +66,6 @@ bool isB64Token(std::string_view token) {
   }
   return true;
 }
-
-// An HTTPS session that, before the request goes out, drives the TLS handshake to completion and
-// requires a verified certificate (Poco 1.11 can report a slow handshake as done; the host name is
-// pinned in the context, so OpenSSL itself refuses a certificate for another name).
-class StrictHttpsSession final : public Poco::Net::HTTPSClientSession {
- public:
-  StrictHttpsSession(const std::string& host, Poco::UInt16 port, Poco::Net::Context::Ptr context,
-                     std::chrono::milliseconds timeout)
-      : HTTPSClientSession(host, port, std::move(context)), timeout_(timeout) {}
-
- protected:
-  void connect(const Poco::Net::SocketAddress& address) override {
-    HTTPSClientSession::connect(address);
-    Poco::Net::SecureStreamSocket secure(socket());
-    const auto deadline = Clock::now() + timeout_;
-    while (!secure.havePeerCertificate()) {
-      if (Clock::now() > deadline) throw Poco::TimeoutException("TLS handshake not finished");
-      int done = 0;
-      try {
-        done = secure.completeHandshake();
-      } catch (const Poco::TimeoutException&) {
-      }
-      if (done <= 0) {
-        secure.poll(Poco::Timespan(0, 200000),
-                    Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
-      }
-    }
-  }
-
- private:
-  std::chrono::milliseconds timeout_;
-};
 
 // The top-level scalars of a JSON object as text; nullopt when `body` is no JSON object.
 std::optional<std::map<std::string, std::string>> jsonFields(const std::string& body) {
@@ -176,7 +145,7 @@ EndpointAnswer TokenEndpoint::post(const codec::FormFields& fields, std::string_
     std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (scheme_ == "https") {
       auto context = net::TlsContextCache::instance().contextFor(host_, settings_.ca_file);
-      session = std::make_unique<StrictHttpsSession>(host_, port_, context, settings_.timeout);
+      session = std::make_unique<net::StrictHttpsSession>(host_, port_, context, settings_.timeout);
     } else {
       session = std::make_unique<Poco::Net::HTTPClientSession>(host_, port_);
     }

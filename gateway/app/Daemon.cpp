@@ -135,7 +135,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     const config::PopAccount* known = current->findAccount(account);
     const config::ImapTarget& target =
         known != nullptr ? current->targetOf(*known) : current->targets.front();
-    appendNotice(*pools.poolFor(target), mailbox, message);
+    appendNotice(target, *pools.poolFor(target), tokens.get(), mailbox, message);
   };
   auto webhook_cancel = std::make_shared<WebhookCancel>();
   sender.post = [webhook_cancel](const config::WebhookUrl& url, const std::string& title,

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "connectors/common/HostPort.h"
+#include "gateway/delivery/GmailApiSink.h"
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
@@ -22,6 +23,11 @@ std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger*
       target.name.empty() || target.name == config::kSingleTargetName ? std::string("imap#")
                                                                        : "imap:" + target.name + "#";
   auto pool = std::make_shared<ImapPool>(target, [target, opened, label, tokens] {
+    if (target.kind == config::TargetKind::GmailApi) {
+      // Its uploads go through GmailApiSink; the pool keeps only its gate and connections.
+      throw Error(ErrorKind::Internal, "target " + target.name +
+                                           " is kind: gmail-api and has no IMAP sessions");
+    }
     return openImapSession(target, traceTo(label + std::to_string(++*opened)),
                            [](std::string_view text) { logWarning(text); }, tokens.get());
   });
@@ -54,7 +60,8 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      std::shared_ptr<ImapPool> pool, PollOptions options,
                                      std::shared_ptr<oauth::TokenManager> tokens) {
   const config::PopAccount* acct = &account;
-  options.upload_threads = std::max<std::size_t>(cfg.targetOf(account).connections, 1);
+  const config::ImapTarget& target = cfg.targetOf(account);
+  options.upload_threads = std::max<std::size_t>(target.connections, 1);
   options.gate = &pool->gate();
   options.target_name = account.target;
   options.reopen_without_pipelining = [acct, tokens] {
@@ -62,20 +69,35 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
     pop3.allow_pipelining = false;
     return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3, tokens.get());
   };
+  SinkFactory sink = [pool] { return std::make_unique<ImapSink>(*pool); };
+  if (target.kind == config::TargetKind::GmailApi) {
+    // One label directory for every upload thread of the pass.
+    const std::string who = target.name.empty() || target.name == config::kSingleTargetName
+                                ? std::string("gmail")
+                                : "gmail:" + target.name;
+    auto api = std::make_shared<GmailApiTarget>(target, tokens.get(), traceTo(who));
+    sink = [api] { return std::make_unique<GmailApiSink>(api); };
+  }
   return std::make_unique<PollJob>(
       account, ledger,
       [acct, tokens] {
         return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"),
                                             pop3::Pop3Options{}, tokens.get());
       },
-      [pool] { return std::make_unique<ImapSink>(*pool); },
-      cfg.state_dir / "spool" / account.name, std::move(options));
+      std::move(sink), cfg.state_dir / "spool" / account.name, std::move(options));
 }
 
-void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string& message) {
+void appendNotice(const config::ImapTarget& target, ImapPool& pool, oauth::TokenManager* tokens,
+                  const std::string& mailbox, const std::string& message) {
   const imap::StringMessage bytes(message);
-  auto lease = pool.acquire();
-  const auto outcomes = lease->append(mailbox, {imap::AppendItem{&bytes, {}, std::nullopt}});
+  const std::vector<imap::AppendItem> items{imap::AppendItem{&bytes, {}, std::nullopt}};
+  std::vector<imap::AppendOutcome> outcomes;
+  if (target.kind == config::TargetKind::GmailApi) {
+    GmailApiSink sink(std::make_shared<GmailApiTarget>(target, tokens));
+    outcomes = sink.append(mailbox, items);
+  } else {
+    outcomes = pool.acquire()->append(mailbox, items);
+  }
   if (outcomes.empty() || !outcomes.front().ok) {
     throw Error(outcomes.empty() ? ErrorKind::Protocol : outcomes.front().kind,
                 "the target refused the notice", outcomes.empty() ? "" : outcomes.front().reply);

@@ -28,9 +28,12 @@ std::shared_ptr<ImapPool> makeImapPool(const config::ImapTarget& target, Ledger*
 // its capacity, a pause the server asked for, the daily upload budget. Never throws but bad_alloc.
 TargetStatus targetStatusOf(const config::ImapTarget& target, const ImapPool& pool);
 
-// Appends `message` (a notice popgate wrote) to `mailbox` through a session of `pool`. Throws
-// what the pool and the session throw, and Error of the server's kind when it refuses the message.
-void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string& message);
+// Appends `message` (a notice popgate wrote) to `mailbox` of `target`: through a session of
+// `pool`, or imported through the Gmail API (tokens from `tokens`) for kind: gmail-api. Throws
+// what the pool, the session or the API throw, and Error of the server's kind when it refuses
+// the message.
+void appendNotice(const config::ImapTarget& target, ImapPool& pool, oauth::TokenManager* tokens,
+                  const std::string& mailbox, const std::string& message);
 
 // A PollJob for `account` wired to the real POP3 server and to `pool`, the pool of the account's
 // target (protocol trace at debug level); an OAuth account gets access tokens from `tokens`.

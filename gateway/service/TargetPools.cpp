@@ -11,7 +11,9 @@ bool sameTarget(const config::ImapTarget& a, const config::ImapTarget& b) {
          a.server.username == b.server.username &&
          a.server.password.reveal() == b.server.password.reveal() && a.auth == b.auth &&
          config::sameOAuth(a.server.oauth, b.server.oauth) && a.connections == b.connections && a.server.timeout == b.server.timeout &&
-         a.daily_upload_limit == b.daily_upload_limit;
+         a.daily_upload_limit == b.daily_upload_limit && a.kind == b.kind &&
+         a.never_mark_spam == b.never_mark_spam &&
+         a.process_for_calendar == b.process_for_calendar && a.api_url == b.api_url;
 }
 
 TargetPools::TargetPools(Ledger* ledger, std::shared_ptr<oauth::TokenManager> tokens)

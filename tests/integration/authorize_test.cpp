@@ -183,6 +183,34 @@ BOOST_AUTO_TEST_CASE(testLoopbackRedirectPastedOnStdin) {
   BOOST_TEST(params.at("scope") == "https://mail.google.com/");  // the gmail preset's
 }
 
+BOOST_AUTO_TEST_CASE(testAGmailApiTargetIsAuthorizedForInsertAndLabelsOnly) {
+  OAuthTestServer server;
+  server.setAuthorizeUser("me");
+  TempDir dir("popgate-authorize");
+  const auto config = dir.writePrivate(
+      "popgate.yaml",
+      "state_dir: " + (dir.path() / "state").string() + "\n"
+      "target:\n  kind: gmail-api\n  username: me@gmail.com\n"
+      "  oauth:\n    token_url: " + server.url("/token") + "\n    client_id: popgate-test-client\n"
+      "accounts:\n  - {name: isp, host: localhost, port: 1, username: isp, password: pw-isp}\n");
+  Process popgate({popgateBinary().string(), "authorize", "--config", config.string(), "--target",
+                   "--auth-url", server.url("/authorize")});
+  BOOST_REQUIRE_MESSAGE(waitFor([&] { return printedUrl(popgate).has_value(); }, 15s),
+                        popgate.output() + popgate.errorOutput());
+  const Poco::URI back(consent(*printedUrl(popgate)));
+  BOOST_TEST(httpRequest("GET", back.getPort(), back.getPathAndQuery()).status == 200);
+  const auto done = popgate.wait(15s);
+  BOOST_REQUIRE(done.has_value());
+  BOOST_TEST(done->success(), popgate.output() + popgate.errorOutput());
+  const auto params = server.lastAuthorizeRequest()->params;
+  BOOST_TEST(params.at("scope") ==
+             "https://www.googleapis.com/auth/gmail.insert "
+             "https://www.googleapis.com/auth/gmail.labels");
+  BOOST_TEST(params.at("access_type") == "offline");  // Google's way to a refresh token
+  BOOST_TEST(params.at("prompt") == "consent");
+  BOOST_TEST(std::filesystem::exists(dir.path() / "state" / "oauth" / "target.json"));
+}
+
 BOOST_AUTO_TEST_CASE(testAuthorizeMistakesExitTwo) {
   OAuthTestServer server;
   TempDir dir("popgate-authorize");

@@ -9,17 +9,10 @@
 #include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 
@@ -338,47 +331,23 @@ class OAuthTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
   std::shared_ptr<State> state_;
 };
 
-class OAuthTestServer::Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(state_);
-  }
-
- private:
-  std::shared_ptr<State> state_;
-};
-
-struct OAuthTestServer::Server {
-  std::unique_ptr<Poco::Net::HTTPServer> http;
-  std::uint16_t port = 0;
-};
-
 OAuthTestServer::OAuthTestServer(OAuthServerOptions options)
-    : state_(std::make_shared<State>()), server_(std::make_unique<Server>()), options_(options) {
+    : state_(std::make_shared<State>()), options_(options) {
   state_->options = options;
-  const Poco::Net::SocketAddress address("127.0.0.1", 0);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(8);
-  params->setKeepAlive(false);
-  if (options.tls) {
-    const CertFiles cert = options.cert.cert.empty() ? TestCerts::localhost() : options.cert;
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(
-        Poco::Net::Context::TLS_SERVER_USE, cert.key, cert.cert, "", Poco::Net::Context::VERIFY_NONE);
-    Poco::Net::SecureServerSocket socket(address, 64, context);
-    server_->port = socket.address().port();
-    server_->http = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
-  } else {
-    Poco::Net::ServerSocket socket(address);
-    server_->port = socket.address().port();
-    server_->http = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
-  }
-  server_->http->start();
+  LoopbackHttpOptions http;
+  http.tls = options.tls;
+  http.cert = options.cert;
+  server_ = std::make_unique<LoopbackHttpServer>(
+      [state = state_](Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) {
+        Handler(state).handleRequest(request, response);
+      },
+      http);
 }
 
-OAuthTestServer::~OAuthTestServer() { server_->http->stopAll(true); }
+OAuthTestServer::~OAuthTestServer() = default;
 
-std::uint16_t OAuthTestServer::port() const { return server_->port; }
+std::uint16_t OAuthTestServer::port() const { return server_->port(); }
 
 std::string OAuthTestServer::url(const std::string& path) const {
   return (options_.tls ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port()) + path;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/LoopbackHttpServer.h"
 #include "tests/support/TestCerts.h"
 
 namespace popgate::test {
@@ -116,10 +117,8 @@ class OAuthTestServer {
  private:
   struct State;
   class Handler;
-  class Factory;
   std::shared_ptr<State> state_;
-  struct Server;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<LoopbackHttpServer> server_;
   OAuthServerOptions options_;
 };
 
