@@ -9,6 +9,7 @@
 #include "Daemon.h"
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/LedgerFactory.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/StateDir.h"
@@ -179,7 +180,8 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   for (const std::string& warning : config::warnings(cfg)) logWarning(warning);
   prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
-  Ledger ledger(cfg.state_dir / "ledger.sqlite");
+  const std::unique_ptr<Ledger> opened = openLedger(cfg);
+  Ledger& ledger = *opened;
   PollOptions options;
   options.dry_run = dry_run;
   if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n";

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/LedgerFactory.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/OAuthTokens.h"
 #include "gateway/service/Notifier.h"
@@ -76,6 +77,14 @@ void warnAboutFixedSettings(const config::GatewayConfig& running, const config::
   if (running.state_dir != next.state_dir) {
     logWarning("state_dir changed in the configuration: it takes effect at the next restart");
   }
+  const bool database_changed =
+      running.database.has_value() != next.database.has_value() ||
+      (running.database && (running.database->url != next.database->url ||
+                            running.database->password.reveal() != next.database->password.reveal() ||
+                            running.database->lease_ttl != next.database->lease_ttl));
+  if (database_changed) {
+    logWarning("database settings changed: they take effect at the next restart");
+  }
   const bool admin_changed =
       running.admin.has_value() != next.admin.has_value() ||
       (running.admin && (running.admin->host != next.admin->host ||
@@ -100,7 +109,8 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   prepareStateDir(cfg->state_dir, cfg->source);
   StateLock lock(cfg->state_dir);
-  Ledger ledger(cfg->state_dir / "ledger.sqlite");
+  const std::unique_ptr<Ledger> opened = openLedger(*cfg);
+  Ledger& ledger = *opened;
   StatusBoard board(POPGATE_VERSION);
   auto tokens = makeTokenManager(*cfg);  // refresh tokens live in state_dir: fixed until restart
   reportTo(board, *tokens);

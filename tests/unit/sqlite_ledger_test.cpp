@@ -1,11 +1,12 @@
-// The SQLite ledger: durable state transitions, pruning, counts and the quarantine view, and
-// reopening a file written before.
+// What only the SQLite ledger has: its file (not a database, a damaged schema version) and the
+// migration in place of files older popgates wrote. Its behaviour as a Ledger is proven by the
+// shared suite (tests/integration/ledger_suite_test.cpp), against PostgreSQL too.
 #include <boost/test/unit_test.hpp>
 
 #include <Poco/Data/Session.h>
 
 #include "connectors/common/Error.h"
-#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/SqliteLedger.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;
@@ -26,92 +27,11 @@ LedgerEntry entry(const std::string& key, LedgerState state) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(testCommitLoadRoundTrip) {
-  test::TempDir dir;
-  Ledger ledger(dir.path() / "l.sqlite");
-  LedgerEntry up = entry("u1", LedgerState::Uploaded);
-  up.uidvalidity = 38505;
-  up.uid = 3955;
-  up.uploaded_at = 1750000000;
-  ledger.commit("work", {{entry("f1", LedgerState::InFlight), false}, {up, false}});
-  const auto rows = ledger.load("work");
-  BOOST_REQUIRE(rows.size() == 2u);
-  const LedgerEntry& got = rows.at("u1");
-  BOOST_TEST((got.state == LedgerState::Uploaded));
-  BOOST_TEST(got.uidvalidity == 38505u);
-  BOOST_TEST(got.uid == 3955u);
-  BOOST_TEST(got.uploaded_at == 1750000000);
-  BOOST_TEST(got.sha256 == std::string(64, 'a'));
-  BOOST_TEST(got.folder == "Work");
-  BOOST_TEST(ledger.load("other").empty());  // accounts are separate
-}
-
-BOOST_AUTO_TEST_CASE(testStateSurvivesReopening) {
-  test::TempDir dir;
-  {
-    Ledger ledger(dir.path() / "l.sqlite");
-    ledger.commit("work", {{entry("a", LedgerState::InFlight), false}});
-    ledger.commit("work", {{entry("a", LedgerState::Uploaded), false}});
-  }
-  Ledger again(dir.path() / "l.sqlite");
-  BOOST_TEST((again.load("work").at("a").state == LedgerState::Uploaded));
-}
-
-BOOST_AUTO_TEST_CASE(testForgetAndPrune) {
-  test::TempDir dir;
-  Ledger ledger(dir.path() / "l.sqlite");
-  ledger.commit("work", {{entry("a", LedgerState::Uploaded), false},
-                         {entry("b", LedgerState::Deleted), false},
-                         {entry("dup sha256:ff", LedgerState::Uploaded), false},
-                         {entry("c", LedgerState::InFlight), false}});
-  ledger.commit("work", {{entry("c", LedgerState::InFlight), true}});
-  BOOST_TEST(ledger.load("work").count("c") == 0u);
-  // "b" was deleted by popgate and left the server: forgotten at once. The content-keyed row
-  // of "dup" stays while "dup" is listed.
-  BOOST_TEST(ledger.prune("work", {"a", "dup"}, 1000, 100) == 1u);
-  const auto rows = ledger.load("work");
-  BOOST_TEST(rows.count("a") == 1u);
-  BOOST_TEST(rows.count("b") == 0u);
-  BOOST_TEST(rows.count("dup sha256:ff") == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(testServerHidingMessagesForAWhileDoesNotEraseTheirHistory) {
-  // An uploaded message missing from one listing (a server glitch, an empty UIDL answer) is
-  // remembered through the grace period, so it is not uploaded again when it comes back.
-  test::TempDir dir;
-  Ledger ledger(dir.path() / "l.sqlite");
-  ledger.commit("work", {{entry("a", LedgerState::Uploaded), false}});
-  BOOST_TEST(ledger.prune("work", {}, 1000, 100) == 0u);
-  BOOST_TEST(ledger.load("work").at("a").missing_since == 1000);
-  BOOST_TEST(ledger.prune("work", {}, 1050, 100) == 0u);
-  BOOST_TEST(ledger.prune("work", {"a"}, 1060, 100) == 0u);  // back: no longer missing
-  BOOST_TEST(ledger.load("work").at("a").missing_since == 0);
-  BOOST_TEST(ledger.prune("work", {}, 2000, 100) == 0u);
-  BOOST_TEST(ledger.prune("work", {}, 2101, 100) == 1u);  // gone for longer than the grace
-  BOOST_TEST(ledger.load("work").empty());
-}
-
-BOOST_AUTO_TEST_CASE(testQuarantineIsTheRejectedRowsSoonestRetryFirst) {
-  test::TempDir dir;
-  Ledger ledger(dir.path() / "l.sqlite");
-  LedgerEntry r1 = entry("r1", LedgerState::Rejected);
-  r1.retry_at = 200;
-  r1.reason = "A1 NO [LIMIT] too big";
-  LedgerEntry r2 = entry("r2", LedgerState::Rejected);
-  r2.retry_at = 100;
-  ledger.commit("work", {{r1, false}, {r2, false}, {entry("u", LedgerState::Uploaded), false}});
-  BOOST_TEST(ledger.load("work").size() == 3u);
-  const auto q = ledger.quarantine("work");
-  BOOST_REQUIRE(q.size() == 2u);
-  BOOST_TEST(q[0].key == "r2");  // soonest retry first
-  BOOST_TEST(q[1].reason == "A1 NO [LIMIT] too big");
-}
-
 BOOST_AUTO_TEST_CASE(testNotALedgerFileIsAnInternalError) {
   test::TempDir dir;
   dir.write("junk.sqlite", std::string(4096, 'x'));
   try {
-    Ledger ledger(dir.path() / "junk.sqlite");
+    SqliteLedger ledger(dir.path() / "junk.sqlite");
     BOOST_FAIL("opened a file that is not a database");
   } catch (const Error& e) {
     BOOST_TEST((e.kind() == ErrorKind::Internal));
@@ -124,7 +44,7 @@ BOOST_AUTO_TEST_CASE(testNotALedgerFileIsAnInternalError) {
 BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
   test::TempDir dir;
   const auto file = dir.path() / "ledger.sqlite";
-  { Ledger first(file); }
+  { SqliteLedger first(file); }
   for (const std::string& version : {std::string("garbage"), std::string("99999999999999999999"),
                                      std::string("2x"), std::string(""), std::string("7")}) {
     BOOST_TEST_CONTEXT("schema \"" << version << "\"") {
@@ -132,7 +52,7 @@ BOOST_AUTO_TEST_CASE(testUnreadableSchemaVersionIsAnInternalError) {
       session << "UPDATE meta SET value = '" + version + "' WHERE key = 'schema'", Poco::Data::Keywords::now;
       session.close();
       try {
-        Ledger ledger(file);
+        SqliteLedger ledger(file);
         BOOST_FAIL("opened a ledger with schema \"" << version << "\"");
       } catch (const Error& e) {
         BOOST_TEST((e.kind() == ErrorKind::Internal));
@@ -147,7 +67,7 @@ BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
   test::TempDir dir;
   const auto file = dir.path() / "ledger.sqlite";
   {
-    Ledger first(file);
+    SqliteLedger first(file);
     first.commit("work", {{entry("u1", LedgerState::Uploaded), false}});
   }
   {
@@ -157,7 +77,7 @@ BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
     session << "DROP TABLE notice_queue", Poco::Data::Keywords::now;
     session << "UPDATE meta SET value = '2' WHERE key = 'schema'", Poco::Data::Keywords::now;
   }
-  Ledger ledger(file);
+  SqliteLedger ledger(file);
   BOOST_TEST(ledger.load("work").size() == 1u);
   ledger.saveEpisode("work", NoticeEpisode{100, 3, true, 1, "refused"});
   BOOST_TEST(ledger.episodes().at("work").failures == 3u);
@@ -177,31 +97,6 @@ BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
   session << "SELECT value FROM meta WHERE key = 'schema'", Poco::Data::Keywords::into(version),
       Poco::Data::Keywords::now;
   BOOST_TEST(version == "3");
-}
-
-// The backlog of a first pass and the record that the first pass is done go in one
-// transaction: when the second part fails (here its table is gone), the first is not kept either,
-// so a crash can never leave a half-recorded backlog that the next pass takes as complete.
-BOOST_AUTO_TEST_CASE(testFirstPassIsRecordedWithItsBacklogOrNotAtAll) {
-  test::TempDir dir;
-  const auto file = dir.path() / "ledger.sqlite";
-  Ledger ledger(file);
-  BOOST_TEST(!ledger.firstPassDone("isp").has_value());
-  ledger.completeFirstPass("isp", {{entry("old1", LedgerState::Existing), false},
-                                   {entry("old2", LedgerState::Existing), false}},
-                           1768435200);
-  BOOST_TEST(ledger.firstPassDone("isp").value_or(0) == 1768435200);
-  BOOST_TEST(ledger.load("isp").size() == 2u);
-  BOOST_TEST(!ledger.firstPassDone("work").has_value());  // per account
-
-  {
-    Poco::Data::Session other("SQLite", file.string());
-    other << "DROP TABLE accounts", Poco::Data::Keywords::now;
-  }
-  BOOST_CHECK_THROW(ledger.completeFirstPass("work", {{entry("w1", LedgerState::Existing), false}},
-                                             1768435200),
-                    Error);
-  BOOST_TEST(ledger.load("work").empty());
 }
 
 // A ledger written by popgate before the first-pass record existed (schema 1, and before the
@@ -239,7 +134,7 @@ BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
     return version;
   };
   {
-    Ledger ledger(file);
+    SqliteLedger ledger(file);
     BOOST_TEST(schema() == "3");
     const auto rows = ledger.load("work");
     BOOST_REQUIRE(rows.size() == 1u);
@@ -249,14 +144,10 @@ BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
     BOOST_TEST(!ledger.firstPassDone("isp").has_value());  // never ran: its first pass is ahead
     ledger.addUpload("target", 1750000000, 10);             // the uploads table is there too
   }
-  Ledger again(file);
+  SqliteLedger again(file);
   BOOST_TEST(schema() == "3");
   BOOST_TEST(again.load("work").size() == 1u);
   BOOST_TEST(again.firstPassDone("work").has_value());
   BOOST_TEST(again.uploadsSince("target", 1750000000 - 3600).size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(testUidlOfKey) {
-  BOOST_TEST(uidlOfKey("abc") == "abc");
-  BOOST_TEST(uidlOfKey("abc sha256:00ff") == "abc");
-}
