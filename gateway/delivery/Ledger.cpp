@@ -42,4 +42,17 @@ std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {
   return out;
 }
 
+void Ledger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                        std::optional<std::int64_t> first_pass_at, const LeaseHold&) {
+  if (first_pass_at) {
+    completeFirstPass(account, changes, *first_pass_at);
+  } else {
+    commit(account, changes);
+  }
+}
+
+void Ledger::checkHold(const std::string&, const LeaseHold&) {}
+
+void Ledger::confirmHold(const std::string&) {}
+
 }  // namespace popgate::gateway

@@ -74,6 +74,13 @@ struct QueuedNotice {
   std::int64_t next_try = 0;   // unix seconds
 };
 
+// A replica's hold on an account's lease (LeaseBoard.h): who, and the fencing epoch, which goes up
+// each time the account changes hands.
+struct LeaseHold {
+  std::string holder;
+  std::int64_t epoch = 0;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -123,6 +130,19 @@ class Ledger {
 
   // Where the ledger lives, for messages: the SQLite file, or the database URL (no password).
   virtual std::string where() const = 0;
+
+  // Fencing (replicas sharing a PostgreSQL ledger). commit() (and completeFirstPass() when
+  // `first_pass_at` is set), accepted only while `hold` still holds `account`'s unexpired lease,
+  // checked in the same transaction; else Error(Fenced) and nothing is written. A ledger without
+  // leases (SqliteLedger: one process per file) just writes.
+  virtual void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                          std::optional<std::int64_t> first_pass_at, const LeaseHold& hold);
+  // Throws Error(Fenced) unless `hold` still holds `account`'s unexpired lease now. Without
+  // leases: nothing to check.
+  virtual void checkHold(const std::string& account, const LeaseHold& hold);
+  // For a pass about to DELE: throws Error(Fenced) when the pass's writes would be refused now
+  // (HeldLedger); a plain ledger has nothing to confirm.
+  virtual void confirmHold(const std::string& account);
 };
 
 // The UIDL part of a ledger key.

@@ -81,6 +81,12 @@ const std::vector<std::vector<std::string>>& migrationSteps() {
           " to_mailbox BIGINT NOT NULL, to_webhook BIGINT NOT NULL, attempts BIGINT NOT NULL,"
           " next_try BIGINT NOT NULL)",
       },
+      // 1 → 2: replicas: a heartbeat per replica, a lease per account (LeaseBoard.h).
+      {
+          "CREATE TABLE replicas (id TEXT PRIMARY KEY, heartbeat_at TIMESTAMPTZ NOT NULL)",
+          "CREATE TABLE leases (account TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+          " epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)",
+      },
   };
   return steps;
 }
@@ -89,7 +95,7 @@ const std::vector<std::vector<std::string>>& migrationSteps() {
 
 PostgresLedger::PostgresLedger(const config::DatabaseConfig& db) : db_(db) {
   std::call_once(register_once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
-  static_assert(kSchemaVersion == 1);
+  static_assert(kSchemaVersion == 2);
   std::lock_guard lock(mutex_);
   migrate();
 }
@@ -206,7 +212,7 @@ std::map<std::string, LedgerEntry> PostgresLedger::load(const std::string& accou
 void PostgresLedger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
   if (changes.empty()) return;
   std::lock_guard lock(mutex_);
-  write(account, changes, std::nullopt);
+  write(account, changes, std::nullopt, nullptr);
 }
 
 std::optional<std::int64_t> PostgresLedger::firstPassDone(const std::string& account) {
@@ -223,15 +229,45 @@ std::optional<std::int64_t> PostgresLedger::firstPassDone(const std::string& acc
 void PostgresLedger::completeFirstPass(const std::string& account,
                                        const std::vector<LedgerChange>& changes, std::int64_t at) {
   std::lock_guard lock(mutex_);
-  write(account, changes, at);
+  write(account, changes, at, nullptr);
+}
+
+void PostgresLedger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                                std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) {
+  if (changes.empty() && !first_pass_at) return;
+  std::lock_guard lock(mutex_);
+  write(account, changes, first_pass_at, &hold);
+}
+
+void PostgresLedger::checkHold(const std::string& account, const LeaseHold& hold) {
+  std::lock_guard lock(mutex_);
+  transaction("check the lease of " + account,
+              [&](Poco::Data::Session& s) { fence(s, account, hold); });
+}
+
+void PostgresLedger::fence(Poco::Data::Session& s, const std::string& account,
+                           const LeaseHold& hold) {
+  std::string acct = account, holder = hold.holder;
+  Int epoch = hold.epoch;
+  std::vector<Int> found;
+  s << "SELECT epoch FROM leases WHERE account = $1 AND holder = $2 AND epoch = $3"
+       " AND expires_at > clock_timestamp() FOR SHARE",
+      use(acct), use(holder), use(epoch), into(found), now;
+  if (found.empty()) {
+    throw Error(ErrorKind::Fenced, "ledger " + db_.url + ": " + account +
+                                       " is no longer held by " + hold.holder + " (lease epoch " +
+                                       std::to_string(hold.epoch) +
+                                       "): another replica has it; nothing more is written");
+  }
 }
 
 void PostgresLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
-                           std::optional<std::int64_t> first_pass_at) {
+                           std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) {
   // The last change of each key wins.
   std::map<std::string, const LedgerChange*> last;
   for (const LedgerChange& c : changes) last[c.entry.key] = &c;
   transaction("record the progress of " + account, [&](Poco::Data::Session& s) {
+    if (hold != nullptr) fence(s, account, *hold);
     std::string acct = account;
     for (const auto& [key_of, c] : last) {
       std::string key = key_of;
@@ -392,6 +428,84 @@ void PostgresLedger::updateNotice(const QueuedNotice& n) {
           use(to_mailbox), use(to_webhook), use(attempts), use(next_try), use(id), now;
     }
   });
+}
+
+std::vector<std::string> PostgresLedger::heartbeat(const std::string& replica,
+                                                  std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::string id = replica;
+  Int seconds = ttl.count();
+  std::vector<std::string> live;
+  transaction("record the heartbeat of replica " + replica, [&](Poco::Data::Session& s) {
+    s << "INSERT INTO replicas (id, heartbeat_at) VALUES ($1, clock_timestamp())"
+         " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        use(id), now;
+    // Replicas gone for long go (a crashed one never says goodbye).
+    s << "DELETE FROM replicas WHERE heartbeat_at < clock_timestamp() - 10 * $1 * interval '1 second'",
+        use(seconds), now;
+    s << "SELECT id FROM replicas WHERE heartbeat_at > clock_timestamp() - $1 * interval '1 second'"
+         " ORDER BY id",
+        use(seconds), into(live), now;
+  });
+  return live;
+}
+
+std::optional<LeaseHold> PostgresLedger::acquire(const std::string& account,
+                                                 const std::string& holder,
+                                                 std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account, who = holder;
+  Int seconds = ttl.count();
+  std::vector<Int> epoch;
+  transaction("take the lease of " + account, [&](Poco::Data::Session& s) {
+    // One statement: the row is locked while it decides, so two replicas never both win.
+    s << "INSERT INTO leases (account, holder, epoch, expires_at)"
+         " VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 second')"
+         " ON CONFLICT (account) DO UPDATE SET"
+         " epoch = CASE WHEN leases.holder = excluded.holder"
+         " AND leases.expires_at > clock_timestamp() THEN leases.epoch ELSE leases.epoch + 1 END,"
+         " holder = excluded.holder, expires_at = excluded.expires_at"
+         " WHERE leases.holder = excluded.holder OR leases.expires_at <= clock_timestamp()"
+         " RETURNING epoch",
+        use(acct), use(who), use(seconds), into(epoch), now;
+  });
+  if (epoch.empty()) return std::nullopt;
+  return LeaseHold{holder, epoch.front()};
+}
+
+void PostgresLedger::release(const std::string& account, const LeaseHold& hold) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account, holder = hold.holder;
+  Int epoch = hold.epoch;
+  transaction("give up the lease of " + account, [&](Poco::Data::Session& s) {
+    s << "UPDATE leases SET expires_at = clock_timestamp()"
+         " WHERE account = $1 AND holder = $2 AND epoch = $3",
+        use(acct), use(holder), use(epoch), now;
+  });
+}
+
+void PostgresLedger::leave(const std::string& replica) {
+  std::lock_guard lock(mutex_);
+  std::string id = replica;
+  transaction("remove replica " + replica, [&](Poco::Data::Session& s) {
+    s << "DELETE FROM replicas WHERE id = $1", use(id), now;
+  });
+}
+
+std::vector<LeaseRow> PostgresLedger::leases() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> accounts, holders;
+  std::vector<Int> epochs, expiries;
+  transaction("read the leases", [&](Poco::Data::Session& s) {
+    s << "SELECT account, holder, epoch, extract(epoch FROM expires_at)::bigint FROM leases"
+         " ORDER BY account",
+        into(accounts), into(holders), into(epochs), into(expiries), now;
+  });
+  std::vector<LeaseRow> out;
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    out.push_back(LeaseRow{accounts[i], holders[i], epochs[i], expiries[i]});
+  }
+  return out;
 }
 
 }  // namespace popgate::gateway

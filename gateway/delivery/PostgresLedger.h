@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "LeaseBoard.h"
 #include "Ledger.h"
 #include "config/GatewayConfig.h"
 
@@ -18,7 +19,7 @@ class Session;
 
 namespace popgate::gateway {
 
-class PostgresLedger final : public Ledger {
+class PostgresLedger final : public Ledger, public LeaseBoard {
  public:
   // Connects to `db` and brings the schema up to date. Throws Error(Internal) when the database
   // cannot be reached or logged into, or holds a newer schema; the password is never in the text.
@@ -42,9 +43,22 @@ class PostgresLedger final : public Ledger {
   void updateNotice(const QueuedNotice& notice) override;
 
   std::string where() const override { return db_.url; }
+  // Fencing: the lease row is read FOR SHARE in the write's transaction, so a takeover (which
+  // updates that row) waits for the write to commit, and a write after a takeover is refused.
+  void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                  std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) override;
+  void checkHold(const std::string& account, const LeaseHold& hold) override;
+
+  // LeaseBoard (tables replicas and leases).
+  std::vector<std::string> heartbeat(const std::string& replica, std::chrono::seconds ttl) override;
+  std::optional<LeaseHold> acquire(const std::string& account, const std::string& holder,
+                                   std::chrono::seconds ttl) override;
+  void release(const std::string& account, const LeaseHold& hold) override;
+  void leave(const std::string& replica) override;
+  std::vector<LeaseRow> leases() override;
 
   // The schema version this popgate writes (table schema_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   // The open session, connecting first when there is none or it was lost. Caller holds mutex_.
@@ -55,7 +69,10 @@ class PostgresLedger final : public Ledger {
   template <typename Work>
   void transaction(const std::string& doing, Work&& work);
   void write(const std::string& account, const std::vector<LedgerChange>& changes,
-             std::optional<std::int64_t> first_pass_at);
+             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold);
+  // Inside a transaction: throws Error(Fenced) unless `hold` holds `account`'s unexpired lease,
+  // and keeps the row locked (FOR SHARE) until the transaction ends.
+  void fence(Poco::Data::Session& s, const std::string& account, const LeaseHold& hold);
   void insertNotice(const QueuedNotice& notice);  // inside a transaction
   [[noreturn]] void fail(const std::string& doing, const std::string& why) const;
 

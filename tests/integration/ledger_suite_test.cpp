@@ -2,7 +2,7 @@
 // run against both implementations — SqliteLedger on a file and PostgresLedger on a real
 // PostgreSQL 15 (tests/support/PostgresSandbox, one server for the whole suite, a fresh database
 // per case). Then what only the PostgreSQL one has: its schema version, its password kept out of
-// errors, replicas opening it at once, and a lost connection opened again.
+// errors, replicas opening it at once, a lost connection opened again, and leases with fencing.
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -15,6 +15,7 @@
 
 #include "config/DatabaseUrl.h"
 #include "connectors/common/Error.h"
+#include "gateway/delivery/HeldLedger.h"
 #include "gateway/delivery/PostgresLedger.h"
 #include "gateway/delivery/SqliteLedger.h"
 #include "tests/support/PostgresSandbox.h"
@@ -441,4 +442,122 @@ BOOST_AUTO_TEST_CASE(testPostgresConnectionLostIsOpenedAgain) {
   BOOST_TEST(recovered);
   ledger->commit("work", {{entry("b", LedgerState::Uploaded), false}});
   BOOST_TEST(ledger->load("work").size() == 2u);
+}
+
+// --- Leases and fencing (PostgreSQL) ---
+
+namespace {
+
+// Makes `account`'s lease look expired, as if its holder had been paused past lease_ttl.
+void expireLease(const std::string& database, const std::string& account) {
+  postgres().query("UPDATE leases SET expires_at = clock_timestamp() - interval '1 second'"
+                   " WHERE account = '" + account + "'",
+                   database);
+}
+
+}  // namespace
+
+// A lease goes to one replica at a time: renewing keeps the epoch, another replica is refused
+// until it expires or is given up, and each change of hands raises the epoch.
+BOOST_AUTO_TEST_CASE(testPostgresLeaseHasOneHolderAndTheEpochRisesWithEachChangeOfHands) {
+  const std::string name = "lease_hands";
+  const std::string url = postgres().createDatabase(name);
+  PostgresLedger a(databaseOf(url, postgres().password()));
+  PostgresLedger b(databaseOf(url, postgres().password()));
+  const auto ttl = std::chrono::seconds(30);
+  const auto first = a.acquire("work", "replica-a", ttl);
+  BOOST_REQUIRE(first.has_value());
+  BOOST_TEST(first->epoch == 1);
+  BOOST_TEST(a.acquire("work", "replica-a", ttl)->epoch == 1);  // renewed: same epoch
+  BOOST_TEST(!b.acquire("work", "replica-b", ttl).has_value());  // held by a
+  expireLease(name, "work");
+  const auto taken = b.acquire("work", "replica-b", ttl);
+  BOOST_REQUIRE(taken.has_value());
+  BOOST_TEST(taken->epoch == 2);
+  BOOST_TEST(!a.acquire("work", "replica-a", ttl).has_value());  // a came back too late
+  b.release("work", *taken);
+  BOOST_TEST(a.acquire("work", "replica-a", ttl)->epoch == 3);  // given up: taken at once
+  const auto rows = b.leases();
+  BOOST_REQUIRE(rows.size() == 1u);
+  BOOST_TEST(rows[0].holder == "replica-a");
+  BOOST_TEST(rows[0].epoch == 3);
+  // Heartbeats: both alive, sorted; one that leaves is gone at once.
+  a.heartbeat("replica-a", ttl);
+  BOOST_TEST((b.heartbeat("replica-b", ttl) == std::vector<std::string>{"replica-a", "replica-b"}));
+  a.leave("replica-a");
+  BOOST_TEST((b.heartbeat("replica-b", ttl) == std::vector<std::string>{"replica-b"}));
+}
+
+// The paused replica: it held the account, was stopped past its lease, another replica took the
+// account over; when it wakes up, its late commit is refused in the commit's own transaction
+// (nothing of it is written) and so is its check before DELE. The new holder's writes go through.
+BOOST_AUTO_TEST_CASE(testPostgresStaleHolderCommitIsRefusedByFencing) {
+  const std::string name = "lease_fence";
+  const std::string url = postgres().createDatabase(name);
+  PostgresLedger stale(databaseOf(url, postgres().password()));
+  PostgresLedger fresh(databaseOf(url, postgres().password()));
+  const auto ttl = std::chrono::seconds(30);
+  const LeaseHold old_hold = *stale.acquire("work", "replica-a", ttl);
+  stale.commitHeld("work", {{entry("m1", LedgerState::InFlight), false}}, std::nullopt, old_hold);
+  BOOST_TEST(stale.load("work").size() == 1u);  // while held, writes go through
+
+  expireLease(name, "work");  // replica-a paused past lease_ttl ...
+  const LeaseHold new_hold = *fresh.acquire("work", "replica-b", ttl);  // ... b takes over
+  try {
+    stale.commitHeld("work", {{entry("m1", LedgerState::Uploaded), false}}, std::nullopt, old_hold);
+    BOOST_FAIL("a stale holder recorded an upload");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Fenced), e.what());
+    BOOST_TEST(std::string(e.what()).find("work") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(stale.checkHold("work", old_hold), Error);
+  BOOST_CHECK_THROW(stale.commitHeld("work", {}, 1768435200, old_hold), Error);
+  BOOST_TEST((fresh.load("work").at("m1").state == LedgerState::InFlight));  // nothing written
+  BOOST_TEST(!fresh.firstPassDone("work").has_value());
+
+  fresh.checkHold("work", new_hold);
+  fresh.commitHeld("work", {{entry("m1", LedgerState::Uploaded), false}}, std::nullopt, new_hold);
+  BOOST_TEST((stale.load("work").at("m1").state == LedgerState::Uploaded));
+
+  // An expired lease fences its own holder too, even before anyone takes it.
+  expireLease(name, "work");
+  BOOST_CHECK_THROW(fresh.commitHeld("work", {{entry("m2", LedgerState::InFlight), false}},
+                                     std::nullopt, new_hold),
+                    Error);
+  BOOST_TEST(fresh.load("work").count("m2") == 0u);
+}
+
+// A pass's view of the ledger (HeldLedger) fences its writes, asks before DELE, and passes reads
+// and notices through.
+BOOST_AUTO_TEST_CASE(testPostgresPassViewWritesUnderItsLease) {
+  const std::string name = "lease_view";
+  const std::string url = postgres().createDatabase(name);
+  PostgresLedger ledger(databaseOf(url, postgres().password()));
+  const LeaseHold hold = *ledger.acquire("work", "replica-a", std::chrono::seconds(30));
+  HeldLedger view(ledger, "work", hold);
+  view.completeFirstPass("work", {{entry("old", LedgerState::Existing), false}}, 1768435200);
+  view.commit("work", {{entry("m1", LedgerState::Uploaded), false}});
+  view.confirmHold("work");
+  BOOST_TEST(view.load("work").size() == 2u);
+  BOOST_TEST(view.prune("work", {"m1"}, 1000, 100) == 0u);
+  BOOST_CHECK_THROW(view.commit("isp", {{entry("x", LedgerState::Uploaded), false}}), Error);
+  expireLease(name, "work");
+  try {
+    view.confirmHold("work");
+    BOOST_FAIL("confirmed a lost lease");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Fenced));
+  }
+  BOOST_CHECK_THROW(view.commit("work", {{entry("m1", LedgerState::Deleted), false}}), Error);
+  BOOST_TEST((ledger.load("work").at("m1").state == LedgerState::Uploaded));
+}
+
+// SQLite has no leases: a pass's view writes as the plain ledger does.
+BOOST_AUTO_TEST_CASE(testSqlitePassViewJustWrites) {
+  SqliteStore store;
+  auto ledger = store.open();
+  HeldLedger view(*ledger, "work", LeaseHold{"any", 1});
+  view.commit("work", {{entry("m1", LedgerState::Uploaded), false}});
+  view.confirmHold("work");
+  BOOST_TEST(ledger->load("work").size() == 1u);
 }
