@@ -194,6 +194,9 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
           return names;
         },
         [&scheduler](const std::string& account) { return scheduler.running(account); });
+    board.setClusterProbe([&k] {
+      return ClusterStatus{k.replica(), k.lastReplicas(), k.lastLeases()};
+    });
     logInfo("replica " + k.replica() + ": sharing the accounts through " + ledger.where() +
             " (lease_ttl " + std::to_string(cfg->database->lease_ttl.count()) + " s)");
   }
@@ -287,6 +290,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   if (clean) notifier.stop();  // a notice being delivered ends with its connection timeout
   if (server) server->stop();
   board.setTargetProbe({});
+  board.setClusterProbe({});
   if (clean) pools.closeAll();
   if (!clean) {
     // The ledger makes this as safe as a crash: the next start looks up what was in flight.

@@ -100,6 +100,20 @@ void LeaseKeeper::tick(const std::vector<std::string>& accounts,
       held_.erase(account);  // another replica still has it (until it gives it up or expires)
     }
   }
+  std::vector<LeaseRow> rows = board_.leases();
+  std::lock_guard lock(mutex_);
+  last_replicas_ = live;
+  last_leases_ = std::move(rows);
+}
+
+std::vector<std::string> LeaseKeeper::lastReplicas() const {
+  std::lock_guard lock(mutex_);
+  return last_replicas_;
+}
+
+std::vector<LeaseRow> LeaseKeeper::lastLeases() const {
+  std::lock_guard lock(mutex_);
+  return last_leases_;
 }
 
 std::optional<LeaseHold> LeaseKeeper::holdOf(const std::string& account) const {

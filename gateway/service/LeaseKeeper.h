@@ -51,6 +51,10 @@ class LeaseKeeper {
   // Every account held now, with its hold.
   std::map<std::string, LeaseHold> held() const;
   const std::string& replica() const { return replica_; }
+  // The live replicas and every lease as the last round read them (for /status; no database
+  // access here).
+  std::vector<std::string> lastReplicas() const;
+  std::vector<LeaseRow> lastLeases() const;
   // How often tick() runs in the background: a third of the ttl.
   std::chrono::milliseconds interval() const;
 
@@ -75,6 +79,8 @@ class LeaseKeeper {
   Clock clock_;
   mutable std::mutex mutex_;
   std::map<std::string, Held> held_;
+  std::vector<std::string> last_replicas_;
+  std::vector<LeaseRow> last_leases_;
   std::condition_variable wake_;
   bool stopping_ = false;
   bool woken_ = false;

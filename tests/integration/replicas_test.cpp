@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <set>
 
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
@@ -88,6 +89,18 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   BOOST_TEST(pg.query("SELECT max(n) FROM (SELECT count(*) AS n FROM leases"
                       " WHERE expires_at > clock_timestamp() GROUP BY holder) AS shares",
                       "replicas") == "2");
+
+  // /status of any replica shows the whole cluster: the three replicas, every account's lease.
+  auto cluster = replicas[2]->status()->getObject("cluster");
+  BOOST_REQUIRE(cluster);
+  BOOST_TEST(cluster->getArray("leases")->size() == kAccounts);
+  BOOST_TEST(cluster->getArray("replicas")->size() == 3u);
+  std::set<std::string> holders;
+  for (std::size_t i = 0; i < kAccounts; ++i) {
+    holders.insert(cluster->getArray("leases")->getObject(static_cast<unsigned>(i))
+                       ->getValue<std::string>("holder"));
+  }
+  BOOST_TEST(holders.count(cluster->getValue<std::string>("replica")) == 1u);
 
   // kill -9 one replica with fresh mail arriving: the two others take its accounts over after
   // the lease (5 s) and deliver everything, once.
