@@ -10,6 +10,8 @@
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/LedgerFactory.h"
+#include "gateway/delivery/LeaseBoard.h"
+#include "gateway/service/LeaseKeeper.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/StateDir.h"
@@ -185,8 +187,28 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   PollOptions options;
   options.dry_run = dry_run;
   if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n";
-  const std::vector<PollResult> results =
-      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options);
+  // A shared ledger: every account polled here under its lease (not as a replica: no share, no
+  // heartbeat); one a replica holds now is not polled. Given up again at the end.
+  std::optional<std::map<std::string, LeaseHold>> holds;
+  auto* leases = dynamic_cast<LeaseBoard*>(&ledger);
+  const std::string holder = makeReplicaId();
+  if (leases != nullptr && cfg.database) {
+    holds.emplace();
+    for (const config::PopAccount* account : accounts) {
+      if (auto hold = leases->acquire(account->name, holder, cfg.database->lease_ttl)) {
+        holds->emplace(account->name, *hold);
+      }
+    }
+  }
+  const std::vector<PollResult> results = runPasses(cfg, ledger, accounts, cfg.max_parallel_polls,
+                                                    options, holds ? &*holds : nullptr);
+  if (holds) {
+    try {
+      for (const auto& [account, hold] : *holds) leases->release(account, hold);
+    } catch (const Error& e) {
+      logWarning(std::string("cannot give the leases up (they expire on their own): ") + e.what());
+    }
+  }
   int code = kOk;
   for (const PollResult& r : results) {
     for (const std::string& p : r.problems.lines()) logWarning(r.account + ": " + p);

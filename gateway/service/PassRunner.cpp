@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "connectors/common/HostPort.h"
+#include "gateway/delivery/HeldLedger.h"
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
@@ -84,7 +85,8 @@ void appendNotice(ImapPool& pool, const std::string& mailbox, const std::string&
 
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel, const PollOptions& options) {
+                                  unsigned parallel, const PollOptions& options,
+                                  const std::map<std::string, LeaseHold>* holds) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -94,7 +96,17 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
       logDebug(accounts[i]->name + ": pass starts");
       try {
         auto pool = pools.poolFor(cfg.targetOf(*accounts[i]));
-        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options, tokens)->run();
+        if (holds != nullptr) {
+          const auto hold = holds->find(accounts[i]->name);
+          if (hold == holds->end()) {
+            throw Error(ErrorKind::Fenced, accounts[i]->name +
+                                               ": another replica holds it now; not polled");
+          }
+          HeldLedger held(ledger, accounts[i]->name, hold->second);
+          results[i] = makePollJob(cfg, *accounts[i], held, pool, options, tokens)->run();
+        } else {
+          results[i] = makePollJob(cfg, *accounts[i], ledger, pool, options, tokens)->run();
+        }
       } catch (const Error& e) {
         results[i].account = accounts[i]->name;
         results[i].error = e;

@@ -4,6 +4,7 @@
 // Every pass of the process delivering to one target shares that target's ImapPool (TargetPools),
 // so uploads use target.connections sessions per target in all.
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -39,9 +40,11 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
                                      std::shared_ptr<oauth::TokenManager> tokens = {});
 
 // One result per account, in the order given; each pass with `options` (a dry run, say).
-// Never throws.
+// With `holds` (a shared ledger), each account's pass writes under its lease (HeldLedger), and an
+// account without one fails with Error(Fenced) unpolled. Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
-                                  unsigned parallel, const PollOptions& options = {});
+                                  unsigned parallel, const PollOptions& options = {},
+                                  const std::map<std::string, LeaseHold>* holds = nullptr);
 
 }  // namespace popgate::gateway

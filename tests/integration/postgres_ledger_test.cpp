@@ -1,7 +1,7 @@
 // The real popgate with `database:` against a real Dovecot and a real PostgreSQL 15: the ledger is
 // in the database, so a second popgate with its own state_dir knows what the first delivered
-// (nothing uploaded twice), and `popgate check` names a database it cannot log into without
-// naming the password.
+// (nothing uploaded twice), a database it cannot log into is named without the password, and
+// `once` polls only accounts whose lease it gets.
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/GatewaySetup.h"
@@ -64,4 +64,41 @@ BOOST_AUTO_TEST_CASE(testWrongDatabasePasswordFailsNamingTheDatabaseNotThePasswo
   BOOST_TEST(r.err.find("password authentication failed") != std::string::npos);
   BOOST_TEST(r.err.find("Not-The-Pg-Password-93") == std::string::npos);
   BOOST_TEST(r.out.find("Not-The-Pg-Password-93") == std::string::npos);
+}
+
+// `popgate once` on a shared ledger polls an account only under its lease: while a replica holds
+// it, the account is left alone (reported, not polled); once free, it is polled and the lease is
+// given up again at the end.
+BOOST_AUTO_TEST_CASE(testOnceLeavesAnAccountAReplicaHoldsAlone) {
+  PostgresSandbox pg;
+  const std::string url = pg.createDatabase("once_leases");
+  DovecotSandbox dovecot({"work", "me"});
+  for (const auto& s : sampleMessages()) dovecot.seed("work", s.bytes);
+  const std::size_t n = sampleMessages().size();
+  TempDir dir;
+  const auto config = writeGatewayConfig(dir, dovecot, "me",
+                                         {AccountSetup{"work", "Work", "implicit", false}},
+                                         databaseSection(dir, url, pg.password()));
+  const CommandResult bootstrap = runPopgate({"once", "--config", config.string(), "--dry-run"});
+  BOOST_REQUIRE_MESSAGE(bootstrap.exit_code == 0, bootstrap.err);  // creates the tables
+  pg.query("INSERT INTO leases (account, holder, epoch, expires_at)"
+           " VALUES ('work', 'replica-x', 7, clock_timestamp() + interval '1 hour')"
+           " ON CONFLICT (account) DO UPDATE SET holder = excluded.holder,"
+           " epoch = excluded.epoch, expires_at = excluded.expires_at",
+           "once_leases");
+  const CommandResult held = runPopgate({"once", "--config", config.string()});
+  BOOST_TEST_INFO("stdout: " << held.out << "\nstderr: " << held.err);
+  BOOST_TEST(held.exit_code != 0);
+  BOOST_TEST(held.err.find("another replica holds it") != std::string::npos);
+  BOOST_TEST(dovecot.popBoxSize("work") == n);  // untouched
+  BOOST_TEST(countOrZero(dovecot, "me", "Work") == 0u);
+
+  pg.query("DELETE FROM leases", "once_leases");
+  const CommandResult free = runPopgate({"once", "--config", config.string()});
+  BOOST_TEST_INFO("stdout: " << free.out << "\nstderr: " << free.err);
+  BOOST_TEST(free.exit_code == 0);
+  BOOST_TEST(dovecot.popBoxSize("work") == 0u);
+  BOOST_TEST(dovecot.count("me", "Work") == n);
+  BOOST_TEST(pg.query("SELECT count(*) FROM leases WHERE expires_at > clock_timestamp()",
+                      "once_leases") == "0");  // given up at the end
 }
