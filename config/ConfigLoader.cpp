@@ -300,11 +300,7 @@ GatewayConfig Loader::load(const std::string& yaml) const {
   }
   if (const YamlCursor* v = findEntry(top, "admin")) cfg.admin = admin(*v);
   if (const YamlCursor* v = findEntry(top, "notify")) cfg.notify = notify(*v);
-  if (const YamlCursor* v = findEntry(top, "database")) {
-    database(*v);  // every key checked first, so that a mistake in one is named as such
-    v->fail("PostgreSQL ledger not yet supported; this version keeps its ledger in SQLite in "
-            "state_dir: remove the database: section");
-  }
+  if (const YamlCursor* v = findEntry(top, "database")) cfg.database = database(*v);
   const YamlCursor* single = findEntry(top, "target");
   const YamlCursor* named = findEntry(top, "targets");
   if (single != nullptr && named != nullptr) {

@@ -138,7 +138,6 @@ struct SecretFile {
 inline constexpr const char* kSingleTargetName = "target";
 
 // The shared ledger in PostgreSQL (`database:`), for replicas; absent: SQLite in state_dir.
-// ConfigLoader checks the section and then refuses it: the PostgreSQL ledger is not built yet.
 struct DatabaseConfig {
   std::string url;  // as written, without a password: postgresql://USER@HOST[:PORT]/DB
   std::string host;
@@ -169,6 +168,7 @@ struct GatewayConfig {
   std::vector<SecretFile> secret_files;
   std::optional<AdminConfig> admin;
   std::optional<NotifyConfig> notify;  // none: no notices
+  std::optional<DatabaseConfig> database;  // none: the ledger is SQLite in state_dir
   // The central mailboxes: the one `target:` (named kSingleTargetName), or those of `targets:`
   // in file order. Never empty once loaded.
   std::vector<ImapTarget> targets;

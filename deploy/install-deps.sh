@@ -2,7 +2,8 @@
 # install-deps.sh [build|test|interop|runtime] — installs the Debian 12 packages popgate needs,
 # and only those missing (dpkg -s). Used by tests/run.sh (interop), deploy/demo.sh (test), bench/
 # and the Dockerfile.
-#   build    compiler, cmake, ninja, Poco, yaml-cpp, Boost.Test, OpenSSL headers
+#   build    compiler, cmake, ninja, Poco, libpq (the PostgreSQL ledger), yaml-cpp, Boost.Test,
+#            OpenSSL headers
 #   test     build + Dovecot (imapd, pop3d) and openssl for the sandbox, systemd for
 #            systemd-analyze (the unit check), PostgreSQL 15 (the sandbox for ledger tests),
 #            kubectl and Node.js with the npm packages of tests/kubernetes (the manifest
@@ -15,7 +16,7 @@
 #   runtime  the shared libraries and CA certificates a built popgate needs
 set -euo pipefail
 set_name=${1:-test}
-build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
+build_pkgs="g++ cmake ninja-build pkg-config libpoco-dev libpq-dev libyaml-cpp-dev libboost-test-dev libssl-dev"
 test_pkgs="$build_pkgs ca-certificates dovecot-imapd dovecot-pop3d openssl python3 procps iproute2 systemd time"
 case "$set_name" in
   build) pkgs="$build_pkgs ca-certificates" ;;

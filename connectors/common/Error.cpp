@@ -23,6 +23,7 @@ std::string_view kindName(ErrorKind kind) noexcept {
     case ErrorKind::MessageRejected: return "rejected";
     case ErrorKind::Config: return "config";
     case ErrorKind::Internal: return "internal";
+    case ErrorKind::Fenced: return "fenced";
   }
   return "unknown";
 }

@@ -26,6 +26,8 @@ enum class ErrorKind {
   MessageRejected,  // the target refused one message: quarantine it, go on with the rest
   Config,           // unusable configuration or missing secret: exit 2
   Internal,         // local trouble (disk full, ledger unusable): the pass fails
+  Fenced,           // replicas: this process no longer holds the account's lease; the pass stops
+                    // before it writes or deletes anything more (another replica has the account)
 };
 
 // Short lower-case name of a kind ("transient", "auth", ...), for logs, /status and metrics labels.

@@ -163,6 +163,25 @@ std::string renderStatusJson(const StatusSnapshot& snapshot) {
   Array::Ptr accounts = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const AccountStatus& account : snapshot.accounts) accounts->add(renderAccount(account));
   root->set("accounts", accounts);
+  if (snapshot.cluster) {
+    // Replicas sharing a ledger: who holds which account, until when (as of the last renewal).
+    Object::Ptr cluster = orderedObject();
+    cluster->set("replica", text(snapshot.cluster->replica));
+    Array::Ptr replicas = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const std::string& r : snapshot.cluster->replicas) replicas->add(text(r));
+    cluster->set("replicas", replicas);
+    Array::Ptr leases = new Array(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const LeaseRow& lease : snapshot.cluster->leases) {
+      Object::Ptr row = orderedObject();
+      row->set("account", text(lease.account));
+      row->set("holder", text(lease.holder));
+      row->set("epoch", lease.epoch);
+      row->set("expires", formatRfc3339Utc(SystemTime(std::chrono::seconds(lease.expires_at))));
+      leases->add(row);
+    }
+    cluster->set("leases", leases);
+    root->set("cluster", cluster);
+  }
   std::ostringstream out;
   root->stringify(out);
   out << '\n';

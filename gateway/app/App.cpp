@@ -11,6 +11,9 @@
 #include "Daemon.h"
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/LedgerFactory.h"
+#include "gateway/delivery/LeaseBoard.h"
+#include "gateway/service/LeaseKeeper.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/OnceProgress.h"
 #include "gateway/service/ProgressDisplay.h"
@@ -183,7 +186,8 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   for (const std::string& warning : config::warnings(cfg)) logWarning(warning);
   prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
-  Ledger ledger(cfg.state_dir / "ledger.sqlite");
+  const std::unique_ptr<Ledger> opened = openLedger(cfg);
+  Ledger& ledger = *opened;
   PollOptions options;
   options.dry_run = dry_run;
   if (dry_run) std::cout << "dry run: nothing is uploaded, deleted or recorded\n" << std::flush;
@@ -227,8 +231,29 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
     progress.finished(i, r, ProgressClock::now());
     display.refresh();
   };
-  const std::vector<PollResult> results =
-      runPasses(cfg, ledger, accounts, cfg.max_parallel_polls, options, events);
+  // A shared ledger: every account polled here under its lease (not as a replica: no share, no
+  // heartbeat); one a replica holds now is not polled. Given up again at the end.
+  std::optional<std::map<std::string, LeaseHold>> holds;
+  auto* leases = dynamic_cast<LeaseBoard*>(&ledger);
+  const std::string holder = makeReplicaId();
+  if (leases != nullptr && cfg.database) {
+    holds.emplace();
+    for (const config::PopAccount* account : accounts) {
+      if (auto hold = leases->acquire(account->name, holder, cfg.database->lease_ttl)) {
+        holds->emplace(account->name, *hold);
+      }
+    }
+  }
+  const std::vector<PollResult> results = runPasses(cfg, ledger, accounts, cfg.max_parallel_polls,
+                                                    options, events,
+                                                    holds ? &*holds : nullptr);
+  if (holds) {
+    try {
+      for (const auto& [account, hold] : *holds) leases->release(account, hold);
+    } catch (const Error& e) {
+      logWarning(std::string("cannot give the leases up (they expire on their own): ") + e.what());
+    }
+  }
   above.reset();  // the last frame; the report follows below it
   int code = kOk;
   for (const PollResult& r : results) {

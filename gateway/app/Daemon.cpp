@@ -11,7 +11,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "gateway/delivery/HeldLedger.h"
+#include "gateway/delivery/LeaseBoard.h"
 #include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/LedgerFactory.h"
+#include "gateway/service/LeaseKeeper.h"
 #include "gateway/service/Logging.h"
 #include "gateway/service/OAuthTokens.h"
 #include "gateway/service/Notifier.h"
@@ -76,6 +80,14 @@ void warnAboutFixedSettings(const config::GatewayConfig& running, const config::
   if (running.state_dir != next.state_dir) {
     logWarning("state_dir changed in the configuration: it takes effect at the next restart");
   }
+  const bool database_changed =
+      running.database.has_value() != next.database.has_value() ||
+      (running.database && (running.database->url != next.database->url ||
+                            running.database->password.reveal() != next.database->password.reveal() ||
+                            running.database->lease_ttl != next.database->lease_ttl));
+  if (database_changed) {
+    logWarning("database settings changed: they take effect at the next restart");
+  }
   const bool admin_changed =
       running.admin.has_value() != next.admin.has_value() ||
       (running.admin && (running.admin->host != next.admin->host ||
@@ -100,7 +112,8 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   prepareStateDir(cfg->state_dir, cfg->source);
   StateLock lock(cfg->state_dir);
-  Ledger ledger(cfg->state_dir / "ledger.sqlite");
+  const std::unique_ptr<Ledger> opened = openLedger(*cfg);
+  Ledger& ledger = *opened;
   StatusBoard board(POPGATE_VERSION);
   auto tokens = makeTokenManager(*cfg);  // refresh tokens live in state_dir: fixed until restart
   reportTo(board, *tokens);
@@ -146,18 +159,58 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   Notifier notifier(ledger, std::move(sender));
   notifier.configure(cfg->notify, cfg->targets.front().server.username, noticeRecipients(*cfg));
   notifier.keepAccounts(accountNames(*cfg));
-  Scheduler scheduler(board, [&ledger, &pools, &tokens](const config::GatewayConfig& c,
-                                                        const config::PopAccount& account,
-                                                        const std::atomic<bool>& stop) {
+  // Replicas sharing a PostgreSQL ledger: each account is polled by the one replica that holds
+  // its lease, and its pass writes under that lease (HeldLedger): fenced once it is lost.
+  std::unique_ptr<LeaseKeeper> keeper;
+  if (auto* leases = dynamic_cast<LeaseBoard*>(&ledger); leases != nullptr && cfg->database) {
+    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg->database->lease_ttl);
+  }
+  Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper](const config::GatewayConfig& c,
+                                                                 const config::PopAccount& account,
+                                                                 const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
     PassOutcome outcome;
-    outcome.result = makePollJob(c, account, ledger, pools.poolFor(c.targetOf(account)), options,
-                                 tokens)->run();
+    std::optional<HeldLedger> held;
+    if (keeper) {
+      const std::optional<LeaseHold> hold = keeper->holdOf(account.name);
+      if (!hold) {
+        throw Error(ErrorKind::Fenced, account.name + ": its lease is not held by replica " +
+                                           keeper->replica() + " any more");
+      }
+      held.emplace(ledger, account.name, *hold);
+    }
+    Ledger& pass_ledger = held ? static_cast<Ledger&>(*held) : ledger;
+    outcome.result = makePollJob(c, account, pass_ledger, pools.poolFor(c.targetOf(account)),
+                                 options, tokens)->run();
     outcome.quarantine = quarantineOf(ledger, account.name);
     return outcome;
   });
   scheduler.configure(cfg);
+  if (keeper) {
+    LeaseKeeper& k = *keeper;
+    scheduler.onlyWhen([&k](const std::string& account) { return k.holdOf(account).has_value(); });
+    k.start(
+        [&cfg, &cfg_mutex] {
+          std::lock_guard guard(cfg_mutex);
+          std::vector<std::string> names;
+          for (const config::PopAccount& a : cfg->accounts) names.push_back(a.name);
+          return names;
+        },
+        [&scheduler](const std::string& account) { return scheduler.running(account); });
+    board.setClusterProbe([&k] {
+      return ClusterStatus{k.replica(), k.lastReplicas(), k.lastLeases()};
+    });
+    logInfo("replica " + k.replica() + ": sharing the accounts through " + ledger.where() +
+            " (lease_ttl " + std::to_string(cfg->database->lease_ttl.count()) + " s)");
+  }
+  // The keeper's thread asks the scheduler which passes run: it stops before the scheduler goes.
+  struct LeaveBeforeTheScheduler {
+    LeaseKeeper* keeper;
+    ~LeaveBeforeTheScheduler() {
+      if (keeper != nullptr) keeper->leave();
+    }
+  } leave_first{keeper.get()};
   scheduler.onPassFinished([&notifier](const PollResult& r) { notifier.passFinished(r); });
 
   std::optional<admin::AdminServer> server;
@@ -210,6 +263,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
           cfg = next;
         }
         pools.retain(*cfg);
+        if (keeper) keeper->wake();  // take or give up accounts the reload added or removed
         notifier.configure(next->notify, next->targets.front().server.username,
                            noticeRecipients(*next));
         notifier.keepAccounts(accountNames(*next));
@@ -236,9 +290,11 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     net::interruptAllTransports();
     clean = scheduler.stop(std::chrono::seconds(4));
   }
+  if (clean && keeper) keeper->leave();  // the other replicas take the accounts over at once
   if (clean) notifier.stop();  // a webhook POST in progress is cut short; the notice stays queued
   if (server) server->stop();
   board.setTargetProbe({});
+  board.setClusterProbe({});
   if (clean) pools.closeAll();
   if (!clean) {
     // The ledger makes this as safe as a crash: the next start looks up what was in flight.

@@ -1,27 +1,21 @@
 #pragma once
-// The delivery ledger: what popgate knows about every message of every account, in SQLite
-// (Poco::Data::SQLite) under state_dir, WAL journal, synchronous=FULL. It is what makes the
-// delivery promise hold across crashes:
+// The delivery ledger: what popgate knows about every message of every account. It is what makes
+// the delivery promise hold across crashes:
 //   (none) → InFlight (before the APPEND is sent) → Uploaded (after the tagged OK) → Deleted
 //   (after DELE and a successful QUIT); Rejected and TooLarge park a message on the POP server.
 // Moving off another fetcher adds two ends: Existing (on the server before the account's first
 // pass, kept there for good) and InTarget (a copy was already in the target; never appended).
-// Every commit() is one transaction, durable when it returns (group commit per window). The file
+// Every commit() is one transaction, durable when it returns (group commit per window). The store
 // carries its schema version and is migrated in place when an older popgate wrote it.
+// Two implementations keep the same contract: SqliteLedger (a file in state_dir, one process) and
+// PostgresLedger (a database shared by replicas); openLedger() (LedgerFactory.h) picks one.
 
 #include <cstdint>
-#include <filesystem>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-namespace Poco::Data {
-class Session;
-}
 
 namespace popgate::gateway {
 
@@ -80,68 +74,76 @@ struct QueuedNotice {
   std::int64_t next_try = 0;   // unix seconds
 };
 
+// A replica's hold on an account's lease (LeaseBoard.h): who, and the fencing epoch, which goes up
+// each time the account changes hands.
+struct LeaseHold {
+  std::string holder;
+  std::int64_t epoch = 0;
+};
+
 class Ledger {
  public:
-  // Opens or creates the ledger file (parent directory must exist). Throws Error(Internal) when the
-  // file cannot be opened, is not a popgate ledger, or has a newer schema.
-  explicit Ledger(const std::filesystem::path& file);
-  ~Ledger();
+  virtual ~Ledger() = default;
 
   // Every row of `account`, by key.
-  std::map<std::string, LedgerEntry> load(const std::string& account);
+  virtual std::map<std::string, LedgerEntry> load(const std::string& account) = 0;
   // Applies `changes` in one transaction; durable on return. Throws Error(Internal).
-  void commit(const std::string& account, const std::vector<LedgerChange>& changes);
+  virtual void commit(const std::string& account, const std::vector<LedgerChange>& changes) = 0;
   // When `account`'s first pass was recorded (unix seconds); nullopt before it. Accounts with
   // rows in a ledger from before this record existed count as done.
-  std::optional<std::int64_t> firstPassDone(const std::string& account);
+  virtual std::optional<std::int64_t> firstPassDone(const std::string& account) = 0;
   // Applies `changes` (the backlog found on the server) and records `account`'s first pass as
   // done at `at`, in one transaction: either both are durable on return, or neither. Throws
   // Error(Internal).
-  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
-                         std::int64_t at);
+  virtual void completeFirstPass(const std::string& account,
+                                 const std::vector<LedgerChange>& changes, std::int64_t at) = 0;
   // Forgets rows whose UIDL (the key up to its first space) is not in `present`: Deleted rows at
   // once (popgate deleted them), the others once missing for longer than `grace` (a server that
   // hides its messages for a while must not get them uploaded again). Listed rows stop being
-  // missing. `now` is unix time. Returns how many rows were forgotten.
+  // missing. `now` is unix time. Returns how many rows were forgotten. (load() + commit().)
   std::size_t prune(const std::string& account, const std::set<std::string>& present,
                     std::int64_t now, std::int64_t grace);
   // Adds `bytes` uploaded to `target` in the hour of `at` (unix seconds), for the daily upload
   // budget; durable on return. Throws Error(Internal).
-  void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes);
+  virtual void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) = 0;
   // Bytes uploaded to `target` per hour (unix seconds / 3600), for the hours from `since` on.
-  std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target, std::int64_t since);
-  // Every Rejected row of `account` (the quarantine), oldest first.
+  virtual std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target,
+                                                             std::int64_t since) = 0;
+  // Every Rejected row of `account` (the quarantine), oldest first. (load().)
   std::vector<LedgerEntry> quarantine(const std::string& account);
 
-  // Notices (LedgerNotices.cpp). Each call is one transaction, durable on return; each throws
-  // Error(Internal) when the ledger cannot be read or written.
+  // Notices. Each call is one transaction, durable on return; each throws Error(Internal) when
+  // the ledger cannot be read or written.
   // Every account's open failure episode.
-  std::map<std::string, NoticeEpisode> episodes();
+  virtual std::map<std::string, NoticeEpisode> episodes() = 0;
   // Writes (or, when nullopt, ends) the episode of `account`, and queues `notice` if given, in
   // one transaction.
-  void saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
-                   const std::optional<QueuedNotice>& notice = std::nullopt);
+  virtual void saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
+                           const std::optional<QueuedNotice>& notice = std::nullopt) = 0;
   // Queues `notice` unless a notice with `once_key` was queued for its account before; returns
   // whether it was queued. A quarantineNoticeKey() is forgotten with the last row of its UIDL
   // (the message left the server), so a message that comes back new can be noticed again.
-  bool queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key);
+  virtual bool queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key) = 0;
   // Every queued notice, oldest first.
-  std::vector<QueuedNotice> notices();
+  virtual std::vector<QueuedNotice> notices() = 0;
   // Records a delivery round of `notice`: removes it when nothing is left to deliver.
-  void updateNotice(const QueuedNotice& notice);
+  virtual void updateNotice(const QueuedNotice& notice) = 0;
 
-  const std::filesystem::path& file() const noexcept { return file_; }
+  // Where the ledger lives, for messages: the SQLite file, or the database URL (no password).
+  virtual std::string where() const = 0;
 
- private:
-  void migrate();
-  // Writes `changes` (and, when `first_pass_at` is set, the first-pass record) in one
-  // transaction. Caller holds mutex_.
-  void write(const std::string& account, const std::vector<LedgerChange>& changes,
-             std::optional<std::int64_t> first_pass_at);
-  void insertNotice(const QueuedNotice& notice);  // caller holds mutex_, inside a transaction
-  std::filesystem::path file_;
-  std::mutex mutex_;
-  std::unique_ptr<Poco::Data::Session> session_;
+  // Fencing (replicas sharing a PostgreSQL ledger). commit() (and completeFirstPass() when
+  // `first_pass_at` is set), accepted only while `hold` still holds `account`'s unexpired lease,
+  // checked in the same transaction; else Error(Fenced) and nothing is written. A ledger without
+  // leases (SqliteLedger: one process per file) just writes.
+  virtual void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                          std::optional<std::int64_t> first_pass_at, const LeaseHold& hold);
+  // Throws Error(Fenced) unless `hold` still holds `account`'s unexpired lease now. Without
+  // leases: nothing to check.
+  virtual void checkHold(const std::string& account, const LeaseHold& hold);
+  // For a pass about to DELE: throws Error(Fenced) when the pass's writes would be refused now
+  // (HeldLedger); a plain ledger has nothing to confirm.
+  virtual void confirmHold(const std::string& account);
 };
 
 // The UIDL part of a ledger key.

@@ -1048,6 +1048,7 @@ void PollJob::finishSession() {
   }
   std::vector<pop3::Refusal> refused;
   if (!numbers.empty()) {
+    ledger_.confirmHold(account_.name);  // a replica that lost the account deletes nothing
     refused = source_->markDeleted(numbers);
     step("marked-deleted");
   }

@@ -84,6 +84,8 @@ QueuedNotice Notifier::makeNotice(const std::string& account, std::string subjec
 }
 
 void Notifier::passFinished(const PollResult& r) noexcept {
+  // A pass stopped because another replica took the account says nothing about the account.
+  if (r.error && r.error->kind() == ErrorKind::Fenced) return;
   try {
     std::lock_guard lock(mutex_);
     const std::int64_t t = now();

@@ -7,6 +7,7 @@
 
 #include "connectors/common/HostPort.h"
 #include "gateway/delivery/GmailApiSink.h"
+#include "gateway/delivery/HeldLedger.h"
 #include "gateway/delivery/ImapSink.h"
 #include "Logging.h"
 #include "gateway/delivery/Pop3Source.h"
@@ -107,7 +108,8 @@ void appendNotice(const config::ImapTarget& target, ImapPool& pool, oauth::Token
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options,
-                                  const PassEvents& events) {
+                                  const PassEvents& events,
+                                  const std::map<std::string, LeaseHold>* holds) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -122,7 +124,17 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
         if (events.progress) {
           mine.progress = [&events, i](const PassProgress& p) { events.progress(i, p); };
         }
-        results[i] = makePollJob(cfg, *accounts[i], ledger, pool, mine, tokens)->run();
+        if (holds != nullptr) {
+          const auto hold = holds->find(accounts[i]->name);
+          if (hold == holds->end()) {
+            throw Error(ErrorKind::Fenced, accounts[i]->name +
+                                               ": another replica holds it now; not polled");
+          }
+          HeldLedger held(ledger, accounts[i]->name, hold->second);
+          results[i] = makePollJob(cfg, *accounts[i], held, pool, mine, tokens)->run();
+        } else {
+          results[i] = makePollJob(cfg, *accounts[i], ledger, pool, mine, tokens)->run();
+        }
       } catch (const Error& e) {
         results[i].account = accounts[i]->name;
         results[i].error = e;

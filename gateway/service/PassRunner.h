@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -52,10 +53,12 @@ struct PassEvents {
 };
 
 // One result per account, in the order given; each pass with `options` (a dry run, say), telling
-// `events` as it goes. Never throws.
+// `events` as it goes. With `holds` (a shared ledger), each account's pass writes under its lease
+// (HeldLedger), and an account without one fails with Error(Fenced) unpolled. Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options = {},
-                                  const PassEvents& events = {});
+                                  const PassEvents& events = {},
+                                  const std::map<std::string, LeaseHold>* holds = nullptr);
 
 }  // namespace popgate::gateway

@@ -37,6 +37,8 @@ AccountState stateAfter(bool ok, std::uint32_t failures, ErrorKind kind) {
       return AccountState::Failing;
     case ErrorKind::Throttled:
       return AccountState::Backoff;  // the server asked for a pause: not a failure of the account
+    case ErrorKind::Fenced:
+      return AccountState::Idle;  // another replica has the account now: not a failure of it
     default:
       return failures >= 3 ? AccountState::Failing : AccountState::Backoff;
   }

@@ -137,6 +137,16 @@ void Scheduler::reap(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
+void Scheduler::onlyWhen(std::function<bool(const std::string&)> may_start) {
+  std::lock_guard lock(mutex_);
+  may_start_ = std::move(may_start);
+}
+
+bool Scheduler::running(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  return isRunning(name);
+}
+
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -153,6 +163,7 @@ void Scheduler::loop() {
     for (const std::string& name : order_) {
       Slot& slot = slots_.at(name);
       if (isRunning(name)) continue;
+      if (slot.due <= now && may_start_ && !may_start_(name)) continue;  // another replica's
       if (slot.due <= now) {
         due.push_back(&slot);
       } else {

@@ -59,6 +59,12 @@ class Scheduler {
   // counts as ended (so stop() waits for it); not for passes that end after stop() was called
   // (cut short, they say nothing about the account). Set before start(); it must not throw.
   void onPassFinished(std::function<void(const PollResult&)> observer);
+  // Replicas: a due account gets a pass only while `may_start(name)` says so (this replica holds
+  // its lease); it is asked again at least once a second. Set before start(); it must not throw
+  // and must not call back into the scheduler.
+  void onlyWhen(std::function<bool(const std::string&)> may_start);
+  // Whether a pass of `name` runs now.
+  bool running(const std::string& name);
   // Starts the scheduler thread.
   void start();
   // Polls `account` as soon as a slot is free, or right after its running pass. False if unknown.
@@ -88,6 +94,7 @@ class Scheduler {
   StatusBoard& board_;
   PassFunction pass_;
   std::function<void(const PollResult&)> observer_;
+  std::function<bool(const std::string&)> may_start_;
   std::mt19937_64 rng_;
   SchedulerClock& clock_;
   std::mutex mutex_;

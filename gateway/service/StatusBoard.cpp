@@ -158,17 +158,26 @@ void StatusBoard::setTargetProbe(TargetProbe probe) {
   probe_ = std::move(probe);
 }
 
+void StatusBoard::setClusterProbe(ClusterProbe probe) {
+  std::lock_guard lock(probe_mutex_);
+  cluster_probe_ = std::move(probe);
+}
+
 StatusSnapshot StatusBoard::snapshot() const {
   TargetProbe probe;
+  ClusterProbe cluster_probe;
   {
     std::lock_guard lock(probe_mutex_);
     probe = probe_;
+    cluster_probe = cluster_probe_;
   }
   std::vector<TargetStatus> targets;
   if (probe) targets = probe();
+  std::optional<ClusterStatus> cluster;
+  if (cluster_probe) cluster = cluster_probe();
   std::lock_guard lock(mutex_);
   StatusSnapshot snapshot{version_, started_, std::chrono::system_clock::now(), accounts_,
-                          std::move(targets)};
+                          std::move(targets), std::move(cluster)};
   for (AccountStatus& account : snapshot.accounts) {
     if (auto it = oauth_.find("account-" + account.name); it != oauth_.end()) {
       account.oauth = it->second;

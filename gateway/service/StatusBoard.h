@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/delivery/LeaseBoard.h"
 #include "gateway/delivery/PollJob.h"
 
 namespace popgate::gateway {
@@ -91,6 +92,14 @@ struct TargetStatus {
 std::int64_t backlogEta(std::uint64_t daily_limit, std::uint64_t used, std::uint64_t waiting,
                         std::int64_t now);
 
+// Replicas sharing a PostgreSQL ledger, as this one last read it (LeaseKeeper, every third of
+// lease_ttl): for /status of any replica to show the whole cluster.
+struct ClusterStatus {
+  std::string replica;                // this process
+  std::vector<std::string> replicas;  // every live replica, sorted
+  std::vector<LeaseRow> leases;       // every account's lease, by account
+};
+
 struct StatusSnapshot {
   std::string version;
   SystemTime started;
@@ -98,6 +107,7 @@ struct StatusSnapshot {
   std::vector<AccountStatus> accounts;  // in configuration order
   std::vector<TargetStatus> targets;    // from the target probe, in configuration order; empty
                                         // without one
+  std::optional<ClusterStatus> cluster;  // from the cluster probe; none for a single process
 };
 
 class StatusBoard {
@@ -125,6 +135,10 @@ class StatusBoard {
   // board's lock held, from the thread calling snapshot(). It must not call back into the board.
   using TargetProbe = std::function<std::vector<TargetStatus>()>;
   void setTargetProbe(TargetProbe probe);
+  // Where snapshot() reads the replicas' state from (the daemon's LeaseKeeper), like the target
+  // probe. None: a single process, no cluster in the snapshot.
+  using ClusterProbe = std::function<ClusterStatus()>;
+  void setClusterProbe(ClusterProbe probe);
 
   // A consistent copy of everything.
   StatusSnapshot snapshot() const;
@@ -146,6 +160,7 @@ class StatusBoard {
   std::vector<AccountStatus> accounts_;
   mutable std::mutex probe_mutex_;
   TargetProbe probe_;
+  ClusterProbe cluster_probe_;
   std::atomic<std::chrono::steady_clock::rep> last_beat_;
   std::map<std::string, OAuthStatus> oauth_;  // by credential id
 };

@@ -163,8 +163,9 @@ BOOST_AUTO_TEST_CASE(testKillNineRoundsLoseAndDuplicateNothing) {
        "info"});
   const std::uint16_t api_port =
       static_cast<std::uint16_t>(std::stoul(rig.gmail.baseUrl().substr(rig.gmail.baseUrl().rfind(':') + 1)));
-  const KillRound round = killNineRounds(
-      config, rig.dovecot, "isp", api_port, 6,
+  KillRound round;
+  killNineRounds(
+      round, config, rig.dovecot, "isp", api_port, 6,
       [](int r) { return killRoundMessages(static_cast<std::size_t>(r) * 1000, 60); }, 1616, 300ms);
   BOOST_TEST(round.last.exit_code == 0, round.last.out << round.last.err);
   BOOST_TEST(round.kills >= 6);

@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/SqliteLedger.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(testDryRunPrintsCountsAndChangesNothing) {
   BOOST_TEST(sorted(dovecot.messages("isp")) == sorted(isp));
   BOOST_TEST(sorted(dovecot.messages("old")) == sorted(old));
   {
-    popgate::gateway::Ledger ledger(dir.path() / "state" / "ledger.sqlite");
+    popgate::gateway::SqliteLedger ledger(dir.path() / "state" / "ledger.sqlite");
     for (const std::string name : {"work", "isp", "old"}) {
       BOOST_TEST_CONTEXT(name) {
         BOOST_TEST(ledger.load(name).empty());

@@ -25,7 +25,7 @@
 #include "connectors/common/Error.h"
 #include "connectors/common/Printable.h"
 #include "gateway/delivery/ImapPool.h"
-#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/SqliteLedger.h"
 #include "gateway/delivery/PollJob.h"
 #include "gateway/service/StatusBoard.h"
 #include "tests/support/FakeMail.h"
@@ -56,7 +56,7 @@ struct Rig {
   FakeTarget fake{};
   std::optional<config::ImapTarget> target{};  // set: the real ImapSink over `pool`
   std::shared_ptr<gateway::ImapPool> pool{};
-  gateway::Ledger ledger{dir.path() / "ledger.sqlite"};
+  gateway::SqliteLedger ledger{dir.path() / "ledger.sqlite"};
   gateway::StatusBoard board{"test"};
 
   // Where the pass spools messages; checkPass() wants it empty afterwards.

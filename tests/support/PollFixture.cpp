@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/delivery/SqliteLedger.h"
+
 namespace popgate::test {
 
 void crash() { throw Error(ErrorKind::Internal, "simulated crash"); }
@@ -23,7 +25,7 @@ std::string lookAlike(int n) {
 PollFixture::PollFixture() {
   account.name = "work";
   account.folder = "Work";
-  ledger = std::make_unique<gateway::Ledger>(dir.path() / "ledger.sqlite");
+  ledger = std::make_unique<gateway::SqliteLedger>(dir.path() / "ledger.sqlite");
 }
 
 gateway::PollResult PollFixture::run(std::function<void(std::string_view)> hook,

@@ -982,16 +982,26 @@ BOOST_AUTO_TEST_CASE(testTargetsChecked) {
              "gw.yaml:1: missing required key 'target' (or targets)");
 }
 
-BOOST_AUTO_TEST_CASE(testDatabaseSectionRefusedNotIgnored) {
-  // A checked section, then a clear refusal: a replica must never run on a private SQLite ledger
-  // believing it shares one.
-  BOOST_TEST(loadError(minimal() +
-                       "database:\n"
-                       "  url: postgresql://popgate@127.0.0.1:5432/popgate\n"
-                       "  password: db-pw\n"
-                       "  lease_ttl: 5s\n") ==
-             "gw.yaml:11: database: PostgreSQL ledger not yet supported; this version keeps its "
-             "ledger in SQLite in state_dir: remove the database: section");
+BOOST_AUTO_TEST_CASE(testDatabaseSectionIsTheSharedLedger) {
+  const GatewayConfig cfg = load(minimal() +
+                                 "database:\n"
+                                 "  url: postgresql://popgate@127.0.0.1:6432/ledger\n"
+                                 "  password: db-pw-4711\n"
+                                 "  lease_ttl: 5s\n");
+  BOOST_REQUIRE(cfg.database.has_value());
+  BOOST_TEST(cfg.database->url == "postgresql://popgate@127.0.0.1:6432/ledger");
+  BOOST_TEST(cfg.database->host == "127.0.0.1");
+  BOOST_TEST(cfg.database->port == 6432);
+  BOOST_TEST(cfg.database->user == "popgate");
+  BOOST_TEST(cfg.database->dbname == "ledger");
+  BOOST_TEST(cfg.database->password.reveal() == "db-pw-4711");
+  BOOST_TEST(cfg.database->password_source == "password (inline in config)");
+  BOOST_TEST(cfg.database->lease_ttl.count() == 5);
+  // Defaults: lease_ttl 30 s; no password (trust or peer authentication); no section: SQLite.
+  const GatewayConfig plain = load(minimal() + "database:\n  url: postgresql://pg@db/ledger\n");
+  BOOST_TEST(plain.database->lease_ttl.count() == 30);
+  BOOST_TEST(plain.database->password.empty());
+  BOOST_TEST(!load(minimal()).database.has_value());
   BOOST_TEST(loadError(minimal() + "database:\n  url: postgresql://pg@db/ledger\n  leas_ttl: 5s\n") ==
              "gw.yaml:13: database.leas_ttl: unknown key (did you mean lease_ttl?)");
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "connectors/common/Error.h"
-#include "gateway/delivery/Ledger.h"
+#include "gateway/delivery/SqliteLedger.h"
 #include "gateway/service/NoticeText.h"
 #include "gateway/service/Notifier.h"
 #include "tests/support/TempDir.h"
@@ -69,7 +69,7 @@ struct Rig {
   test::TempDir dir;
   std::int64_t now = 1'760'000'000;
   Outbox out;
-  std::unique_ptr<Ledger> ledger = std::make_unique<Ledger>(dir.path() / "ledger.sqlite");
+  std::unique_ptr<Ledger> ledger = std::make_unique<SqliteLedger>(dir.path() / "ledger.sqlite");
   std::unique_ptr<Notifier> notifier;
 
   explicit Rig(bool webhook = false) { restart(webhook); }
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(testNoticeDateIsRfc5322) {
 
 BOOST_AUTO_TEST_CASE(testStopCutsAWebhookPostShortAndTheNoticeStaysQueued) {
   test::TempDir dir;
-  Ledger ledger(dir.path() / "ledger.sqlite");
+  SqliteLedger ledger(dir.path() / "ledger.sqlite");
   std::int64_t now = 1'760'000'000;
   std::mutex mutex;
   std::condition_variable changed;

@@ -1,11 +1,11 @@
-// The notice tables of the Ledger (Ledger.h): failure episodes, once-only notices, and the queue of
+// The notice tables of the SqliteLedger (SqliteLedger.h): failure episodes, once-only notices, and the queue of
 // notices still to deliver. Kept apart from the message rows so each stays readable.
 
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
-#include "Ledger.h"
+#include "SqliteLedger.h"
 #include "SqlTransaction.h"
 #include "connectors/common/Error.h"
 
@@ -25,7 +25,7 @@ using Int = Poco::Int64;
 
 }  // namespace
 
-std::map<std::string, NoticeEpisode> Ledger::episodes() {
+std::map<std::string, NoticeEpisode> SqliteLedger::episodes() {
   std::lock_guard lock(mutex_);
   std::vector<std::string> accounts, errors;
   std::vector<Int> since, failures, noticed, kinds;
@@ -43,7 +43,7 @@ std::map<std::string, NoticeEpisode> Ledger::episodes() {
   return out;
 }
 
-void Ledger::insertNotice(const QueuedNotice& n) {
+void SqliteLedger::insertNotice(const QueuedNotice& n) {
   std::string account = n.account, subject = n.subject, body = n.body;
   Int created = n.created, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook,
       attempts = n.attempts, next_try = n.next_try;
@@ -53,7 +53,7 @@ void Ledger::insertNotice(const QueuedNotice& n) {
       use(attempts), use(next_try), now;
 }
 
-void Ledger::saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
+void SqliteLedger::saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
                          const std::optional<QueuedNotice>& notice) {
   std::lock_guard lock(mutex_);
   std::string name = account;
@@ -76,7 +76,7 @@ void Ledger::saveEpisode(const std::string& account, const std::optional<NoticeE
   }
 }
 
-bool Ledger::queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key) {
+bool SqliteLedger::queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key) {
   std::lock_guard lock(mutex_);
   std::string account = notice.account, key = once_key;
   bool queued = false;
@@ -95,7 +95,7 @@ bool Ledger::queueNoticeOnce(const QueuedNotice& notice, const std::string& once
   return queued;
 }
 
-std::vector<QueuedNotice> Ledger::notices() {
+std::vector<QueuedNotice> SqliteLedger::notices() {
   std::lock_guard lock(mutex_);
   std::vector<std::string> accounts, subjects, bodies;
   std::vector<Int> ids, created, to_mailbox, to_webhook, attempts, next_try;
@@ -116,7 +116,7 @@ std::vector<QueuedNotice> Ledger::notices() {
   return out;
 }
 
-void Ledger::updateNotice(const QueuedNotice& n) {
+void SqliteLedger::updateNotice(const QueuedNotice& n) {
   std::lock_guard lock(mutex_);
   Int id = n.id, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook, attempts = n.attempts,
       next_try = n.next_try;

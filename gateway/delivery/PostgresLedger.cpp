@@ -1,0 +1,522 @@
+#include "PostgresLedger.h"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+
+#include <string_view>
+
+#include "connectors/common/Error.h"
+
+using namespace Poco::Data::Keywords;
+
+namespace popgate::gateway {
+
+namespace {
+
+using Int = Poco::Int64;
+
+// Serialises schema changes between replicas (pg_advisory_xact_lock; any constant of our own).
+constexpr Int kMigrationLock = 0x706f7067617465;  // "popgate"
+
+std::once_flag register_once;
+
+// `value` as a libpq connection keyword value: single-quoted, with \ and ' escaped.
+void appendQuoted(std::string& out, std::string_view value) {
+  out += '\'';
+  for (char c : value) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+}
+
+// The libpq connection string of `db`. A Secret, because it carries the password.
+Secret connectionString(const config::DatabaseConfig& db) {
+  std::string text = "host=";
+  appendQuoted(text, db.host);
+  text += " port=" + std::to_string(db.port) + " dbname=";
+  appendQuoted(text, db.dbname);
+  text += " user=";
+  appendQuoted(text, db.user);
+  if (!db.sslmode.empty()) {
+    text += " sslmode=";
+    appendQuoted(text, db.sslmode);
+  }
+  text += " connect_timeout=10 application_name=popgate";
+  if (db.password.empty()) return Secret(std::move(text));
+  std::string quoted;
+  appendQuoted(quoted, db.password.reveal());
+  Secret out = Secret::joined({text, " password=", quoted});
+  std::fill(quoted.begin(), quoted.end(), '\0');
+  return out;
+}
+
+// The steps that bring the schema from version i to i + 1 (index i).
+const std::vector<std::vector<std::string>>& migrationSteps() {
+  static const std::vector<std::vector<std::string>> steps{
+      // 0 → 1: the tables of SqliteLedger's schema 3, in PostgreSQL's words.
+      {
+          "CREATE TABLE messages (account TEXT NOT NULL, key TEXT NOT NULL, state BIGINT NOT NULL,"
+          " size BIGINT NOT NULL DEFAULT 0, sha256 TEXT NOT NULL DEFAULT '',"
+          " message_id TEXT NOT NULL DEFAULT '', folder TEXT NOT NULL DEFAULT '',"
+          " uidvalidity BIGINT NOT NULL DEFAULT 0, uid BIGINT NOT NULL DEFAULT 0,"
+          " uploaded_at BIGINT NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+          " retry_at BIGINT NOT NULL DEFAULT 0, attempts BIGINT NOT NULL DEFAULT 0,"
+          " missing_since BIGINT NOT NULL DEFAULT 0,"
+          " updated_at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
+          " PRIMARY KEY (account, key))",
+          "CREATE TABLE uploads (target TEXT NOT NULL, hour BIGINT NOT NULL, bytes BIGINT NOT NULL,"
+          " PRIMARY KEY (target, hour))",
+          "CREATE TABLE accounts (account TEXT PRIMARY KEY, first_pass_at BIGINT NOT NULL)",
+          "CREATE TABLE notice_episodes (account TEXT PRIMARY KEY, since BIGINT NOT NULL,"
+          " failures BIGINT NOT NULL, noticed BIGINT NOT NULL, kind BIGINT NOT NULL,"
+          " error TEXT NOT NULL)",
+          "CREATE TABLE notice_once (account TEXT NOT NULL, key TEXT NOT NULL,"
+          " at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint,"
+          " PRIMARY KEY (account, key))",
+          "CREATE TABLE notice_queue (id BIGSERIAL PRIMARY KEY, account TEXT NOT NULL,"
+          " subject TEXT NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL,"
+          " to_mailbox BIGINT NOT NULL, to_webhook BIGINT NOT NULL, attempts BIGINT NOT NULL,"
+          " next_try BIGINT NOT NULL)",
+      },
+      // 1 → 2: replicas: a heartbeat per replica, a lease per account (LeaseBoard.h).
+      {
+          "CREATE TABLE replicas (id TEXT PRIMARY KEY, heartbeat_at TIMESTAMPTZ NOT NULL)",
+          "CREATE TABLE leases (account TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+          " epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)",
+      },
+  };
+  return steps;
+}
+
+}  // namespace
+
+PostgresLedger::PostgresLedger(const config::DatabaseConfig& db) : db_(db) {
+  std::call_once(register_once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
+  static_assert(kSchemaVersion == 2);
+  std::lock_guard lock(mutex_);
+  migrate();
+}
+
+PostgresLedger::~PostgresLedger() = default;
+
+void PostgresLedger::fail(const std::string& doing, const std::string& why) const {
+  throw Error(ErrorKind::Internal, "ledger " + db_.url + ": cannot " + doing + ": " + why);
+}
+
+Poco::Data::Session& PostgresLedger::session() {
+  if (session_ && session_->isConnected()) return *session_;
+  session_.reset();
+  try {
+    const Secret connection = connectionString(db_);
+    auto fresh = std::make_unique<Poco::Data::Session>("PostgreSQL",
+                                                       std::string(connection.reveal()));
+    // A COMMIT returns once the server has it on disk, whatever the server's default says.
+    *fresh << "SET synchronous_commit TO on", now;
+    session_ = std::move(fresh);
+  } catch (const Poco::Exception& e) {
+    fail("connect", e.displayText());
+  }
+  return *session_;
+}
+
+template <typename Work>
+void PostgresLedger::transaction(const std::string& doing, Work&& work) {
+  Poco::Data::Session& s = session();
+  try {
+    s.begin();
+    work(s);
+    s.commit();
+  } catch (const Poco::Exception& e) {
+    try {
+      if (s.isTransaction()) s.rollback();
+    } catch (...) {
+    }
+    fail(doing, e.displayText());
+  } catch (...) {
+    try {
+      if (s.isTransaction()) s.rollback();
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+void PostgresLedger::migrate() {
+  transaction("bring its schema up to date", [&](Poco::Data::Session& s) {
+    Int key = kMigrationLock;
+    s << "SELECT pg_advisory_xact_lock($1)", use(key), now;
+    s << "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", now;
+    std::vector<Int> found;
+    s << "SELECT version FROM schema_version", into(found), now;
+    if (found.size() > 1) {
+      throw Error(ErrorKind::Internal, "ledger " + db_.url + ": table schema_version has " +
+                                           std::to_string(found.size()) +
+                                           " rows: it is not a popgate ledger, or it is damaged");
+    }
+    const Int from = found.empty() ? 0 : found.front();
+    if (from > kSchemaVersion || from < 0) {
+      throw Error(ErrorKind::Internal, "ledger " + db_.url +
+                                           " was written by a newer popgate (schema " +
+                                           std::to_string(from) + ")");
+    }
+    const auto& steps = migrationSteps();
+    for (Int v = from; v < kSchemaVersion; ++v) {
+      for (const std::string& sql : steps[static_cast<std::size_t>(v)]) s << sql, now;
+    }
+    Int to = kSchemaVersion;
+    if (found.empty()) {
+      s << "INSERT INTO schema_version (version) VALUES ($1)", use(to), now;
+    } else if (from < kSchemaVersion) {
+      s << "UPDATE schema_version SET version = $1", use(to), now;
+    }
+  });
+}
+
+std::map<std::string, LedgerEntry> PostgresLedger::load(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> keys, shas, ids, folders, reasons;
+  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
+  std::string acct = account;
+  transaction("read the entries of " + account, [&](Poco::Data::Session& s) {
+    s << "SELECT key, state, size, sha256, message_id, folder, uidvalidity, uid,"
+         " uploaded_at, reason, retry_at, attempts, missing_since FROM messages"
+         " WHERE account = $1",
+        use(acct), into(keys), into(states), into(sizes), into(shas), into(ids), into(folders),
+        into(validities), into(uids), into(uploaded), into(reasons), into(retries),
+        into(attempts), into(missing), now;
+  });
+  std::map<std::string, LedgerEntry> out;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    LedgerEntry e;
+    e.key = keys[i];
+    e.state = static_cast<LedgerState>(states[i]);
+    e.size = static_cast<std::uint64_t>(sizes[i]);
+    e.sha256 = shas[i];
+    e.message_id = ids[i];
+    e.folder = folders[i];
+    e.uidvalidity = static_cast<std::uint32_t>(validities[i]);
+    e.uid = static_cast<std::uint32_t>(uids[i]);
+    e.uploaded_at = uploaded[i];
+    e.reason = reasons[i];
+    e.retry_at = retries[i];
+    e.attempts = static_cast<std::uint32_t>(attempts[i]);
+    e.missing_since = missing[i];
+    out.emplace(e.key, std::move(e));
+  }
+  return out;
+}
+
+void PostgresLedger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
+  if (changes.empty()) return;
+  std::lock_guard lock(mutex_);
+  write(account, changes, std::nullopt, nullptr);
+}
+
+std::optional<std::int64_t> PostgresLedger::firstPassDone(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account;
+  std::vector<Int> at;
+  transaction("read the first pass of " + account, [&](Poco::Data::Session& s) {
+    s << "SELECT first_pass_at FROM accounts WHERE account = $1", use(acct), into(at), now;
+  });
+  if (at.empty()) return std::nullopt;
+  return at.front();
+}
+
+void PostgresLedger::completeFirstPass(const std::string& account,
+                                       const std::vector<LedgerChange>& changes, std::int64_t at) {
+  std::lock_guard lock(mutex_);
+  write(account, changes, at, nullptr);
+}
+
+void PostgresLedger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                                std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) {
+  if (changes.empty() && !first_pass_at) return;
+  std::lock_guard lock(mutex_);
+  write(account, changes, first_pass_at, &hold);
+}
+
+void PostgresLedger::checkHold(const std::string& account, const LeaseHold& hold) {
+  std::lock_guard lock(mutex_);
+  transaction("check the lease of " + account,
+              [&](Poco::Data::Session& s) { fence(s, account, hold); });
+}
+
+void PostgresLedger::fence(Poco::Data::Session& s, const std::string& account,
+                           const LeaseHold& hold) {
+  std::string acct = account, holder = hold.holder;
+  Int epoch = hold.epoch;
+  std::vector<Int> found;
+  s << "SELECT epoch FROM leases WHERE account = $1 AND holder = $2 AND epoch = $3"
+       " AND expires_at > clock_timestamp() FOR SHARE",
+      use(acct), use(holder), use(epoch), into(found), now;
+  if (found.empty()) {
+    throw Error(ErrorKind::Fenced, "ledger " + db_.url + ": " + account +
+                                       " is no longer held by " + hold.holder + " (lease epoch " +
+                                       std::to_string(hold.epoch) +
+                                       "): another replica has it; nothing more is written");
+  }
+}
+
+void PostgresLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
+                           std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) {
+  // The last change of each key wins.
+  std::map<std::string, const LedgerChange*> last;
+  for (const LedgerChange& c : changes) last[c.entry.key] = &c;
+  transaction("record the progress of " + account, [&](Poco::Data::Session& s) {
+    if (hold != nullptr) fence(s, account, *hold);
+    std::string acct = account;
+    for (const auto& [key_of, c] : last) {
+      std::string key = key_of;
+      if (c->forget) {
+        s << "DELETE FROM messages WHERE account = $1 AND key = $2", use(acct), use(key), now;
+        continue;
+      }
+      const LedgerEntry& e = c->entry;
+      Int state = static_cast<Int>(e.state), size = static_cast<Int>(e.size),
+          validity = e.uidvalidity, uid = e.uid, uploaded = e.uploaded_at, retry = e.retry_at,
+          attempts = e.attempts, missing = e.missing_since;
+      std::string sha = e.sha256, id = e.message_id, folder = e.folder, reason = e.reason;
+      s << "INSERT INTO messages (account, key, state, size, sha256, message_id, folder,"
+           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, missing_since, updated_at)"
+           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+           " extract(epoch FROM now())::bigint)"
+           " ON CONFLICT (account, key) DO UPDATE SET state = excluded.state,"
+           " size = excluded.size, sha256 = excluded.sha256, message_id = excluded.message_id,"
+           " folder = excluded.folder, uidvalidity = excluded.uidvalidity, uid = excluded.uid,"
+           " uploaded_at = excluded.uploaded_at, reason = excluded.reason,"
+           " retry_at = excluded.retry_at, attempts = excluded.attempts,"
+           " missing_since = excluded.missing_since, updated_at = excluded.updated_at",
+          use(acct), use(key), use(state), use(size), use(sha), use(id), use(folder),
+          use(validity), use(uid), use(uploaded), use(reason), use(retry), use(attempts),
+          use(missing), now;
+    }
+    // The quarantine notice of a message whose last row went is forgotten with it.
+    std::set<std::string> gone_uidls;
+    for (const auto& [key_of, c] : last) {
+      if (c->forget) gone_uidls.insert(uidlOfKey(key_of));
+    }
+    for (const std::string& uidl : gone_uidls) {
+      std::string once = quarantineNoticeKey(uidl), u = uidl, prefix = uidl + " ";
+      s << "DELETE FROM notice_once WHERE account = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM"
+           " messages WHERE account = $3 AND (key = $4 OR substr(key, 1, length($5)) = $6))",
+          use(acct), use(once), use(acct), use(u), use(prefix), use(prefix), now;
+    }
+    if (first_pass_at) {
+      Int at = *first_pass_at;
+      s << "INSERT INTO accounts (account, first_pass_at) VALUES ($1, $2)"
+           " ON CONFLICT (account) DO UPDATE SET first_pass_at = excluded.first_pass_at",
+          use(acct), use(at), now;
+    }
+  });
+}
+
+void PostgresLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  std::string name = target;
+  Int hour = at / 3600;
+  Int amount = static_cast<Int>(bytes);
+  Int old = hour - 48;  // hours older than two days are of no use to a 24-hour budget
+  transaction("record the upload volume of " + target, [&](Poco::Data::Session& s) {
+    s << "INSERT INTO uploads (target, hour, bytes) VALUES ($1, $2, $3)"
+         " ON CONFLICT (target, hour) DO UPDATE SET bytes = uploads.bytes + excluded.bytes",
+        use(name), use(hour), use(amount), now;
+    s << "DELETE FROM uploads WHERE target = $1 AND hour < $2", use(name), use(old), now;
+  });
+}
+
+std::map<std::int64_t, std::uint64_t> PostgresLedger::uploadsSince(const std::string& target,
+                                                                  std::int64_t since) {
+  std::lock_guard lock(mutex_);
+  std::string name = target;
+  Int first = since / 3600;
+  std::vector<Int> hours, bytes;
+  transaction("read the upload volume of " + target, [&](Poco::Data::Session& s) {
+    s << "SELECT hour, bytes FROM uploads WHERE target = $1 AND hour >= $2", use(name),
+        use(first), into(hours), into(bytes), now;
+  });
+  std::map<std::int64_t, std::uint64_t> out;
+  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
+  return out;
+}
+
+std::map<std::string, NoticeEpisode> PostgresLedger::episodes() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> accounts, errors;
+  std::vector<Int> since, failures, noticed, kinds;
+  transaction("read the failure episodes", [&](Poco::Data::Session& s) {
+    s << "SELECT account, since, failures, noticed, kind, error FROM notice_episodes",
+        into(accounts), into(since), into(failures), into(noticed), into(kinds), into(errors), now;
+  });
+  std::map<std::string, NoticeEpisode> out;
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    out[accounts[i]] = NoticeEpisode{since[i], static_cast<std::uint32_t>(failures[i]),
+                                     noticed[i] != 0, static_cast<int>(kinds[i]), errors[i]};
+  }
+  return out;
+}
+
+void PostgresLedger::insertNotice(const QueuedNotice& n) {
+  std::string account = n.account, subject = n.subject, body = n.body;
+  Int created = n.created, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook,
+      attempts = n.attempts, next_try = n.next_try;
+  *session_ << "INSERT INTO notice_queue (account, subject, body, created, to_mailbox,"
+               " to_webhook, attempts, next_try) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      use(account), use(subject), use(body), use(created), use(to_mailbox), use(to_webhook),
+      use(attempts), use(next_try), now;
+}
+
+void PostgresLedger::saveEpisode(const std::string& account,
+                                 const std::optional<NoticeEpisode>& episode,
+                                 const std::optional<QueuedNotice>& notice) {
+  std::lock_guard lock(mutex_);
+  std::string name = account;
+  transaction("record the failure episode of " + account, [&](Poco::Data::Session& s) {
+    if (!episode) {
+      s << "DELETE FROM notice_episodes WHERE account = $1", use(name), now;
+    } else {
+      Int since = episode->since, failures = episode->failures, noticed = episode->noticed,
+          kind = episode->kind;
+      std::string error = episode->error;
+      s << "INSERT INTO notice_episodes (account, since, failures, noticed, kind, error)"
+           " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account) DO UPDATE SET"
+           " since = excluded.since, failures = excluded.failures, noticed = excluded.noticed,"
+           " kind = excluded.kind, error = excluded.error",
+          use(name), use(since), use(failures), use(noticed), use(kind), use(error), now;
+    }
+    if (notice) insertNotice(*notice);
+  });
+}
+
+bool PostgresLedger::queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key) {
+  std::lock_guard lock(mutex_);
+  std::string account = notice.account, key = once_key;
+  bool queued = false;
+  transaction("queue a notice for " + notice.account, [&](Poco::Data::Session& s) {
+    Poco::Data::Statement insert(s);
+    insert << "INSERT INTO notice_once (account, key) VALUES ($1, $2)"
+              " ON CONFLICT (account, key) DO NOTHING",
+        use(account), use(key);
+    if (insert.execute() == 0) return;  // queued before
+    insertNotice(notice);
+    queued = true;
+  });
+  return queued;
+}
+
+std::vector<QueuedNotice> PostgresLedger::notices() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> accounts, subjects, bodies;
+  std::vector<Int> ids, created, to_mailbox, to_webhook, attempts, next_try;
+  transaction("read the notice queue", [&](Poco::Data::Session& s) {
+    s << "SELECT id, account, subject, body, created, to_mailbox, to_webhook, attempts,"
+         " next_try FROM notice_queue ORDER BY id",
+        into(ids), into(accounts), into(subjects), into(bodies), into(created), into(to_mailbox),
+        into(to_webhook), into(attempts), into(next_try), now;
+  });
+  std::vector<QueuedNotice> out;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    out.push_back(QueuedNotice{ids[i], accounts[i], subjects[i], bodies[i], created[i],
+                               to_mailbox[i] != 0, to_webhook[i] != 0,
+                               static_cast<std::uint32_t>(attempts[i]), next_try[i]});
+  }
+  return out;
+}
+
+void PostgresLedger::updateNotice(const QueuedNotice& n) {
+  std::lock_guard lock(mutex_);
+  Int id = n.id, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook, attempts = n.attempts,
+      next_try = n.next_try;
+  transaction("record the delivery of a notice", [&](Poco::Data::Session& s) {
+    if (!n.to_mailbox && !n.to_webhook) {
+      s << "DELETE FROM notice_queue WHERE id = $1", use(id), now;
+    } else {
+      s << "UPDATE notice_queue SET to_mailbox = $1, to_webhook = $2, attempts = $3,"
+           " next_try = $4 WHERE id = $5",
+          use(to_mailbox), use(to_webhook), use(attempts), use(next_try), use(id), now;
+    }
+  });
+}
+
+std::vector<std::string> PostgresLedger::heartbeat(const std::string& replica,
+                                                  std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::string id = replica;
+  Int seconds = ttl.count();
+  std::vector<std::string> live;
+  transaction("record the heartbeat of replica " + replica, [&](Poco::Data::Session& s) {
+    s << "INSERT INTO replicas (id, heartbeat_at) VALUES ($1, clock_timestamp())"
+         " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        use(id), now;
+    // Replicas gone for long go (a crashed one never says goodbye).
+    s << "DELETE FROM replicas WHERE heartbeat_at < clock_timestamp() - 10 * $1 * interval '1 second'",
+        use(seconds), now;
+    s << "SELECT id FROM replicas WHERE heartbeat_at > clock_timestamp() - $1 * interval '1 second'"
+         " ORDER BY id",
+        use(seconds), into(live), now;
+  });
+  return live;
+}
+
+std::optional<LeaseHold> PostgresLedger::acquire(const std::string& account,
+                                                 const std::string& holder,
+                                                 std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account, who = holder;
+  Int seconds = ttl.count();
+  std::vector<Int> epoch;
+  transaction("take the lease of " + account, [&](Poco::Data::Session& s) {
+    // One statement: the row is locked while it decides, so two replicas never both win.
+    s << "INSERT INTO leases (account, holder, epoch, expires_at)"
+         " VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 second')"
+         " ON CONFLICT (account) DO UPDATE SET"
+         " epoch = CASE WHEN leases.holder = excluded.holder"
+         " AND leases.expires_at > clock_timestamp() THEN leases.epoch ELSE leases.epoch + 1 END,"
+         " holder = excluded.holder, expires_at = excluded.expires_at"
+         " WHERE leases.holder = excluded.holder OR leases.expires_at <= clock_timestamp()"
+         " RETURNING epoch",
+        use(acct), use(who), use(seconds), into(epoch), now;
+  });
+  if (epoch.empty()) return std::nullopt;
+  return LeaseHold{holder, epoch.front()};
+}
+
+void PostgresLedger::release(const std::string& account, const LeaseHold& hold) {
+  std::lock_guard lock(mutex_);
+  std::string acct = account, holder = hold.holder;
+  Int epoch = hold.epoch;
+  transaction("give up the lease of " + account, [&](Poco::Data::Session& s) {
+    s << "UPDATE leases SET expires_at = clock_timestamp()"
+         " WHERE account = $1 AND holder = $2 AND epoch = $3",
+        use(acct), use(holder), use(epoch), now;
+  });
+}
+
+void PostgresLedger::leave(const std::string& replica) {
+  std::lock_guard lock(mutex_);
+  std::string id = replica;
+  transaction("remove replica " + replica, [&](Poco::Data::Session& s) {
+    s << "DELETE FROM replicas WHERE id = $1", use(id), now;
+  });
+}
+
+std::vector<LeaseRow> PostgresLedger::leases() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> accounts, holders;
+  std::vector<Int> epochs, expiries;
+  transaction("read the leases", [&](Poco::Data::Session& s) {
+    s << "SELECT account, holder, epoch, extract(epoch FROM expires_at)::bigint FROM leases"
+         " ORDER BY account",
+        into(accounts), into(holders), into(epochs), into(expiries), now;
+  });
+  std::vector<LeaseRow> out;
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    out.push_back(LeaseRow{accounts[i], holders[i], epochs[i], expiries[i]});
+  }
+  return out;
+}
+
+}  // namespace popgate::gateway

@@ -1,0 +1,91 @@
+#pragma once
+// A replica's side of sharing accounts (a PostgreSQL ledger, `database:`): it announces itself
+// (heartbeat), works out its share of the accounts among the live replicas (shareOf()), gives up
+// what is no longer its share once no pass of it runs, and takes or renews its share, every third
+// of lease_ttl. The Scheduler starts a pass only for an account held here (holdOf()), and the pass
+// writes under that hold (HeldLedger), so a replica that lost an account writes and deletes nothing.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/delivery/LeaseBoard.h"
+
+namespace popgate::gateway {
+
+// The accounts `replica` should hold when `live` (replica ids) share `accounts`: the accounts in
+// a stable order of their own (a hash of the name, then the name), dealt in turn to the replicas
+// in id order. Every replica computes the same from the same inputs; shares differ by at most one.
+// Empty when `replica` is not in `live`.
+std::vector<std::string> shareOf(const std::string& replica, std::vector<std::string> live,
+                                 std::vector<std::string> accounts);
+
+// "HOST-PID-RANDOM": unique per process, readable in /status.
+std::string makeReplicaId();
+
+class LeaseKeeper {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  // `board` must outlive the keeper. `ttl` is the lease_ttl; `clock` the local monotonic clock.
+  LeaseKeeper(LeaseBoard& board, std::string replica, std::chrono::seconds ttl,
+              Clock clock = [] { return std::chrono::steady_clock::now(); });
+  // leave() when still running.
+  ~LeaseKeeper();
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  // One round: heartbeat; give up held accounts outside the share whose pass is not `running`;
+  // take or renew the share. Throws Error(Internal) when the database cannot be reached (the
+  // holds then lapse by the local clock: holdOf() stops answering before the leases expire).
+  void tick(const std::vector<std::string>& accounts,
+            const std::function<bool(const std::string&)>& running);
+  // The hold a pass of `account` may start under: taken or renewed here less than 2/3 of the ttl
+  // ago by the local clock (the lease in the database runs for the whole ttl from that renewal).
+  std::optional<LeaseHold> holdOf(const std::string& account) const;
+  // Every account held now, with its hold.
+  std::map<std::string, LeaseHold> held() const;
+  const std::string& replica() const { return replica_; }
+  // The live replicas and every lease as the last round read them (for /status; no database
+  // access here).
+  std::vector<std::string> lastReplicas() const;
+  std::vector<LeaseRow> lastLeases() const;
+  // How often tick() runs in the background: a third of the ttl.
+  std::chrono::milliseconds interval() const;
+
+  // Runs tick() every interval() on a thread of its own (errors logged), with the accounts and the
+  // running check given; wake() runs the next round at once (a reload).
+  void start(std::function<std::vector<std::string>()> accounts,
+             std::function<bool(const std::string&)> running);
+  void wake();
+  // Stops the thread, gives every lease up and removes the heartbeat, so the other replicas take
+  // the accounts over at once. Never throws (a database out of reach: the leases just expire).
+  void leave();
+
+ private:
+  struct Held {
+    LeaseHold hold;
+    std::chrono::steady_clock::time_point renewed;
+  };
+  bool fresh(const Held& h) const;
+  LeaseBoard& board_;
+  const std::string replica_;
+  const std::chrono::seconds ttl_;
+  Clock clock_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Held> held_;
+  std::vector<std::string> last_replicas_;
+  std::vector<LeaseRow> last_leases_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  bool left_ = false;
+  std::thread thread_;
+};
+
+}  // namespace popgate::gateway
