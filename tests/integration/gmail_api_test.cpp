@@ -74,7 +74,13 @@ struct Rig {
     return raw;
   }
 
-  OAuthTestServer tokens;
+  // Google does not rotate refresh tokens: one stays valid across refreshes (and across a kill
+  // between a refresh and its record).
+  OAuthTestServer tokens{[] {
+    OAuthServerOptions options;
+    options.rotate = false;
+    return options;
+  }()};
   GmailTestServer gmail;
   DovecotSandbox dovecot{{"isp"}};
   TempDir dir{"popgate-gmail-it"};
