@@ -2,12 +2,15 @@
 // (keep: false) from a real Dovecot: the accounts are spread over the three, every message arrives
 // exactly once; kill -9 one replica with more mail arriving, and the other two take its accounts
 // over: again nothing lost, nothing duplicated, every POP box empty; SIGSTOP another past its
-// lease and SIGCONT it: the same.
+// lease and SIGCONT it: the same. And a replica paused in the middle of an APPEND's literal, its
+// account taken over and the message delivered by another, cannot finish that APPEND when it
+// wakes: its lease has lapsed by its own clock, so it sends no more bytes (no duplicate).
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
 #include <set>
 
+#include "tests/support/FaultProxy.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 #include "tests/support/PostgresSandbox.h"
@@ -138,4 +141,57 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   }
   // A clean stop gives the leases up at once.
   BOOST_TEST(liveLeases() == "0");
+}
+
+// The gap fencing alone leaves: a paused replica's APPEND on its way. Replica A sends a ~22 MB
+// message through a proxy that stalls its target session 1 MiB into what it sends (inside the
+// literal), so A is blocked in the middle of the APPEND with most of the message still to write;
+// A is then SIGSTOPped. Replica B takes the account over after the lease (5 s), finds the message
+// not in the target (the literal is unfinished), appends it and deletes it from POP. Then the
+// stall is released and A SIGCONTed: A's write guard finds its lease lapsed and sends nothing
+// more, its session is cut mid-literal, and the target keeps exactly one copy.
+BOOST_AUTO_TEST_CASE(testAReplicaPausedMidAppendCannotFinishItAfterATakeover) {
+  PostgresSandbox pg;
+  const std::string url = pg.createDatabase("paused");
+  DovecotSandbox dovecot({"me", "isp"});
+  std::string expected;
+  {
+    const std::string large = largeAttachmentMessage(16 * 1024 * 1024).bytes;
+    BOOST_REQUIRE(large.size() > 20'000'000);
+    dovecot.seed("isp", large);
+    expected = popDelivered(large);
+  }
+  FaultProxy proxy(dovecot.imapPort(),
+                   Fault{Fault::Action::Stall, Fault::Direction::ToServer, 1u << 20, 0});
+  const std::vector<AccountSetup> accounts{
+      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
+  auto replica = [&](std::uint16_t target_port) {
+    auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
+    const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
+    d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
+                                   d->adminYaml() + "database:\n  url: " + url +
+                                       "\n  password_file: " + secret.string() +
+                                       "\n  lease_ttl: 5s\n",
+                                   1, target_port);
+    d->start();
+    return d;
+  };
+  auto a = replica(proxy.port());
+  BOOST_TEST_REQUIRE(waitFor([&] { return proxy.fired(); }, 60s), a->log());
+  a->process->kill(SIGSTOP);
+  auto b = replica(0);  // straight to the target
+  BOOST_TEST_REQUIRE(waitFor([&] {
+    return dovecot.popBoxSize("isp") == 0 && countOrZero(dovecot, "me", "ISP") == 1;
+  }, 90s), b->log());
+  proxy.release();
+  a->process->kill(SIGCONT);
+  BOOST_TEST(waitFor([&] { return a->log().find("no longer holds its lease") != std::string::npos; },
+                     30s),
+             a->log());
+  // Everything A had handed to the network before the pause has reached the server by now.
+  BOOST_TEST(proxy.waitIdle(30s));
+  const Tally t = tally({expected}, dovecot.messages("me", "ISP"));
+  BOOST_TEST(t.exact(), t);
+  BOOST_TEST(b->stop() == 0, b->log());
+  BOOST_TEST(a->stop() == 0, a->log());
 }
