@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -281,6 +282,51 @@ void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
+// Replicas sharing a ledger (a snapshot with a cluster section): how many are live, and per
+// account whether this replica holds its lease, when the lease expires and its fencing epoch, as
+// of the last renewal round. Nothing for a single process.
+void renderCluster(const StatusSnapshot& snapshot, Exposition& out) {
+  if (!snapshot.cluster) return;
+  const ClusterStatus& cluster = *snapshot.cluster;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  std::map<std::string_view, const LeaseRow*> leases;
+  for (const LeaseRow& lease : cluster.leases) leases.emplace(lease.account, &lease);
+  const auto leaseOf = [&](const AccountStatus& account) -> const LeaseRow* {
+    const auto it = leases.find(account.name);
+    return it == leases.end() ? nullptr : it->second;
+  };
+
+  out.family("popgate_cluster_replicas", "gauge",
+             "Replicas sharing the ledger whose heartbeat is younger than lease_ttl, this one "
+             "included.");
+  out.sample("popgate_cluster_replicas", {}, formatUnsigned(cluster.replicas.size()));
+  out.family("popgate_lease_held", "gauge",
+             "1 when this replica (label replica) holds the account's unexpired lease, else 0.");
+  for (const AccountStatus& account : snapshot.accounts) {
+    const LeaseRow* lease = leaseOf(account);
+    const bool held = lease && lease->holder == cluster.replica && lease->expires_at > now;
+    out.sample("popgate_lease_held", with(accountLabels(account), "replica", cluster.replica),
+               held ? "1" : "0");
+  }
+  out.family("popgate_lease_expiry_timestamp_seconds", "gauge",
+             "Unix time the account's lease expires, whichever replica holds it; 0 when it has "
+             "none.");
+  for (const AccountStatus& account : snapshot.accounts) {
+    const LeaseRow* lease = leaseOf(account);
+    out.sample("popgate_lease_expiry_timestamp_seconds", accountLabels(account),
+               formatUnixSeconds(lease ? lease->expires_at : 0));
+  }
+  out.family("popgate_lease_epoch", "gauge",
+             "The fencing epoch of the account's lease: it goes up whenever a replica takes the "
+             "account anew; 0 when it has no lease.");
+  for (const AccountStatus& account : snapshot.accounts) {
+    const LeaseRow* lease = leaseOf(account);
+    out.sample("popgate_lease_epoch", accountLabels(account),
+               lease && lease->epoch > 0 ? std::to_string(lease->epoch) : "0");
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const StatusSnapshot& snapshot) {
@@ -296,6 +342,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   renderDurations(snapshot, out);
   renderOAuth(snapshot, out);
   renderTargets(snapshot, out);
+  renderCluster(snapshot, out);
   return out.take();
 }
 
