@@ -36,10 +36,12 @@ for dir in base overlays/*/; do
     echo "stand-in-secret-$RANDOM$RANDOM$RANDOM" >"$secret"
     chmod 600 "$secret"
   done
-  if "$popgate" check --config "$scratch/config.yaml" >"$scratch/check.out" 2>&1; then
-    echo "ok   deploy/kubernetes/$dir: its config passes popgate check"
-  else
+  if ! "$popgate" check --config "$scratch/config.yaml" >"$scratch/check.out" 2>&1; then
     echo "FAIL deploy/kubernetes/$dir: its config fails popgate check:"; cat "$scratch/check.out"; status=1
+  elif grep -q '^database:' "$scratch/config.yaml" && ! grep -q '^  ledger     PostgreSQL ' "$scratch/check.out"; then
+    echo "FAIL deploy/kubernetes/$dir: popgate check does not see the PostgreSQL ledger:"; cat "$scratch/check.out"; status=1
+  else
+    echo "ok   deploy/kubernetes/$dir: its config passes popgate check"
   fi
 done
 (cd "$here" && node expect.mjs single "$out/base.yaml" "$out/overlays-example-site.yaml") || status=1
