@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -292,39 +293,42 @@ void renderCluster(const StatusSnapshot& snapshot, Exposition& out) {
       std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
   std::map<std::string_view, const LeaseRow*> leases;
   for (const LeaseRow& lease : cluster.leases) leases.emplace(lease.account, &lease);
-  const auto leaseOf = [&](const AccountStatus& account) -> const LeaseRow* {
-    const auto it = leases.find(account.name);
-    return it == leases.end() ? nullptr : it->second;
+  // One family with a sample per configured account, from its lease row (nullptr: none).
+  const auto perAccount = [&](const char* name, const char* help, bool with_replica,
+                              const std::function<std::string(const LeaseRow*)>& value) {
+    out.family(name, "gauge", help);
+    for (const AccountStatus& account : snapshot.accounts) {
+      const auto it = leases.find(account.name);
+      const Labels labels = with_replica
+                                ? with(accountLabels(account), "replica", cluster.replica)
+                                : accountLabels(account);
+      out.sample(name, labels, value(it == leases.end() ? nullptr : it->second));
+    }
   };
 
   out.family("popgate_cluster_replicas", "gauge",
              "Replicas sharing the ledger whose heartbeat is younger than lease_ttl, this one "
              "included.");
   out.sample("popgate_cluster_replicas", {}, formatUnsigned(cluster.replicas.size()));
-  out.family("popgate_lease_held", "gauge",
-             "1 when this replica (label replica) holds the account's unexpired lease, else 0.");
-  for (const AccountStatus& account : snapshot.accounts) {
-    const LeaseRow* lease = leaseOf(account);
-    const bool held = lease && lease->holder == cluster.replica && lease->expires_at > now;
-    out.sample("popgate_lease_held", with(accountLabels(account), "replica", cluster.replica),
-               held ? "1" : "0");
-  }
-  out.family("popgate_lease_expiry_timestamp_seconds", "gauge",
+  perAccount("popgate_lease_held",
+             "1 when this replica (label replica) holds the account's unexpired lease, else 0.",
+             true, [&](const LeaseRow* lease) {
+               const bool held =
+                   lease && lease->holder == cluster.replica && lease->expires_at > now;
+               return std::string(held ? "1" : "0");
+             });
+  perAccount("popgate_lease_expiry_timestamp_seconds",
              "Unix time the account's lease expires, whichever replica holds it; 0 when it has "
-             "none.");
-  for (const AccountStatus& account : snapshot.accounts) {
-    const LeaseRow* lease = leaseOf(account);
-    out.sample("popgate_lease_expiry_timestamp_seconds", accountLabels(account),
-               formatUnixSeconds(lease ? lease->expires_at : 0));
-  }
-  out.family("popgate_lease_epoch", "gauge",
+             "none.",
+             false, [](const LeaseRow* lease) {
+               return formatUnixSeconds(lease ? lease->expires_at : 0);
+             });
+  perAccount("popgate_lease_epoch",
              "The fencing epoch of the account's lease: it goes up whenever a replica takes the "
-             "account anew; 0 when it has no lease.");
-  for (const AccountStatus& account : snapshot.accounts) {
-    const LeaseRow* lease = leaseOf(account);
-    out.sample("popgate_lease_epoch", accountLabels(account),
-               lease && lease->epoch > 0 ? std::to_string(lease->epoch) : "0");
-  }
+             "account anew; 0 when it has no lease.",
+             false, [](const LeaseRow* lease) {
+               return lease && lease->epoch > 0 ? std::to_string(lease->epoch) : std::string("0");
+             });
 }
 
 }  // namespace

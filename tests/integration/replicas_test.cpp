@@ -123,7 +123,9 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   BOOST_TEST(held == 2);
   const Family& expiry = family(families, "popgate_lease_expiry_timestamp_seconds");
   BOOST_TEST(expiry.samples.size() == kAccounts);
-  for (const Sample& sample : expiry.samples) BOOST_TEST(sample.value > 0, sample.labels.at("account"));
+  for (const Sample& sample : expiry.samples) {
+    BOOST_TEST(sample.value > 0, sample.labels.at("account"));
+  }
   const auto exposition = replicas[2]->dir.write("metrics.txt", metrics.body);
   const CommandResult lint =
       runCommand({"sh", "-c", "promtool check metrics < '" + exposition.string() + "'"}, 30s);
