@@ -16,6 +16,7 @@
 #include "tests/support/Messages.h"
 #include "tests/support/PopSessions.h"
 #include "tests/support/PostgresSandbox.h"
+#include "tests/support/PromText.h"
 #include "tests/support/RunningDaemon.h"
 
 using namespace std::chrono_literals;
@@ -111,6 +112,41 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
                        ->getValue<std::string>("holder"));
   }
   BOOST_TEST(holders.count(cluster->getValue<std::string>("replica")) == 1u);
+
+  // /metrics of that replica: three live replicas, its own share held (ten accounts, labelled
+  // with its id), every account's lease expiry; promtool accepts the exposition. (Its view is
+  // its last renewal round's: waited for.)
+  const std::string replica_id = cluster->getValue<std::string>("replica");
+  HttpResponse metrics;
+  auto heldHere = [&](const HttpResponse& r) {
+    double n = 0;
+    for (const Sample& sample : family(parseExposition(r.body), "popgate_lease_held").samples) {
+      n += sample.value;
+    }
+    return n;
+  };
+  BOOST_TEST(waitFor([&] {
+    metrics = httpRequest("GET", replicas[2]->port, "/metrics", kAdminToken);
+    return metrics.status == 200 && heldHere(metrics) == static_cast<double>(kAccounts / 3);
+  }, 15s), metrics.body);
+  const auto families = parseExposition(metrics.body);
+  BOOST_TEST(value(families, "popgate_cluster_replicas", "popgate_cluster_replicas", {}) == 3);
+  double held = 0;
+  for (const Sample& sample : family(families, "popgate_lease_held").samples) {
+    BOOST_TEST(sample.labels.at("replica") == replica_id);
+    held += sample.value;
+  }
+  BOOST_TEST(held == static_cast<double>(kAccounts / 3));
+  const Family& expiry = family(families, "popgate_lease_expiry_timestamp_seconds");
+  BOOST_TEST(expiry.samples.size() == kAccounts);
+  for (const Sample& sample : expiry.samples) {
+    BOOST_TEST(sample.value > 0, sample.labels.at("account"));
+  }
+  const auto exposition = replicas[2]->dir.write("metrics.txt", metrics.body);
+  const CommandResult lint =
+      runCommand({"sh", "-c", "promtool check metrics < '" + exposition.string() + "'"}, 30s);
+  BOOST_TEST(lint.exit_code == 0, "promtool check metrics: " << lint.out << lint.err);
+
 
   // kill -9 one replica with fresh mail arriving (its accounts are polled every second, so
   // passes are under way): the two others take its accounts over after the lease (5 s) and
