@@ -15,6 +15,17 @@ namespace popgate::gateway {
 
 namespace {
 
+// Whether Ledger::prune() could change a row: one whose UIDL is not listed (to be marked missing
+// or forgotten), or a listed one marked missing (back again). A superset of prune()'s own rule,
+// so a pass that skips prune() when this is false skips only a prune that writes nothing.
+bool prunable(const std::map<std::string, LedgerEntry>& entries,
+              const std::set<std::string>& present) {
+  return std::any_of(entries.begin(), entries.end(), [&](const auto& row) {
+    const bool listed = present.count(uidlOfKey(row.first)) > 0;
+    return !listed || row.second.missing_since != 0;
+  });
+}
+
 // The pause after a throttled answer that names no time.
 constexpr std::chrono::milliseconds kThrottlePause{30000};
 
@@ -251,6 +262,17 @@ PollResult PollJob::run() noexcept {
   return std::move(result_);
 }
 
+std::optional<std::vector<LedgerEntry>> PollJob::quarantine() const {
+  if (options_.dry_run || first_error_) return std::nullopt;
+  std::vector<LedgerEntry> out;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.state == LedgerState::Rejected) out.push_back(entry);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LedgerEntry& a, const LedgerEntry& b) { return a.retry_at < b.retry_at; });
+  return out;
+}
+
 void PollJob::pass() {
   if (!options_.dry_run) {
     std::error_code ec;
@@ -289,10 +311,13 @@ void PollJob::survey(const pop3::Listing& listing) {
     ++uidl_count_[m.uidl];
     present.insert(m.uidl);
   }
-  if (!options_.dry_run) {
-    ledger_.prune(account_.name, present, now(), options_.forget_after.count());
-  }
+  // One ledger read for an idle pass: prune() reads the rows again, so it runs only when a row
+  // could change (and the rows are read once more after it).
   entries_ = ledger_.load(account_.name);
+  if (!options_.dry_run && prunable(entries_, present)) {
+    ledger_.prune(account_.name, present, now(), options_.forget_after.count());
+    entries_ = ledger_.load(account_.name);
+  }
   known_uidls_.clear();
   for (const auto& [key, entry] : entries_) known_uidls_.insert(uidlOfKey(key));
   first_pass_ = !ledger_.firstPassDone(account_.name).has_value();

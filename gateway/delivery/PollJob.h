@@ -164,6 +164,10 @@ class PollJob final : private Uploader {
   // Runs a pass; each call is a fresh pass (nothing of an earlier run() is carried over but the
   // ledger). Never throws: every popgate::Error ends up in the result, named by account.
   PollResult run() noexcept;
+  // After a run() that ended without error (not a dry run): the account's Rejected ledger rows as
+  // the pass left them, oldest retry first (what Ledger::quarantine() would read now, without
+  // reading it). Otherwise nullopt: ask the ledger.
+  std::optional<std::vector<LedgerEntry>> quarantine() const;
 
  private:
   class Collector;

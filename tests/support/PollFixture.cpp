@@ -30,6 +30,11 @@ PollFixture::PollFixture() {
 
 gateway::PollResult PollFixture::run(std::function<void(std::string_view)> hook,
                                      const std::atomic<bool>* stop) {
+  return job(std::move(hook), stop)->run();
+}
+
+std::unique_ptr<gateway::PollJob> PollFixture::job(std::function<void(std::string_view)> hook,
+                                                   const std::atomic<bool>* stop) {
   gateway::PollOptions options;
   options.stop = stop;
   options.gate = gate.get();
@@ -39,9 +44,9 @@ gateway::PollResult PollFixture::run(std::function<void(std::string_view)> hook,
   options.step_hook = std::move(hook);
   options.clock = [this] { return clock; };
   options.dry_run = dry_run;
-  gateway::PollJob job(account, *ledger, [this] { return drop.open(); },
-                       [this] { return target.open(); }, dir.path() / "spool", options);
-  return job.run();
+  return std::make_unique<gateway::PollJob>(account, *ledger, [this] { return drop.open(); },
+                                            [this] { return target.open(); },
+                                            dir.path() / "spool", options);
 }
 
 PollFixture::CrashRun PollFixture::runCrashingAt(int k) {

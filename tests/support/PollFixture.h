@@ -43,6 +43,9 @@ struct PollFixture {
   // One pass: windows of 2 messages, spool files above 300 bytes, the fixture's clock.
   gateway::PollResult run(std::function<void(std::string_view)> hook = {},
                           const std::atomic<bool>* stop = nullptr);
+  // The job run() runs, for a test that asks it more after its pass.
+  std::unique_ptr<gateway::PollJob> job(std::function<void(std::string_view)> hook = {},
+                                        const std::atomic<bool>* stop = nullptr);
 
   // How many copies of `bytes` the target holds, in all folders.
   std::size_t copies(const std::string& bytes) const;
