@@ -70,6 +70,7 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
         }
       }
       slot.account = account;
+      slot.order = order_.size() - 1;
       next.emplace(account.name, std::move(slot));
       AccountStatus status;
       status.name = account.name;
@@ -86,6 +87,8 @@ void Scheduler::configure(std::shared_ptr<const config::GatewayConfig> cfg) {
       }
     }
     slots_ = std::move(next);
+    queue_.clear();
+    for (const auto& [name, slot] : slots_) queue_.emplace(slot.due, slot.order);
     cfg_ = std::move(cfg);
   }
   board_.setAccounts(listed);
@@ -120,7 +123,7 @@ bool Scheduler::pollNow(const std::string& account) {
     if (isRunning(account)) {
       it->second.again = true;
     } else {
-      it->second.due = clock_.now();
+      setDue(it->second, clock_.now());
     }
   }
   logInfo(account + ": poll requested");
@@ -158,28 +161,36 @@ void Scheduler::loop() {
     // Only a due time still to come sets a timer (the clock itself wakes the loop once a second
     // for the heartbeat). A running account, and a due one waiting for a free slot, are woken by
     // the end of a pass (finished() notifies): no polling for a slot.
+    // queue_ is in launch order: the longest waiting first, configuration order among equals.
+    // Only as many due accounts as there are free slots are taken; the others wait for the end
+    // of a pass. (Replicas: the due accounts another replica holds are passed over each time.)
+    const std::size_t room = parallel > passes_.size() ? parallel - passes_.size() : 0;
     TimePoint wake_at = TimePoint::max();
     std::vector<Slot*> due;
-    for (const std::string& name : order_) {
-      Slot& slot = slots_.at(name);
+    for (const auto& [at, index] : queue_) {
+      const std::string& name = order_[index];
       if (isRunning(name)) continue;
-      if (slot.due <= now && may_start_ && !may_start_(name)) continue;  // another replica's
-      if (slot.due <= now) {
-        due.push_back(&slot);
-      } else {
-        wake_at = std::min(wake_at, slot.due);
+      if (at > now) {
+        wake_at = at;
+        break;
       }
+      if (due.size() >= room) break;
+      if (may_start_ && !may_start_(name)) continue;  // another replica's
+      due.push_back(&slots_.at(name));
     }
-    // The longest waiting first, configuration order among equals.
-    std::stable_sort(due.begin(), due.end(),
-                     [](const Slot* a, const Slot* b) { return a->due < b->due; });
     for (Slot* slot : due) {
-      if (passes_.size() >= parallel) break;
       launch(*slot);
-      if (!isRunning(slot->account.name)) wake_at = std::min(wake_at, slot->due);
+      // No thread for it (launch() moved it later): try the next due account at once.
+      if (!isRunning(slot->account.name)) wake_at = now;
     }
     clock_.waitUntil(wake_, lock, wake_at);
   }
+}
+
+void Scheduler::setDue(Slot& slot, TimePoint due) {
+  queue_.erase({slot.due, slot.order});
+  slot.due = due;
+  queue_.emplace(due, slot.order);
 }
 
 void Scheduler::launch(Slot& slot) {
@@ -201,7 +212,7 @@ void Scheduler::launch(Slot& slot) {
     // finished() needs mutex_, held here: the entry exists before the pass can end.
     passes_.emplace(name, std::move(thread));
   } catch (const std::system_error& e) {
-    slot.due = clock_.now() + kThreadRetry;
+    setDue(slot, clock_.now() + kThreadRetry);
     board_.setNextPoll(name, slot.failures > 0 ? AccountState::Backoff : AccountState::Idle,
                        toSystem(slot.due));
     logError(name + ": cannot start a thread for its pass (" + e.what() + "); next try in " +
@@ -228,16 +239,18 @@ void Scheduler::finished(const std::string& name, const PassOutcome& outcome) {
       const auto now = clock_.now();
       const milliseconds interval = slot.account.poll_interval;
       AccountState state = AccountState::Idle;
+      TimePoint due;
       if (r.ok()) {
         slot.failures = 0;
-        slot.due = now + jittered(interval, rng_);
+        due = now + jittered(interval, rng_);
       } else {
         ++slot.failures;
         state = stateAfter(false, slot.failures, r.error->kind());
-        slot.due = now + retryDelay(interval, slot.failures, *r.error);
+        due = now + retryDelay(interval, slot.failures, *r.error);
       }
-      if (slot.again && !stopping_) slot.due = now;
+      if (slot.again && !stopping_) due = now;
       slot.again = false;
+      setDue(slot, due);
       board_.pollFinished(name, r, std::chrono::system_clock::now(), state, toSystem(slot.due),
                           outcome.quarantine);
       if (!r.ok() && !stopping_) {

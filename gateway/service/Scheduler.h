@@ -14,8 +14,10 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gateway/delivery/PollJob.h"
@@ -79,11 +81,14 @@ class Scheduler {
   // A configured account's schedule.
   struct Slot {
     config::PopAccount account;
-    TimePoint due;
+    TimePoint due;       // set only through setDue(), which keeps queue_ in step
+    std::size_t order = 0;  // its place in the configuration (order_)
     bool again = false;  // poll-now arrived while its pass ran
     std::uint32_t failures = 0;
   };
   void loop();
+  // Moves `slot` to `due` in queue_.
+  void setDue(Slot& slot, TimePoint due);
   void launch(Slot& slot);
   void finished(const std::string& name, const PassOutcome& outcome);
   bool isRunning(const std::string& name) const { return passes_.count(name) != 0; }
@@ -103,6 +108,9 @@ class Scheduler {
   std::shared_ptr<const config::GatewayConfig> cfg_;
   std::map<std::string, Slot> slots_;
   std::vector<std::string> order_;
+  // Every slot by (due time, configuration order): a wakeup reads the few due ones from the front
+  // instead of walking thousands of accounts.
+  std::set<std::pair<TimePoint, std::size_t>> queue_;
   // Running passes by account name, configured or not: the one-pass-per-account rule and the
   // parallel limit count these, never the slots.
   std::map<std::string, std::thread> passes_;
