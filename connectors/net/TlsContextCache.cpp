@@ -101,6 +101,10 @@ Poco::Net::Context::Ptr TlsContextCache::contextFor(
   }
   context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   pinHostName(context->sslContext(), host);
+  // Closing sends no close_notify (SSL_shutdown() only marks the connection closed): every
+  // protocol here ends by its own goodbye (QUIT, LOGOUT, an HTTP message's length), and a
+  // close_notify written after the socket was shut down failed with an exception on each close.
+  SSL_CTX_set_quiet_shutdown(context->sslContext(), 1);
   contexts_.emplace(std::move(key), context);
   return context;
 }

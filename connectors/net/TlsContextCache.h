@@ -4,6 +4,7 @@
 // ca_file, TLS 1.2 or newer with forward-secret AEAD suites only (TLS 1.3 suites as OpenSSL has
 // them), and the expected host name set at the OpenSSL level, so a certificate for another name
 // fails inside the handshake itself (docs/protocol-notes.md: the slow-handshake name-check bypass).
+// Connections close quietly (no close_notify): each protocol ends by its own goodbye.
 // A ca_file replaced or edited on disk gets a new context: the cache key holds the file's device,
 // inode, size and modification time, so a new CA takes effect at the next connection (a SIGHUP
 // reload included) without a restart.
