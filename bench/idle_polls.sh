@@ -6,6 +6,7 @@
 # defaults.
 #
 #   bench/idle_polls.sh [--accounts 1000,5000] [--interval 60] [--measure 120] [--json FILE]
+#                        [--modes resumed,full] [--compare OLD_POPGATE]   (idle_polls.py says more)
 #
 # Work files in /tmp/popgate-idle (BENCH_WORK=DIR: DIR/popgate-idle); sandbox mail in
 # /dev/shm/popgate-idle. Everything it starts is stopped on exit.
