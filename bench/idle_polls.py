@@ -5,7 +5,7 @@
                         [--modes resumed,full] [--compare OLD_POPGATE]
     idle_polls.py --popgate BIN --work DIR --sandboxes DIR [same options]
 
---compare OLD_POPGATE measures an earlier build first, against the same Dovecot in the same run,
+--compare OLD_POPGATE[,...] measures earlier builds first, against the same Dovecot in the same run,
 so that a change is judged by before/after ratios rather than by figures from different days on
 a machine shared with other work. --modes resumed skips the never-resuming Dovecot.
 
@@ -244,8 +244,8 @@ class IdleBench:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--popgate", required=True)
-    ap.add_argument("--compare", help="an earlier popgate build, measured before --popgate "
-                    "against the same Dovecot in the same run (before/after ratios)")
+    ap.add_argument("--compare", help="earlier popgate builds (comma-separated), measured "
+                    "before --popgate against the same Dovecot in the same run (before/after)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--sandboxes", required=True)
     ap.add_argument("--accounts", default="1000,5000")
@@ -257,8 +257,9 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     b = IdleBench(a)
-    builds = ([a.compare], ["before"]) if a.compare else ([], [])
-    builds = (builds[0] + [a.popgate], builds[1] + ["this"])
+    earlier = a.compare.split(",") if a.compare else []
+    names = ["before"] if len(earlier) == 1 else [os.path.basename(p) for p in earlier]
+    builds = (earlier + [a.popgate], names + ["this"])
     modes = a.modes.split(",")
     load0 = os.getloadavg()
     results = []
