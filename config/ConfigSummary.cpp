@@ -2,6 +2,7 @@
 // value, only where it comes from.
 
 #include <set>
+#include <sstream>
 
 #include "ConfigLoader.h"
 #include "MessageText.h"
@@ -93,6 +94,18 @@ std::string accountLine(const PopAccount& account, bool named_targets) {
   return out + ", " + secretLine(account.server);
 }
 
+// Whether a Gmail API scope list lets users.messages.list search (q=) and .get read raw bytes.
+bool gmailScopeCanSearch(const std::string& scope) {
+  std::istringstream words(scope);
+  for (std::string word; words >> word;) {
+    if (word == "https://www.googleapis.com/auth/gmail.readonly" ||
+        word == "https://www.googleapis.com/auth/gmail.modify" || word == "https://mail.google.com/") {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> warnings(const GatewayConfig& cfg) {
@@ -124,7 +137,14 @@ std::vector<std::string> warnings(const GatewayConfig& cfg) {
                        : " (run and once refuse it unless allow_readable_secrets: true)"));
   }
   for (const ImapTarget& target : cfg.targets) {
-    plaintext(cfg.named_targets ? "target " + target.name : std::string("target"), target.server);
+    const std::string who = cfg.named_targets ? "target " + target.name : std::string("target");
+    plaintext(who, target.server);
+    if (target.kind == TargetKind::GmailApi && target.server.oauth &&
+        !gmailScopeCanSearch(target.server.oauth->scope)) {
+      out.push_back(who + ": oauth.scope has no read scope (gmail.readonly), so a message in "
+                          "doubt after a crash cannot be searched for and is imported again: "
+                          "a duplicate is possible (docs/gmail.md)");
+    }
   }
   for (const auto& account : cfg.accounts) {
     plaintext("account " + account.name, account.server);

@@ -132,10 +132,13 @@ ProviderChoice providerOf(const std::vector<YamlEntry>& settings) {
 
 PresetValues presetFor(const ProviderChoice& choice, ServerSide side) {
   if (side == ServerSide::GmailApi) {
-    // users.messages.import needs gmail.insert; labels.list and labels.create need gmail.labels.
+    // users.messages.import needs gmail.insert; labels.list and labels.create need gmail.labels;
+    // the search for a message in doubt after a crash (users.messages.list with q, and .get with
+    // format=raw) needs gmail.readonly: without it that message could only be imported again.
     return PresetValues{"", "https://oauth2.googleapis.com/token",
                         "https://www.googleapis.com/auth/gmail.insert "
-                        "https://www.googleapis.com/auth/gmail.labels"};
+                        "https://www.googleapis.com/auth/gmail.labels "
+                        "https://www.googleapis.com/auth/gmail.readonly"};
   }
   for (const Preset& preset : kPresets) {
     if (preset.provider != choice.provider) continue;

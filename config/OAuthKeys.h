@@ -24,8 +24,8 @@ inline constexpr std::array<std::string_view, 9> kOAuthKeys{
     "refresh_token_env",  "scope",             "ca_file"};
 
 // Which kind of server a preset describes: the POP3 side of an account, the IMAP target, or a
-// kind: gmail-api target (Google's token endpoint and the gmail.insert and gmail.labels scopes,
-// whatever `provider:` says).
+// kind: gmail-api target (Google's token endpoint and the gmail.insert, gmail.labels and
+// gmail.readonly scopes, whatever `provider:` says).
 enum class ServerSide { Account, Target, GmailApi };
 
 // How the loader turns a path value into a path (any path, or one that must be readable), and how

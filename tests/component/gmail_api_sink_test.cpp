@@ -275,6 +275,24 @@ BOOST_AUTO_TEST_CASE(testLookupProvesPresenceByContent) {
               Presence::Absent));
 }
 
+// A token granted only gmail.insert and gmail.labels imports, but Google refuses the search: the
+// lookup says Unknown with Google's words (the caller then imports again, as the configuration's
+// warning says), never Absent.
+BOOST_AUTO_TEST_CASE(testWithoutTheReadScopeTheLookupIsUnknownNotAbsent) {
+  Rig rig;
+  rig.gmail.requireScopes([](const std::string&) {
+    return "https://www.googleapis.com/auth/gmail.insert https://www.googleapis.com/auth/gmail.labels";
+  });
+  auto sink = rig.sink();
+  const std::string with_id = test::noteMessage(1, "");
+  BOOST_TEST(appendOne(*sink, "Lists", with_id).at(0).ok);
+  const auto found = sink->lookup("Lists", fingerprintOf(with_id, "<n1@isp.example>"));
+  BOOST_TEST((found.presence == imap::Lookup::Presence::Unknown));
+  BOOST_TEST(found.detail.find("insufficient authentication scopes") != std::string::npos,
+             found.detail);
+  BOOST_TEST(rig.gmail.insufficient() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(testTheApiCertificateIsVerifiedLikeAMailServers) {
   Rig rig;
   rig.target.server.ca_file.reset();  // the system store does not know the test CA

@@ -205,7 +205,8 @@ BOOST_AUTO_TEST_CASE(testAGmailApiTargetIsAuthorizedForInsertAndLabelsOnly) {
   const auto params = server.lastAuthorizeRequest()->params;
   BOOST_TEST(params.at("scope") ==
              "https://www.googleapis.com/auth/gmail.insert "
-             "https://www.googleapis.com/auth/gmail.labels");
+             "https://www.googleapis.com/auth/gmail.labels "
+             "https://www.googleapis.com/auth/gmail.readonly");
   BOOST_TEST(params.at("access_type") == "offline");  // Google's way to a refresh token
   BOOST_TEST(params.at("prompt") == "consent");
   BOOST_TEST(std::filesystem::exists(dir.path() / "state" / "oauth" / "target.json"));

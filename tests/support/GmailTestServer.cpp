@@ -4,6 +4,7 @@
 #include <cctype>
 #include <istream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <Poco/Base64Encoder.h>
@@ -113,6 +114,7 @@ std::vector<std::string> labelIdsOf(const std::string& metadata) {
 
 struct GmailTestServer::State {
   std::function<bool(const std::string&)> authorizer;
+  std::function<std::string(const std::string&)> scope_of;  // unset: scopes not checked
   mutable std::mutex mutex;
   std::map<std::string, std::string> labels;  // name → id (user labels)
   unsigned next_label = 1;
@@ -122,7 +124,7 @@ struct GmailTestServer::State {
   std::vector<std::pair<std::string, std::string>> refusals;  // marker, words
   std::map<std::string, std::pair<std::uint64_t, GmailStored>> uploads;  // resumable sessions
   std::vector<std::chrono::steady_clock::time_point> import_times;
-  unsigned unauthorized = 0, searches = 0;
+  unsigned unauthorized = 0, searches = 0, insufficient = 0;
   std::string base_url;
 };
 
@@ -154,6 +156,9 @@ class GmailTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
         answer = fail(401, "authError",
                       "Request had invalid authentication credentials. Expected OAuth 2 access "
                       "token, login cookie or other valid authentication credential.");
+      } else if (!scopeAllows(auth.substr(bearer.size()), request.getMethod(), uri.getPath())) {
+        ++state_->insufficient;
+        answer = fail(403, "insufficientPermissions", "Request had insufficient authentication scopes.");
       } else {
         answer = route(request, uri.getPath(), params, body);
       }
@@ -177,6 +182,29 @@ class GmailTestServer::Handler final : public Poco::Net::HTTPRequestHandler {
   static Answer fail(int code, const std::string& reason, const std::string& message,
                      std::string retry_after = {}) {
     return Answer{code, errorBody(code, reason, message, statusName(code)), std::move(retry_after), {}};
+  }
+
+  // Whether the token's scope covers the method, after the scopes the discovery document lists
+  // for users.messages.import, users.labels.list/create, users.messages.list/get (format=raw).
+  bool scopeAllows(const std::string& token, const std::string& method, const std::string& path) {
+    if (!state_->scope_of) return true;
+    std::set<std::string> granted;
+    std::istringstream words(state_->scope_of(token));
+    for (std::string word; words >> word;) granted.insert(word);
+    const std::string google = "https://www.googleapis.com/auth/gmail.";
+    std::vector<std::string> allowed{"https://mail.google.com/", google + "modify"};
+    if (path == kImportPath) {
+      allowed.push_back(google + "insert");
+    } else if (path == kLabelsPath) {
+      allowed.push_back(google + "labels");
+      if (method == "GET") allowed.push_back(google + "readonly");
+    } else {
+      allowed.push_back(google + "readonly");  // list with q, and get with format=raw
+    }
+    for (const std::string& scope : allowed) {
+      if (granted.count(scope) != 0) return true;
+    }
+    return false;
   }
 
   Answer route(Poco::Net::HTTPServerRequest& request, const std::string& path,
@@ -399,6 +427,11 @@ void GmailTestServer::scriptImports(std::vector<GmailScripted> answers) {
   state_->scripted.insert(state_->scripted.end(), answers.begin(), answers.end());
 }
 
+void GmailTestServer::requireScopes(std::function<std::string(const std::string&)> scope_of) {
+  std::lock_guard lock(state_->mutex);
+  state_->scope_of = std::move(scope_of);
+}
+
 void GmailTestServer::refuseContaining(std::string marker, std::string words) {
   std::lock_guard lock(state_->mutex);
   state_->refusals.emplace_back(std::move(marker), std::move(words));
@@ -441,6 +474,11 @@ unsigned GmailTestServer::unauthorized() const {
 unsigned GmailTestServer::searches() const {
   std::lock_guard lock(state_->mutex);
   return state_->searches;
+}
+
+unsigned GmailTestServer::insufficient() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->insufficient;
 }
 
 }  // namespace popgate::test

@@ -69,6 +69,11 @@ class GmailTestServer {
   void refuseContaining(std::string marker, std::string words);
   // A label that exists before the test (as the user made it).
   std::string addLabel(const std::string& name);
+  // From now on each request also needs a scope Google's discovery document allows for its method
+  // (import: gmail.insert; labels: gmail.labels; messages.list and .get: gmail.readonly; all:
+  // gmail.modify or https://mail.google.com/), from `scope_of(access token)` (space-separated);
+  // else 403 insufficientPermissions, as Google answers.
+  void requireScopes(std::function<std::string(const std::string&)> scope_of);
   // Forgets an imported message (as a user deleting it).
   void removeMessage(const std::string& id);
 
@@ -78,6 +83,7 @@ class GmailTestServer {
   std::vector<std::chrono::steady_clock::time_point> importTimes() const;
   unsigned unauthorized() const;   // requests answered 401
   unsigned searches() const;       // messages.list requests
+  unsigned insufficient() const;   // requests answered 403 insufficientPermissions
 
  private:
   struct State;

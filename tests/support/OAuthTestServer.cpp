@@ -27,6 +27,7 @@ struct AccessToken {
   std::string user;
   Clock::time_point expires;
   bool revoked = false;
+  std::string scope;  // as the token request named it
 };
 
 struct RefreshToken {
@@ -113,7 +114,7 @@ struct OAuthTestServer::State {
   // A token answer for `user`, with a new refresh token when `with_refresh`.
   std::string grant(const std::string& user, const std::string& scope, bool with_refresh) {
     const std::string token = random("ATOKEN." + tokenSafe(user) + ".");
-    access[token] = AccessToken{user, Clock::now() + options.access_lifetime};
+    access[token] = AccessToken{user, Clock::now() + options.access_lifetime, false, scope};
     Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
     object.set("token_type", "Bearer");
     object.set("scope", scope);
@@ -403,6 +404,12 @@ bool OAuthTestServer::accessTokenActive(const std::string& access_token) const {
   std::lock_guard lock(state_->mutex);
   const auto it = state_->access.find(access_token);
   return it != state_->access.end() && !it->second.revoked && Clock::now() < it->second.expires;
+}
+
+std::string OAuthTestServer::accessTokenScope(const std::string& access_token) const {
+  std::lock_guard lock(state_->mutex);
+  const auto it = state_->access.find(access_token);
+  return it == state_->access.end() ? std::string() : it->second.scope;
 }
 
 std::chrono::steady_clock::time_point OAuthTestServer::lastAccessExpiry(const std::string& user) const {

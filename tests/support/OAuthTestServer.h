@@ -84,6 +84,8 @@ class OAuthTestServer {
   bool refreshTokenValid(const std::string& refresh_token) const;
   // Whether `access_token` was issued, is not expired and not revoked.
   bool accessTokenActive(const std::string& access_token) const;
+  // The scope `access_token` was granted: the one its token request named ("" when unknown).
+  std::string accessTokenScope(const std::string& access_token) const;
   // When the access tokens issued so far to `user` expire at the latest.
   std::chrono::steady_clock::time_point lastAccessExpiry(const std::string& user) const;
 
