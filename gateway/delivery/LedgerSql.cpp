@@ -31,6 +31,40 @@ std::string LedgerSql::sql(const std::string& text) const {
   return numbered_ ? numberedPlaceholders(text) : text;
 }
 
+std::optional<std::int64_t> LedgerSql::firstPassDone(const std::string& account) {
+  std::string acct = account;
+  std::vector<Int> at;
+  s_ << sql("SELECT first_pass_at FROM accounts WHERE account = ?"), use(acct), into(at), now;
+  if (at.empty()) return std::nullopt;
+  return at.front();
+}
+
+void LedgerSql::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
+  std::string name = target;
+  Int hour = at / 3600;
+  Int amount = static_cast<Int>(bytes);
+  Int old = hour - 48;
+  s_ << sql(
+      "INSERT INTO uploads (target, hour, bytes) VALUES (?, ?, ?)"
+      " ON CONFLICT (target, hour) DO UPDATE SET bytes = uploads.bytes + excluded.bytes"),
+      use(name), use(hour), use(amount), now;
+  s_ << sql("DELETE FROM uploads WHERE target = ? AND hour < ?"), use(name), use(old), now;
+}
+
+std::map<std::int64_t, std::uint64_t> LedgerSql::uploadsSince(const std::string& target,
+                                                              std::int64_t since) {
+  std::string name = target;
+  Int first = since / 3600;
+  std::vector<Int> hours, bytes;
+  s_ << sql("SELECT hour, bytes FROM uploads WHERE target = ? AND hour >= ?"), use(name),
+      use(first), into(hours), into(bytes), now;
+  std::map<std::int64_t, std::uint64_t> out;
+  for (std::size_t i = 0; i < hours.size(); ++i) {
+    out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
+  }
+  return out;
+}
+
 void LedgerSql::insertNotice(const QueuedNotice& notice) {
   rows::NoticeRow row(notice);
   Poco::Data::Statement insert(s_);

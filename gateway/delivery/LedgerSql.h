@@ -1,12 +1,15 @@
 #pragma once
 // The statements SqliteLedger and PostgresLedger share: the same in both dialects but for their
-// placeholders (written here with ?, numbered $1, $2, ... for PostgreSQL): queuing a notice,
+// placeholders (written here with ?, numbered $1, $2, ... for PostgreSQL): the first-pass record,
+// the upload volume, queuing a notice,
 // forgetting quarantine notice keys, and moving a whole ledger (Ledger::image() and restore()).
 // What differs stays in each backend: how message rows are written (PostgreSQL in multi-row
 // statements), upserts, and PostgreSQL's leases.
 
 #include <Poco/Data/Session.h>
 
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -19,6 +22,14 @@ class LedgerSql {
   // Statements on `session` (inside the caller's transaction); `numbered`: PostgreSQL's $n
   // placeholders; `where` names the ledger in errors.
   LedgerSql(Poco::Data::Session& session, bool numbered, std::string where);
+
+  // When `account`'s first pass was recorded; nullopt before it.
+  std::optional<std::int64_t> firstPassDone(const std::string& account);
+  // Adds `bytes` to `target`'s hour of `at` and drops its hours older than two days (of no use to
+  // a 24-hour budget). Inside the caller's transaction.
+  void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes);
+  // `target`'s bytes per hour (unix seconds / 3600) from the hour of `since` on.
+  std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target, std::int64_t since);
 
   // Queues `notice` (its id is the store's). Inside the caller's transaction.
   void insertNotice(const QueuedNotice& notice);

@@ -192,13 +192,11 @@ std::map<std::string, LedgerEntry> PostgresLedger::load(const std::string& accou
 
 std::optional<std::int64_t> PostgresLedger::firstPassDone(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::string acct = account;
-  std::vector<Int> at;
+  std::optional<std::int64_t> at;
   transaction("read the first pass of " + account, [&](Poco::Data::Session& s) {
-    s << "SELECT first_pass_at FROM accounts WHERE account = $1", use(acct), into(at), now;
+    at = LedgerSql(s, true, db_.url).firstPassDone(account);
   });
-  if (at.empty()) return std::nullopt;
-  return at.front();
+  return at;
 }
 
 void PostgresLedger::checkHold(const std::string& account, const LeaseHold& hold) {
@@ -294,30 +292,18 @@ void PostgresLedger::write(const std::string& account, const std::vector<LedgerC
 
 void PostgresLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int hour = at / 3600;
-  Int amount = static_cast<Int>(bytes);
-  Int old = hour - 48;  // hours older than two days are of no use to a 24-hour budget
   transaction("record the upload volume of " + target, [&](Poco::Data::Session& s) {
-    s << "INSERT INTO uploads (target, hour, bytes) VALUES ($1, $2, $3)"
-         " ON CONFLICT (target, hour) DO UPDATE SET bytes = uploads.bytes + excluded.bytes",
-        use(name), use(hour), use(amount), now;
-    s << "DELETE FROM uploads WHERE target = $1 AND hour < $2", use(name), use(old), now;
+    LedgerSql(s, true, db_.url).addUpload(target, at, bytes);
   });
 }
 
 std::map<std::int64_t, std::uint64_t> PostgresLedger::uploadsSince(const std::string& target,
                                                                   std::int64_t since) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int first = since / 3600;
-  std::vector<Int> hours, bytes;
-  transaction("read the upload volume of " + target, [&](Poco::Data::Session& s) {
-    s << "SELECT hour, bytes FROM uploads WHERE target = $1 AND hour >= $2", use(name),
-        use(first), into(hours), into(bytes), now;
-  });
   std::map<std::int64_t, std::uint64_t> out;
-  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
+  transaction("read the upload volume of " + target, [&](Poco::Data::Session& s) {
+    out = LedgerSql(s, true, db_.url).uploadsSince(target, since);
+  });
   return out;
 }
 

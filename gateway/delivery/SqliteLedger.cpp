@@ -144,15 +144,11 @@ std::map<std::string, LedgerEntry> SqliteLedger::load(const std::string& account
 
 std::optional<std::int64_t> SqliteLedger::firstPassDone(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::string acct = account;
-  std::vector<Int> at;
   try {
-    *session_ << "SELECT first_pass_at FROM accounts WHERE account = ?", use(acct), into(at), now;
+    return LedgerSql(*session_, false, file_.string()).firstPassDone(account);
   } catch (const Poco::Exception& e) {
     fail(file_, "read the first pass of " + account, e);
   }
-  if (at.empty()) return std::nullopt;
-  return at.front();
 }
 
 void SqliteLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
@@ -196,36 +192,23 @@ void SqliteLedger::write(const std::string& account, const std::vector<LedgerCha
 
 void SqliteLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int hour = at / 3600;
-  Int amount = static_cast<Int>(bytes);
   try {
-    *session_ << "INSERT INTO uploads (target, hour, bytes) VALUES (?, ?, ?)"
-                 " ON CONFLICT (target, hour) DO UPDATE SET bytes = bytes + excluded.bytes",
-        use(name), use(hour), use(amount), now;
-    // Hours older than two days are of no use to a 24-hour budget.
-    Int old = hour - 48;
-    *session_ << "DELETE FROM uploads WHERE target = ? AND hour < ?", use(name), use(old), now;
+    inTransaction(*session_, [&] {
+      LedgerSql(*session_, false, file_.string()).addUpload(target, at, bytes);
+    });
   } catch (const Poco::Exception& e) {
     fail(file_, "record the upload volume of " + target, e);
   }
 }
 
 std::map<std::int64_t, std::uint64_t> SqliteLedger::uploadsSince(const std::string& target,
-                                                          std::int64_t since) {
+                                                                std::int64_t since) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int first = since / 3600;
-  std::vector<Int> hours, bytes;
   try {
-    *session_ << "SELECT hour, bytes FROM uploads WHERE target = ? AND hour >= ?", use(name),
-        use(first), into(hours), into(bytes), now;
+    return LedgerSql(*session_, false, file_.string()).uploadsSince(target, since);
   } catch (const Poco::Exception& e) {
     fail(file_, "read the upload volume of " + target, e);
   }
-  std::map<std::int64_t, std::uint64_t> out;
-  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
-  return out;
 }
 
 }  // namespace popgate::gateway

@@ -121,17 +121,7 @@ BOOST_DATA_TEST_CASE(testCommitLoadRoundTrip, kBackends, backend) {
 BOOST_DATA_TEST_CASE(testEveryFieldKeepsItsValue, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  LedgerEntry e = test::ledgerEntry("1f2e' OR '1'='1 sha256:" + std::string(64, 'f'), LedgerState::Rejected);
-  e.size = 4'000'000'000ull;
-  e.uidvalidity = 4294967295u;
-  e.uid = 4294967294u;
-  e.uploaded_at = 4102444800;
-  e.reason = "A7 NO [LIMIT] Nachricht zu groß \\ \"quoted\" 'single'";
-  e.retry_at = 1768435200;
-  e.attempts = 7;
-  e.missing_since = 1768400000;
-  e.message_id = "<ä@example.org>";
-  e.folder = "INBOX/Archiv 2026";
+  const LedgerEntry e = test::edgeLedgerEntry("1f2e' OR '1'='1 sha256:" + std::string(64, 'f'));
   ledger->commit("wörk", {{e, false}});
   const LedgerEntry got = ledger->load("wörk").at(e.key);
   BOOST_TEST((got.state == LedgerState::Rejected));

@@ -19,14 +19,8 @@ LedgerImage sample() {
   LedgerImage image;
   AccountImage& work = image.accounts["work"];
   work.first_pass_at = 1768435200;
-  LedgerEntry e = test::ledgerEntry("1f2e sha256:" + std::string(64, 'f'), LedgerState::Rejected);
-  e.size = 4'000'000'000ull;
-  e.uidvalidity = 4294967295u;
-  e.uid = 4294967294u;
-  e.uploaded_at = 4102444800;
-  e.reason = "A7 NO [LIMIT] Nachricht zu groß \\ \"quoted\"\r\n\ttab";
-  e.retry_at = 1768435300;
-  e.attempts = 7;
+  LedgerEntry e = test::edgeLedgerEntry("1f2e sha256:" + std::string(64, 'f'));
+  e.reason += "\r\n\ttab";
   e.missing_since = -1;
   work.rows[e.key] = e;
   for (const auto state : {LedgerState::InFlight, LedgerState::Uploaded, LedgerState::Deleted,
