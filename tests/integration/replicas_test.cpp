@@ -142,6 +142,12 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   for (const Sample& sample : expiry.samples) {
     BOOST_TEST(sample.value > 0, sample.labels.at("account"));
   }
+  // The alert rules' cluster metrics are among them (the single-process status test skips those).
+  const std::string rules = readFile(sourceDir() / "deploy/prometheus/popgate.rules.yml");
+  for (const char* name : {"popgate_lease_expiry_timestamp_seconds"}) {
+    BOOST_TEST(rules.find(name) != std::string::npos, name);
+    BOOST_TEST(families.count(name) == 1u, name);
+  }
   const auto exposition = replicas[2]->dir.write("metrics.txt", metrics.body);
   const CommandResult lint =
       runCommand({"sh", "-c", "promtool check metrics < '" + exposition.string() + "'"}, 30s);
