@@ -185,6 +185,14 @@ std::string describe(const GatewayConfig& cfg) {
            (n.webhook ? "POST to " + printable(n.webhook->text) : std::string("no webhook")) +
            "\n";
   }
+  if (cfg.database) {  // no line without: the ledger is SQLite in state_dir
+    const DatabaseConfig& db = *cfg.database;
+    out += "  ledger     PostgreSQL " + printable(db.url) + ", lease_ttl " +
+           formatDuration(db.lease_ttl) + ", " +
+           (db.password_source.empty() ? std::string("no password (trust, peer or certificate)")
+                                       : "secret from " + db.password_source) +
+           " (shared by replicas)\n";
+  }
   for (const ImapTarget& target : cfg.targets) {
     out += cfg.named_targets ? "  target " + target.name + "\n             " : "  target     ";
     const bool api = target.kind == TargetKind::GmailApi;

@@ -118,6 +118,10 @@ class ImapClient {
   // under "[Gmail]/" (never CREATEd there), is Error(Config) saying so.
   void create(std::string_view mailbox);
 
+  // Every write of this session first asks `guard` (net::Connection::setWriteGuard); when it
+  // throws, the session must be abandoned. Empty: no guard. Set by whoever borrows the session.
+  void setWriteGuard(std::function<void()> guard) { connection_.setWriteGuard(std::move(guard)); }
+
   // LOGOUT, then close. Never throws.
   void logout() noexcept;
   // The two halves of logout(), so that many sessions can say goodbye in one round trip: send

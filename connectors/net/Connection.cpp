@@ -101,7 +101,22 @@ void Connection::queue(std::string_view bytes, std::string_view trace) {
 
 void Connection::flush() {
   if (out_.empty()) return;
-  transport_->writeAll(out_);
+  if (guard_) {
+    // A pause (SIGSTOP, a VM stall) can come between any two slices: each asks the guard first.
+    // On a throw the batch is zeroed and dropped like a sent one (it may hold a password).
+    try {
+      for (std::size_t at = 0; at < out_.size(); at += kGuardedSlice) {
+        guard_();
+        transport_->writeAll(std::string_view(out_).substr(at, kGuardedSlice));
+      }
+    } catch (...) {
+      explicit_bzero(out_.data(), out_.size());
+      out_.clear();
+      throw;
+    }
+  } else {
+    transport_->writeAll(out_);
+  }
   // What was sent may hold a password (PASS, LOGIN, AUTHENTICATE): it does not linger in the
   // buffer. Each byte is zeroed once, after it left, so the cost is a memset of the traffic.
   explicit_bzero(out_.data(), out_.size());

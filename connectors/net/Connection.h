@@ -57,6 +57,13 @@ class Connection {
   void queue(std::string_view bytes, std::string_view trace = {});
   // Sends the output batch, then zeroes its bytes (they may hold a password).
   void flush();
+  // Called before every write to the transport, kGuardedSlice bytes at most each (a larger batch
+  // is written in slices). When it throws, nothing more is written and the exception propagates:
+  // the caller abandons the connection, so a command cut short there never completes at the
+  // server. A replica's pass sets one that throws Error(Fenced) once its lease has lapsed by its
+  // own clock. An empty guard (the default) checks nothing.
+  void setWriteGuard(std::function<void()> guard) { guard_ = std::move(guard); }
+  static constexpr std::size_t kGuardedSlice = 16 * 1024;
   // queue() then flush().
   void send(std::string_view bytes, std::string_view trace = {}) {
     queue(bytes, trace);
@@ -92,6 +99,7 @@ class Connection {
   std::string buffer_;
   std::size_t start_ = 0;
   std::string out_;
+  std::function<void()> guard_;
   std::chrono::milliseconds patience_;
   std::string recent_;  // the last bytes parsed, to quote the server in a protocol error
 };

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -281,6 +283,54 @@ void renderTargets(const StatusSnapshot& snapshot, Exposition& out) {
   }
 }
 
+// Replicas sharing a ledger (a snapshot with a cluster section): how many are live, and per
+// account whether this replica holds its lease, when the lease expires and its fencing epoch, as
+// of the last renewal round. Nothing for a single process.
+void renderCluster(const StatusSnapshot& snapshot, Exposition& out) {
+  if (!snapshot.cluster) return;
+  const ClusterStatus& cluster = *snapshot.cluster;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(snapshot.now.time_since_epoch()).count();
+  std::map<std::string_view, const LeaseRow*> leases;
+  for (const LeaseRow& lease : cluster.leases) leases.emplace(lease.account, &lease);
+  // One family with a sample per configured account, from its lease row (nullptr: none).
+  const auto perAccount = [&](const char* name, const char* help, bool with_replica,
+                              const std::function<std::string(const LeaseRow*)>& value) {
+    out.family(name, "gauge", help);
+    for (const AccountStatus& account : snapshot.accounts) {
+      const auto it = leases.find(account.name);
+      const Labels labels = with_replica
+                                ? with(accountLabels(account), "replica", cluster.replica)
+                                : accountLabels(account);
+      out.sample(name, labels, value(it == leases.end() ? nullptr : it->second));
+    }
+  };
+
+  out.family("popgate_cluster_replicas", "gauge",
+             "Replicas sharing the ledger whose heartbeat is younger than lease_ttl, this one "
+             "included.");
+  out.sample("popgate_cluster_replicas", {}, formatUnsigned(cluster.replicas.size()));
+  perAccount("popgate_lease_held",
+             "1 when this replica (label replica) holds the account's unexpired lease, else 0.",
+             true, [&](const LeaseRow* lease) {
+               const bool held =
+                   lease && lease->holder == cluster.replica && lease->expires_at > now;
+               return std::string(held ? "1" : "0");
+             });
+  perAccount("popgate_lease_expiry_timestamp_seconds",
+             "Unix time the account's lease expires, whichever replica holds it; 0 when it has "
+             "none.",
+             false, [](const LeaseRow* lease) {
+               return formatUnixSeconds(lease ? lease->expires_at : 0);
+             });
+  perAccount("popgate_lease_epoch",
+             "The fencing epoch of the account's lease: it goes up whenever a replica takes the "
+             "account anew; 0 when it has no lease.",
+             false, [](const LeaseRow* lease) {
+               return lease && lease->epoch > 0 ? std::to_string(lease->epoch) : std::string("0");
+             });
+}
+
 }  // namespace
 
 std::string renderMetrics(const StatusSnapshot& snapshot) {
@@ -296,6 +346,7 @@ std::string renderMetrics(const StatusSnapshot& snapshot) {
   renderDurations(snapshot, out);
   renderOAuth(snapshot, out);
   renderTargets(snapshot, out);
+  renderCluster(snapshot, out);
   return out.take();
 }
 

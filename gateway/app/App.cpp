@@ -254,28 +254,18 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
     display.refresh();
   };
   // A shared ledger: every account polled here under its lease (not as a replica: no share, no
-  // heartbeat); one a replica holds now is not polled. Given up again at the end.
-  std::optional<std::map<std::string, LeaseHold>> holds;
-  auto* leases = dynamic_cast<LeaseBoard*>(&ledger);
-  const std::string holder = makeReplicaId();
-  if (leases != nullptr && cfg.database) {
-    holds.emplace();
-    for (const config::PopAccount* account : accounts) {
-      if (auto hold = leases->acquire(account->name, holder, cfg.database->lease_ttl)) {
-        holds->emplace(account->name, *hold);
-      }
-    }
+  // heartbeat), renewed while the passes run; one a replica holds now is not polled. Given up
+  // again at the end.
+  std::unique_ptr<LeaseKeeper> keeper;
+  if (auto* leases = dynamic_cast<LeaseBoard*>(&ledger); leases != nullptr && cfg.database) {
+    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg.database->lease_ttl);
+    std::vector<std::string> polled;
+    for (const config::PopAccount* account : accounts) polled.push_back(account->name);
+    keeper->keepOnly(polled);
   }
   const std::vector<PollResult> results = runPasses(cfg, ledger, accounts, cfg.max_parallel_polls,
-                                                    options, events,
-                                                    holds ? &*holds : nullptr);
-  if (holds) {
-    try {
-      for (const auto& [account, hold] : *holds) leases->release(account, hold);
-    } catch (const Error& e) {
-      logWarning(std::string("cannot give the leases up (they expire on their own): ") + e.what());
-    }
-  }
+                                                    options, events, keeper.get());
+  if (keeper) keeper->leave();
   above.reset();  // the last frame; the report follows below it
   int code = kOk;
   for (const PollResult& r : results) {

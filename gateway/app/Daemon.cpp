@@ -179,6 +179,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                                            keeper->replica() + " any more");
       }
       held.emplace(ledger, account.name, *hold);
+      options.write_guard = keeper->writeGuard(account.name, *hold);
     }
     Ledger& pass_ledger = held ? static_cast<Ledger&>(*held) : ledger;
     outcome.result = makePollJob(c, account, pass_ledger, pools.poolFor(c.targetOf(account)),

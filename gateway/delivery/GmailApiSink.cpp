@@ -23,8 +23,12 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds wait) {
   return wait + std::chrono::milliseconds(random() % 250);
 }
 
-void streamMessage(const imap::MessageSource& message, std::ostream& out) {
-  message.forEachChunk([&out](std::string_view chunk) {
+// The message's bytes into a request body, asking `guard` (when set) before each chunk: a body cut
+// short is never imported.
+void streamMessage(const imap::MessageSource& message, std::ostream& out,
+                   const std::function<void()>& guard) {
+  message.forEachChunk([&out, &guard](std::string_view chunk) {
+    if (guard) guard();
     out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
   });
 }
@@ -62,9 +66,10 @@ gmail::ApiAnswer GmailApiSink::sendMultipart(const std::string& metadata,
                                        target_->settings().process_for_calendar});
   request.content_type = frame.contentType();
   request.content_length = frame.length(message.size());
-  request.write_body = [&frame, &message](std::ostream& out) {
+  request.write_body = [this, &frame, &message](std::ostream& out) {
     out << frame.head();
-    streamMessage(message, out);
+    streamMessage(message, out, options_.write_guard);
+    if (options_.write_guard) options_.write_guard();
     out << frame.tail();
   };
   return target_->call(client_, request);
@@ -92,7 +97,9 @@ gmail::ApiAnswer GmailApiSink::sendResumable(const std::string& metadata,
   put.target = started.location;
   put.content_type = "message/rfc822";
   put.content_length = message.size();
-  put.write_body = [&message](std::ostream& out) { streamMessage(message, out); };
+  put.write_body = [this, &message](std::ostream& out) {
+    streamMessage(message, out, options_.write_guard);
+  };
   return target_->call(client_, put);
 }
 

@@ -11,6 +11,7 @@
 // is refused with Google's words (quarantined); 401 → one token refresh, one more try.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "GmailApiTarget.h"
@@ -26,6 +27,9 @@ class GmailApiSink final : public MailSink {
     // Throttle and 5xx answers waited out in place at most this long each, this many times.
     std::chrono::milliseconds longest_wait{10000};
     unsigned retries = 3;
+    // Asked before each chunk of a message body goes out (may be empty): a pass that lost its
+    // lease throws Error(Fenced) there, and the cut request imports nothing.
+    std::function<void()> write_guard;
   };
   // The API's limit for an imported message.
   static constexpr std::uint64_t kImportLimit = 50ull * 1024 * 1024;

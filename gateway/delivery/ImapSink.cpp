@@ -7,20 +7,33 @@ namespace popgate::gateway {
 
 ImapSink::~ImapSink() {
   // Answers still owed on the held session would confuse its next user: close it instead.
-  if (held_ && !started_.empty()) held_->discard();
+  if (held_ && !started_.empty()) {
+    held_->discard();
+  } else if (held_) {
+    (*held_)->setWriteGuard({});  // back to the pool without this pass's guard
+  }
 }
 
 template <class Work>
 auto ImapSink::withSession(Work&& work) {
   ImapPool::Lease lease = held_ ? std::move(*held_) : pool_.acquire();
   held_.reset();
+  lease->setWriteGuard(guard_);
+  // Kept while answers are owed; else back to the pool without this pass's guard.
+  const auto keepOrReturn = [this](ImapPool::Lease& l) {
+    if (!started_.empty()) {
+      held_.emplace(std::move(l));
+    } else {
+      l->setWriteGuard({});
+    }
+  };
   try {
     if constexpr (std::is_void_v<decltype(work(*lease))>) {
       work(*lease);
-      if (!started_.empty()) held_.emplace(std::move(lease));
+      keepOrReturn(lease);
     } else {
       auto result = work(*lease);
-      if (!started_.empty()) held_.emplace(std::move(lease));
+      keepOrReturn(lease);
       return result;
     }
   } catch (...) {

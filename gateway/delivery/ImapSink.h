@@ -5,6 +5,7 @@
 // sink keeps its session: the answers it waits for will arrive there.
 
 #include <deque>
+#include <functional>
 #include <optional>
 
 #include "ImapPool.h"
@@ -18,7 +19,10 @@ class ImapSink final : public MailSink {
   // busy from the first messages on (and the ledger commits once per batch, not per message).
   static constexpr std::size_t kRoundTripBatch = 4;
 
-  explicit ImapSink(ImapPool& pool) : pool_(pool) {}
+  // `guard` (may be empty) is set on every session while this sink uses it: each write asks it
+  // first (net::Connection::setWriteGuard), so a pass that lost its lease sends nothing more.
+  explicit ImapSink(ImapPool& pool, std::function<void()> guard = {})
+      : pool_(pool), guard_(std::move(guard)) {}
   ~ImapSink() override;
   ImapSink(const ImapSink&) = delete;
   ImapSink& operator=(const ImapSink&) = delete;
@@ -42,6 +46,7 @@ class ImapSink final : public MailSink {
   auto withSession(Work&& work);
 
   ImapPool& pool_;
+  std::function<void()> guard_;
   std::optional<ImapPool::Lease> held_;
   std::deque<imap::ImapClient::PendingAppend> started_;
   std::size_t preferred_batch_ = SIZE_MAX;

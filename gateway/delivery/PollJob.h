@@ -94,6 +94,11 @@ struct PollOptions {
   // after each upload batch. Called with the job's lock held, possibly from an upload thread: it
   // must be quick, must not throw and must not call back into the job.
   std::function<void(const PassProgress&)> progress;
+  // Replicas: asked before every write to the target (sessions and API requests of this pass);
+  // throws Error(Fenced) once the pass's lease has lapsed by this process's clock, so a replica
+  // paused past its lease cannot complete an upload after another took the account over. Empty:
+  // one process, nothing to check. (The sink factory passes it on: see PassRunner.)
+  std::function<void()> write_guard;
 };
 
 // One message a dry run would act on: "upload", "skip" (with why) or "delete".

@@ -80,30 +80,29 @@ void LeaseKeeper::tick(const std::vector<std::string>& accounts,
   for (const auto& [account, h] : held) {
     if (wanted.count(account) > 0) continue;
     if (running && running(account)) {
-      if (auto renewed = board_.acquire(account, replica_, ttl_)) {
-        std::lock_guard lock(mutex_);
-        held_[account] = Held{*renewed, clock_()};
-      }
+      renew(account);
       continue;
     }
     board_.release(account, h.hold);
     std::lock_guard lock(mutex_);
     held_.erase(account);
   }
-  for (const std::string& account : share) {
-    const auto before = clock_();  // the lease runs ttl from a moment after this one
-    const std::optional<LeaseHold> hold = board_.acquire(account, replica_, ttl_);
-    std::lock_guard lock(mutex_);
-    if (hold) {
-      held_[account] = Held{*hold, before};
-    } else {
-      held_.erase(account);  // another replica still has it (until it gives it up or expires)
-    }
-  }
+  for (const std::string& account : share) renew(account);
   std::vector<LeaseRow> rows = board_.leases();
   std::lock_guard lock(mutex_);
   last_replicas_ = live;
   last_leases_ = std::move(rows);
+}
+
+void LeaseKeeper::renew(const std::string& account) {
+  const auto before = clock_();  // the lease runs ttl from a moment after this one
+  const std::optional<LeaseHold> hold = board_.acquire(account, replica_, ttl_);
+  std::lock_guard lock(mutex_);
+  if (hold) {
+    held_[account] = Held{*hold, before};
+  } else {
+    held_.erase(account);  // another replica has it (until it gives it up or it expires)
+  }
 }
 
 std::vector<std::string> LeaseKeeper::lastReplicas() const {
@@ -132,14 +131,32 @@ std::map<std::string, LeaseHold> LeaseKeeper::held() const {
   return out;
 }
 
-void LeaseKeeper::start(std::function<std::vector<std::string>()> accounts,
-                        std::function<bool(const std::string&)> running) {
-  thread_ = std::thread([this, accounts = std::move(accounts), running = std::move(running)] {
+void LeaseKeeper::checkHeld(const std::string& account, const LeaseHold& hold) const {
+  const std::optional<LeaseHold> now = holdOf(account);
+  if (!now || now->epoch != hold.epoch) {
+    throw Error(ErrorKind::Fenced, account + ": replica " + replica_ +
+                                       " no longer holds its lease (epoch " +
+                                       std::to_string(hold.epoch) +
+                                       "); nothing more is sent for it");
+  }
+}
+
+std::function<void()> LeaseKeeper::writeGuard(const std::string& account,
+                                              const LeaseHold& hold) const {
+  return [this, account, hold] { checkHeld(account, hold); };
+}
+
+void LeaseKeeper::loop(std::function<void()> round, bool wait_first) {
+  thread_ = std::thread([this, round = std::move(round), wait_first] {
     std::unique_lock lock(mutex_);
+    if (wait_first) {
+      wake_.wait_for(lock, interval(), [this] { return stopping_ || woken_; });
+      woken_ = false;
+    }
     while (!stopping_) {
       lock.unlock();
       try {
-        tick(accounts(), running);
+        round();
       } catch (const std::exception& e) {
         logWarning(std::string("replica ") + replica_ + ": cannot renew its leases: " + e.what());
       }
@@ -148,6 +165,22 @@ void LeaseKeeper::start(std::function<std::vector<std::string>()> accounts,
       woken_ = false;
     }
   });
+}
+
+void LeaseKeeper::start(std::function<std::vector<std::string>()> accounts,
+                        std::function<bool(const std::string&)> running) {
+  loop([this, accounts = std::move(accounts), running = std::move(running)] {
+    tick(accounts(), running);
+  }, false);
+}
+
+void LeaseKeeper::keepOnly(const std::vector<std::string>& accounts) {
+  for (const std::string& account : accounts) renew(account);
+  loop([this] { renewHeld(); }, true);
+}
+
+void LeaseKeeper::renewHeld() {
+  for (const auto& [account, hold] : held()) renew(account);
 }
 
 void LeaseKeeper::wake() {

@@ -50,6 +50,13 @@ class LeaseKeeper {
   std::optional<LeaseHold> holdOf(const std::string& account) const;
   // Every account held now, with its hold.
   std::map<std::string, LeaseHold> held() const;
+  // Throws Error(Fenced) unless `account` is still held here under `hold`'s epoch and fresh by
+  // the local clock (as holdOf()): a pass asks before every write to the target. A write that
+  // passes is made at least a third of the ttl before the lease can expire in the database, which
+  // is the time its bytes have to reach the server before another replica may take over and look.
+  void checkHeld(const std::string& account, const LeaseHold& hold) const;
+  // checkHeld() for `account` and `hold`, as a PollOptions::write_guard.
+  std::function<void()> writeGuard(const std::string& account, const LeaseHold& hold) const;
   const std::string& replica() const { return replica_; }
   // The live replicas and every lease as the last round read them (for /status; no database
   // access here).
@@ -62,6 +69,13 @@ class LeaseKeeper {
   // running check given; wake() runs the next round at once (a reload).
   void start(std::function<std::vector<std::string>()> accounts,
              std::function<bool(const std::string&)> running);
+  // For a one-off run (`popgate once`) beside replicas: no heartbeat and no share. Takes each of
+  // `accounts` that is free now (one another replica holds is left alone), then renews what it
+  // took every interval() on a thread of its own until leave(), so a pass longer than the ttl
+  // keeps its account. Throws Error(Internal) when the database cannot be reached.
+  void keepOnly(const std::vector<std::string>& accounts);
+  // One renewal round of keepOnly(): renews every account still held here. Throws Error(Internal).
+  void renewHeld();
   void wake();
   // Stops the thread, gives every lease up and removes the heartbeat, so the other replicas take
   // the accounts over at once. Never throws (a database out of reach: the leases just expire).
@@ -73,6 +87,10 @@ class LeaseKeeper {
     std::chrono::steady_clock::time_point renewed;
   };
   bool fresh(const Held& h) const;
+  // Takes or renews `account`, the hold dated from before the database was asked.
+  void renew(const std::string& account);
+  // Runs `round` every interval() (or when woken) until leave(); at once first unless `wait_first`.
+  void loop(std::function<void()> round, bool wait_first);
   LeaseBoard& board_;
   const std::string replica_;
   const std::chrono::seconds ttl_;

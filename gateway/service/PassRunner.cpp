@@ -70,14 +70,18 @@ std::unique_ptr<PollJob> makePollJob(const config::GatewayConfig& cfg,
     pop3.allow_pipelining = false;
     return std::make_unique<Pop3Source>(*acct, traceTo(acct->name + " pop3"), pop3, tokens.get());
   };
-  SinkFactory sink = [pool] { return std::make_unique<ImapSink>(*pool); };
+  SinkFactory sink = [pool, guard = options.write_guard] {
+    return std::make_unique<ImapSink>(*pool, guard);
+  };
   if (target.kind == config::TargetKind::GmailApi) {
     // One label directory for every upload thread of the pass.
     const std::string who = target.name.empty() || target.name == config::kSingleTargetName
                                 ? std::string("gmail")
                                 : "gmail:" + target.name;
     auto api = std::make_shared<GmailApiTarget>(target, tokens.get(), traceTo(who));
-    sink = [api] { return std::make_unique<GmailApiSink>(api); };
+    GmailApiSink::Options sink_options;
+    sink_options.write_guard = options.write_guard;
+    sink = [api, sink_options] { return std::make_unique<GmailApiSink>(api, sink_options); };
   }
   return std::make_unique<PollJob>(
       account, ledger,
@@ -109,7 +113,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options,
                                   const PassEvents& events,
-                                  const std::map<std::string, LeaseHold>* holds) {
+                                  const LeaseKeeper* leases) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -124,13 +128,14 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
         if (events.progress) {
           mine.progress = [&events, i](const PassProgress& p) { events.progress(i, p); };
         }
-        if (holds != nullptr) {
-          const auto hold = holds->find(accounts[i]->name);
-          if (hold == holds->end()) {
+        if (leases != nullptr) {
+          const std::optional<LeaseHold> hold = leases->holdOf(accounts[i]->name);
+          if (!hold) {
             throw Error(ErrorKind::Fenced, accounts[i]->name +
                                                ": another replica holds it now; not polled");
           }
-          HeldLedger held(ledger, accounts[i]->name, hold->second);
+          HeldLedger held(ledger, accounts[i]->name, *hold);
+          mine.write_guard = leases->writeGuard(accounts[i]->name, *hold);
           results[i] = makePollJob(cfg, *accounts[i], held, pool, mine, tokens)->run();
         } else {
           results[i] = makePollJob(cfg, *accounts[i], ledger, pool, mine, tokens)->run();

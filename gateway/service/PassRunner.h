@@ -13,6 +13,7 @@
 #include "gateway/delivery/ImapPool.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/PollJob.h"
+#include "LeaseKeeper.h"
 #include "StatusBoard.h"
 #include "config/GatewayConfig.h"
 
@@ -53,12 +54,13 @@ struct PassEvents {
 };
 
 // One result per account, in the order given; each pass with `options` (a dry run, say), telling
-// `events` as it goes. With `holds` (a shared ledger), each account's pass writes under its lease
-// (HeldLedger), and an account without one fails with Error(Fenced) unpolled. Never throws.
+// `events` as it goes. With `leases` (a shared ledger), each account's pass writes to the ledger
+// and to the target under the lease `leases` holds for it (HeldLedger, the keeper's write guard),
+// and an account without one fails with Error(Fenced) unpolled. Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options = {},
                                   const PassEvents& events = {},
-                                  const std::map<std::string, LeaseHold>* holds = nullptr);
+                                  const LeaseKeeper* leases = nullptr);
 
 }  // namespace popgate::gateway

@@ -6,12 +6,15 @@ Run by tests/integration/status_test.cpp against a running popgate daemon and a 
 Checks that the page renders every account with its state in colour and text, that the failing
 account shows the server's words and a hint, that the token leaves the URL and stays in the tab,
 that "Poll now" answers 202 (then 429 for the second click), that dark mode and a phone-sized
-viewport work, and that the browser logged no error besides that expected 429. Writes
-DIR/status-page.png (desktop, light) and DIR/status-page-phone-dark.png. Prints "POLLED <account>"
+viewport work, that with a `cluster` section (replicas sharing a ledger) each card says which
+replica holds the account and until when and a `fenced` error gets its hint, and that the browser
+logged no error besides that expected 429. Writes DIR/status-page.png (desktop, light),
+DIR/status-page-phone-dark.png and DIR/status-page-cluster.png. Prints "POLLED <account>"
 after the accepted poll-now. Exit 0 when all holds, 1 with the reasons otherwise.
 Nothing is downloaded: Debian's chromium and chromedriver are used by path.
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -28,6 +31,28 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_S = 30
 
 failures = []
+
+# Injected before the page's own script: the daemon's real /status answer with a cluster section
+# added, as a replica on a shared ledger sends it (replica-b answering; GOOD held by it for 20 s
+# more, FAILING's lease by replica-a lapsed 12 s ago), and FAILING's last error made "fenced".
+CLUSTER_SHIM = """
+(() => {
+  const good = %(good)s, failing = %(failing)s;
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await realFetch(input, init);
+    if (String(input) !== "/status" || !response.ok) return response;
+    const status = await response.json();
+    const now = Date.parse(status.now);
+    const at = (s) => new Date(now + s * 1000).toISOString().replace(/[.][0-9]+Z$/, "Z");
+    status.cluster = {replica: "replica-b", replicas: ["replica-a", "replica-b", "replica-c"],
+                      leases: [{account: good, holder: "replica-b", epoch: 2, expires: at(20)},
+                               {account: failing, holder: "replica-a", epoch: 5, expires: at(-12)}]};
+    for (const a of status.accounts) if (a.name === failing) a.last_error_kind = "fenced";
+    return new Response(JSON.stringify(status), {status: 200, headers: {"Content-Type": "application/json"}});
+  };
+})();
+"""
 
 
 def check(ok, what):
@@ -174,6 +199,28 @@ def run(driver, args):
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     check(overflow <= 0, f"the page is {overflow} px wider than a phone")
     driver.save_screenshot(os.path.join(args.out, "status-page-phone-dark.png"))
+
+    # Replicas sharing a ledger: the cluster line, who holds each account and until when, and
+    # what a fenced pass means.
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": CLUSTER_SHIM % {"good": json.dumps(good), "failing": json.dumps(failing)}})
+    driver.get(f"{args.base}/")
+    cluster = wait_until(driver, "the cluster line", lambda d: d.execute_script(
+        "const c = document.getElementById('cluster'); return c && !c.hidden ? c.textContent : '';"))
+    check(cluster and "3 replicas" in cluster and "replica-a, replica-b, replica-c" in cluster
+          and "from replica-b, which holds 1 of 2 accounts" in cluster,
+          f"the cluster line reads {cluster!r}")
+    held = text_of(driver, good, ".lease")
+    check(held.startswith("replica-b (this replica), lease until in "),
+          f"{good}'s holder reads {held!r}")
+    lapsed = text_of(driver, failing, ".lease .warn")
+    check(lapsed.startswith("held by no replica: replica-a's lease ended ") and "ago" in lapsed,
+          f"{failing}'s lapsed lease reads {lapsed!r}")
+    hint = text_of(driver, failing, ".error .hint")
+    check("Another replica took this account over" in hint and "resolves itself" in hint,
+          f"the fenced hint reads {hint!r}")
+    driver.save_screenshot(os.path.join(args.out, "status-page-cluster.png"))
 
     # No console errors: CSP violations and script errors are SEVERE; the one expected entry is
     # the network log line for the refused (429) second poll-now.

@@ -14,6 +14,7 @@
 #include "tests/support/GmailTestServer.h"
 #include "tests/support/Messages.h"
 #include "tests/support/OAuthTestServer.h"
+#include "tests/support/RunningDaemon.h"
 #include "tests/support/TestCerts.h"
 
 using namespace std::chrono_literals;
@@ -31,6 +32,8 @@ struct ConfigChoice {
                                      // wait for its connections to close)
   std::string scope;                 // oauth.scope; empty: the kind's default
   std::string log_level = "info";
+  std::string extra_top{};    // more top-level YAML (an admin: section for the daemon)
+  std::string account_extra{};  // more account lines, each "    key: value\n"
 };
 
 struct Rig {
@@ -46,7 +49,7 @@ struct Rig {
     const auto refresh_file = dir.writePrivate("secrets/me-refresh", refresh + "\n");
     const auto pop_password = dir.writePrivate("secrets/isp", DovecotSandbox::password("isp") + "\n");
     std::string y = "state_dir: " + (dir.path() / "state").string() + "\nlog_level: " +
-                    choice.log_level + "\n";
+                    choice.log_level + "\n" + choice.extra_top;
     y += "target:\n"
          "  kind: gmail-api\n"
          "  username: me@gmail.com\n"
@@ -70,7 +73,7 @@ struct Rig {
          "    password_file: " + pop_password.string() + "\n"
          "    folder: Lists/ISP\n"
          "    keep: false\n"
-         "    timeout: 20s\n";
+         "    timeout: 20s\n" + choice.account_extra;
     return dir.write("popgate.yaml", y);
   }
 
@@ -209,4 +212,40 @@ BOOST_AUTO_TEST_CASE(testUploadRateAgainstTheScriptedServer) {
   BOOST_TEST_MESSAGE("gmail-api upload rate | " << sent.size() << " messages of ~2 KB in "
                                                 << seconds << " s | " << static_cast<double>(sent.size()) / seconds
                                                 << " messages/s (2 connections, whole pass, debug trace on)");
+}
+
+// The daemon, not just once: `popgate run` with a kind: gmail-api target imports what is there,
+// then what arrives while it runs, each message once, the POP box emptied (keep: false), and
+// /status shows the account healthy with what it imported.
+BOOST_AUTO_TEST_CASE(testTheDaemonImportsMailAsItArrives) {
+  Rig rig;
+  RunningDaemon daemon(rig.dovecot, {});
+  ConfigChoice choice;
+  choice.extra_top = daemon.adminYaml();
+  choice.account_extra = interval("1s");
+  daemon.config = rig.writeConfig(choice);
+  std::vector<std::string> sent;
+  auto arrive = [&](std::size_t from, std::size_t count) {
+    std::vector<std::string> batch;
+    for (std::size_t i = from; i < from + count; ++i) {
+      batch.push_back(bulkMessage(i, 1500));
+      sent.push_back(popDelivered(batch.back()));
+    }
+    rig.dovecot.seedMany("isp", batch);
+  };
+  arrive(0, 5);
+  daemon.start();
+  auto settled = [&] { return rig.dovecot.count("isp") == 0u && rig.gmail.messages().size() >= sent.size(); };
+  BOOST_TEST_REQUIRE(waitFor(settled, 60s), daemon.log());
+  arrive(100, 3);
+  BOOST_TEST_REQUIRE(waitFor(settled, 60s), daemon.log());
+  const Tally counted = tally(sent, rig.arrived());
+  BOOST_TEST(counted.exact(), counted);
+  const auto account = daemon.account("isp");
+  const std::string state = account->getValue<std::string>("state");
+  BOOST_TEST((state == "idle" || state == "polling"), state);
+  BOOST_TEST(account->getObject("totals")->getValue<std::uint64_t>("failures") == 0u);
+  BOOST_TEST(account->getObject("totals")->getValue<std::uint64_t>("uploaded") == sent.size());
+  BOOST_TEST(daemon.stop() == 0, daemon.log());
+  BOOST_TEST(daemon.log().find("Bearer") == std::string::npos);
 }

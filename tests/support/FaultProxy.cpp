@@ -124,6 +124,8 @@ void FaultProxy::relay(int client, int index) {
   AppendAnswerWatch watch;              // with append_hook_ only
   std::uint64_t forwarded[2] = {0, 0};  // [ToServer, ToClient]
   bool stalled = false;
+  std::string held;  // what a stall kept back of the chunk it struck in
+  int held_to = -1;
   bool open[2] = {true, true};  // reading from client, reading from server
   char buffer[16384];
   while (!stopping_ && (open[0] || open[1])) {
@@ -184,14 +186,22 @@ void FaultProxy::relay(int client, int index) {
           ::close(server);
           return;
         case Fault::Action::Stall:
-          stalled = true;  // hold both sides open, forward nothing, until the proxy goes
+          // Hold both sides open and forward nothing, until release() or the proxy goes; the
+          // rest of this chunk waits with the connection.
+          stalled = true;
+          held.assign(buffer + n, static_cast<std::size_t>(got) - n);
+          held_to = to;
           break;
         case Fault::Action::None:
           break;
       }
     }
     if (stalled) {
-      while (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      while (!stopping_ && !released_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (stopping_) break;
+      stalled = false;
+      if (!held.empty() && !sendAll(held_to, held.data(), held.size())) break;
+      held.clear();
     }
   }
   ::close(client);

@@ -49,6 +49,9 @@ class FaultProxy {
   int connections() const noexcept { return accepted_.load(); }
   // Whether the fault has struck.
   bool fired() const noexcept { return fired_.load(); }
+  // A stalled connection goes on: what it held back is forwarded and relaying resumes (a network
+  // partition that heals). Only a fault that has not struck yet still can.
+  void release() noexcept { released_ = true; }
   // Waits up to `timeout` until no connection is being relayed any more (both sides closed and
   // everything held back delivered): after a client died, what it had sent may still be on its way
   // to the server, as on a slow network. True when idle.
@@ -71,6 +74,7 @@ class FaultProxy {
   int relaying_ = 0;  // guarded by mutex_
   std::condition_variable idle_;
   std::atomic<bool> fired_{false};
+  std::atomic<bool> released_{false};
   std::thread acceptor_;
   std::mutex mutex_;
   std::vector<std::thread> relays_;

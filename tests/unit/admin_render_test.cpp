@@ -599,3 +599,75 @@ BOOST_AUTO_TEST_CASE(testExpositionParserRejectsBadInput) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Three replicas share the ledger; this one ("pod-b", a quote in its id to test the escaping)
+// holds work's lease, pod-a holds home.mail's, and a lease row of an account no longer in the
+// config is left out.
+namespace {
+
+ClusterStatus threeReplicas(const StatusSnapshot& s) {
+  const auto now = static_cast<std::int64_t>(unixSeconds(s.now));
+  ClusterStatus c;
+  c.replica = "pod-b \"7\"";
+  c.replicas = {"pod-a", "pod-b \"7\"", "pod-c"};
+  c.leases = {{"gone", "pod-c", 9, now + 20},
+              {"home.mail", "pod-a", 4, now + 25},
+              {"work", "pod-b \"7\"", 2, now + 18}};
+  return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_metrics)
+
+BOOST_AUTO_TEST_CASE(testMetricsShowWhichAccountsThisReplicaHoldsAndUntilWhen) {
+  StatusSnapshot s = sampleSnapshot();
+  s.cluster = threeReplicas(s);
+  const std::string text = renderMetrics(s);
+  BOOST_TEST(text.find("replica=\"pod-b \\\"7\\\"\"") != std::string::npos);
+  const auto f = parseExposition(text);
+  const auto now = static_cast<std::int64_t>(unixSeconds(s.now));
+  BOOST_TEST(value(f, "popgate_cluster_replicas", "popgate_cluster_replicas", {}) == 3);
+  BOOST_TEST(value(f, "popgate_lease_held", "popgate_lease_held",
+                   labelsOf("work", {{"replica", "pod-b \"7\""}})) == 1);
+  BOOST_TEST(value(f, "popgate_lease_held", "popgate_lease_held",
+                   labelsOf("home.mail", {{"replica", "pod-b \"7\""}})) == 0);
+  BOOST_TEST(accountValue(f, "popgate_lease_expiry_timestamp_seconds", "work") ==
+             static_cast<double>(now + 18));
+  BOOST_TEST(accountValue(f, "popgate_lease_expiry_timestamp_seconds", "home.mail") ==
+             static_cast<double>(now + 25));
+  BOOST_TEST(accountValue(f, "popgate_lease_epoch", "work") == 2);
+  BOOST_TEST(accountValue(f, "popgate_lease_epoch", "home.mail") == 4);
+  for (const char* name : {"popgate_lease_held", "popgate_lease_expiry_timestamp_seconds",
+                           "popgate_lease_epoch"}) {
+    BOOST_TEST_CONTEXT(name) {
+      const Family& fam = family(f, name);
+      BOOST_TEST(fam.type == "gauge");
+      BOOST_TEST(fam.samples.size() == 2u);  // the configured accounts only: not "gone"
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(testMetricsLeaseExpiredOrMissingIsNotHeld) {
+  StatusSnapshot s = sampleSnapshot();
+  s.cluster = threeReplicas(s);
+  const auto now = static_cast<std::int64_t>(unixSeconds(s.now));
+  s.cluster->leases = {{"work", s.cluster->replica, 3, now - 1}};  // lapsed: a paused replica's
+  const auto f = parseExposition(renderMetrics(s));
+  BOOST_TEST(value(f, "popgate_lease_held", "popgate_lease_held",
+                   labelsOf("work", {{"replica", "pod-b \"7\""}})) == 0);
+  BOOST_TEST(value(f, "popgate_lease_held", "popgate_lease_held",
+                   labelsOf("home.mail", {{"replica", "pod-b \"7\""}})) == 0);
+  BOOST_TEST(accountValue(f, "popgate_lease_expiry_timestamp_seconds", "home.mail") == 0);
+  BOOST_TEST(accountValue(f, "popgate_lease_epoch", "home.mail") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(testMetricsOfASingleProcessHaveNoClusterFamilies) {
+  const auto f = parseExposition(renderMetrics(sampleSnapshot()));
+  for (const char* name : {"popgate_cluster_replicas", "popgate_lease_held",
+                           "popgate_lease_expiry_timestamp_seconds", "popgate_lease_epoch"}) {
+    BOOST_TEST_CONTEXT(name) { BOOST_TEST(f.count(name) == 0u); }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -997,6 +997,13 @@ BOOST_AUTO_TEST_CASE(testDatabaseSectionIsTheSharedLedger) {
   BOOST_TEST(cfg.database->password.reveal() == "db-pw-4711");
   BOOST_TEST(cfg.database->password_source == "password (inline in config)");
   BOOST_TEST(cfg.database->lease_ttl.count() == 5);
+  // `popgate check` names the database and where its password comes from, never the password.
+  const std::string summary = popgate::config::describe(cfg);
+  BOOST_TEST(summary.find("  ledger     PostgreSQL postgresql://popgate@127.0.0.1:6432/ledger, "
+                          "lease_ttl 5s, secret from password (inline in config) (shared by "
+                          "replicas)\n") != std::string::npos, summary);
+  BOOST_TEST(summary.find("db-pw-4711") == std::string::npos);
+  BOOST_TEST(popgate::config::describe(load(minimal())).find("ledger") == std::string::npos);
   // Defaults: lease_ttl 30 s; no password (trust or peer authentication); no section: SQLite.
   const GatewayConfig plain = load(minimal() + "database:\n  url: postgresql://pg@db/ledger\n");
   BOOST_TEST(plain.database->lease_ttl.count() == 30);

@@ -211,3 +211,65 @@ BOOST_AUTO_TEST_CASE(testRunningPassKeepsItsAccountUntilItEnds) {
   b.tick(all, kNothingRuns);
   BOOST_TEST(b.holdOf(busy).has_value());
 }
+
+// The write guard of a pass: good while the hold is fresh by the local clock and of the same
+// epoch; Error(Fenced) once it has lapsed (a replica paused past 2/3 of the ttl sends nothing
+// more, a third of the ttl before another replica can take the account), or once the account
+// changed hands and came back (a new epoch is not the pass's).
+BOOST_AUTO_TEST_CASE(testWriteGuardFencesOnceTheHoldLapsesOrChangesHands) {
+  TimePoint now{};
+  MemoryBoard board(now);
+  const seconds ttl(30);
+  LeaseKeeper a(board, "r-a", ttl, [&] { return now; });
+  a.tick({"work"}, kNothingRuns);
+  const auto hold = a.holdOf("work");
+  BOOST_REQUIRE(hold.has_value());
+  const auto guard = a.writeGuard("work", *hold);
+  BOOST_CHECK_NO_THROW(guard());
+  now += seconds(19);
+  BOOST_CHECK_NO_THROW(guard());
+  now += seconds(1);  // 20 s after the renewal: 2/3 of the ttl
+  try {
+    guard();
+    BOOST_FAIL("a lapsed hold let a write through");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Fenced));
+    BOOST_TEST(std::string(e.what()).find("no longer holds its lease") != std::string::npos);
+  }
+  BOOST_TEST(board.holder("work") == "r-a");  // the lease itself still runs 10 s more
+  // Lost and taken again: a new epoch, and the old pass's guard stays shut.
+  now += seconds(20);
+  LeaseKeeper b(board, "r-b", ttl, [&] { return now; });
+  b.tick({"work"}, kNothingRuns);
+  now += seconds(31);
+  a.tick({"work"}, kNothingRuns);
+  BOOST_REQUIRE(a.holdOf("work").has_value());
+  BOOST_TEST(a.holdOf("work")->epoch > hold->epoch);
+  BOOST_CHECK_THROW(guard(), Error);
+  BOOST_CHECK_NO_THROW(a.writeGuard("work", *a.holdOf("work"))());
+}
+
+// `popgate once` beside replicas: it takes the free accounts only (no heartbeat, no share) and
+// keeps renewing them while its passes run, so a pass longer than the ttl keeps its account.
+BOOST_AUTO_TEST_CASE(testKeepOnlyTakesTheFreeAccountsAndRenewsThem) {
+  TimePoint now{};
+  MemoryBoard board(now);
+  const seconds ttl(30);
+  LeaseKeeper replica(board, "r-a", ttl, [&] { return now; });
+  replica.tick({"busy"}, kNothingRuns);
+  LeaseKeeper once(board, "once", ttl, [&] { return now; });
+  once.keepOnly({"free", "busy"});  // its renewal thread waits a third of the ttl (10 s) first
+  const auto hold = once.holdOf("free");
+  BOOST_REQUIRE(hold.has_value());
+  BOOST_TEST(!once.holdOf("busy").has_value());  // a replica holds it: not polled
+  BOOST_TEST(board.holder("busy") == "r-a");
+  for (int round = 0; round < 9; ++round) {  // 90 s of renewal rounds: three ttls
+    now += seconds(10);
+    once.renewHeld();
+    BOOST_TEST(board.holder("free") == "once");
+    BOOST_CHECK_NO_THROW(once.checkHeld("free", *hold));  // the same epoch all along
+  }
+  BOOST_TEST(!once.holdOf("busy").has_value());
+  once.leave();
+  BOOST_TEST(board.holder("free").empty());  // given up at the end
+}
