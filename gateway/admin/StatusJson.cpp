@@ -81,6 +81,29 @@ Poco::Dynamic::Var renderOAuth(const OAuthStatus& oauth) {
   return object;
 }
 
+// A running pass's progress (null between passes): its phase, what the maildrop lists, and once
+// the pass has chosen what to fetch, how much of it is handled and delivered.
+Poco::Dynamic::Var renderProgress(const std::optional<PassProgress>& progress) {
+  if (!progress) return {};
+  Object::Ptr object = orderedObject();
+  const char* phase = "connecting";
+  if (progress->phase == PassProgress::Phase::Checking) phase = "checking";
+  if (progress->phase == PassProgress::Phase::Delivering) phase = "delivering";
+  object->set("phase", std::string(phase));
+  object->set("listed", progress->listed);
+  if (progress->totals_known) {
+    object->set("total", progress->total);
+    object->set("total_bytes", progress->total_bytes);
+  } else {
+    object->set("total", Poco::Dynamic::Var{});
+    object->set("total_bytes", Poco::Dynamic::Var{});
+  }
+  object->set("done", progress->done);
+  object->set("done_bytes", progress->done_bytes);
+  object->set("delivered", progress->delivered);
+  return object;
+}
+
 Object::Ptr renderAccount(const AccountStatus& account) {
   Object::Ptr object = orderedObject();
   object->set("name", text(account.name));
@@ -89,6 +112,7 @@ Object::Ptr renderAccount(const AccountStatus& account) {
   object->set("folder", text(account.folder));
   object->set("poll_interval_seconds", static_cast<std::int64_t>(account.poll_interval.count()));
   object->set("state", std::string(stateName(account.state)));
+  object->set("progress", renderProgress(account.progress));
   object->set("last_poll_start", timeOrNull(account.last_start));
   object->set("last_poll_end", timeOrNull(account.last_end));
   object->set("last_success", timeOrNull(account.last_success));

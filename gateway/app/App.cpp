@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "Daemon.h"
+#include "LedgerTransfer.h"
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/LedgerFactory.h"
@@ -48,6 +49,11 @@ constexpr const char* kUsage =
     "       popgate authorize --config FILE (--account NAME | --target [NAME]) [--port N]\n"
     "                                                    OAuth sign-in; stores the refresh token\n"
     "       popgate status --config FILE [--json]        the running daemon's accounts\n"
+    "       popgate ledger export --config FILE [--out FILE|-]\n"
+    "                                                    the whole ledger as a JSON document\n"
+    "       popgate ledger import --config FILE [--in FILE|-] [--replace]\n"
+    "                                                    write such a document into the ledger\n"
+    "                                                    (popgate stopped; see docs/deployment.md)\n"
     "       popgate --help | --version\n"
     "exit codes: 0 success, 1 an account failed (status: one is failing), 2 the configuration is\n"
     "unusable (status: or the daemon cannot be asked)\n";
@@ -59,6 +65,8 @@ struct Args {
   AuthorizeOptions authorize;  // authorize's own options
   bool json = false;
   bool dry_run = false;
+  std::string file = "-";  // ledger export --out / import --in
+  bool replace = false;    // ledger import --replace
 };
 
 // Parses the port of --port; throws Error(Config).
@@ -78,7 +86,15 @@ Args parseArgs(int argc, char** argv) {
   Args args;
   if (a.empty()) throw Error(ErrorKind::Config, "no command given");
   args.command = a[0];
-  for (std::size_t i = 1; i < a.size(); ++i) {
+  std::size_t first = 1;
+  if (args.command == "ledger") {  // two words: ledger export, ledger import
+    if (a.size() < 2 || (a[1] != "export" && a[1] != "import")) {
+      throw Error(ErrorKind::Config, "ledger needs export or import");
+    }
+    args.command += " " + a[1];
+    first = 2;
+  }
+  for (std::size_t i = first; i < a.size(); ++i) {
     const std::string& opt = a[i];
     auto value = [&]() -> std::string {
       if (i + 1 >= a.size()) throw Error(ErrorKind::Config, opt + " needs a value");
@@ -110,6 +126,12 @@ Args parseArgs(int argc, char** argv) {
       args.json = true;
     } else if (opt == "--dry-run" && args.command == "once") {
       args.dry_run = true;
+    } else if (opt == "--out" && args.command == "ledger export") {
+      args.file = value();
+    } else if (opt == "--in" && args.command == "ledger import") {
+      args.file = value();
+    } else if (opt == "--replace" && args.command == "ledger import") {
+      args.replace = true;
     } else {
       throw Error(ErrorKind::Config, "unknown option " + opt + " for " + args.command);
     }
@@ -277,7 +299,8 @@ int runApp(int argc, char** argv) {
   try {
     args = parseArgs(argc, argv);
     if (args.command != "run" && args.command != "once" && args.command != "check" &&
-        args.command != "health" && args.command != "authorize" && args.command != "status") {
+        args.command != "health" && args.command != "authorize" && args.command != "status" &&
+        args.command != "ledger export" && args.command != "ledger import") {
       throw Error(ErrorKind::Config, "unknown command \"" + args.command + "\"");
     }
   } catch (const Error& e) {
@@ -291,6 +314,10 @@ int runApp(int argc, char** argv) {
     if (args.command == "check") return commandCheck(cfg);
     if (args.command == "status") return commandStatus(cfg, args.json);
     if (args.command != "health") config::requirePrivateSecrets(cfg);
+    if (args.command == "ledger export") return LedgerTransfer(cfg).exportTo(args.file);
+    if (args.command == "ledger import") {
+      return LedgerTransfer(cfg).importFrom(args.file, args.replace);
+    }
     if (args.command == "once") return commandOnce(cfg, args.account, args.dry_run);
     if (args.command == "health") return commandHealth(cfg);
     if (args.command == "authorize") return runAuthorize(cfg, args.authorize, std::cout);

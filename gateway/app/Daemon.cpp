@@ -170,11 +170,15 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   if (auto* leases = dynamic_cast<LeaseBoard*>(&ledger); leases != nullptr && cfg->database) {
     keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg->database->lease_ttl);
   }
-  Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper](const config::GatewayConfig& c,
-                                                                 const config::PopAccount& account,
-                                                                 const std::atomic<bool>& stop) {
+  Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper, &board](
+                                 const config::GatewayConfig& c, const config::PopAccount& account,
+                                 const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
+    // /status shows how far the pass has got.
+    options.progress = [&board, name = account.name](const PassProgress& p) {
+      board.passProgress(name, p);
+    };
     PassOutcome outcome;
     std::optional<HeldLedger> held;
     if (keeper) {

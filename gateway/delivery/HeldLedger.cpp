@@ -17,20 +17,15 @@ std::map<std::string, LedgerEntry> HeldLedger::load(const std::string& account) 
   return base_.load(account);
 }
 
-void HeldLedger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
-  if (changes.empty()) return;
+void HeldLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
+                       std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) {
+  if (changes.empty() && !first_pass_at) return;
   own(account);
-  base_.commitHeld(account, changes, std::nullopt, hold_);
+  base_.write(account, changes, first_pass_at, hold != nullptr ? hold : &hold_);
 }
 
 std::optional<std::int64_t> HeldLedger::firstPassDone(const std::string& account) {
   return base_.firstPassDone(account);
-}
-
-void HeldLedger::completeFirstPass(const std::string& account,
-                                   const std::vector<LedgerChange>& changes, std::int64_t at) {
-  own(account);
-  base_.commitHeld(account, changes, at, hold_);
 }
 
 void HeldLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
@@ -57,9 +52,8 @@ std::vector<QueuedNotice> HeldLedger::notices() { return base_.notices(); }
 
 void HeldLedger::updateNotice(const QueuedNotice& notice) { base_.updateNotice(notice); }
 
-void HeldLedger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                            std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) {
-  base_.commitHeld(account, changes, first_pass_at, hold);
+void HeldLedger::restore(const LedgerImage&, bool) {
+  throw Error(ErrorKind::Internal, "the pass of " + account_ + " tried to import a ledger");
 }
 
 void HeldLedger::checkHold(const std::string& account, const LeaseHold& hold) {

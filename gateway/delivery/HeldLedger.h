@@ -14,11 +14,11 @@ class HeldLedger final : public Ledger {
   HeldLedger(Ledger& base, std::string account, LeaseHold hold);
 
   std::map<std::string, LedgerEntry> load(const std::string& account) override;
-  // Fenced for the pass's account; another account's write is refused (Error(Internal)).
-  void commit(const std::string& account, const std::vector<LedgerChange>& changes) override;
+  // Fenced with the pass's lease (a `hold` given is used instead); another account's write is
+  // refused (Error(Internal)).
+  void write(const std::string& account, const std::vector<LedgerChange>& changes,
+             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) override;
   std::optional<std::int64_t> firstPassDone(const std::string& account) override;
-  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
-                         std::int64_t at) override;
   void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) override;
   std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target,
                                                      std::int64_t since) override;
@@ -28,9 +28,10 @@ class HeldLedger final : public Ledger {
   bool queueNoticeOnce(const QueuedNotice& notice, const std::string& once_key) override;
   std::vector<QueuedNotice> notices() override;
   void updateNotice(const QueuedNotice& notice) override;
+  LedgerImage image() override { return base_.image(); }
+  // A pass never moves a ledger: Error(Internal).
+  void restore(const LedgerImage& image, bool replace) override;
   std::string where() const override { return base_.where(); }
-  void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                  std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) override;
   void checkHold(const std::string& account, const LeaseHold& hold) override;
   void confirmHold(const std::string& account) override;
 

@@ -7,7 +7,11 @@ namespace popgate::gateway {
 
 ImapSink::~ImapSink() {
   // Answers still owed on the held session would confuse its next user: close it instead.
-  if (held_ && !started_.empty()) held_->discard();
+  if (held_ && !started_.empty()) {
+    held_->discard();
+  } else if (held_) {
+    (*held_)->setWriteGuard({});  // back to the pool without this pass's guard
+  }
 }
 
 template <class Work>

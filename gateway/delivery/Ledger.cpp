@@ -44,13 +44,18 @@ std::vector<LedgerEntry> Ledger::quarantine(const std::string& account) {
   return out;
 }
 
+void Ledger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
+  write(account, changes, std::nullopt, nullptr);
+}
+
+void Ledger::completeFirstPass(const std::string& account,
+                               const std::vector<LedgerChange>& changes, std::int64_t at) {
+  write(account, changes, at, nullptr);
+}
+
 void Ledger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                        std::optional<std::int64_t> first_pass_at, const LeaseHold&) {
-  if (first_pass_at) {
-    completeFirstPass(account, changes, *first_pass_at);
-  } else {
-    commit(account, changes);
-  }
+                        std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) {
+  write(account, changes, first_pass_at, &hold);
 }
 
 void Ledger::checkHold(const std::string&, const LeaseHold&) {}

@@ -44,6 +44,7 @@ struct LedgerEntry {
   std::int64_t retry_at = 0;       // Rejected: when to try again
   std::uint32_t attempts = 0;      // Rejected: how often the target refused it
   std::int64_t missing_since = 0;  // when its UIDL was first missing from the listing; 0 = listed
+  bool operator==(const LedgerEntry&) const = default;
 };
 
 // A change for commit(): write `entry` (replacing the row) or, when `forget`, remove the row.
@@ -59,6 +60,7 @@ struct NoticeEpisode {
   bool noticed = false;        // its failure notice was queued
   int kind = 0;                // the last error's ErrorKind, as a number
   std::string error;           // the last error's text with the server's words (no secret)
+  bool operator==(const NoticeEpisode&) const = default;
 };
 
 // A notice on its way to the user; the row goes once nothing is left to deliver.
@@ -72,6 +74,7 @@ struct QueuedNotice {
   bool to_webhook = false;    // still to be POSTed
   std::uint32_t attempts = 0;  // failed delivery rounds
   std::int64_t next_try = 0;   // unix seconds
+  bool operator==(const QueuedNotice&) const = default;
 };
 
 // A replica's hold on an account's lease (LeaseBoard.h): who, and the fencing epoch, which goes up
@@ -81,22 +84,48 @@ struct LeaseHold {
   std::int64_t epoch = 0;
 };
 
+// All a ledger holds about one account, for moving it into another ledger (LedgerImage).
+struct AccountImage {
+  std::map<std::string, LedgerEntry> rows;       // by key
+  std::optional<std::int64_t> first_pass_at;     // unix seconds; nullopt before the first pass
+  std::optional<NoticeEpisode> episode;          // its open failure episode
+  std::set<std::string> notice_keys;             // once_keys of notices queued before
+  std::vector<QueuedNotice> notices;             // queued, oldest first (ids are the store's own)
+  bool operator==(const AccountImage&) const = default;
+};
+
+// A whole ledger: every account (one with rows, a first pass, an episode, a notice key or a queued
+// notice) and the upload volume per target and hour (unix seconds / 3600).
+struct LedgerImage {
+  std::map<std::string, AccountImage> accounts;
+  std::map<std::string, std::map<std::int64_t, std::uint64_t>> uploads;
+  bool operator==(const LedgerImage&) const = default;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
 
   // Every row of `account`, by key.
   virtual std::map<std::string, LedgerEntry> load(const std::string& account) = 0;
-  // Applies `changes` in one transaction; durable on return. Throws Error(Internal).
-  virtual void commit(const std::string& account, const std::vector<LedgerChange>& changes) = 0;
+  // The one write of a pass: applies `changes` (the last change of a key wins) and, when
+  // `first_pass_at` is set, records `account`'s first pass as done then, in one transaction,
+  // durable on return; nothing to do when both are empty. With a `hold` (replicas), accepted only
+  // while it still holds `account`'s unexpired lease, checked in the same transaction: else
+  // Error(Fenced) and nothing is written; a ledger without leases (SqliteLedger) ignores it.
+  // Throws Error(Internal) when the ledger cannot be written.
+  virtual void write(const std::string& account, const std::vector<LedgerChange>& changes,
+                     std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) = 0;
+  // Applies `changes` in one transaction; durable on return. Throws Error(Internal). (write().)
+  void commit(const std::string& account, const std::vector<LedgerChange>& changes);
   // When `account`'s first pass was recorded (unix seconds); nullopt before it. Accounts with
   // rows in a ledger from before this record existed count as done.
   virtual std::optional<std::int64_t> firstPassDone(const std::string& account) = 0;
   // Applies `changes` (the backlog found on the server) and records `account`'s first pass as
   // done at `at`, in one transaction: either both are durable on return, or neither. Throws
-  // Error(Internal).
-  virtual void completeFirstPass(const std::string& account,
-                                 const std::vector<LedgerChange>& changes, std::int64_t at) = 0;
+  // Error(Internal). (write().)
+  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
+                         std::int64_t at);
   // Forgets rows whose UIDL (the key up to its first space) is not in `present`: Deleted rows at
   // once (popgate deleted them), the others once missing for longer than `grace` (a server that
   // hides its messages for a while must not get them uploaded again). Listed rows stop being
@@ -129,15 +158,24 @@ class Ledger {
   // Records a delivery round of `notice`: removes it when nothing is left to deliver.
   virtual void updateNotice(const QueuedNotice& notice) = 0;
 
+  // Moving a ledger (popgate ledger export/import).
+  // Everything the ledger holds, read in one transaction. Throws Error(Internal).
+  virtual LedgerImage image() = 0;
+  // Writes `image` in one transaction: each account's rows, first pass, episode, notice keys and
+  // notices (replacing what the ledger had for that account), and the upload volumes (replacing
+  // those hours). Unless `replace`, refuses with Error(Config) when the ledger already has rows
+  // or a first pass for an account of `image`; a ledger with leases also refuses while any
+  // account of `image` has an unexpired lease (a replica is running). Nothing is written when it
+  // throws. Throws Error(Internal) when the ledger cannot be written.
+  virtual void restore(const LedgerImage& image, bool replace) = 0;
+
   // Where the ledger lives, for messages: the SQLite file, or the database URL (no password).
   virtual std::string where() const = 0;
 
-  // Fencing (replicas sharing a PostgreSQL ledger). commit() (and completeFirstPass() when
-  // `first_pass_at` is set), accepted only while `hold` still holds `account`'s unexpired lease,
-  // checked in the same transaction; else Error(Fenced) and nothing is written. A ledger without
-  // leases (SqliteLedger: one process per file) just writes.
-  virtual void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                          std::optional<std::int64_t> first_pass_at, const LeaseHold& hold);
+  // Fencing (replicas sharing a PostgreSQL ledger): write() with `hold`. Throws Error(Fenced)
+  // when `hold` no longer holds `account`'s unexpired lease; nothing is written then.
+  void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
+                  std::optional<std::int64_t> first_pass_at, const LeaseHold& hold);
   // Throws Error(Fenced) unless `hold` still holds `account`'s unexpired lease now. Without
   // leases: nothing to check.
   virtual void checkHold(const std::string& account, const LeaseHold& hold);

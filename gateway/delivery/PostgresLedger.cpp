@@ -5,8 +5,10 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <algorithm>
 #include <string_view>
 
+#include "LedgerSql.h"
 #include "connectors/common/Error.h"
 
 using namespace Poco::Data::Keywords;
@@ -15,7 +17,7 @@ namespace popgate::gateway {
 
 namespace {
 
-using Int = Poco::Int64;
+using rows::Int;
 
 // Serialises schema changes between replicas (pg_advisory_xact_lock; any constant of our own).
 constexpr Int kMigrationLock = 0x706f7067617465;  // "popgate"
@@ -177,66 +179,24 @@ void PostgresLedger::migrate() {
 
 std::map<std::string, LedgerEntry> PostgresLedger::load(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> keys, shas, ids, folders, reasons;
-  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
+  rows::EntryColumns found;
   std::string acct = account;
   transaction("read the entries of " + account, [&](Poco::Data::Session& s) {
-    s << "SELECT key, state, size, sha256, message_id, folder, uidvalidity, uid,"
-         " uploaded_at, reason, retry_at, attempts, missing_since FROM messages"
-         " WHERE account = $1",
-        use(acct), into(keys), into(states), into(sizes), into(shas), into(ids), into(folders),
-        into(validities), into(uids), into(uploaded), into(reasons), into(retries),
-        into(attempts), into(missing), now;
+    Poco::Data::Statement select(s);
+    select << "SELECT " << rows::kEntryColumns << " FROM messages WHERE account = $1", use(acct);
+    rows::intoEntries(select, found);
+    select.execute();
   });
-  std::map<std::string, LedgerEntry> out;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    LedgerEntry e;
-    e.key = keys[i];
-    e.state = static_cast<LedgerState>(states[i]);
-    e.size = static_cast<std::uint64_t>(sizes[i]);
-    e.sha256 = shas[i];
-    e.message_id = ids[i];
-    e.folder = folders[i];
-    e.uidvalidity = static_cast<std::uint32_t>(validities[i]);
-    e.uid = static_cast<std::uint32_t>(uids[i]);
-    e.uploaded_at = uploaded[i];
-    e.reason = reasons[i];
-    e.retry_at = retries[i];
-    e.attempts = static_cast<std::uint32_t>(attempts[i]);
-    e.missing_since = missing[i];
-    out.emplace(e.key, std::move(e));
-  }
-  return out;
-}
-
-void PostgresLedger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
-  if (changes.empty()) return;
-  std::lock_guard lock(mutex_);
-  write(account, changes, std::nullopt, nullptr);
+  return found.byKey();
 }
 
 std::optional<std::int64_t> PostgresLedger::firstPassDone(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::string acct = account;
-  std::vector<Int> at;
+  std::optional<std::int64_t> at;
   transaction("read the first pass of " + account, [&](Poco::Data::Session& s) {
-    s << "SELECT first_pass_at FROM accounts WHERE account = $1", use(acct), into(at), now;
+    at = LedgerSql(s, true, db_.url).firstPassDone(account);
   });
-  if (at.empty()) return std::nullopt;
-  return at.front();
-}
-
-void PostgresLedger::completeFirstPass(const std::string& account,
-                                       const std::vector<LedgerChange>& changes, std::int64_t at) {
-  std::lock_guard lock(mutex_);
-  write(account, changes, at, nullptr);
-}
-
-void PostgresLedger::commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                                std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) {
-  if (changes.empty() && !first_pass_at) return;
-  std::lock_guard lock(mutex_);
-  write(account, changes, first_pass_at, &hold);
+  return at;
 }
 
 void PostgresLedger::checkHold(const std::string& account, const LeaseHold& hold) {
@@ -261,50 +221,66 @@ void PostgresLedger::fence(Poco::Data::Session& s, const std::string& account,
   }
 }
 
+namespace {
+
+// "$first, $first+1, ..., $first+count-1"
+std::string placeholders(std::size_t first, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ", ";
+    out += "$" + std::to_string(first + i);
+  }
+  return out;
+}
+
+}  // namespace
+
+void PostgresLedger::insertRows(Poco::Data::Session& s, const std::string& account,
+                                rows::EntryColumns& rows, std::size_t from, std::size_t to) {
+  constexpr std::size_t kColumns = 13;  // rows::kEntryColumns
+  std::string sql = "INSERT INTO messages (account, " + std::string(rows::kEntryColumns) +
+                    ", updated_at) VALUES ";
+  for (std::size_t i = from; i < to; ++i) {
+    if (i > from) sql += ", ";
+    sql += "($1, " + placeholders(2 + (i - from) * kColumns, kColumns) +
+           ", extract(epoch FROM now())::bigint)";
+  }
+  sql += " ON CONFLICT (account, key) DO UPDATE SET state = excluded.state,"
+         " size = excluded.size, sha256 = excluded.sha256, message_id = excluded.message_id,"
+         " folder = excluded.folder, uidvalidity = excluded.uidvalidity, uid = excluded.uid,"
+         " uploaded_at = excluded.uploaded_at, reason = excluded.reason,"
+         " retry_at = excluded.retry_at, attempts = excluded.attempts,"
+         " missing_since = excluded.missing_since, updated_at = excluded.updated_at";
+  std::string acct = account;
+  Poco::Data::Statement insert(s);
+  insert << sql, use(acct);
+  for (std::size_t i = from; i < to; ++i) rows::useEntry(insert, rows, i);
+  insert.execute();
+}
+
 void PostgresLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
                            std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) {
-  // The last change of each key wins.
-  std::map<std::string, const LedgerChange*> last;
-  for (const LedgerChange& c : changes) last[c.entry.key] = &c;
+  if (changes.empty() && !first_pass_at) return;
+  rows::PendingWrite pending(changes);  // one change per key: no row is hit twice by a statement
+  std::lock_guard lock(mutex_);
   transaction("record the progress of " + account, [&](Poco::Data::Session& s) {
     if (hold != nullptr) fence(s, account, *hold);
     std::string acct = account;
-    for (const auto& [key_of, c] : last) {
-      std::string key = key_of;
-      if (c->forget) {
-        s << "DELETE FROM messages WHERE account = $1 AND key = $2", use(acct), use(key), now;
-        continue;
-      }
-      const LedgerEntry& e = c->entry;
-      Int state = static_cast<Int>(e.state), size = static_cast<Int>(e.size),
-          validity = e.uidvalidity, uid = e.uid, uploaded = e.uploaded_at, retry = e.retry_at,
-          attempts = e.attempts, missing = e.missing_since;
-      std::string sha = e.sha256, id = e.message_id, folder = e.folder, reason = e.reason;
-      s << "INSERT INTO messages (account, key, state, size, sha256, message_id, folder,"
-           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, missing_since, updated_at)"
-           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-           " extract(epoch FROM now())::bigint)"
-           " ON CONFLICT (account, key) DO UPDATE SET state = excluded.state,"
-           " size = excluded.size, sha256 = excluded.sha256, message_id = excluded.message_id,"
-           " folder = excluded.folder, uidvalidity = excluded.uidvalidity, uid = excluded.uid,"
-           " uploaded_at = excluded.uploaded_at, reason = excluded.reason,"
-           " retry_at = excluded.retry_at, attempts = excluded.attempts,"
-           " missing_since = excluded.missing_since, updated_at = excluded.updated_at",
-          use(acct), use(key), use(state), use(size), use(sha), use(id), use(folder),
-          use(validity), use(uid), use(uploaded), use(reason), use(retry), use(attempts),
-          use(missing), now;
+    for (std::size_t from = 0; from < pending.gone_keys.size(); from += kRowsPerStatement) {
+      const std::size_t to = std::min(pending.gone_keys.size(), from + kRowsPerStatement);
+      Poco::Data::Statement remove(s);
+      remove << "DELETE FROM messages WHERE account = $1 AND key IN ("
+             << placeholders(2, to - from) << ")",
+          use(acct);
+      for (std::size_t i = from; i < to; ++i) remove, use(pending.gone_keys[i]);
+      remove.execute();
+    }
+    for (std::size_t from = 0; from < pending.rows.size(); from += kRowsPerStatement) {
+      insertRows(s, account, pending.rows, from,
+                 std::min(pending.rows.size(), from + kRowsPerStatement));
     }
     // The quarantine notice of a message whose last row went is forgotten with it.
-    std::set<std::string> gone_uidls;
-    for (const auto& [key_of, c] : last) {
-      if (c->forget) gone_uidls.insert(uidlOfKey(key_of));
-    }
-    for (const std::string& uidl : gone_uidls) {
-      std::string once = quarantineNoticeKey(uidl), u = uidl, prefix = uidl + " ";
-      s << "DELETE FROM notice_once WHERE account = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM"
-           " messages WHERE account = $3 AND (key = $4 OR substr(key, 1, length($5)) = $6))",
-          use(acct), use(once), use(acct), use(u), use(prefix), use(prefix), now;
-    }
+    LedgerSql(s, true, db_.url).forgetNoticeKeys(account, pending.gone_uidls);
     if (first_pass_at) {
       Int at = *first_pass_at;
       s << "INSERT INTO accounts (account, first_pass_at) VALUES ($1, $2)"
@@ -316,57 +292,35 @@ void PostgresLedger::write(const std::string& account, const std::vector<LedgerC
 
 void PostgresLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int hour = at / 3600;
-  Int amount = static_cast<Int>(bytes);
-  Int old = hour - 48;  // hours older than two days are of no use to a 24-hour budget
   transaction("record the upload volume of " + target, [&](Poco::Data::Session& s) {
-    s << "INSERT INTO uploads (target, hour, bytes) VALUES ($1, $2, $3)"
-         " ON CONFLICT (target, hour) DO UPDATE SET bytes = uploads.bytes + excluded.bytes",
-        use(name), use(hour), use(amount), now;
-    s << "DELETE FROM uploads WHERE target = $1 AND hour < $2", use(name), use(old), now;
+    LedgerSql(s, true, db_.url).addUpload(target, at, bytes);
   });
 }
 
 std::map<std::int64_t, std::uint64_t> PostgresLedger::uploadsSince(const std::string& target,
                                                                   std::int64_t since) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int first = since / 3600;
-  std::vector<Int> hours, bytes;
-  transaction("read the upload volume of " + target, [&](Poco::Data::Session& s) {
-    s << "SELECT hour, bytes FROM uploads WHERE target = $1 AND hour >= $2", use(name),
-        use(first), into(hours), into(bytes), now;
-  });
   std::map<std::int64_t, std::uint64_t> out;
-  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
+  transaction("read the upload volume of " + target, [&](Poco::Data::Session& s) {
+    out = LedgerSql(s, true, db_.url).uploadsSince(target, since);
+  });
   return out;
 }
 
 std::map<std::string, NoticeEpisode> PostgresLedger::episodes() {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> accounts, errors;
-  std::vector<Int> since, failures, noticed, kinds;
+  rows::EpisodeColumns found;
   transaction("read the failure episodes", [&](Poco::Data::Session& s) {
-    s << "SELECT account, since, failures, noticed, kind, error FROM notice_episodes",
-        into(accounts), into(since), into(failures), into(noticed), into(kinds), into(errors), now;
+    Poco::Data::Statement select(s);
+    select << "SELECT account, since, failures, noticed, kind, error FROM notice_episodes";
+    rows::intoEpisodes(select, found);
+    select.execute();
   });
-  std::map<std::string, NoticeEpisode> out;
-  for (std::size_t i = 0; i < accounts.size(); ++i) {
-    out[accounts[i]] = NoticeEpisode{since[i], static_cast<std::uint32_t>(failures[i]),
-                                     noticed[i] != 0, static_cast<int>(kinds[i]), errors[i]};
-  }
-  return out;
+  return found.byAccount();
 }
 
 void PostgresLedger::insertNotice(const QueuedNotice& n) {
-  std::string account = n.account, subject = n.subject, body = n.body;
-  Int created = n.created, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook,
-      attempts = n.attempts, next_try = n.next_try;
-  *session_ << "INSERT INTO notice_queue (account, subject, body, created, to_mailbox,"
-               " to_webhook, attempts, next_try) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      use(account), use(subject), use(body), use(created), use(to_mailbox), use(to_webhook),
-      use(attempts), use(next_try), now;
+  LedgerSql(*session_, true, db_.url).insertNotice(n);
 }
 
 void PostgresLedger::saveEpisode(const std::string& account,
@@ -378,14 +332,14 @@ void PostgresLedger::saveEpisode(const std::string& account,
     if (!episode) {
       s << "DELETE FROM notice_episodes WHERE account = $1", use(name), now;
     } else {
-      Int since = episode->since, failures = episode->failures, noticed = episode->noticed,
-          kind = episode->kind;
-      std::string error = episode->error;
-      s << "INSERT INTO notice_episodes (account, since, failures, noticed, kind, error)"
-           " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account) DO UPDATE SET"
-           " since = excluded.since, failures = excluded.failures, noticed = excluded.noticed,"
-           " kind = excluded.kind, error = excluded.error",
-          use(name), use(since), use(failures), use(noticed), use(kind), use(error), now;
+      rows::EpisodeRow row(account, *episode);
+      Poco::Data::Statement upsert(s);
+      upsert << "INSERT INTO notice_episodes (account, since, failures, noticed, kind, error)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account) DO UPDATE SET"
+                " since = excluded.since, failures = excluded.failures,"
+                " noticed = excluded.noticed, kind = excluded.kind, error = excluded.error";
+      rows::useEpisode(upsert, row);
+      upsert.execute();
     }
     if (notice) insertNotice(*notice);
   });
@@ -409,21 +363,15 @@ bool PostgresLedger::queueNoticeOnce(const QueuedNotice& notice, const std::stri
 
 std::vector<QueuedNotice> PostgresLedger::notices() {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> accounts, subjects, bodies;
-  std::vector<Int> ids, created, to_mailbox, to_webhook, attempts, next_try;
+  rows::NoticeColumns found;
   transaction("read the notice queue", [&](Poco::Data::Session& s) {
-    s << "SELECT id, account, subject, body, created, to_mailbox, to_webhook, attempts,"
-         " next_try FROM notice_queue ORDER BY id",
-        into(ids), into(accounts), into(subjects), into(bodies), into(created), into(to_mailbox),
-        into(to_webhook), into(attempts), into(next_try), now;
+    Poco::Data::Statement select(s);
+    select << "SELECT id, account, subject, body, created, to_mailbox, to_webhook, attempts,"
+              " next_try FROM notice_queue ORDER BY id";
+    rows::intoNotices(select, found);
+    select.execute();
   });
-  std::vector<QueuedNotice> out;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    out.push_back(QueuedNotice{ids[i], accounts[i], subjects[i], bodies[i], created[i],
-                               to_mailbox[i] != 0, to_webhook[i] != 0,
-                               static_cast<std::uint32_t>(attempts[i]), next_try[i]});
-  }
-  return out;
+  return found.notices();
 }
 
 void PostgresLedger::updateNotice(const QueuedNotice& n) {
@@ -438,6 +386,46 @@ void PostgresLedger::updateNotice(const QueuedNotice& n) {
            " next_try = $4 WHERE id = $5",
           use(to_mailbox), use(to_webhook), use(attempts), use(next_try), use(id), now;
     }
+  });
+}
+
+LedgerImage PostgresLedger::image() {
+  std::lock_guard lock(mutex_);
+  LedgerImage out;
+  transaction("read it whole", [&](Poco::Data::Session& s) {
+    // One picture of the whole ledger, however the replicas write meanwhile.
+    s << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", now;
+    out = LedgerSql(s, true, db_.url).read();
+  });
+  return out;
+}
+
+void PostgresLedger::restore(const LedgerImage& image, bool replace) {
+  std::lock_guard lock(mutex_);
+  transaction("write the import", [&](Poco::Data::Session& s) {
+    // No replica takes a lease while the import runs (acquire() writes this table).
+    s << "LOCK TABLE leases IN SHARE ROW EXCLUSIVE MODE", now;
+    LedgerSql steps(s, true, db_.url);
+    for (const auto& [name, account] : image.accounts) {
+      std::string acct = name;
+      std::vector<std::string> held;
+      s << "SELECT holder FROM leases WHERE account = $1 AND expires_at > clock_timestamp()",
+          use(acct), into(held), now;
+      if (!held.empty()) {
+        throw Error(ErrorKind::Config, "ledger " + db_.url + ": " + name + " is held by replica " +
+                                           held.front() +
+                                           ": stop the replicas first; nothing written");
+      }
+      if (!replace) steps.refuseKnown(name);
+      steps.clear(name);
+      rows::EntryColumns entries;
+      for (const auto& [key, entry] : account.rows) entries.add(entry);
+      for (std::size_t from = 0; from < entries.size(); from += kRowsPerStatement) {
+        insertRows(s, name, entries, from, std::min(entries.size(), from + kRowsPerStatement));
+      }
+      steps.writeExtras(name, account);
+    }
+    steps.writeUploads(image);
   });
 }
 

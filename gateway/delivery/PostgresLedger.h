@@ -11,6 +11,7 @@
 
 #include "LeaseBoard.h"
 #include "Ledger.h"
+#include "LedgerRows.h"
 #include "config/GatewayConfig.h"
 
 namespace Poco::Data {
@@ -27,13 +28,17 @@ class PostgresLedger final : public Ledger, public LeaseBoard {
   ~PostgresLedger() override;
 
   std::map<std::string, LedgerEntry> load(const std::string& account) override;
-  void commit(const std::string& account, const std::vector<LedgerChange>& changes) override;
+  // With a `hold`, the lease row is read FOR SHARE in the write's transaction, so a takeover
+  // (which updates that row) waits for the write to commit, and a write after a takeover is
+  // refused. The rows go in multi-row statements (kRowsPerStatement rows each).
+  void write(const std::string& account, const std::vector<LedgerChange>& changes,
+             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) override;
   std::optional<std::int64_t> firstPassDone(const std::string& account) override;
-  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
-                         std::int64_t at) override;
   void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) override;
   std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target,
                                                      std::int64_t since) override;
+  LedgerImage image() override;
+  void restore(const LedgerImage& image, bool replace) override;
 
   std::map<std::string, NoticeEpisode> episodes() override;
   void saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
@@ -43,10 +48,6 @@ class PostgresLedger final : public Ledger, public LeaseBoard {
   void updateNotice(const QueuedNotice& notice) override;
 
   std::string where() const override { return db_.url; }
-  // Fencing: the lease row is read FOR SHARE in the write's transaction, so a takeover (which
-  // updates that row) waits for the write to commit, and a write after a takeover is refused.
-  void commitHeld(const std::string& account, const std::vector<LedgerChange>& changes,
-                  std::optional<std::int64_t> first_pass_at, const LeaseHold& hold) override;
   void checkHold(const std::string& account, const LeaseHold& hold) override;
 
   // LeaseBoard (tables replicas and leases).
@@ -59,6 +60,8 @@ class PostgresLedger final : public Ledger, public LeaseBoard {
 
   // The schema version this popgate writes (table schema_version).
   static constexpr int kSchemaVersion = 2;
+  // Rows per INSERT of write() (14 parameters a row, well below PostgreSQL's 65535).
+  static constexpr std::size_t kRowsPerStatement = 500;
 
  private:
   // The open session, connecting first when there is none or it was lost. Caller holds mutex_.
@@ -68,8 +71,9 @@ class PostgresLedger final : public Ledger, public LeaseBoard {
   // become Error(Internal) naming the database. Caller holds mutex_.
   template <typename Work>
   void transaction(const std::string& doing, Work&& work);
-  void write(const std::string& account, const std::vector<LedgerChange>& changes,
-             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold);
+  // Inside a transaction: writes rows [from, to) of `rows` for `account` in one statement.
+  void insertRows(Poco::Data::Session& s, const std::string& account, rows::EntryColumns& rows,
+                  std::size_t from, std::size_t to);
   // Inside a transaction: throws Error(Fenced) unless `hold` holds `account`'s unexpired lease,
   // and keeps the row locked (FOR SHARE) until the transaction ends.
   void fence(Poco::Data::Session& s, const std::string& account, const LeaseHold& hold);

@@ -7,6 +7,8 @@
 
 #include <charconv>
 
+#include "LedgerRows.h"
+#include "LedgerSql.h"
 #include "SqlTransaction.h"
 #include "connectors/common/Error.h"
 
@@ -127,168 +129,86 @@ void SqliteLedger::migrate() {
 
 std::map<std::string, LedgerEntry> SqliteLedger::load(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> keys, shas, ids, folders, reasons;
-  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
+  rows::EntryColumns found;
   std::string acct = account;
   try {
-    *session_ << "SELECT key, state, size, sha256, message_id, folder, uidvalidity, uid,"
-                 " uploaded_at, reason, retry_at, attempts, missing_since FROM messages"
-                 " WHERE account = ?",
-        use(acct), into(keys), into(states), into(sizes), into(shas), into(ids), into(folders),
-        into(validities), into(uids), into(uploaded), into(reasons), into(retries),
-        into(attempts), into(missing), now;
+    Poco::Data::Statement select(*session_);
+    select << "SELECT " << rows::kEntryColumns << " FROM messages WHERE account = ?", use(acct);
+    rows::intoEntries(select, found);
+    select.execute();
   } catch (const Poco::Exception& e) {
     fail(file_, "read the entries of " + account, e);
   }
-  std::map<std::string, LedgerEntry> out;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    LedgerEntry e;
-    e.key = keys[i];
-    e.state = static_cast<LedgerState>(states[i]);
-    e.size = static_cast<std::uint64_t>(sizes[i]);
-    e.sha256 = shas[i];
-    e.message_id = ids[i];
-    e.folder = folders[i];
-    e.uidvalidity = static_cast<std::uint32_t>(validities[i]);
-    e.uid = static_cast<std::uint32_t>(uids[i]);
-    e.uploaded_at = uploaded[i];
-    e.reason = reasons[i];
-    e.retry_at = retries[i];
-    e.attempts = static_cast<std::uint32_t>(attempts[i]);
-    e.missing_since = missing[i];
-    out.emplace(e.key, std::move(e));
-  }
-  return out;
-}
-
-void SqliteLedger::commit(const std::string& account, const std::vector<LedgerChange>& changes) {
-  if (changes.empty()) return;
-  std::lock_guard lock(mutex_);
-  write(account, changes, std::nullopt);
+  return found.byKey();
 }
 
 std::optional<std::int64_t> SqliteLedger::firstPassDone(const std::string& account) {
   std::lock_guard lock(mutex_);
-  std::string acct = account;
-  std::vector<Int> at;
   try {
-    *session_ << "SELECT first_pass_at FROM accounts WHERE account = ?", use(acct), into(at), now;
+    return LedgerSql(*session_, false, file_.string()).firstPassDone(account);
   } catch (const Poco::Exception& e) {
     fail(file_, "read the first pass of " + account, e);
   }
-  if (at.empty()) return std::nullopt;
-  return at.front();
-}
-
-void SqliteLedger::completeFirstPass(const std::string& account,
-                               const std::vector<LedgerChange>& changes, std::int64_t at) {
-  std::lock_guard lock(mutex_);
-  write(account, changes, at);
 }
 
 void SqliteLedger::write(const std::string& account, const std::vector<LedgerChange>& changes,
-                   std::optional<std::int64_t> first_pass_at) {
-  // The last change of each key wins; then one statement for the removals and one for the rows,
-  // each bound to whole columns (prepared once, not once per row).
-  std::map<std::string, const LedgerChange*> last;
-  for (const LedgerChange& c : changes) last[c.entry.key] = &c;
-  std::vector<std::string> gone_accounts, gone_keys;
-  std::vector<std::string> accounts, keys, shas, ids, folders, reasons;
-  std::vector<Int> states, sizes, validities, uids, uploaded, retries, attempts, missing;
-  for (const auto& [key, c] : last) {
-    if (c->forget) {
-      gone_accounts.push_back(account);
-      gone_keys.push_back(key);
-      continue;
-    }
-    const LedgerEntry& e = c->entry;
-    accounts.push_back(account);
-    keys.push_back(key);
-    states.push_back(static_cast<Int>(e.state));
-    sizes.push_back(static_cast<Int>(e.size));
-    shas.push_back(e.sha256);
-    ids.push_back(e.message_id);
-    folders.push_back(e.folder);
-    validities.push_back(e.uidvalidity);
-    uids.push_back(e.uid);
-    uploaded.push_back(e.uploaded_at);
-    reasons.push_back(e.reason);
-    retries.push_back(e.retry_at);
-    attempts.push_back(e.attempts);
-    missing.push_back(e.missing_since);
-  }
+                         std::optional<std::int64_t> first_pass_at, const LeaseHold*) {
+  if (changes.empty() && !first_pass_at) return;
+  // One statement for the removals and one for the rows, each bound to whole columns (prepared
+  // once, not once per row).
+  rows::PendingWrite pending(changes);
+  std::lock_guard lock(mutex_);
   auto& s = *session_;
   try {
-    s.begin();
-    if (!gone_keys.empty()) {
-      s << "DELETE FROM messages WHERE account = ? AND key = ?", use(gone_accounts), use(gone_keys),
-          now;
-    }
-    if (!keys.empty()) {
-      s << "INSERT OR REPLACE INTO messages (account, key, state, size, sha256, message_id, folder,"
-           " uidvalidity, uid, uploaded_at, reason, retry_at, attempts, missing_since, updated_at)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
-          use(accounts), use(keys), use(states), use(sizes), use(shas), use(ids), use(folders),
-          use(validities), use(uids), use(uploaded), use(reasons), use(retries), use(attempts),
-          use(missing), now;
-    }
-    // The quarantine notice of a message whose last row went is forgotten with it.
-    std::set<std::string> gone_uidls;
-    for (const std::string& key : gone_keys) gone_uidls.insert(uidlOfKey(key));
-    for (const std::string& uidl : gone_uidls) {
-      std::string acct = account, once = quarantineNoticeKey(uidl), u = uidl, prefix = uidl + " ";
-      s << "DELETE FROM notice_once WHERE account = ? AND key = ? AND NOT EXISTS (SELECT 1 FROM"
-           " messages WHERE account = ? AND (key = ? OR substr(key, 1, length(?)) = ?))",
-          use(acct), use(once), use(acct), use(u), use(prefix), use(prefix), now;
-    }
-    if (first_pass_at) {
-      std::string acct = account;
-      Int at = *first_pass_at;
-      s << "INSERT OR REPLACE INTO accounts (account, first_pass_at) VALUES (?, ?)", use(acct),
-          use(at), now;
-    }
-    s.commit();
+    inTransaction(s, [&] {
+      if (!pending.gone_keys.empty()) {
+        std::vector<std::string> accounts(pending.gone_keys.size(), account);
+        s << "DELETE FROM messages WHERE account = ? AND key = ?", use(accounts),
+            use(pending.gone_keys), now;
+      }
+      if (pending.rows.size() > 0) {
+        std::vector<std::string> accounts(pending.rows.size(), account);
+        Poco::Data::Statement insert(s);
+        insert << "INSERT OR REPLACE INTO messages (account, " << rows::kEntryColumns
+               << ", updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                  " strftime('%s','now'))",
+            use(accounts);
+        rows::useEntries(insert, pending.rows);
+        insert.execute();
+      }
+      // The quarantine notice of a message whose last row went is forgotten with it.
+      LedgerSql(s, false, file_.string()).forgetNoticeKeys(account, pending.gone_uidls);
+      if (first_pass_at) {
+        std::string acct = account;
+        Int at = *first_pass_at;
+        s << "INSERT OR REPLACE INTO accounts (account, first_pass_at) VALUES (?, ?)", use(acct),
+            use(at), now;
+      }
+    });
   } catch (const Poco::Exception& e) {
-    try {
-      s.rollback();
-    } catch (...) {
-    }
     fail(file_, "record the progress of " + account, e);
   }
 }
 
 void SqliteLedger::addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int hour = at / 3600;
-  Int amount = static_cast<Int>(bytes);
   try {
-    *session_ << "INSERT INTO uploads (target, hour, bytes) VALUES (?, ?, ?)"
-                 " ON CONFLICT (target, hour) DO UPDATE SET bytes = bytes + excluded.bytes",
-        use(name), use(hour), use(amount), now;
-    // Hours older than two days are of no use to a 24-hour budget.
-    Int old = hour - 48;
-    *session_ << "DELETE FROM uploads WHERE target = ? AND hour < ?", use(name), use(old), now;
+    inTransaction(*session_, [&] {
+      LedgerSql(*session_, false, file_.string()).addUpload(target, at, bytes);
+    });
   } catch (const Poco::Exception& e) {
     fail(file_, "record the upload volume of " + target, e);
   }
 }
 
 std::map<std::int64_t, std::uint64_t> SqliteLedger::uploadsSince(const std::string& target,
-                                                          std::int64_t since) {
+                                                                std::int64_t since) {
   std::lock_guard lock(mutex_);
-  std::string name = target;
-  Int first = since / 3600;
-  std::vector<Int> hours, bytes;
   try {
-    *session_ << "SELECT hour, bytes FROM uploads WHERE target = ? AND hour >= ?", use(name),
-        use(first), into(hours), into(bytes), now;
+    return LedgerSql(*session_, false, file_.string()).uploadsSince(target, since);
   } catch (const Poco::Exception& e) {
     fail(file_, "read the upload volume of " + target, e);
   }
-  std::map<std::int64_t, std::uint64_t> out;
-  for (std::size_t i = 0; i < hours.size(); ++i) out[hours[i]] = static_cast<std::uint64_t>(bytes[i]);
-  return out;
 }
 
 }  // namespace popgate::gateway

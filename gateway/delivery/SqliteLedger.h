@@ -23,13 +23,16 @@ class SqliteLedger final : public Ledger {
   ~SqliteLedger() override;
 
   std::map<std::string, LedgerEntry> load(const std::string& account) override;
-  void commit(const std::string& account, const std::vector<LedgerChange>& changes) override;
+  // One process per file: `hold` is not checked.
+  void write(const std::string& account, const std::vector<LedgerChange>& changes,
+             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) override;
   std::optional<std::int64_t> firstPassDone(const std::string& account) override;
-  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
-                         std::int64_t at) override;
   void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) override;
   std::map<std::int64_t, std::uint64_t> uploadsSince(const std::string& target,
                                                      std::int64_t since) override;
+  // The state lock (StateLock.h) keeps a running popgate away; the caller holds it.
+  LedgerImage image() override;
+  void restore(const LedgerImage& image, bool replace) override;
 
   // Notices (SqliteLedgerNotices.cpp).
   std::map<std::string, NoticeEpisode> episodes() override;
@@ -44,10 +47,6 @@ class SqliteLedger final : public Ledger {
 
  private:
   void migrate();
-  // Writes `changes` (and, when `first_pass_at` is set, the first-pass record) in one
-  // transaction. Caller holds mutex_.
-  void write(const std::string& account, const std::vector<LedgerChange>& changes,
-             std::optional<std::int64_t> first_pass_at);
   void insertNotice(const QueuedNotice& notice);  // caller holds mutex_, inside a transaction
   std::filesystem::path file_;
   std::mutex mutex_;

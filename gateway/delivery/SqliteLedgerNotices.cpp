@@ -5,6 +5,8 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include "LedgerRows.h"
+#include "LedgerSql.h"
 #include "SqliteLedger.h"
 #include "SqlTransaction.h"
 #include "connectors/common/Error.h"
@@ -27,30 +29,20 @@ using Int = Poco::Int64;
 
 std::map<std::string, NoticeEpisode> SqliteLedger::episodes() {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> accounts, errors;
-  std::vector<Int> since, failures, noticed, kinds;
+  rows::EpisodeColumns found;
   try {
-    *session_ << "SELECT account, since, failures, noticed, kind, error FROM notice_episodes",
-        into(accounts), into(since), into(failures), into(noticed), into(kinds), into(errors), now;
+    Poco::Data::Statement select(*session_);
+    select << "SELECT account, since, failures, noticed, kind, error FROM notice_episodes";
+    rows::intoEpisodes(select, found);
+    select.execute();
   } catch (const Poco::Exception& e) {
     fail(file_, "read the failure episodes", e);
   }
-  std::map<std::string, NoticeEpisode> out;
-  for (std::size_t i = 0; i < accounts.size(); ++i) {
-    out[accounts[i]] = NoticeEpisode{since[i], static_cast<std::uint32_t>(failures[i]),
-                                     noticed[i] != 0, static_cast<int>(kinds[i]), errors[i]};
-  }
-  return out;
+  return found.byAccount();
 }
 
 void SqliteLedger::insertNotice(const QueuedNotice& n) {
-  std::string account = n.account, subject = n.subject, body = n.body;
-  Int created = n.created, to_mailbox = n.to_mailbox, to_webhook = n.to_webhook,
-      attempts = n.attempts, next_try = n.next_try;
-  *session_ << "INSERT INTO notice_queue (account, subject, body, created, to_mailbox,"
-               " to_webhook, attempts, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      use(account), use(subject), use(body), use(created), use(to_mailbox), use(to_webhook),
-      use(attempts), use(next_try), now;
+  LedgerSql(*session_, false, file_.string()).insertNotice(n);
 }
 
 void SqliteLedger::saveEpisode(const std::string& account, const std::optional<NoticeEpisode>& episode,
@@ -62,12 +54,12 @@ void SqliteLedger::saveEpisode(const std::string& account, const std::optional<N
       if (!episode) {
         *session_ << "DELETE FROM notice_episodes WHERE account = ?", use(name), now;
       } else {
-        Int since = episode->since, failures = episode->failures, noticed = episode->noticed,
-            kind = episode->kind;
-        std::string error = episode->error;
-        *session_ << "INSERT OR REPLACE INTO notice_episodes (account, since, failures, noticed,"
-                     " kind, error) VALUES (?, ?, ?, ?, ?, ?)",
-            use(name), use(since), use(failures), use(noticed), use(kind), use(error), now;
+        rows::EpisodeRow row(account, *episode);
+        Poco::Data::Statement upsert(*session_);
+        upsert << "INSERT OR REPLACE INTO notice_episodes (account, since, failures, noticed,"
+                  " kind, error) VALUES (?, ?, ?, ?, ?, ?)";
+        rows::useEpisode(upsert, row);
+        upsert.execute();
       }
       if (notice) insertNotice(*notice);
     });
@@ -97,23 +89,17 @@ bool SqliteLedger::queueNoticeOnce(const QueuedNotice& notice, const std::string
 
 std::vector<QueuedNotice> SqliteLedger::notices() {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> accounts, subjects, bodies;
-  std::vector<Int> ids, created, to_mailbox, to_webhook, attempts, next_try;
+  rows::NoticeColumns found;
   try {
-    *session_ << "SELECT id, account, subject, body, created, to_mailbox, to_webhook, attempts,"
-                 " next_try FROM notice_queue ORDER BY id",
-        into(ids), into(accounts), into(subjects), into(bodies), into(created), into(to_mailbox),
-        into(to_webhook), into(attempts), into(next_try), now;
+    Poco::Data::Statement select(*session_);
+    select << "SELECT id, account, subject, body, created, to_mailbox, to_webhook, attempts,"
+              " next_try FROM notice_queue ORDER BY id";
+    rows::intoNotices(select, found);
+    select.execute();
   } catch (const Poco::Exception& e) {
     fail(file_, "read the notice queue", e);
   }
-  std::vector<QueuedNotice> out;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    out.push_back(QueuedNotice{ids[i], accounts[i], subjects[i], bodies[i], created[i],
-                               to_mailbox[i] != 0, to_webhook[i] != 0,
-                               static_cast<std::uint32_t>(attempts[i]), next_try[i]});
-  }
-  return out;
+  return found.notices();
 }
 
 void SqliteLedger::updateNotice(const QueuedNotice& n) {

@@ -70,6 +70,14 @@ void StatusBoard::pollStarted(const std::string& account, SystemTime at) {
   if (AccountStatus* a = find(account)) {
     a->state = AccountState::Polling;
     a->last_start = at;
+    a->progress = PassProgress{};
+  }
+}
+
+void StatusBoard::passProgress(const std::string& account, const PassProgress& progress) noexcept {
+  std::lock_guard lock(mutex_);
+  if (AccountStatus* a = find(account); a != nullptr && a->state == AccountState::Polling) {
+    a->progress = progress;
   }
 }
 
@@ -80,6 +88,7 @@ void StatusBoard::pollFinished(const std::string& account, const PollResult& r, 
   AccountStatus* a = find(account);
   if (a == nullptr) return;
   a->state = next_state;
+  a->progress.reset();
   a->last_end = at;
   a->next_poll = next_poll;
   ++a->polls;

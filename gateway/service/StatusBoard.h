@@ -67,6 +67,8 @@ struct AccountStatus {
   std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets{};
   double duration_sum_seconds = 0;
   OAuthStatus oauth;
+  // While a pass runs: how far it has got (PollOptions::progress); none between passes.
+  std::optional<PassProgress> progress;
 };
 
 // The upload target as its pool and gate see it now (ImapPool, TargetGate).
@@ -118,6 +120,8 @@ class StatusBoard {
   // of those that remain are kept (SIGHUP reload).
   void setAccounts(const std::vector<AccountStatus>& accounts);
   void pollStarted(const std::string& account, SystemTime at);
+  // How far the running pass of `account` has got (PollOptions::progress: quick, never throws).
+  void passProgress(const std::string& account, const PassProgress& progress) noexcept;
   // Records a finished pass and what the scheduler decided next.
   void pollFinished(const std::string& account, const PollResult& result, SystemTime at,
                     AccountState next_state, std::optional<SystemTime> next_poll,

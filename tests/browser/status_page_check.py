@@ -34,7 +34,8 @@ failures = []
 
 # Injected before the page's own script: the daemon's real /status answer with a cluster section
 # added, as a replica on a shared ledger sends it (replica-b answering; GOOD held by it for 20 s
-# more, FAILING's lease by replica-a lapsed 12 s ago), and FAILING's last error made "fenced".
+# more, FAILING's lease by replica-a lapsed 12 s ago), FAILING's last error made "fenced", and GOOD
+# in the middle of a pass (its live progress).
 CLUSTER_SHIM = """
 (() => {
   const good = %(good)s, failing = %(failing)s;
@@ -49,6 +50,12 @@ CLUSTER_SHIM = """
                       leases: [{account: good, holder: "replica-b", epoch: 2, expires: at(20)},
                                {account: failing, holder: "replica-a", epoch: 5, expires: at(-12)}]};
     for (const a of status.accounts) if (a.name === failing) a.last_error_kind = "fenced";
+    for (const a of status.accounts) {
+      if (a.name !== good) continue;
+      a.state = "polling";
+      a.progress = {phase: "delivering", listed: 1204, total: 1204, total_bytes: 167772160,
+                    done: 312, done_bytes: 43200000, delivered: 310};
+    }
     return new Response(JSON.stringify(status), {status: 200, headers: {"Content-Type": "application/json"}});
   };
 })();
@@ -220,6 +227,9 @@ def run(driver, args):
     hint = text_of(driver, failing, ".error .hint")
     check("Another replica took this account over" in hint and "resolves itself" in hint,
           f"the fenced hint reads {hint!r}")
+    progress = text_of(driver, good, ".progress")
+    check(progress == "polling now: 312/1,204 msgs \u00b7 41.2 MiB of 160.0 MiB",
+          f"{good}'s running pass reads {progress!r}")
     driver.save_screenshot(os.path.join(args.out, "status-page-cluster.png"))
 
     # No console errors: CSP violations and script errors are SEVERE; the one expected entry is

@@ -19,6 +19,7 @@
 #include "gateway/delivery/PostgresLedger.h"
 #include "gateway/delivery/SqliteLedger.h"
 #include "tests/support/PostgresSandbox.h"
+#include "tests/support/LedgerEntries.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;
@@ -93,27 +94,16 @@ std::unique_ptr<Store> storeFor(const std::string& backend) {
 
 const auto kBackends = data::make(std::vector<std::string>{"sqlite", "postgresql"});
 
-LedgerEntry entry(const std::string& key, LedgerState state) {
-  LedgerEntry e;
-  e.key = key;
-  e.state = state;
-  e.size = 1234;
-  e.sha256 = std::string(64, 'a');
-  e.message_id = "<x@y>";
-  e.folder = "Work";
-  return e;
-}
-
 }  // namespace
 
 BOOST_DATA_TEST_CASE(testCommitLoadRoundTrip, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  LedgerEntry up = entry("u1", LedgerState::Uploaded);
+  LedgerEntry up = test::ledgerEntry("u1", LedgerState::Uploaded);
   up.uidvalidity = 38505;
   up.uid = 3955;
   up.uploaded_at = 1750000000;
-  ledger->commit("work", {{entry("f1", LedgerState::InFlight), false}, {up, false}});
+  ledger->commit("work", {{test::ledgerEntry("f1", LedgerState::InFlight), false}, {up, false}});
   const auto rows = ledger->load("work");
   BOOST_REQUIRE(rows.size() == 2u);
   const LedgerEntry& got = rows.at("u1");
@@ -131,17 +121,7 @@ BOOST_DATA_TEST_CASE(testCommitLoadRoundTrip, kBackends, backend) {
 BOOST_DATA_TEST_CASE(testEveryFieldKeepsItsValue, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  LedgerEntry e = entry("1f2e' OR '1'='1 sha256:" + std::string(64, 'f'), LedgerState::Rejected);
-  e.size = 4'000'000'000ull;
-  e.uidvalidity = 4294967295u;
-  e.uid = 4294967294u;
-  e.uploaded_at = 4102444800;
-  e.reason = "A7 NO [LIMIT] Nachricht zu groß \\ \"quoted\" 'single'";
-  e.retry_at = 1768435200;
-  e.attempts = 7;
-  e.missing_since = 1768400000;
-  e.message_id = "<ä@example.org>";
-  e.folder = "INBOX/Archiv 2026";
+  const LedgerEntry e = test::edgeLedgerEntry("1f2e' OR '1'='1 sha256:" + std::string(64, 'f'));
   ledger->commit("wörk", {{e, false}});
   const LedgerEntry got = ledger->load("wörk").at(e.key);
   BOOST_TEST((got.state == LedgerState::Rejected));
@@ -162,10 +142,10 @@ BOOST_DATA_TEST_CASE(testEveryFieldKeepsItsValue, kBackends, backend) {
 BOOST_DATA_TEST_CASE(testLastChangeOfAKeyInOneCommitWins, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  ledger->commit("work", {{entry("a", LedgerState::InFlight), false},
-                          {entry("a", LedgerState::Uploaded), false},
-                          {entry("b", LedgerState::InFlight), false},
-                          {entry("b", LedgerState::InFlight), true}});
+  ledger->commit("work", {{test::ledgerEntry("a", LedgerState::InFlight), false},
+                          {test::ledgerEntry("a", LedgerState::Uploaded), false},
+                          {test::ledgerEntry("b", LedgerState::InFlight), false},
+                          {test::ledgerEntry("b", LedgerState::InFlight), true}});
   const auto rows = ledger->load("work");
   BOOST_REQUIRE(rows.size() == 1u);
   BOOST_TEST((rows.at("a").state == LedgerState::Uploaded));
@@ -177,8 +157,8 @@ BOOST_DATA_TEST_CASE(testStateSurvivesReopening, kBackends, backend) {
   auto store = storeFor(backend);
   {
     auto ledger = store->open();
-    ledger->commit("work", {{entry("a", LedgerState::InFlight), false}});
-    ledger->commit("work", {{entry("a", LedgerState::Uploaded), false}});
+    ledger->commit("work", {{test::ledgerEntry("a", LedgerState::InFlight), false}});
+    ledger->commit("work", {{test::ledgerEntry("a", LedgerState::Uploaded), false}});
   }
   auto again = store->open();
   BOOST_TEST((again->load("work").at("a").state == LedgerState::Uploaded));
@@ -190,20 +170,20 @@ BOOST_DATA_TEST_CASE(testACommitIsSeenByAnotherConnection, kBackends, backend) {
   auto store = storeFor(backend);
   auto one = store->open();
   auto two = store->open();
-  one->commit("work", {{entry("a", LedgerState::Uploaded), false}});
+  one->commit("work", {{test::ledgerEntry("a", LedgerState::Uploaded), false}});
   BOOST_TEST((two->load("work").at("a").state == LedgerState::Uploaded));
-  two->commit("work", {{entry("a", LedgerState::Deleted), false}});
+  two->commit("work", {{test::ledgerEntry("a", LedgerState::Deleted), false}});
   BOOST_TEST((one->load("work").at("a").state == LedgerState::Deleted));
 }
 
 BOOST_DATA_TEST_CASE(testForgetAndPrune, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  ledger->commit("work", {{entry("a", LedgerState::Uploaded), false},
-                          {entry("b", LedgerState::Deleted), false},
-                          {entry("dup sha256:ff", LedgerState::Uploaded), false},
-                          {entry("c", LedgerState::InFlight), false}});
-  ledger->commit("work", {{entry("c", LedgerState::InFlight), true}});
+  ledger->commit("work", {{test::ledgerEntry("a", LedgerState::Uploaded), false},
+                          {test::ledgerEntry("b", LedgerState::Deleted), false},
+                          {test::ledgerEntry("dup sha256:ff", LedgerState::Uploaded), false},
+                          {test::ledgerEntry("c", LedgerState::InFlight), false}});
+  ledger->commit("work", {{test::ledgerEntry("c", LedgerState::InFlight), true}});
   BOOST_TEST(ledger->load("work").count("c") == 0u);
   // "b" was deleted by popgate and left the server: forgotten at once. The content-keyed row
   // of "dup" stays while "dup" is listed.
@@ -220,7 +200,7 @@ BOOST_DATA_TEST_CASE(testServerHidingMessagesForAWhileDoesNotEraseTheirHistory, 
   // remembered through the grace period, so it is not uploaded again when it comes back.
   auto store = storeFor(backend);
   auto ledger = store->open();
-  ledger->commit("work", {{entry("a", LedgerState::Uploaded), false}});
+  ledger->commit("work", {{test::ledgerEntry("a", LedgerState::Uploaded), false}});
   BOOST_TEST(ledger->prune("work", {}, 1000, 100) == 0u);
   BOOST_TEST(ledger->load("work").at("a").missing_since == 1000);
   BOOST_TEST(ledger->prune("work", {}, 1050, 100) == 0u);
@@ -239,18 +219,18 @@ BOOST_DATA_TEST_CASE(testAQuarantineNoticeIsForgottenWithTheLastRowOfItsMessage,
   notice.account = "work";
   notice.subject = "quarantined";
   const std::string once = quarantineNoticeKey("u7");
-  ledger->commit("work", {{entry("u7", LedgerState::Rejected), false},
-                          {entry("u8", LedgerState::Rejected), false}});
+  ledger->commit("work", {{test::ledgerEntry("u7", LedgerState::Rejected), false},
+                          {test::ledgerEntry("u8", LedgerState::Rejected), false}});
   BOOST_TEST(ledger->queueNoticeOnce(notice, once));
   BOOST_TEST(!ledger->queueNoticeOnce(notice, once));
   // The UIDL starts repeating: its row is renamed (content-keyed), the message is still there.
-  ledger->commit("work", {{entry("u7", LedgerState::Rejected), true},
-                          {entry("u7 sha256:ab", LedgerState::Rejected), false}});
+  ledger->commit("work", {{test::ledgerEntry("u7", LedgerState::Rejected), true},
+                          {test::ledgerEntry("u7 sha256:ab", LedgerState::Rejected), false}});
   BOOST_TEST(!ledger->queueNoticeOnce(notice, once));
   // Another account's message, or another message, going changes nothing for it.
-  ledger->commit("work", {{entry("u8", LedgerState::Rejected), true}});
-  ledger->commit("home", {{entry("u7", LedgerState::Rejected), false}});
-  ledger->commit("home", {{entry("u7", LedgerState::Rejected), true}});
+  ledger->commit("work", {{test::ledgerEntry("u8", LedgerState::Rejected), true}});
+  ledger->commit("home", {{test::ledgerEntry("u7", LedgerState::Rejected), false}});
+  ledger->commit("home", {{test::ledgerEntry("u7", LedgerState::Rejected), true}});
   BOOST_TEST(!ledger->queueNoticeOnce(notice, once));
   // The last row of u7 goes (it left the server): a u7 refused later is noticed again.
   BOOST_TEST(ledger->prune("work", {}, 1'000'000, 0) == 0u);  // missing from now on
@@ -263,12 +243,12 @@ BOOST_DATA_TEST_CASE(testAQuarantineNoticeIsForgottenWithTheLastRowOfItsMessage,
 BOOST_DATA_TEST_CASE(testQuarantineIsTheRejectedRowsSoonestRetryFirst, kBackends, backend) {
   auto store = storeFor(backend);
   auto ledger = store->open();
-  LedgerEntry r1 = entry("r1", LedgerState::Rejected);
+  LedgerEntry r1 = test::ledgerEntry("r1", LedgerState::Rejected);
   r1.retry_at = 200;
   r1.reason = "A1 NO [LIMIT] too big";
-  LedgerEntry r2 = entry("r2", LedgerState::Rejected);
+  LedgerEntry r2 = test::ledgerEntry("r2", LedgerState::Rejected);
   r2.retry_at = 100;
-  ledger->commit("work", {{r1, false}, {r2, false}, {entry("u", LedgerState::Uploaded), false}});
+  ledger->commit("work", {{r1, false}, {r2, false}, {test::ledgerEntry("u", LedgerState::Uploaded), false}});
   BOOST_TEST(ledger->load("work").size() == 3u);
   const auto q = ledger->quarantine("work");
   BOOST_REQUIRE(q.size() == 2u);
@@ -283,8 +263,8 @@ BOOST_DATA_TEST_CASE(testFirstPassIsRecordedWithItsBacklogOrNotAtAll, kBackends,
   auto store = storeFor(backend);
   auto ledger = store->open();
   BOOST_TEST(!ledger->firstPassDone("isp").has_value());
-  ledger->completeFirstPass("isp", {{entry("old1", LedgerState::Existing), false},
-                                    {entry("old2", LedgerState::Existing), false}},
+  ledger->completeFirstPass("isp", {{test::ledgerEntry("old1", LedgerState::Existing), false},
+                                    {test::ledgerEntry("old2", LedgerState::Existing), false}},
                             1768435200);
   BOOST_TEST(ledger->firstPassDone("isp").value_or(0) == 1768435200);
   BOOST_TEST(ledger->load("isp").size() == 2u);
@@ -292,7 +272,7 @@ BOOST_DATA_TEST_CASE(testFirstPassIsRecordedWithItsBacklogOrNotAtAll, kBackends,
 
   store->sql("DROP TABLE accounts");
   try {
-    ledger->completeFirstPass("work", {{entry("w1", LedgerState::Existing), false}}, 1768435200);
+    ledger->completeFirstPass("work", {{test::ledgerEntry("w1", LedgerState::Existing), false}}, 1768435200);
     BOOST_FAIL("recorded a first pass without its table");
   } catch (const Error& e) {
     BOOST_TEST((e.kind() == ErrorKind::Internal));
@@ -379,6 +359,112 @@ BOOST_DATA_TEST_CASE(testNoticeEpisodesAndQueue, kBackends, backend) {
   BOOST_TEST(ledger->episodes().empty());
 }
 
+// A pass that finds a big backlog, or forgets many rows at once, writes them all: more rows than
+// one statement carries (PostgresLedger batches 500 a statement).
+BOOST_DATA_TEST_CASE(testACommitOfManyRowsWritesThemAll, kBackends, backend) {
+  auto store = storeFor(backend);
+  auto ledger = store->open();
+  std::vector<LedgerChange> changes;
+  for (int i = 0; i < 1201; ++i) {
+    changes.push_back({test::ledgerEntry("m" + std::to_string(i), LedgerState::Existing), false});
+  }
+  ledger->completeFirstPass("isp", changes, 1768435200);
+  BOOST_TEST(ledger->load("isp").size() == 1201u);
+  for (LedgerChange& c : changes) c.forget = true;
+  changes.pop_back();  // one stays
+  ledger->commit("isp", changes);
+  const auto left = ledger->load("isp");
+  BOOST_REQUIRE(left.size() == 1u);
+  BOOST_TEST(left.begin()->first == "m1200");
+}
+
+namespace {
+
+// A ledger with something in every table, for two accounts and two targets.
+void fillEveryTable(Ledger& ledger) {
+  LedgerEntry rejected = test::ledgerEntry("r1 sha256:" + std::string(64, 'b'), LedgerState::Rejected);
+  rejected.reason = "NO [LIMIT] 'zu groß' \\ \"x\"";
+  rejected.retry_at = 1768435300;
+  rejected.attempts = 2;
+  ledger.completeFirstPass("work", {{test::ledgerEntry("old", LedgerState::Existing), false}},
+                           1768435200);
+  ledger.commit("work", {{test::ledgerEntry("u1", LedgerState::Uploaded), false}, {rejected, false}});
+  ledger.commit("home", {{test::ledgerEntry("h1", LedgerState::InFlight), false}});
+  QueuedNotice notice;
+  notice.account = "work";
+  notice.subject = "popgate: a message of work is in quarantine";
+  notice.body = "r1\r\n";
+  notice.created = 1768435250;
+  notice.to_webhook = true;
+  ledger.queueNoticeOnce(notice, quarantineNoticeKey("r1"));
+  notice.account = "home";
+  notice.subject = "popgate: home fails";
+  ledger.saveEpisode("home", NoticeEpisode{1768435000, 3, true, 1, "-ERR [AUTH] nope"}, notice);
+  ledger.addUpload("anna", 1768435200, 4096);
+  ledger.addUpload("ben", 1768435200 + 3600, 1);
+}
+
+// The image with the store's notice ids set to 0 (ids are each store's own).
+LedgerImage withoutIds(LedgerImage image) {
+  for (auto& [name, account] : image.accounts) {
+    for (QueuedNotice& n : account.notices) n.id = 0;
+  }
+  return image;
+}
+
+}  // namespace
+
+// Moving a ledger: everything of one ledger, written into an empty one of the other kind
+// (SQLite into PostgreSQL, and back), reads back the same.
+BOOST_DATA_TEST_CASE(testAWholeLedgerMovesIntoAnotherKind, kBackends, backend) {
+  auto from_store = storeFor(backend);
+  auto to_store = storeFor(backend == "sqlite" ? "postgresql" : "sqlite");
+  auto from = from_store->open();
+  fillEveryTable(*from);
+  const LedgerImage image = from->image();
+  BOOST_TEST(image.accounts.size() == 2u);
+  BOOST_TEST(image.accounts.at("work").rows.size() == 3u);
+  BOOST_TEST(image.accounts.at("work").notice_keys.count("quarantine r1") == 1u);
+  BOOST_TEST(image.accounts.at("home").notices.size() == 1u);
+  BOOST_TEST(image.accounts.at("home").episode.has_value());
+  BOOST_TEST(!image.accounts.at("home").first_pass_at.has_value());
+  BOOST_TEST(image.uploads.at("anna").at(1768435200 / 3600) == 4096u);
+
+  auto to = to_store->open();
+  to->restore(image, false);
+  BOOST_TEST((withoutIds(to->image()) == withoutIds(image)));
+  BOOST_TEST((to->firstPassDone("work") == std::optional<std::int64_t>(1768435200)));
+  // The quarantine notice key moved with it: the message is not noticed twice.
+  QueuedNotice again;
+  again.account = "work";
+  BOOST_TEST(!to->queueNoticeOnce(again, quarantineNoticeKey("r1")));
+}
+
+// An import never mixes with what the destination already knows of an account: refused (and
+// nothing written, not even the other accounts) unless asked to replace.
+BOOST_DATA_TEST_CASE(testRestoreRefusesAnAccountTheLedgerHasUnlessReplacing, kBackends, backend) {
+  auto source_store = storeFor(backend);
+  auto source = source_store->open();
+  fillEveryTable(*source);
+  const LedgerImage image = source->image();
+  auto store = storeFor(backend);
+  auto ledger = store->open();
+  ledger->commit("work", {{test::ledgerEntry("mine", LedgerState::Deleted), false}});
+  try {
+    ledger->restore(image, false);
+    BOOST_FAIL("an import mixed with an account's rows");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Config), e.what());
+    BOOST_TEST(std::string(e.what()).find("work") != std::string::npos, e.what());
+  }
+  BOOST_TEST(ledger->load("work").size() == 1u);
+  BOOST_TEST(ledger->load("home").empty());
+  BOOST_TEST(ledger->notices().empty());
+  ledger->restore(image, true);
+  BOOST_TEST((withoutIds(ledger->image()) == withoutIds(image)));
+  BOOST_TEST(ledger->load("work").count("mine") == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(testUidlOfKey) {
   BOOST_TEST(uidlOfKey("abc") == "abc");
   BOOST_TEST(uidlOfKey("abc sha256:00ff") == "abc");
@@ -437,7 +523,7 @@ BOOST_AUTO_TEST_CASE(testPostgresReplicasOpeningAtOnceMigrateOnce) {
     threads.emplace_back([&, i] {
       try {
         PostgresLedger ledger(databaseOf(url, postgres().password()));
-        ledger.commit("r" + std::to_string(i), {{entry("a", LedgerState::Uploaded), false}});
+        ledger.commit("r" + std::to_string(i), {{test::ledgerEntry("a", LedgerState::Uploaded), false}});
         ++opened;
       } catch (const std::exception& e) {
         errors[static_cast<std::size_t>(i)] = e.what();
@@ -456,7 +542,7 @@ BOOST_AUTO_TEST_CASE(testPostgresReplicasOpeningAtOnceMigrateOnce) {
 BOOST_AUTO_TEST_CASE(testPostgresConnectionLostIsOpenedAgain) {
   PostgresStore store;
   auto ledger = store.open();
-  ledger->commit("work", {{entry("a", LedgerState::Uploaded), false}});
+  ledger->commit("work", {{test::ledgerEntry("a", LedgerState::Uploaded), false}});
   postgres().query(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
       " WHERE application_name = 'popgate'");
@@ -469,7 +555,7 @@ BOOST_AUTO_TEST_CASE(testPostgresConnectionLostIsOpenedAgain) {
     }
   }
   BOOST_TEST(recovered);
-  ledger->commit("work", {{entry("b", LedgerState::Uploaded), false}});
+  ledger->commit("work", {{test::ledgerEntry("b", LedgerState::Uploaded), false}});
   BOOST_TEST(ledger->load("work").size() == 2u);
 }
 
@@ -527,13 +613,13 @@ BOOST_AUTO_TEST_CASE(testPostgresStaleHolderCommitIsRefusedByFencing) {
   PostgresLedger fresh(databaseOf(url, postgres().password()));
   const auto ttl = std::chrono::seconds(30);
   const LeaseHold old_hold = *stale.acquire("work", "replica-a", ttl);
-  stale.commitHeld("work", {{entry("m1", LedgerState::InFlight), false}}, std::nullopt, old_hold);
+  stale.commitHeld("work", {{test::ledgerEntry("m1", LedgerState::InFlight), false}}, std::nullopt, old_hold);
   BOOST_TEST(stale.load("work").size() == 1u);  // while held, writes go through
 
   expireLease(name, "work");  // replica-a paused past lease_ttl ...
   const LeaseHold new_hold = *fresh.acquire("work", "replica-b", ttl);  // ... b takes over
   try {
-    stale.commitHeld("work", {{entry("m1", LedgerState::Uploaded), false}}, std::nullopt, old_hold);
+    stale.commitHeld("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}}, std::nullopt, old_hold);
     BOOST_FAIL("a stale holder recorded an upload");
   } catch (const Error& e) {
     BOOST_TEST((e.kind() == ErrorKind::Fenced), e.what());
@@ -545,12 +631,12 @@ BOOST_AUTO_TEST_CASE(testPostgresStaleHolderCommitIsRefusedByFencing) {
   BOOST_TEST(!fresh.firstPassDone("work").has_value());
 
   fresh.checkHold("work", new_hold);
-  fresh.commitHeld("work", {{entry("m1", LedgerState::Uploaded), false}}, std::nullopt, new_hold);
+  fresh.commitHeld("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}}, std::nullopt, new_hold);
   BOOST_TEST((stale.load("work").at("m1").state == LedgerState::Uploaded));
 
   // An expired lease fences its own holder too, even before anyone takes it.
   expireLease(name, "work");
-  BOOST_CHECK_THROW(fresh.commitHeld("work", {{entry("m2", LedgerState::InFlight), false}},
+  BOOST_CHECK_THROW(fresh.commitHeld("work", {{test::ledgerEntry("m2", LedgerState::InFlight), false}},
                                      std::nullopt, new_hold),
                     Error);
   BOOST_TEST(fresh.load("work").count("m2") == 0u);
@@ -564,12 +650,12 @@ BOOST_AUTO_TEST_CASE(testPostgresPassViewWritesUnderItsLease) {
   PostgresLedger ledger(databaseOf(url, postgres().password()));
   const LeaseHold hold = *ledger.acquire("work", "replica-a", std::chrono::seconds(30));
   HeldLedger view(ledger, "work", hold);
-  view.completeFirstPass("work", {{entry("old", LedgerState::Existing), false}}, 1768435200);
-  view.commit("work", {{entry("m1", LedgerState::Uploaded), false}});
+  view.completeFirstPass("work", {{test::ledgerEntry("old", LedgerState::Existing), false}}, 1768435200);
+  view.commit("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}});
   view.confirmHold("work");
   BOOST_TEST(view.load("work").size() == 2u);
   BOOST_TEST(view.prune("work", {"m1"}, 1000, 100) == 0u);
-  BOOST_CHECK_THROW(view.commit("isp", {{entry("x", LedgerState::Uploaded), false}}), Error);
+  BOOST_CHECK_THROW(view.commit("isp", {{test::ledgerEntry("x", LedgerState::Uploaded), false}}), Error);
   expireLease(name, "work");
   try {
     view.confirmHold("work");
@@ -577,16 +663,38 @@ BOOST_AUTO_TEST_CASE(testPostgresPassViewWritesUnderItsLease) {
   } catch (const Error& e) {
     BOOST_TEST((e.kind() == ErrorKind::Fenced));
   }
-  BOOST_CHECK_THROW(view.commit("work", {{entry("m1", LedgerState::Deleted), false}}), Error);
+  BOOST_CHECK_THROW(view.commit("work", {{test::ledgerEntry("m1", LedgerState::Deleted), false}}), Error);
   BOOST_TEST((ledger.load("work").at("m1").state == LedgerState::Uploaded));
 }
 
 // SQLite has no leases: a pass's view writes as the plain ledger does.
+// An import while a replica holds a lease of an imported account is refused: the replica would
+// write beside it.
+BOOST_AUTO_TEST_CASE(testPostgresRestoreIsRefusedWhileAReplicaHoldsAnAccount) {
+  const std::string name = "restore_leased";
+  const std::string url = postgres().createDatabase(name);
+  PostgresLedger ledger(databaseOf(url, postgres().password()));
+  ledger.acquire("work", "replica-a", std::chrono::seconds(30));
+  LedgerImage image;
+  image.accounts["work"].rows["m1"] = test::ledgerEntry("m1", LedgerState::Uploaded);
+  try {
+    ledger.restore(image, true);
+    BOOST_FAIL("an import went in beside a running replica");
+  } catch (const Error& e) {
+    BOOST_TEST((e.kind() == ErrorKind::Config), e.what());
+    BOOST_TEST(std::string(e.what()).find("replica-a") != std::string::npos, e.what());
+  }
+  BOOST_TEST(ledger.load("work").empty());
+  expireLease(name, "work");  // the replica stopped: its lease ran out
+  ledger.restore(image, false);
+  BOOST_TEST(ledger.load("work").size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(testSqlitePassViewJustWrites) {
   SqliteStore store;
   auto ledger = store.open();
   HeldLedger view(*ledger, "work", LeaseHold{"any", 1});
-  view.commit("work", {{entry("m1", LedgerState::Uploaded), false}});
+  view.commit("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}});
   view.confirmHold("work");
   BOOST_TEST(ledger->load("work").size() == 1u);
 }

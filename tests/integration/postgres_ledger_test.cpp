@@ -10,16 +10,6 @@
 
 using namespace popgate::test;
 
-namespace {
-
-// The database: section for `url`, its password in a private file of `dir`.
-std::string databaseSection(const TempDir& dir, const std::string& url, const std::string& password) {
-  const auto file = dir.writePrivate("pg-password", password + "\n");
-  return "database:\n  url: " + url + "\n  password_file: " + file.string() + "\n";
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(testTwoProcessesWithTheirOwnStateDirShareOneLedger) {
   PostgresSandbox pg;
   const std::string url = pg.createDatabase("shared");

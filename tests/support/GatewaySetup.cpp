@@ -235,4 +235,10 @@ bool waitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeo
   return ready();
 }
 
+std::string databaseSection(const TempDir& dir, const std::string& url,
+                            const std::string& password) {
+  const auto file = dir.writePrivate("pg-password", password + "\n");
+  return "database:\n  url: " + url + "\n  password_file: " + file.string() + "\n";
+}
+
 }  // namespace popgate::test

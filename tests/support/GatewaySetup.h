@@ -101,6 +101,11 @@ struct Tally {
 Tally tally(const std::vector<std::string>& sent, const std::vector<std::string>& arrived);
 std::ostream& operator<<(std::ostream& out, const Tally& t);
 
+// The database: section of a config for the PostgreSQL at `url`, its password in a private
+// file of `dir`.
+std::string databaseSection(const TempDir& dir, const std::string& url,
+                            const std::string& password);
+
 // Messages of `user`'s `folder`, or 0 while the folder does not exist yet.
 std::size_t countOrZero(DovecotSandbox& sandbox, const std::string& user, const std::string& folder);
 

@@ -268,6 +268,7 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "not_imported",
                                           "oauth",
                                           "poll_interval_seconds",
+                                          "progress",
                                           "quarantine",
                                           "quarantined",
                                           "state",
@@ -275,6 +276,38 @@ BOOST_AUTO_TEST_CASE(testStatusJsonFieldSet) {
                                           "totals",
                                           "waiting_bytes"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
+}
+
+// A running pass shows how far it has got: null between passes, the phase and the listing while
+// it checks, then what it set out to deliver and how much of that is done.
+BOOST_AUTO_TEST_CASE(testStatusJsonShowsARunningPassesProgress) {
+  StatusSnapshot s = sampleSnapshot();
+  BOOST_TEST(parseJson(renderStatusJson(s))->getArray("accounts")->getObject(0)->isNull("progress"));
+  PassProgress p;
+  p.phase = PassProgress::Phase::Checking;
+  p.listed = 1204;
+  s.accounts[0].progress = p;
+  Object::Ptr progress =
+      parseJson(renderStatusJson(s))->getArray("accounts")->getObject(0)->getObject("progress");
+  BOOST_REQUIRE(progress);
+  BOOST_TEST(progress->getValue<std::string>("phase") == "checking");
+  BOOST_TEST(progress->getValue<std::uint64_t>("listed") == 1204u);
+  BOOST_TEST(progress->isNull("total"));  // not chosen yet
+  p.phase = PassProgress::Phase::Delivering;
+  p.totals_known = true;
+  p.total = 1204;
+  p.total_bytes = 160'000'000;
+  p.done = 312;
+  p.done_bytes = 41'200'000;
+  p.delivered = 310;
+  s.accounts[0].progress = p;
+  progress = parseJson(renderStatusJson(s))->getArray("accounts")->getObject(0)->getObject("progress");
+  BOOST_TEST(progress->getValue<std::string>("phase") == "delivering");
+  BOOST_TEST(progress->getValue<std::uint64_t>("total") == 1204u);
+  BOOST_TEST(progress->getValue<std::uint64_t>("total_bytes") == 160'000'000u);
+  BOOST_TEST(progress->getValue<std::uint64_t>("done") == 312u);
+  BOOST_TEST(progress->getValue<std::uint64_t>("done_bytes") == 41'200'000u);
+  BOOST_TEST(progress->getValue<std::uint64_t>("delivered") == 310u);
 }
 
 // The target's state at the top of /status: capacity after "too many connections", a pause with

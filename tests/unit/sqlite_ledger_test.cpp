@@ -7,25 +7,11 @@
 
 #include "connectors/common/Error.h"
 #include "gateway/delivery/SqliteLedger.h"
+#include "tests/support/LedgerEntries.h"
 #include "tests/support/TempDir.h"
 
 using namespace popgate;
 using namespace popgate::gateway;
-
-namespace {
-
-LedgerEntry entry(const std::string& key, LedgerState state) {
-  LedgerEntry e;
-  e.key = key;
-  e.state = state;
-  e.size = 1234;
-  e.sha256 = std::string(64, 'a');
-  e.message_id = "<x@y>";
-  e.folder = "Work";
-  return e;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(testNotALedgerFileIsAnInternalError) {
   test::TempDir dir;
@@ -68,7 +54,7 @@ BOOST_AUTO_TEST_CASE(testSchemaTwoLedgerGainsTheNoticeTables) {
   const auto file = dir.path() / "ledger.sqlite";
   {
     SqliteLedger first(file);
-    first.commit("work", {{entry("u1", LedgerState::Uploaded), false}});
+    first.commit("work", {{test::ledgerEntry("u1", LedgerState::Uploaded), false}});
   }
   {
     Poco::Data::Session session("SQLite", file.string());
