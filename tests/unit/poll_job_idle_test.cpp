@@ -28,15 +28,12 @@ class CountingLedger final : public Ledger {
     ++loads;
     return base_.load(account);
   }
-  void commit(const std::string& account, const std::vector<LedgerChange>& changes) override {
-    base_.commit(account, changes);
+  void write(const std::string& account, const std::vector<LedgerChange>& changes,
+             std::optional<std::int64_t> first_pass_at, const LeaseHold* hold) override {
+    base_.write(account, changes, first_pass_at, hold);
   }
   std::optional<std::int64_t> firstPassDone(const std::string& account) override {
     return base_.firstPassDone(account);
-  }
-  void completeFirstPass(const std::string& account, const std::vector<LedgerChange>& changes,
-                         std::int64_t at) override {
-    base_.completeFirstPass(account, changes, at);
   }
   void addUpload(const std::string& target, std::int64_t at, std::uint64_t bytes) override {
     base_.addUpload(target, at, bytes);
@@ -55,6 +52,8 @@ class CountingLedger final : public Ledger {
   }
   std::vector<QueuedNotice> notices() override { return base_.notices(); }
   void updateNotice(const QueuedNotice& notice) override { base_.updateNotice(notice); }
+  LedgerImage image() override { return base_.image(); }
+  void restore(const LedgerImage& image, bool replace) override { base_.restore(image, replace); }
   std::string where() const override { return base_.where(); }
 
  private:
