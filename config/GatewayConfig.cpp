@@ -1,5 +1,6 @@
 #include "GatewayConfig.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -24,6 +25,12 @@ const ImapTarget* GatewayConfig::findTarget(const std::string& name) const {
 const ImapTarget& GatewayConfig::targetOf(const PopAccount& account) const {
   if (const ImapTarget* target = findTarget(account.target)) return *target;
   throw Error(ErrorKind::Internal, account.name + ": no target called " + account.target);
+}
+
+std::chrono::seconds GatewayConfig::takeoverGrace() const {
+  std::chrono::seconds grace{0};
+  for (const ImapTarget& target : targets) grace = std::max(grace, target.server.timeout);
+  return grace;
 }
 
 std::string_view tlsModeName(TlsMode mode) noexcept {

@@ -182,6 +182,10 @@ struct GatewayConfig {
   // The target `account` delivers to (ConfigLoader checked that it exists). Throws
   // Error(Internal) for an account of another configuration.
   const ImapTarget& targetOf(const PopAccount& account) const;
+  // How long a replica taking over an account from a lapsed lease waits before its first pass:
+  // the longest `timeout` of the targets, the time popgate itself gives a server to answer (the
+  // bytes the last holder had sent have that long to reach the target and be stored).
+  std::chrono::seconds takeoverGrace() const;
 };
 
 // The words the YAML file uses for each value: "implicit", "starttls", "none"; "info"; "apop"...

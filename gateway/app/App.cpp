@@ -258,7 +258,8 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   // again at the end.
   std::unique_ptr<LeaseKeeper> keeper;
   if (auto* leases = dynamic_cast<LeaseBoard*>(&ledger); leases != nullptr && cfg.database) {
-    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg.database->lease_ttl);
+    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg.database->lease_ttl,
+                                           cfg.takeoverGrace());
     std::vector<std::string> polled;
     for (const config::PopAccount* account : accounts) polled.push_back(account->name);
     keeper->keepOnly(polled);

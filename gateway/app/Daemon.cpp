@@ -168,7 +168,8 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
   // its lease, and its pass writes under that lease (HeldLedger): fenced once it is lost.
   std::unique_ptr<LeaseKeeper> keeper;
   if (auto* leases = dynamic_cast<LeaseBoard*>(&ledger); leases != nullptr && cfg->database) {
-    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg->database->lease_ttl);
+    keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg->database->lease_ttl,
+                                           cfg->takeoverGrace());
   }
   Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper, &board](
                                  const config::GatewayConfig& c, const config::PopAccount& account,
@@ -191,9 +192,19 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
       options.write_guard = keeper->writeGuard(account.name, *hold);
     }
     Ledger& pass_ledger = held ? static_cast<Ledger&>(*held) : ledger;
+    // Whether the pass left anything on its way to the target, for whoever holds it next.
+    struct TellTheKeeper {
+      LeaseKeeper* keeper;
+      const std::string& account;
+      bool clean = false;
+      ~TellTheKeeper() {
+        if (keeper != nullptr) keeper->passEnded(account, clean);
+      }
+    } tell{keeper.get(), account.name};
     auto job = makePollJob(c, account, pass_ledger, pools.poolFor(c.targetOf(account)), options,
                            tokens);
     outcome.result = job->run();
+    tell.clean = !outcome.result.error.has_value();
     // An idle pass knows its quarantine already: one ledger read fewer per poll.
     const auto rows = job->quarantine();
     outcome.quarantine = rows ? quarantined(*rows) : quarantineOf(ledger, account.name);
@@ -218,10 +229,11 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
             " (lease_ttl " + std::to_string(cfg->database->lease_ttl.count()) + " s)");
   }
   // The keeper's thread asks the scheduler which passes run: it stops before the scheduler goes.
+  // Leaving early (an error), passes may still run: the leases are left to lapse, not given up.
   struct LeaveBeforeTheScheduler {
     LeaseKeeper* keeper;
     ~LeaveBeforeTheScheduler() {
-      if (keeper != nullptr) keeper->leave();
+      if (keeper != nullptr) keeper->leave(false);
     }
   } leave_first{keeper.get()};
   scheduler.onPassFinished([&notifier](const PollResult& r) { notifier.passFinished(r); });
@@ -303,7 +315,9 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     net::interruptAllTransports();
     clean = scheduler.stop(std::chrono::seconds(4));
   }
-  if (clean && keeper) keeper->leave();  // the other replicas take the accounts over at once
+  // Every pass has ended: the other replicas take the accounts over at once. (Not clean: a pass
+  // may still be sending, so the leases lapse and their takers wait the grace.)
+  if (keeper) keeper->leave(clean);
   if (clean) notifier.stop();  // a webhook POST in progress is cut short; the notice stays queued
   if (server) server->stop();
   board.setTargetProbe({});

@@ -89,6 +89,11 @@ const std::vector<std::vector<std::string>>& migrationSteps() {
           "CREATE TABLE leases (account TEXT PRIMARY KEY, holder TEXT NOT NULL,"
           " epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)",
       },
+      // 2 → 3: whether a lease was given up or lapsed, and until when its next holder waits.
+      {
+          "ALTER TABLE leases ADD COLUMN released BOOLEAN NOT NULL DEFAULT false",
+          "ALTER TABLE leases ADD COLUMN settles_at TIMESTAMPTZ NOT NULL DEFAULT now()",
+      },
   };
   return steps;
 }
@@ -97,7 +102,7 @@ const std::vector<std::vector<std::string>>& migrationSteps() {
 
 PostgresLedger::PostgresLedger(const config::DatabaseConfig& db) : db_(db) {
   std::call_once(register_once, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
-  static_assert(kSchemaVersion == 2);
+  static_assert(kSchemaVersion == 3);
   std::lock_guard lock(mutex_);
   migrate();
 }
@@ -449,37 +454,49 @@ std::vector<std::string> PostgresLedger::heartbeat(const std::string& replica,
   return live;
 }
 
-std::optional<LeaseHold> PostgresLedger::acquire(const std::string& account,
-                                                 const std::string& holder,
-                                                 std::chrono::seconds ttl) {
+std::optional<LeaseGrant> PostgresLedger::acquire(const std::string& account,
+                                                  const std::string& holder,
+                                                  std::chrono::seconds ttl,
+                                                  std::chrono::milliseconds grace) {
   std::lock_guard lock(mutex_);
   std::string acct = account, who = holder;
-  Int seconds = ttl.count();
-  std::vector<Int> epoch;
+  Int seconds = ttl.count(), grace_ms = grace.count();
+  std::vector<Int> epoch, settle_ms;
   transaction("take the lease of " + account, [&](Poco::Data::Session& s) {
-    // One statement: the row is locked while it decides, so two replicas never both win.
-    s << "INSERT INTO leases (account, holder, epoch, expires_at)"
-         " VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 second')"
+    // One statement: the row is locked while it decides, so two replicas never both win. A
+    // renewal keeps its epoch and settle time; a lease taken from one that lapsed settles
+    // `grace` after the old expiry; one taken after a release, at once, or when the lease given
+    // up had not settled yet itself, when it would have.
+    s << "INSERT INTO leases (account, holder, epoch, expires_at, released, settles_at)"
+         " VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 second', false,"
+         " clock_timestamp())"
          " ON CONFLICT (account) DO UPDATE SET"
          " epoch = CASE WHEN leases.holder = excluded.holder"
          " AND leases.expires_at > clock_timestamp() THEN leases.epoch ELSE leases.epoch + 1 END,"
+         " settles_at = CASE WHEN leases.holder = excluded.holder"
+         " AND leases.expires_at > clock_timestamp() THEN leases.settles_at"
+         " WHEN leases.released THEN greatest(clock_timestamp(), leases.settles_at)"
+         " ELSE greatest(clock_timestamp(), leases.expires_at + $4 * interval '1 millisecond') END,"
+         " released = false,"
          " holder = excluded.holder, expires_at = excluded.expires_at"
          " WHERE leases.holder = excluded.holder OR leases.expires_at <= clock_timestamp()"
-         " RETURNING epoch",
-        use(acct), use(who), use(seconds), into(epoch), now;
+         " RETURNING epoch, greatest(0, ceil(extract(epoch FROM settles_at - clock_timestamp())"
+         " * 1000))::bigint",
+        use(acct), use(who), use(seconds), use(grace_ms), into(epoch), into(settle_ms), now;
   });
   if (epoch.empty()) return std::nullopt;
-  return LeaseHold{holder, epoch.front()};
+  return LeaseGrant{LeaseHold{holder, epoch.front()}, std::chrono::milliseconds(settle_ms.front())};
 }
 
-void PostgresLedger::release(const std::string& account, const LeaseHold& hold) {
+void PostgresLedger::release(const std::string& account, const LeaseHold& hold, bool settled) {
   std::lock_guard lock(mutex_);
   std::string acct = account, holder = hold.holder;
   Int epoch = hold.epoch;
+  Int released = settled ? 1 : 0;
   transaction("give up the lease of " + account, [&](Poco::Data::Session& s) {
-    s << "UPDATE leases SET expires_at = clock_timestamp()"
+    s << "UPDATE leases SET expires_at = clock_timestamp(), released = ($4 <> 0)"
          " WHERE account = $1 AND holder = $2 AND epoch = $3",
-        use(acct), use(holder), use(epoch), now;
+        use(acct), use(holder), use(epoch), use(released), now;
   });
 }
 

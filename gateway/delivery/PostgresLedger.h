@@ -52,14 +52,15 @@ class PostgresLedger final : public Ledger, public LeaseBoard {
 
   // LeaseBoard (tables replicas and leases).
   std::vector<std::string> heartbeat(const std::string& replica, std::chrono::seconds ttl) override;
-  std::optional<LeaseHold> acquire(const std::string& account, const std::string& holder,
-                                   std::chrono::seconds ttl) override;
-  void release(const std::string& account, const LeaseHold& hold) override;
+  std::optional<LeaseGrant> acquire(const std::string& account, const std::string& holder,
+                                    std::chrono::seconds ttl,
+                                    std::chrono::milliseconds grace) override;
+  void release(const std::string& account, const LeaseHold& hold, bool settled) override;
   void leave(const std::string& replica) override;
   std::vector<LeaseRow> leases() override;
 
   // The schema version this popgate writes (table schema_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // Rows per INSERT of write() (14 parameters a row, well below PostgreSQL's 65535).
   static constexpr std::size_t kRowsPerStatement = 500;
 

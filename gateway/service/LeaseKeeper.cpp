@@ -52,8 +52,12 @@ std::string makeReplicaId() {
 }
 
 LeaseKeeper::LeaseKeeper(LeaseBoard& board, std::string replica, std::chrono::seconds ttl,
-                         Clock clock)
-    : board_(board), replica_(std::move(replica)), ttl_(ttl), clock_(std::move(clock)) {}
+                         std::chrono::milliseconds grace, Clock clock)
+    : board_(board),
+      replica_(std::move(replica)),
+      ttl_(ttl),
+      grace_(grace),
+      clock_(std::move(clock)) {}
 
 LeaseKeeper::~LeaseKeeper() { leave(); }
 
@@ -83,9 +87,15 @@ void LeaseKeeper::tick(const std::vector<std::string>& accounts,
       renew(account);
       continue;
     }
-    board_.release(account, h.hold);
+    bool settled = false;
+    {
+      std::lock_guard lock(mutex_);
+      settled = unclean_.count(account) == 0;
+    }
+    board_.release(account, h.hold, settled);
     std::lock_guard lock(mutex_);
     held_.erase(account);
+    unclean_.erase(account);
   }
   for (const std::string& account : share) renew(account);
   std::vector<LeaseRow> rows = board_.leases();
@@ -96,12 +106,24 @@ void LeaseKeeper::tick(const std::vector<std::string>& accounts,
 
 void LeaseKeeper::renew(const std::string& account) {
   const auto before = clock_();  // the lease runs ttl from a moment after this one
-  const std::optional<LeaseHold> hold = board_.acquire(account, replica_, ttl_);
+  const std::optional<LeaseGrant> grant = board_.acquire(account, replica_, ttl_, grace_);
+  const auto after = clock_();  // the settle time runs from a moment before this one
   std::lock_guard lock(mutex_);
-  if (hold) {
-    held_[account] = Held{*hold, before};
-  } else {
+  if (!grant) {
     held_.erase(account);  // another replica has it (until it gives it up or it expires)
+    return;
+  }
+  const auto it = held_.find(account);
+  const bool taken = it == held_.end() || it->second.hold.epoch != grant->hold.epoch;
+  held_[account] = Held{grant->hold, before, after + grant->settle};
+  if (taken) {
+    unclean_.erase(account);  // a new epoch: the passes that ended unclean were under an old one
+    if (grant->settle.count() > 0) {
+      logInfo(account + ": replica " + replica_ + " took it over from a lapsed lease (epoch " +
+              std::to_string(grant->hold.epoch) + "); first pass in " +
+              std::to_string((grant->settle.count() + 999) / 1000) +
+              " s, once what the last holder sent can have reached the target");
+    }
   }
 }
 
@@ -118,8 +140,29 @@ std::vector<LeaseRow> LeaseKeeper::lastLeases() const {
 std::optional<LeaseHold> LeaseKeeper::holdOf(const std::string& account) const {
   std::lock_guard lock(mutex_);
   const auto it = held_.find(account);
-  if (it == held_.end() || !fresh(it->second)) return std::nullopt;
+  if (it == held_.end() || !fresh(it->second) || clock_() < it->second.settles) {
+    return std::nullopt;
+  }
   return it->second.hold;
+}
+
+std::optional<std::chrono::steady_clock::time_point> LeaseKeeper::settlesAt(
+    const std::string& account) const {
+  std::lock_guard lock(mutex_);
+  const auto it = held_.find(account);
+  if (it == held_.end() || !fresh(it->second) || clock_() >= it->second.settles) {
+    return std::nullopt;
+  }
+  return it->second.settles;
+}
+
+void LeaseKeeper::passEnded(const std::string& account, bool clean) {
+  std::lock_guard lock(mutex_);
+  if (clean) {
+    unclean_.erase(account);
+  } else {
+    unclean_.insert(account);
+  }
 }
 
 std::map<std::string, LeaseHold> LeaseKeeper::held() const {
@@ -189,7 +232,7 @@ void LeaseKeeper::wake() {
   wake_.notify_all();
 }
 
-void LeaseKeeper::leave() {
+void LeaseKeeper::leave(bool give_up) {
   {
     std::lock_guard lock(mutex_);
     if (left_) return;
@@ -199,12 +242,18 @@ void LeaseKeeper::leave() {
   }
   if (thread_.joinable()) thread_.join();
   std::map<std::string, Held> held;
+  std::set<std::string> unclean;
   {
     std::lock_guard lock(mutex_);
     held.swap(held_);
+    unclean.swap(unclean_);
   }
   try {
-    for (const auto& [account, h] : held) board_.release(account, h.hold);
+    if (give_up) {
+      for (const auto& [account, h] : held) {
+        board_.release(account, h.hold, unclean.count(account) == 0);
+      }
+    }
     board_.leave(replica_);
   } catch (const std::exception& e) {
     logWarning(std::string("replica ") + replica_ +

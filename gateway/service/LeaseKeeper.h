@@ -4,6 +4,8 @@
 // what is no longer its share once no pass of it runs, and takes or renews its share, every third
 // of lease_ttl. The Scheduler starts a pass only for an account held here (holdOf()), and the pass
 // writes under that hold (HeldLedger), so a replica that lost an account writes and deletes nothing.
+// An account taken from a lapsed lease is not polled until the grant has settled (LeaseGrant): the
+// last holder's bytes already on their way to the target arrive before anything is looked up there.
 
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,8 +35,11 @@ std::string makeReplicaId();
 class LeaseKeeper {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
-  // `board` must outlive the keeper. `ttl` is the lease_ttl; `clock` the local monotonic clock.
+  // `board` must outlive the keeper. `ttl` is the lease_ttl; `grace` how long after a lapsed
+  // lease's expiry its next holder waits (GatewayConfig::takeoverGrace()); `clock` the local
+  // monotonic clock.
   LeaseKeeper(LeaseBoard& board, std::string replica, std::chrono::seconds ttl,
+              std::chrono::milliseconds grace,
               Clock clock = [] { return std::chrono::steady_clock::now(); });
   // leave() when still running.
   ~LeaseKeeper();
@@ -46,9 +52,17 @@ class LeaseKeeper {
   void tick(const std::vector<std::string>& accounts,
             const std::function<bool(const std::string&)>& running);
   // The hold a pass of `account` may start under: taken or renewed here less than 2/3 of the ttl
-  // ago by the local clock (the lease in the database runs for the whole ttl from that renewal).
+  // ago by the local clock (the lease in the database runs for the whole ttl from that renewal),
+  // and settled.
   std::optional<LeaseHold> holdOf(const std::string& account) const;
-  // Every account held now, with its hold.
+  // When `account`, held here, settles by the local clock; nullopt when it is not held here or has
+  // settled already.
+  std::optional<std::chrono::steady_clock::time_point> settlesAt(const std::string& account) const;
+  // A pass of `account` ended here; `clean`: without an error, so nothing of it is still on its
+  // way to the target. Giving the account up after an unclean one makes its next holder wait as
+  // after a lapse.
+  void passEnded(const std::string& account, bool clean);
+  // Every account held now (settled or not), with its hold.
   std::map<std::string, LeaseHold> held() const;
   // Throws Error(Fenced) unless `account` is still held here under `hold`'s epoch and fresh by
   // the local clock (as holdOf()): a pass asks before every write to the target. A write that
@@ -77,14 +91,17 @@ class LeaseKeeper {
   // One renewal round of keepOnly(): renews every account still held here. Throws Error(Internal).
   void renewHeld();
   void wake();
-  // Stops the thread, gives every lease up and removes the heartbeat, so the other replicas take
-  // the accounts over at once. Never throws (a database out of reach: the leases just expire).
-  void leave();
+  // Stops the thread and removes the heartbeat. `give_up`: every lease is given up too, so the
+  // other replicas take the accounts over at once (only when no pass runs any more); otherwise
+  // the leases lapse and their takers wait the grace. Never throws (a database out of reach: the
+  // leases just expire). Only the first call acts.
+  void leave(bool give_up = true);
 
  private:
   struct Held {
     LeaseHold hold;
     std::chrono::steady_clock::time_point renewed;
+    std::chrono::steady_clock::time_point settles;
   };
   bool fresh(const Held& h) const;
   // Takes or renews `account`, the hold dated from before the database was asked.
@@ -94,9 +111,11 @@ class LeaseKeeper {
   LeaseBoard& board_;
   const std::string replica_;
   const std::chrono::seconds ttl_;
+  const std::chrono::milliseconds grace_;
   Clock clock_;
   mutable std::mutex mutex_;
   std::map<std::string, Held> held_;
+  std::set<std::string> unclean_;  // accounts whose last pass here ended with an error
   std::vector<std::string> last_replicas_;
   std::vector<LeaseRow> last_leases_;
   std::condition_variable wake_;

@@ -109,11 +109,25 @@ void appendNotice(const config::ImapTarget& target, ImapPool& pool, oauth::Token
   }
 }
 
+namespace {
+
+// Until `account`'s lease, taken from a lapsed one, has settled (or `stop` is set).
+void awaitSettled(const LeaseKeeper& leases, const std::string& account,
+                  const std::atomic<bool>* stop) {
+  while (const auto at = leases.settlesAt(account)) {
+    if (stop != nullptr && stop->load()) return;
+    std::this_thread::sleep_until(std::min(*at, std::chrono::steady_clock::now() +
+                                                    std::chrono::milliseconds(200)));
+  }
+}
+
+}  // namespace
+
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options,
                                   const PassEvents& events,
-                                  const LeaseKeeper* leases) {
+                                  LeaseKeeper* leases) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -129,14 +143,14 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
           mine.progress = [&events, i](const PassProgress& p) { events.progress(i, p); };
         }
         if (leases != nullptr) {
-          const std::optional<LeaseHold> hold = leases->holdOf(accounts[i]->name);
-          if (!hold) {
-            throw Error(ErrorKind::Fenced, accounts[i]->name +
-                                               ": another replica holds it now; not polled");
-          }
-          HeldLedger held(ledger, accounts[i]->name, *hold);
-          mine.write_guard = leases->writeGuard(accounts[i]->name, *hold);
+          const std::string& name = accounts[i]->name;
+          awaitSettled(*leases, name, options.stop);
+          const std::optional<LeaseHold> hold = leases->holdOf(name);
+          if (!hold) throw Error(ErrorKind::Fenced, name + ": another replica holds it now; not polled");
+          HeldLedger held(ledger, name, *hold);
+          mine.write_guard = leases->writeGuard(name, *hold);
           results[i] = makePollJob(cfg, *accounts[i], held, pool, mine, tokens)->run();
+          leases->passEnded(name, results[i].ok());
         } else {
           results[i] = makePollJob(cfg, *accounts[i], ledger, pool, mine, tokens)->run();
         }

@@ -56,11 +56,13 @@ struct PassEvents {
 // One result per account, in the order given; each pass with `options` (a dry run, say), telling
 // `events` as it goes. With `leases` (a shared ledger), each account's pass writes to the ledger
 // and to the target under the lease `leases` holds for it (HeldLedger, the keeper's write guard),
-// and an account without one fails with Error(Fenced) unpolled. Never throws.
+// once that lease has settled (waited for here; `options.stop` ends the wait), and an account
+// without one fails with Error(Fenced) unpolled; each pass's end is told to `leases`
+// (passEnded()). Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options = {},
                                   const PassEvents& events = {},
-                                  const LeaseKeeper* leases = nullptr);
+                                  LeaseKeeper* leases = nullptr);
 
 }  // namespace popgate::gateway

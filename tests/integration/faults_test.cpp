@@ -26,6 +26,7 @@ const char* actionName(Fault::Action a) {
     case Fault::Action::Reset: return "reset";
     case Fault::Action::Close: return "close";
     case Fault::Action::Stall: return "stall";
+    case Fault::Action::Hold: return "hold";
     case Fault::Action::None: break;
   }
   return "none";

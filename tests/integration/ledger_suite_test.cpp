@@ -563,6 +563,9 @@ BOOST_AUTO_TEST_CASE(testPostgresConnectionLostIsOpenedAgain) {
 
 namespace {
 
+// The takeover grace where a case is not about it.
+constexpr std::chrono::milliseconds kGrace{20000};
+
 // Makes `account`'s lease look expired, as if its holder had been paused past lease_ttl.
 void expireLease(const std::string& database, const std::string& account) {
   postgres().query("UPDATE leases SET expires_at = clock_timestamp() - interval '1 second'"
@@ -573,29 +576,55 @@ void expireLease(const std::string& database, const std::string& account) {
 }  // namespace
 
 // A lease goes to one replica at a time: renewing keeps the epoch, another replica is refused
-// until it expires or is given up, and each change of hands raises the epoch.
+// until it expires or is given up, and each change of hands raises the epoch. A lease taken from
+// one that lapsed settles `grace` after the old expiry (renewals keep that time); one given up
+// after clean passes settles at once, one given up after a failed pass like a lapse.
 BOOST_AUTO_TEST_CASE(testPostgresLeaseHasOneHolderAndTheEpochRisesWithEachChangeOfHands) {
   const std::string name = "lease_hands";
   const std::string url = postgres().createDatabase(name);
   PostgresLedger a(databaseOf(url, postgres().password()));
   PostgresLedger b(databaseOf(url, postgres().password()));
   const auto ttl = std::chrono::seconds(30);
-  const auto first = a.acquire("work", "replica-a", ttl);
+  const auto grace = std::chrono::milliseconds(20000);
+  const auto first = a.acquire("work", "replica-a", ttl, grace);
   BOOST_REQUIRE(first.has_value());
-  BOOST_TEST(first->epoch == 1);
-  BOOST_TEST(a.acquire("work", "replica-a", ttl)->epoch == 1);  // renewed: same epoch
-  BOOST_TEST(!b.acquire("work", "replica-b", ttl).has_value());  // held by a
-  expireLease(name, "work");
-  const auto taken = b.acquire("work", "replica-b", ttl);
+  BOOST_TEST(first->hold.epoch == 1);
+  BOOST_TEST(first->settle.count() == 0);  // never held before: nothing can be in flight
+  BOOST_TEST(a.acquire("work", "replica-a", ttl, grace)->hold.epoch == 1);  // renewed: same epoch
+  BOOST_TEST(!b.acquire("work", "replica-b", ttl, grace).has_value());  // held by a
+  expireLease(name, "work");  // lapsed a second ago
+  const auto taken = b.acquire("work", "replica-b", ttl, grace);
   BOOST_REQUIRE(taken.has_value());
-  BOOST_TEST(taken->epoch == 2);
-  BOOST_TEST(!a.acquire("work", "replica-a", ttl).has_value());  // a came back too late
-  b.release("work", *taken);
-  BOOST_TEST(a.acquire("work", "replica-a", ttl)->epoch == 3);  // given up: taken at once
+  BOOST_TEST(taken->hold.epoch == 2);
+  BOOST_TEST(taken->settle.count() > 17000);  // about 19 s: the grace after the old expiry
+  BOOST_TEST(taken->settle.count() <= 19000);
+  const auto renewed = b.acquire("work", "replica-b", ttl, grace);
+  BOOST_TEST(renewed->hold.epoch == 2);
+  BOOST_TEST(renewed->settle.count() > 0);  // what is left of it
+  BOOST_TEST(renewed->settle.count() <= taken->settle.count());
+  BOOST_TEST(!a.acquire("work", "replica-a", ttl, grace).has_value());  // a came back too late
+  b.release("work", taken->hold, true);  // given up before it settled (a rebalance)...
+  const auto again = a.acquire("work", "replica-a", ttl, grace);  // ... taken at once...
+  BOOST_TEST(again->hold.epoch == 3);
+  BOOST_TEST(again->settle.count() > 17000);  // ... but not polled before it has settled
+  BOOST_TEST(again->settle.count() <= taken->settle.count());
+  // Another account, settled: given up after clean passes, the next holder starts at once;
+  // given up after a failed pass, it waits the grace.
+  const auto home = a.acquire("home", "replica-a", ttl, grace);
+  a.release("home", home->hold, true);
+  const auto moved = b.acquire("home", "replica-b", ttl, grace);
+  BOOST_TEST(moved->hold.epoch == 2);
+  BOOST_TEST(moved->settle.count() == 0);
+  b.release("home", moved->hold, false);
+  const auto after_failure = a.acquire("home", "replica-a", ttl, grace);
+  BOOST_TEST(after_failure->hold.epoch == 3);
+  BOOST_TEST(after_failure->settle.count() > 19000);
+  a.release("home", after_failure->hold, true);
   const auto rows = b.leases();
-  BOOST_REQUIRE(rows.size() == 1u);
-  BOOST_TEST(rows[0].holder == "replica-a");
-  BOOST_TEST(rows[0].epoch == 3);
+  BOOST_REQUIRE(rows.size() == 2u);
+  BOOST_TEST(rows[1].account == "work");
+  BOOST_TEST(rows[1].holder == "replica-a");
+  BOOST_TEST(rows[1].epoch == 3);
   // Heartbeats: both alive, sorted; one that leaves is gone at once.
   a.heartbeat("replica-a", ttl);
   BOOST_TEST((b.heartbeat("replica-b", ttl) == std::vector<std::string>{"replica-a", "replica-b"}));
@@ -612,12 +641,12 @@ BOOST_AUTO_TEST_CASE(testPostgresStaleHolderCommitIsRefusedByFencing) {
   PostgresLedger stale(databaseOf(url, postgres().password()));
   PostgresLedger fresh(databaseOf(url, postgres().password()));
   const auto ttl = std::chrono::seconds(30);
-  const LeaseHold old_hold = *stale.acquire("work", "replica-a", ttl);
+  const LeaseHold old_hold = stale.acquire("work", "replica-a", ttl, kGrace)->hold;
   stale.commitHeld("work", {{test::ledgerEntry("m1", LedgerState::InFlight), false}}, std::nullopt, old_hold);
   BOOST_TEST(stale.load("work").size() == 1u);  // while held, writes go through
 
   expireLease(name, "work");  // replica-a paused past lease_ttl ...
-  const LeaseHold new_hold = *fresh.acquire("work", "replica-b", ttl);  // ... b takes over
+  const LeaseHold new_hold = fresh.acquire("work", "replica-b", ttl, kGrace)->hold;  // b takes it
   try {
     stale.commitHeld("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}}, std::nullopt, old_hold);
     BOOST_FAIL("a stale holder recorded an upload");
@@ -648,7 +677,7 @@ BOOST_AUTO_TEST_CASE(testPostgresPassViewWritesUnderItsLease) {
   const std::string name = "lease_view";
   const std::string url = postgres().createDatabase(name);
   PostgresLedger ledger(databaseOf(url, postgres().password()));
-  const LeaseHold hold = *ledger.acquire("work", "replica-a", std::chrono::seconds(30));
+  const LeaseHold hold = ledger.acquire("work", "replica-a", std::chrono::seconds(30), kGrace)->hold;
   HeldLedger view(ledger, "work", hold);
   view.completeFirstPass("work", {{test::ledgerEntry("old", LedgerState::Existing), false}}, 1768435200);
   view.commit("work", {{test::ledgerEntry("m1", LedgerState::Uploaded), false}});
@@ -674,7 +703,7 @@ BOOST_AUTO_TEST_CASE(testPostgresRestoreIsRefusedWhileAReplicaHoldsAnAccount) {
   const std::string name = "restore_leased";
   const std::string url = postgres().createDatabase(name);
   PostgresLedger ledger(databaseOf(url, postgres().password()));
-  ledger.acquire("work", "replica-a", std::chrono::seconds(30));
+  ledger.acquire("work", "replica-a", std::chrono::seconds(30), kGrace);
   LedgerImage image;
   image.accounts["work"].rows["m1"] = test::ledgerEntry("m1", LedgerState::Uploaded);
   try {

@@ -5,11 +5,14 @@
 // log shows no account in two POP sessions at once; SIGSTOP another past its lease and SIGCONT it:
 // nothing lost or duplicated either. And a replica paused in the middle of an APPEND's literal, its
 // account taken over and the message delivered by another, cannot finish that APPEND when it
-// wakes: its lease has lapsed by its own clock, so it sends no more bytes (no duplicate).
+// wakes: its lease has lapsed by its own clock, so it sends no more bytes (no duplicate). And a
+// replica killed with a whole APPEND still on its way through a slow network: the replica that
+// takes the account over waits out the grace before it looks, finds the copy and appends none.
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
 #include <set>
+#include <sstream>
 
 #include "tests/support/FaultProxy.h"
 #include "tests/support/GatewaySetup.h"
@@ -37,6 +40,7 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   std::vector<std::string> users{"me"};
   for (std::size_t i = 0; i < kAccounts; ++i) users.push_back(user(i));
   DovecotSandbox dovecot(users);
+  dovecot.pollersTakeMail(true);  // more mail arrives while the replicas poll every second
   std::vector<AccountSetup> accounts;
   for (std::size_t i = 0; i < kAccounts; ++i) {
     accounts.push_back(AccountSetup{user(i), folder(i), "implicit", false, {}, interval("1s")});
@@ -81,10 +85,12 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   for (int r = 0; r < 3; ++r) {
     auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
     const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
+    // A takeover from a lapsed lease waits the targets' timeout: 8 s here.
     d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
                                    d->adminYaml() + "database:\n  url: " + url +
                                        "\n  password_file: " + secret.string() +
-                                       "\n  lease_ttl: 5s\n");
+                                       "\n  lease_ttl: 5s\n",
+                                   4, 0, "8s");
     d->start();
     replicas.push_back(std::move(d));
   }
@@ -167,9 +173,12 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   const double takeover =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   BOOST_TEST_REQUIRE(waitFor(allDelivered, 90s), "second round not delivered after the kill");
+  const double delivered =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   checkExact();
   BOOST_TEST_MESSAGE("kill -9 of one of 3 replicas: its accounts held again after "
-                     << takeover << " s (lease_ttl 5 s, renewal interval 1.7 s)");
+                     << takeover << " s (lease_ttl 5 s, renewal interval 1.7 s), their mail "
+                     << "delivered after " << delivered << " s (first pass 8 s after the expiry)");
   // The server's word: no account was ever in two POP sessions at once, through the spread and
   // the takeover (the SIGSTOP below leaves a paused session open on purpose).
   const PopSessions sessions = popSessions(dovecot.log());
@@ -261,4 +270,77 @@ BOOST_AUTO_TEST_CASE(testAReplicaPausedMidAppendCannotFinishItAfterATakeover) {
   BOOST_TEST(t.exact(), t);
   BOOST_TEST(b->stop() == 0, b->log());
   BOOST_TEST(a->stop() == 0, a->log());
+}
+
+// The window the write guard leaves: bytes already handed to the network. Replica A writes a whole
+// APPEND (literal and final CRLF), but the network (a proxy holding that direction back) has not
+// delivered it yet; A is killed. Replica B takes the account over once A's lease (5 s) lapses,
+// and does not poll until the grace (the target's timeout, 6 s here) after that expiry. The
+// network delivers A's APPEND within the grace; B's first pass then finds the message in the
+// target (in flight in the ledger, looked up by Message-ID), appends nothing and deletes it from
+// POP. Without the grace, B looked right after the takeover, found nothing, and appended a second
+// copy when the held APPEND arrived.
+BOOST_AUTO_TEST_CASE(testAnAppendStillInTheNetworkArrivesBeforeTheNewHolderLooks) {
+  PostgresSandbox pg;
+  const std::string url = pg.createDatabase("in_network");
+  DovecotSandbox dovecot({"me", "isp"});
+  const std::string message = largeAttachmentMessage(256 * 1024).bytes;
+  dovecot.seed("isp", message);
+  dovecot.createFolder("me", "ISP");  // the first APPEND is the one that counts (no TRYCREATE)
+  const std::string expected = popDelivered(message);
+  BOOST_REQUIRE(expected.size() > (128u << 10));
+  // From 64 KiB into what A sends the target (inside the literal), the network holds on.
+  FaultProxy proxy(dovecot.imapPort(),
+                   Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
+  const std::vector<AccountSetup> accounts{
+      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
+  // The target in plain IMAP, so the proxy can tell when A has written the APPEND's last byte.
+  auto replica = [&](std::uint16_t target_port) {
+    auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
+    const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
+    d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
+                                   d->adminYaml() + "database:\n  url: " + url +
+                                       "\n  password_file: " + secret.string() +
+                                       "\n  lease_ttl: 5s\n",
+                                   1, target_port, "6s");
+    std::string yaml = readFile(d->config);
+    const std::string starttls = "  tls: starttls\n";
+    BOOST_REQUIRE(yaml.find(starttls) != std::string::npos);
+    yaml.replace(yaml.find(starttls), starttls.size(), "  tls: none\n");
+    d->config = d->dir.write("popgate.yaml", yaml);
+    d->start();
+    return d;
+  };
+  auto epoch = [&] {
+    return pg.query("SELECT epoch FROM leases WHERE account = 'isp'"
+                    " AND expires_at > clock_timestamp()", "in_network");
+  };
+  auto a = replica(proxy.port());
+  // A has written the whole APPEND: the held bytes end with the message's end and the CRLF.
+  const std::string end = expected.substr(expected.size() - 64) + "\r\n";
+  BOOST_TEST_REQUIRE(waitFor([&] { return proxy.heldEndsWith(end); }, 60s),
+                     "fired " << proxy.fired() << ", held " << proxy.heldBytes() << " bytes of "
+                              << expected.size() << "\n" << a->log() << [&] {
+                                std::ostringstream out;
+                                a->account("isp")->stringify(out);
+                                return out.str();
+                              }());
+  BOOST_TEST(countOrZero(dovecot, "me", "ISP") == 0u);  // nothing has reached the target yet
+  a->process->kill(SIGKILL);
+  a->process->wait(10s);
+  auto b = replica(0);  // straight to the target
+  BOOST_TEST_REQUIRE(waitFor([&] { return epoch() == "2"; }, 30s), b->log());
+  const auto taken_at = std::chrono::steady_clock::now();
+  BOOST_TEST(b->log().find("took it over from a lapsed lease") != std::string::npos, b->log());
+  // The network heals within the grace: A's APPEND reaches Dovecot after its death.
+  proxy.release();
+  BOOST_TEST(proxy.waitIdle(30s));
+  BOOST_TEST(countOrZero(dovecot, "me", "ISP") == 1u);
+  BOOST_TEST_REQUIRE(waitFor([&] { return dovecot.popBoxSize("isp") == 0; }, 60s), b->log());
+  BOOST_TEST_MESSAGE("the new holder's first pass ended "
+                     << std::chrono::duration<double>(std::chrono::steady_clock::now() - taken_at).count()
+                     << " s after its takeover (grace 6 s after the old expiry)");
+  const Tally t = tally({expected}, dovecot.messages("me", "ISP"));
+  BOOST_TEST(t.exact(), t);
+  BOOST_TEST(b->stop() == 0, b->log());
 }

@@ -243,7 +243,7 @@ void DovecotSandbox::seedMany(const std::string& user, const std::vector<std::st
   }
   // Let Dovecot notice the files and assign UIDs now, in order.
   std::size_t after = count(user, folder);
-  if (after != before + messages.size()) {
+  if (!pollers_take_mail_ && after != before + messages.size()) {
     throw std::runtime_error("DovecotSandbox: seedMany stored " + std::to_string(after - before) +
                              " of " + std::to_string(messages.size()) + " messages");
   }

@@ -92,6 +92,10 @@ class DovecotSandbox final : public MailServer {
   // Thousands per second. Use CRLF line ends: the files are the messages. Throws on failure.
   void seedMany(const std::string& user, const std::vector<std::string>& messages,
                 const std::string& folder = "INBOX") override;
+  // A daemon polling every second with keep: false may take seeded messages as they land, so
+  // seedMany() can no longer check by counting that Dovecot has taken them in (it still makes
+  // Dovecot look at once).
+  void pollersTakeMail(bool on) { pollers_take_mail_ = on; }
   // Creates `folder` for `user` unless it exists. Throws std::runtime_error.
   void createFolder(const std::string& user, const std::string& folder);
   // The number of messages in `folder`. Throws std::runtime_error (e.g. no such folder).
@@ -124,6 +128,7 @@ class DovecotSandbox final : public MailServer {
   std::uint16_t base_port_ = 0;
   std::map<std::string, std::string> settings_;            // `env` output: MAIL_UID, MAIL_GID, ...
   std::set<std::pair<std::string, std::string>> created_;  // (user, folder) known to exist
+  bool pollers_take_mail_ = false;
   unsigned seed_counter_ = 0;                              // names seed files and seedMany files
   bool running_ = false;
   std::unique_ptr<Process> watchdog_;

@@ -2,6 +2,7 @@
 
 #include "tests/support/AppendAnswerWatch.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -84,6 +85,12 @@ FaultProxy::~FaultProxy() {
   for (auto& t : relays) t.join();
 }
 
+bool FaultProxy::heldEndsWith(const std::string& suffix) {
+  std::lock_guard lock(tail_mutex_);
+  return held_tail_.size() >= suffix.size() &&
+         held_tail_.compare(held_tail_.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 bool FaultProxy::waitIdle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return idle_.wait_for(lock, timeout, [this] { return relaying_ == 0; });
@@ -127,8 +134,18 @@ void FaultProxy::relay(int client, int index) {
   std::string held;  // what a stall kept back of the chunk it struck in
   int held_to = -1;
   bool open[2] = {true, true};  // reading from client, reading from server
+  int holding = -1;              // a Hold: the side whose bytes are kept back
+  bool held_eof = false;         // and that side's end came while they were
   char buffer[16384];
   while (!stopping_ && (open[0] || open[1])) {
+    if (holding >= 0 && released_) {  // the network heals: everything kept goes on, in order
+      const int to = holding == 0 ? server : client;
+      if (!held.empty() && !sendAll(to, held.data(), held.size())) break;
+      held.clear();
+      held_bytes_ = 0;
+      if (held_eof) ::shutdown(to, SHUT_WR);
+      holding = -1;
+    }
     pollfd p[2] = {{client, static_cast<short>(open[0] && !stalled ? POLLIN : 0), 0},
                    {server, static_cast<short>(open[1] && !stalled ? POLLIN : 0), 0}};
     if (::poll(p, 2, 100) <= 0) continue;
@@ -138,6 +155,18 @@ void FaultProxy::relay(int client, int index) {
       const int to = side == 0 ? server : client;
       const auto direction = side == 0 ? Fault::Direction::ToServer : Fault::Direction::ToClient;
       ssize_t got = ::recv(from, buffer, sizeof buffer, 0);
+      if (side == holding) {
+        if (got <= 0) {
+          open[side] = false;
+          held_eof = true;
+        } else {
+          held.append(buffer, static_cast<std::size_t>(got));
+          held_bytes_ = held.size();
+          std::lock_guard lock(tail_mutex_);
+          held_tail_ = held.substr(held.size() - std::min<std::size_t>(held.size(), 256));
+        }
+        continue;
+      }
       if (got <= 0) {
         if (append_hook_ && side == 1) {
           const std::string& rest = watch.heldFromServer();
@@ -185,6 +214,14 @@ void FaultProxy::relay(int client, int index) {
           ::close(client);
           ::close(server);
           return;
+        case Fault::Action::Hold: {
+          holding = side;
+          held.assign(buffer + n, static_cast<std::size_t>(got) - n);
+          held_bytes_ = held.size();
+          std::lock_guard lock(tail_mutex_);
+          held_tail_ = held.substr(held.size() - std::min<std::size_t>(held.size(), 256));
+          break;
+        }
         case Fault::Action::Stall:
           // Hold both sides open and forward nothing, until release() or the proxy goes; the
           // rest of this chunk waits with the connection.

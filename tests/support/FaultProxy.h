@@ -1,8 +1,9 @@
 #pragma once
 // A TCP proxy on 127.0.0.1 for fault injection: forwards every accepted connection to a target
 // port and, at a chosen byte offset of a chosen direction, resets the connection (RST), closes it
-// (FIN), or stalls it forever. It can also delay every chunk, to make a transfer slow enough to be
-// interrupted at will. Byte-level, so TLS passes through untouched (and a fault inside a TLS
+// (FIN), stalls it forever, or holds back what follows (a slow network: the sender's writes go
+// through, the bytes arrive when released). It can also delay every chunk, to make a transfer slow
+// enough to be interrupted at will. Byte-level, so TLS passes through untouched (and a fault inside a TLS
 // record is a fault like any other).
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -18,7 +20,10 @@ namespace popgate::test {
 
 struct Fault {
   enum class Direction { ToServer, ToClient };
-  enum class Action { None, Reset, Close, Stall };
+  // Stall: reads nothing more from either side (the sender blocks once the buffers are full).
+  // Hold: reads on and keeps that direction's bytes from the offset on, the sender's end of the
+  // connection closing included, until release(); the other direction flows.
+  enum class Action { None, Reset, Close, Stall, Hold };
   Action action = Action::None;
   Direction direction = Direction::ToClient;
   std::uint64_t offset = 0;  // bytes of that direction forwarded before the fault strikes
@@ -49,6 +54,11 @@ class FaultProxy {
   int connections() const noexcept { return accepted_.load(); }
   // Whether the fault has struck.
   bool fired() const noexcept { return fired_.load(); }
+  // Bytes a Hold has kept back so far (0 once released and sent on).
+  std::uint64_t heldBytes() const noexcept { return held_bytes_.load(); }
+  // Whether what a Hold keeps back ends with `suffix` (at most 256 bytes): the sender has written
+  // up to there.
+  bool heldEndsWith(const std::string& suffix);
   // A stalled connection goes on: what it held back is forwarded and relaying resumes (a network
   // partition that heals). Only a fault that has not struck yet still can.
   void release() noexcept { released_ = true; }
@@ -75,6 +85,9 @@ class FaultProxy {
   std::condition_variable idle_;
   std::atomic<bool> fired_{false};
   std::atomic<bool> released_{false};
+  std::atomic<std::uint64_t> held_bytes_{0};
+  std::mutex tail_mutex_;
+  std::string held_tail_;  // the last 256 bytes kept back, guarded by tail_mutex_
   std::thread acceptor_;
   std::mutex mutex_;
   std::vector<std::thread> relays_;

@@ -2,7 +2,8 @@
 // on every replica, rebalanced when one joins or leaves), and the keeper's rounds against a
 // lease board kept in memory on a manual clock: renewal, takeover after lease_ttl when a replica
 // dies, a graceful handover when one joins, holds that lapse by the local clock when the database
-// is out of reach, and a running pass that keeps its account until it ends. The real board
+// is out of reach, a running pass that keeps its account until it ends, and the grace a takeover
+// from a lapsed lease waits before its first pass. The real board
 // (PostgreSQL, with fencing) is tested in tests/integration/ledger_suite_test.cpp.
 #include <boost/test/unit_test.hpp>
 
@@ -15,6 +16,7 @@
 
 using namespace popgate;
 using namespace popgate::gateway;
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 using TimePoint = std::chrono::steady_clock::time_point;
 
@@ -33,26 +35,33 @@ class MemoryBoard final : public LeaseBoard {
     }
     return live;
   }
-  std::optional<LeaseHold> acquire(const std::string& account, const std::string& holder,
-                                   seconds ttl) override {
+  std::optional<LeaseGrant> acquire(const std::string& account, const std::string& holder,
+                                    seconds ttl, milliseconds grace) override {
     if (down) throw Error(ErrorKind::Internal, "database down");
     auto it = leases_.find(account);
     if (it == leases_.end()) {
-      leases_[account] = Row{holder, 1, now_ + ttl};
-      return LeaseHold{holder, 1};
+      leases_[account] = Row{holder, 1, now_ + ttl, false, now_};
+      return LeaseGrant{LeaseHold{holder, 1}, milliseconds(0)};
     }
     Row& row = it->second;
     const bool live = row.expires > now_;
     if (live && row.holder != holder) return std::nullopt;
-    if (!(live && row.holder == holder)) ++row.epoch;
+    if (!(live && row.holder == holder)) {
+      ++row.epoch;
+      row.settles = row.released ? std::max(now_, row.settles) : std::max(now_, row.expires + grace);
+    }
+    row.released = false;
     row.holder = holder;
     row.expires = now_ + ttl;
-    return LeaseHold{holder, row.epoch};
+    return LeaseGrant{LeaseHold{holder, row.epoch},
+                      std::chrono::duration_cast<milliseconds>(std::max(row.settles - now_,
+                                                                        TimePoint::duration(0)))};
   }
-  void release(const std::string& account, const LeaseHold& hold) override {
+  void release(const std::string& account, const LeaseHold& hold, bool settled) override {
     auto it = leases_.find(account);
     if (it != leases_.end() && it->second.holder == hold.holder && it->second.epoch == hold.epoch) {
       it->second.expires = now_;
+      it->second.released = settled;
     }
   }
   void leave(const std::string& replica) override { beats_.erase(replica); }
@@ -70,6 +79,8 @@ class MemoryBoard final : public LeaseBoard {
     std::string holder;
     std::int64_t epoch;
     TimePoint expires;
+    bool released;
+    TimePoint settles;
   };
   const TimePoint& now_;
   std::map<std::string, TimePoint> beats_;
@@ -83,6 +94,8 @@ std::vector<std::string> accounts(std::size_t n) {
 }
 
 const auto kNothingRuns = [](const std::string&) { return false; };
+// The cases below that are not about the takeover grace.
+constexpr milliseconds kNoGrace{0};
 
 }  // namespace
 
@@ -129,8 +142,8 @@ BOOST_AUTO_TEST_CASE(testDeadReplicaAccountsAreTakenOverAfterTheLease) {
   TimePoint now{};
   MemoryBoard board(now);
   const seconds ttl(30);
-  LeaseKeeper a(board, "r-a", ttl, [&] { return now; });
-  LeaseKeeper b(board, "r-b", ttl, [&] { return now; });
+  LeaseKeeper a(board, "r-a", ttl, kNoGrace, [&] { return now; });
+  LeaseKeeper b(board, "r-b", ttl, kNoGrace, [&] { return now; });
   const auto all = accounts(10);
   BOOST_TEST(a.interval().count() == 10000);
   a.tick(all, kNothingRuns);  // alone at first: takes everything
@@ -165,7 +178,7 @@ BOOST_AUTO_TEST_CASE(testDeadReplicaAccountsAreTakenOverAfterTheLease) {
 BOOST_AUTO_TEST_CASE(testHoldsLapseBeforeTheLeaseWhenTheDatabaseIsOutOfReach) {
   TimePoint now{};
   MemoryBoard board(now);
-  LeaseKeeper a(board, "r-a", seconds(30), [&] { return now; });
+  LeaseKeeper a(board, "r-a", seconds(30), kNoGrace, [&] { return now; });
   a.tick({"work"}, kNothingRuns);
   const auto hold = a.holdOf("work");
   BOOST_REQUIRE(hold.has_value());
@@ -187,8 +200,8 @@ BOOST_AUTO_TEST_CASE(testRunningPassKeepsItsAccountUntilItEnds) {
   TimePoint now{};
   MemoryBoard board(now);
   const seconds ttl(30);
-  LeaseKeeper a(board, "r-a", ttl, [&] { return now; });
-  LeaseKeeper b(board, "r-b", ttl, [&] { return now; });
+  LeaseKeeper a(board, "r-a", ttl, kNoGrace, [&] { return now; });
+  LeaseKeeper b(board, "r-b", ttl, kNoGrace, [&] { return now; });
   const auto all = accounts(4);
   a.tick(all, kNothingRuns);
   b.tick(all, kNothingRuns);
@@ -220,7 +233,7 @@ BOOST_AUTO_TEST_CASE(testWriteGuardFencesOnceTheHoldLapsesOrChangesHands) {
   TimePoint now{};
   MemoryBoard board(now);
   const seconds ttl(30);
-  LeaseKeeper a(board, "r-a", ttl, [&] { return now; });
+  LeaseKeeper a(board, "r-a", ttl, kNoGrace, [&] { return now; });
   a.tick({"work"}, kNothingRuns);
   const auto hold = a.holdOf("work");
   BOOST_REQUIRE(hold.has_value());
@@ -239,7 +252,7 @@ BOOST_AUTO_TEST_CASE(testWriteGuardFencesOnceTheHoldLapsesOrChangesHands) {
   BOOST_TEST(board.holder("work") == "r-a");  // the lease itself still runs 10 s more
   // Lost and taken again: a new epoch, and the old pass's guard stays shut.
   now += seconds(20);
-  LeaseKeeper b(board, "r-b", ttl, [&] { return now; });
+  LeaseKeeper b(board, "r-b", ttl, kNoGrace, [&] { return now; });
   b.tick({"work"}, kNothingRuns);
   now += seconds(31);
   a.tick({"work"}, kNothingRuns);
@@ -255,9 +268,9 @@ BOOST_AUTO_TEST_CASE(testKeepOnlyTakesTheFreeAccountsAndRenewsThem) {
   TimePoint now{};
   MemoryBoard board(now);
   const seconds ttl(30);
-  LeaseKeeper replica(board, "r-a", ttl, [&] { return now; });
+  LeaseKeeper replica(board, "r-a", ttl, kNoGrace, [&] { return now; });
   replica.tick({"busy"}, kNothingRuns);
-  LeaseKeeper once(board, "once", ttl, [&] { return now; });
+  LeaseKeeper once(board, "once", ttl, kNoGrace, [&] { return now; });
   once.keepOnly({"free", "busy"});  // its renewal thread waits a third of the ttl (10 s) first
   const auto hold = once.holdOf("free");
   BOOST_REQUIRE(hold.has_value());
@@ -272,4 +285,83 @@ BOOST_AUTO_TEST_CASE(testKeepOnlyTakesTheFreeAccountsAndRenewsThem) {
   BOOST_TEST(!once.holdOf("busy").has_value());
   once.leave();
   BOOST_TEST(board.holder("free").empty());  // given up at the end
+}
+
+// The grace after a lapse: the bytes of an APPEND the last holder had sent may still be on their
+// way to the target, so an account taken from a lapsed lease is not polled (holdOf() answers
+// nothing, its write guard stays shut) until `grace` after the old expiry, though it is held and
+// renewed meanwhile. One given up after clean passes moves at once; one given up after a pass
+// that failed (something may still be in flight) settles like a lapse.
+BOOST_AUTO_TEST_CASE(testAnAccountTakenFromALapsedLeaseWaitsTheGraceBeforeItsFirstPass) {
+  TimePoint now{};
+  MemoryBoard board(now);
+  const seconds ttl(30);
+  const milliseconds grace(20000);
+  LeaseKeeper a(board, "r-a", ttl, grace, [&] { return now; });
+  LeaseKeeper b(board, "r-b", ttl, grace, [&] { return now; });
+  a.tick({"work"}, kNothingRuns);  // a first holder of a new row: no wait
+  BOOST_TEST(a.holdOf("work").has_value());
+  BOOST_TEST(!a.settlesAt("work").has_value());
+
+  // a dies mid-pass. Its lease expires 30 s after its last renewal; b takes it then...
+  now += seconds(31);
+  b.tick({"work"}, kNothingRuns);
+  BOOST_TEST(board.holder("work") == "r-b");
+  BOOST_TEST(b.held().count("work") == 1u);  // held (and renewed from now on)...
+  BOOST_TEST(!b.holdOf("work").has_value());  // ... but no pass yet
+  const auto settles = b.settlesAt("work");
+  BOOST_REQUIRE(settles.has_value());
+  BOOST_TEST(std::chrono::duration_cast<milliseconds>(*settles - now).count() == 19000);
+  now += seconds(10);
+  b.tick({"work"}, kNothingRuns);  // a renewal keeps the settle time
+  BOOST_TEST(!b.holdOf("work").has_value());
+  BOOST_TEST((b.settlesAt("work") == settles));
+  // Given up before it settled (a rebalance): the next holder waits what is left of it.
+  {
+    LeaseKeeper other(board, "r-x", ttl, grace, [&] { return now; });
+    b.leave();
+    other.tick({"work"}, kNothingRuns);
+    BOOST_TEST(!other.holdOf("work").has_value());
+    BOOST_TEST((other.settlesAt("work") == settles));
+    other.leave();
+  }
+  LeaseKeeper b2(board, "r-b", ttl, grace, [&] { return now; });
+  b2.tick({"work"}, kNothingRuns);
+  BOOST_TEST(!b2.holdOf("work").has_value());
+  now += seconds(9);  // the old expiry + grace
+  BOOST_TEST(b2.holdOf("work").has_value());
+  BOOST_TEST(!b2.settlesAt("work").has_value());
+  BOOST_CHECK_NO_THROW(b2.checkHeld("work", *b2.holdOf("work")));
+
+  // Given up after a clean pass: the next holder starts at once.
+  b2.passEnded("work", true);
+  b2.leave();
+  LeaseKeeper c(board, "r-c", ttl, grace, [&] { return now; });
+  c.tick({"work"}, kNothingRuns);
+  BOOST_TEST(c.holdOf("work").has_value());
+
+  // Given up after a pass that failed: the next holder waits the grace from the release.
+  c.passEnded("work", false);
+  c.leave();
+  LeaseKeeper d(board, "r-d", ttl, grace, [&] { return now; });
+  d.tick({"work"}, kNothingRuns);
+  BOOST_TEST(!d.holdOf("work").has_value());
+  now += seconds(10);
+  d.tick({"work"}, kNothingRuns);
+  BOOST_TEST(!d.holdOf("work").has_value());
+  now += seconds(10);
+  BOOST_TEST(d.holdOf("work").has_value());
+
+  // A replica leaving while a pass may still send (an unclean stop) gives nothing up: the lease
+  // lapses, and its taker waits the grace after that.
+  d.leave(false);
+  BOOST_TEST(board.holder("work") == "r-d");
+  now += seconds(21);  // d renewed it 10 s ago: its lease has just expired
+  LeaseKeeper e(board, "r-e", ttl, grace, [&] { return now; });
+  e.tick({"work"}, kNothingRuns);
+  BOOST_TEST(!e.holdOf("work").has_value());
+  now += seconds(10);
+  e.tick({"work"}, kNothingRuns);
+  now += seconds(9);
+  BOOST_TEST(e.holdOf("work").has_value());
 }
