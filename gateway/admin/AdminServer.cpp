@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <Poco/Exception.h>
@@ -42,8 +43,9 @@ std::string hostPort(const std::string& host, std::uint16_t port) {
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-// The bytes of `reply` on the wire: status line, headers, and the body unless `head_only`.
-std::string render(const HttpReply& reply, bool head_only, bool keep_alive, bool http10) {
+// The head of `reply` on the wire: status line and headers (the body is sent from where it is, not
+// copied behind the head: a /metrics body of thousands of accounts runs to megabytes).
+std::string renderHead(const HttpReply& reply, bool keep_alive, bool http10) {
   std::string out =
       "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) + "\r\n";
   if (!reply.content_type.empty()) out += "Content-Type: " + reply.content_type + "\r\n";
@@ -56,7 +58,6 @@ std::string render(const HttpReply& reply, bool head_only, bool keep_alive, bool
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  if (!head_only) out += reply.body;
   return out;
 }
 
@@ -185,8 +186,9 @@ class AdminServer::Loop {
     std::size_t scanned = 0;               // bytes of `in` already searched for the end of the head
     std::unique_ptr<HTTPRequest> request;  // parsed head while its body is drained
     std::uint64_t body_left = 0;
-    std::string out;
-    std::size_t sent = 0;
+    std::string out;        // the head of the reply being sent
+    std::string out_body;   // its body (none for HEAD)
+    std::size_t sent = 0;   // bytes of out, then out_body, sent
     bool close_after = false;
     unsigned served = 0;
     Clock::time_point waiting_since;  // when the current request began to be awaited
@@ -334,7 +336,8 @@ class AdminServer::Loop {
     const bool head_only = request.getMethod() == HTTPRequest::HTTP_HEAD;
     const bool http10 = request.getVersion() == HTTPRequest::HTTP_1_0;
     c.request.reset();
-    c.out = render(r, head_only, keep_alive, http10);
+    c.out = renderHead(r, keep_alive, http10);
+    if (!head_only) c.out_body = std::move(r.body);
     c.sent = 0;
     c.close_after = !keep_alive;
     c.phase = Phase::Reply;
@@ -345,7 +348,8 @@ class AdminServer::Loop {
   // Queues a reply that ends the connection (a request refused before routing).
   void reply(Connection& c, const HttpReply& r, bool head_only, bool close, Clock::time_point now) {
     c.request.reset();
-    c.out = render(r, head_only, !close, false);
+    c.out = renderHead(r, !close, false);
+    if (!head_only) c.out_body = r.body;
     c.sent = 0;
     c.close_after = close;
     c.phase = Phase::Reply;
@@ -354,8 +358,18 @@ class AdminServer::Loop {
   }
 
   void onWritable(Connection& c, Clock::time_point now) {
-    while (c.sent < c.out.size()) {
-      const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    const std::size_t total = c.out.size() + c.out_body.size();
+    while (c.sent < total) {
+      // The head and the body in one call: two pieces, never joined into one buffer.
+      iovec parts[2];
+      std::size_t count = 0;
+      if (c.sent < c.out.size()) parts[count++] = {c.out.data() + c.sent, c.out.size() - c.sent};
+      const std::size_t body_sent = c.sent > c.out.size() ? c.sent - c.out.size() : 0;
+      parts[count++] = {c.out_body.data() + body_sent, c.out_body.size() - body_sent};
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = count;
+      const ssize_t n = ::sendmsg(c.fd, &message, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // poll for POLLOUT
       if (n <= 0) {
@@ -365,6 +379,7 @@ class AdminServer::Loop {
       c.sent += static_cast<std::size_t>(n);
     }
     c.out.clear();
+    std::string().swap(c.out_body);  // a big body's memory goes now, not with the connection
     c.sent = 0;
     if (c.close_after) {
       // Shut our side and read what the client still sends for a moment: closing with unread

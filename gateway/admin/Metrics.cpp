@@ -103,6 +103,8 @@ class Exposition {
   }
 
   std::string take() { return std::move(out_); }
+  // Room for `bytes` up front: growing by doubling would hold the old and the new text at once.
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
 
  private:
   std::string out_;
@@ -335,6 +337,12 @@ void renderCluster(const StatusSnapshot& snapshot, Exposition& out) {
 
 std::string renderMetrics(const StatusSnapshot& snapshot) {
   Exposition out;
+  // About 36 samples an account of some 64 bytes besides its two labels, and the HELP texts.
+  std::size_t estimate = 16 * 1024;
+  for (const AccountStatus& account : snapshot.accounts) {
+    estimate += 36 * (64 + account.name.size() + account.target.size());
+  }
+  out.reserve(estimate);
   renderProcess(snapshot, out);
   for (const AccountMetric& metric : kAccountMetrics) {
     out.family(metric.name, metric.type, metric.help);

@@ -10,6 +10,7 @@
 
 #include "Daemon.h"
 #include "LedgerTransfer.h"
+#include "HeapRelease.h"
 #include "ProcessHardening.h"
 #include "gateway/delivery/Ledger.h"
 #include "gateway/delivery/LedgerFactory.h"
@@ -310,7 +311,10 @@ int runApp(int argc, char** argv) {
   }
   try {
     // Before any thread exists (the config loader starts none), so all threads inherit the mask.
-    if (args.command == "run") blockDaemonSignals();
+    if (args.command == "run") {
+      blockDaemonSignals();
+      keepBigBlocksApart();  // before the configuration's blocks come and go
+    }
     config::GatewayConfig cfg = config::loadConfig(args.config);
     if (args.command == "check") return commandCheck(cfg);
     if (args.command == "status") return commandStatus(cfg, args.json);

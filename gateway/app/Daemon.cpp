@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "HeapRelease.h"
 #include "gateway/delivery/HeldLedger.h"
 #include "gateway/delivery/LeaseBoard.h"
 #include "gateway/delivery/Ledger.h"
@@ -252,6 +253,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     });
     server->start();
   }
+  releaseFreedMemory();  // the configuration's parse tree, before the passes begin
   scheduler.start();
   notifier.start();
   // systemd (Type=notify): ready now; WATCHDOG=1 below only while the scheduler beats.
@@ -293,6 +295,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                            noticeRecipients(*next));
         notifier.keepAccounts(accountNames(*next));
         logInfo("configuration reloaded: " + std::to_string(cfg->accounts.size()) + " account(s)");
+        releaseFreedMemory();
       } catch (const Error& e) {
         logError(std::string("configuration reload failed, still running on the previous one: ") +
                  e.what());

@@ -35,6 +35,30 @@ std::once_flag register_once;
 
 using Int = Poco::Int64;
 
+// The reads of every pass (SqliteStatements keeps them prepared, keyed by these addresses).
+const std::string kSelectEntries =
+    std::string("SELECT ") + rows::kEntryColumns + " FROM messages WHERE account = ?";
+constexpr const char* kSelectFirstPass = "SELECT first_pass_at FROM accounts WHERE account = ?";
+
+// The current row of kSelectEntries as an entry (columns in rows::kEntryColumns order).
+LedgerEntry entryAt(const SqliteStatements::Run& row) {
+  LedgerEntry e;
+  e.key = row.text(0);
+  e.state = static_cast<LedgerState>(row.integer(1));
+  e.size = static_cast<std::uint64_t>(row.integer(2));
+  e.sha256 = row.text(3);
+  e.message_id = row.text(4);
+  e.folder = row.text(5);
+  e.uidvalidity = static_cast<std::uint32_t>(row.integer(6));
+  e.uid = static_cast<std::uint32_t>(row.integer(7));
+  e.uploaded_at = row.integer(8);
+  e.reason = row.text(9);
+  e.retry_at = row.integer(10);
+  e.attempts = static_cast<std::uint32_t>(row.integer(11));
+  e.missing_since = row.integer(12);
+  return e;
+}
+
 }  // namespace
 
 SqliteLedger::SqliteLedger(const std::filesystem::path& file) : file_(file) {
@@ -49,6 +73,7 @@ SqliteLedger::SqliteLedger(const std::filesystem::path& file) : file_(file) {
     // it runs on a read-only root file system without a writable /tmp.
     s << "PRAGMA temp_store=MEMORY", now;
     migrate();
+    statements_ = std::make_unique<SqliteStatements>(s);
   } catch (const Poco::Exception& e) {
     fail(file_, "open it", e);
   }
@@ -129,23 +154,28 @@ void SqliteLedger::migrate() {
 
 std::map<std::string, LedgerEntry> SqliteLedger::load(const std::string& account) {
   std::lock_guard lock(mutex_);
-  rows::EntryColumns found;
-  std::string acct = account;
+  std::map<std::string, LedgerEntry> found;
   try {
-    Poco::Data::Statement select(*session_);
-    select << "SELECT " << rows::kEntryColumns << " FROM messages WHERE account = ?", use(acct);
-    rows::intoEntries(select, found);
-    select.execute();
+    SqliteStatements::Run select(*statements_, kSelectEntries.c_str());
+    select.bind(1, account);
+    while (select.next()) {
+      LedgerEntry entry = entryAt(select);
+      std::string key = entry.key;
+      found.emplace(std::move(key), std::move(entry));
+    }
   } catch (const Poco::Exception& e) {
     fail(file_, "read the entries of " + account, e);
   }
-  return found.byKey();
+  return found;
 }
 
 std::optional<std::int64_t> SqliteLedger::firstPassDone(const std::string& account) {
   std::lock_guard lock(mutex_);
   try {
-    return LedgerSql(*session_, false, file_.string()).firstPassDone(account);
+    SqliteStatements::Run select(*statements_, kSelectFirstPass);
+    select.bind(1, account);
+    if (!select.next()) return std::nullopt;
+    return select.integer(0);
   } catch (const Poco::Exception& e) {
     fail(file_, "read the first pass of " + account, e);
   }

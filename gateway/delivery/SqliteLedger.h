@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "Ledger.h"
+#include "SqliteStatements.h"
 
 namespace Poco::Data {
 class Session;
@@ -51,6 +52,7 @@ class SqliteLedger final : public Ledger {
   std::filesystem::path file_;
   std::mutex mutex_;
   std::unique_ptr<Poco::Data::Session> session_;
+  std::unique_ptr<SqliteStatements> statements_;  // on session_, so it goes first
 };
 
 }  // namespace popgate::gateway

@@ -33,9 +33,7 @@ std::chrono::steady_clock::time_point StatusBoard::lastBeat() const noexcept {
 
 std::optional<AccountStatus> StatusBoard::account(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  for (const AccountStatus& a : accounts_) {
-    if (a.name == name) return a;
-  }
+  if (const AccountStatus* a = find(name)) return *a;
   return std::nullopt;
 }
 
@@ -43,9 +41,7 @@ void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
   std::lock_guard lock(mutex_);
   std::vector<AccountStatus> next;
   for (const AccountStatus& a : accounts) {
-    auto old = std::find_if(accounts_.begin(), accounts_.end(),
-                            [&](const AccountStatus& o) { return o.name == a.name; });
-    if (old != accounts_.end()) {
+    if (const AccountStatus* old = find(a.name)) {
       AccountStatus kept = *old;
       kept.host = a.host;
       kept.folder = a.folder;
@@ -57,12 +53,19 @@ void StatusBoard::setAccounts(const std::vector<AccountStatus>& accounts) {
     }
   }
   accounts_ = std::move(next);
+  index_.clear();
+  // The first of a name wins, as a search from the front would find it.
+  for (std::size_t i = 0; i < accounts_.size(); ++i) index_.emplace(accounts_[i].name, i);
 }
 
 AccountStatus* StatusBoard::find(const std::string& account) {
-  auto it = std::find_if(accounts_.begin(), accounts_.end(),
-                         [&](const AccountStatus& a) { return a.name == account; });
-  return it == accounts_.end() ? nullptr : &*it;
+  const auto it = index_.find(account);
+  return it == index_.end() ? nullptr : &accounts_[it->second];
+}
+
+const AccountStatus* StatusBoard::find(const std::string& account) const {
+  const auto it = index_.find(account);
+  return it == index_.end() ? nullptr : &accounts_[it->second];
 }
 
 void StatusBoard::pollStarted(const std::string& account, SystemTime at) {
@@ -211,8 +214,7 @@ StatusSnapshot StatusBoard::snapshot() const {
 
 bool StatusBoard::hasAccount(const std::string& account) const {
   std::lock_guard lock(mutex_);
-  return std::any_of(accounts_.begin(), accounts_.end(),
-                     [&](const AccountStatus& a) { return a.name == account; });
+  return find(account) != nullptr;
 }
 
 }  // namespace popgate::gateway

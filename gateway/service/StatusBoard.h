@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/delivery/LeaseBoard.h"
@@ -158,10 +159,13 @@ class StatusBoard {
 
  private:
   AccountStatus* find(const std::string& account);
+  const AccountStatus* find(const std::string& account) const;
   mutable std::mutex mutex_;
   std::string version_;
   SystemTime started_;
   std::vector<AccountStatus> accounts_;
+  // Where each account is in accounts_ (a board of thousands is asked several times a pass).
+  std::unordered_map<std::string, std::size_t> index_;
   mutable std::mutex probe_mutex_;
   TargetProbe probe_;
   ClusterProbe cluster_probe_;

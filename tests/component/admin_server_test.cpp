@@ -34,6 +34,7 @@
 #include "gateway/service/StatusBoard.h"
 #include "gateway/admin/AdminServer.h"
 #include "gateway/admin/HealthProbe.h"
+#include "gateway/admin/Metrics.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/SlowClients.h"
 
@@ -344,6 +345,26 @@ BOOST_AUTO_TEST_CASE(testKeepAliveSessionServesSeveralRequests) {
     BOOST_TEST(call(*s, "GET", "/healthz").status == 200);
   }
   BOOST_TEST(polls().size() == 3u);
+}
+
+// A provider's /metrics: 5,000 accounts make a body of megabytes, far more than a socket takes
+// at once; it is sent from where it was rendered, in pieces after the head, and arrives whole
+// (as long as Content-Length says), twice on one keep-alive connection, then a small reply.
+BOOST_AUTO_TEST_CASE(testMetricsOfFiveThousandAccountsArriveWholeOnOneConnection) {
+  std::vector<AccountStatus> many;
+  for (int i = 0; i < 5000; ++i) many.push_back(account("u" + std::to_string(10000 + i)));
+  board.setAccounts(many);
+  const std::string expected = renderMetrics(board.snapshot());
+  BOOST_TEST_REQUIRE(expected.size() > 8'000'000u);
+  auto s = session(port());
+  for (int i = 0; i < 2; ++i) {
+    const Reply r = call(*s, "GET", "/metrics");
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.keep_alive);
+    BOOST_TEST(r.body.size() == expected.size());
+    BOOST_TEST((r.body == expected));
+  }
+  BOOST_TEST(call(*s, "GET", "/healthz").body == "ok\n");
 }
 
 BOOST_AUTO_TEST_CASE(testRequestBodyOver64KiBRefused) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connectors/common/Error.h"
 #include "connectors/common/Printable.h"
@@ -79,6 +80,28 @@ BOOST_AUTO_TEST_CASE(testLongerSecretIsMaskedWholeBeforeAShorterOneInside) {
   const Secret shorter(std::string("abcd1234"));
   const Secret longer(std::string("xxabcd1234yy"));
   BOOST_TEST(redactSecrets("[xxabcd1234yy] [abcd1234]") == "[********] [********]");
+}
+
+// A daemon polling thousands of accounts holds thousands of passwords (many sharing their first
+// bytes) and masks every log line: a line holding one of them, anywhere, is masked; one holding
+// only their first bytes is not; equal-length values overlapping in a line are masked in the
+// order they came; a value whose last holder goes stops being masked.
+BOOST_AUTO_TEST_CASE(testThousandsOfLivePasswordsMaskEveryLineAsFew) {
+  std::vector<std::unique_ptr<Secret>> passwords;
+  for (int i = 0; i < 5000; ++i) {
+    passwords.push_back(std::make_unique<Secret>("pw-u" + std::to_string(10000 + i)));
+  }
+  BOOST_TEST(redactSecrets("u04711: 0 uploaded, 0 deleted (0.0 s)") ==
+             "u04711: 0 uploaded, 0 deleted (0.0 s)");
+  BOOST_TEST(redactSecrets("-ERR pw-u1 pw-u pw-u1471") == "-ERR pw-u1 pw-u pw-u1471");
+  BOOST_TEST(redactSecrets("-ERR [AUTH] bad password pw-u14711.") ==
+             "-ERR [AUTH] bad password ********.");
+  BOOST_TEST(redactSecrets("pw-u10000pw-u14999") == "****************");
+  const Secret older(std::string("abcdef")), newer(std::string("cdefgh"));
+  BOOST_TEST(redactSecrets("abcdefgh") == "********gh");
+  passwords[4711].reset();
+  BOOST_TEST(redactSecrets("bad password pw-u14711") == "bad password pw-u14711");
+  BOOST_TEST(redactSecrets("bad password pw-u14712") == "bad password ********");
 }
 
 BOOST_AUTO_TEST_CASE(testVeryShortValuesAreNotMasked) {

@@ -137,3 +137,29 @@ BOOST_AUTO_TEST_CASE(testVersionOneLedgerIsMigratedInPlace) {
   BOOST_TEST(again.uploadsSince("target", 1750000000 - 3600).size() == 1u);
 }
 
+
+// The reads of every pass (load, firstPassDone) keep their statements prepared from pass to pass:
+// each read still sees every write before it, and none leaves a read open behind it (a second
+// connection can checkpoint the whole write-ahead log, as SQLite does when the log grows).
+BOOST_AUTO_TEST_CASE(testKeptReadsSeeEveryWriteAndLeaveNoReadOpen) {
+  test::TempDir dir;
+  const auto file = dir.path() / "ledger.sqlite";
+  SqliteLedger ledger(file);
+  BOOST_TEST(ledger.load("work").empty());
+  BOOST_TEST(!ledger.firstPassDone("work").has_value());
+  for (int pass = 1; pass <= 3; ++pass) {
+    const std::string key = "u" + std::to_string(pass);
+    ledger.completeFirstPass("work", {{test::edgeLedgerEntry(key), false}}, 1750000000 + pass);
+    const auto rows = ledger.load("work");
+    BOOST_REQUIRE(rows.size() == static_cast<std::size_t>(pass));
+    BOOST_TEST((rows.at(key) == test::edgeLedgerEntry(key)));
+    BOOST_TEST(ledger.firstPassDone("work").value() == 1750000000 + pass);
+    BOOST_TEST(ledger.load("isp").empty());
+    BOOST_TEST(!ledger.firstPassDone("isp").has_value());
+  }
+  Poco::Data::Session other("SQLite", file.string());
+  int busy = -1, log_frames = -1, checkpointed = -1;
+  using namespace Poco::Data::Keywords;
+  other << "PRAGMA wal_checkpoint(TRUNCATE)", into(busy), into(log_frames), into(checkpointed), now;
+  BOOST_TEST(busy == 0);
+}
