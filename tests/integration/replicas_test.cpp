@@ -32,6 +32,33 @@ constexpr std::size_t kAccounts = 30;
 std::string user(std::size_t i) { return "acct" + std::to_string(i); }
 std::string folder(std::size_t i) { return "From" + std::to_string(i); }
 
+// A replica on the ledger at `url` (lease_ttl 5 s) with the one account `isp` (plain POP3, polled
+// every second, keep: false), started; its target is the sandbox's IMAP at `target_port` (0: the
+// sandbox's own port), with `timeout`, in plain IMAP when `plain_target`.
+std::unique_ptr<RunningDaemon> startIspReplica(DovecotSandbox& dovecot, PostgresSandbox& pg,
+                                               const std::string& url,
+                                               std::uint16_t target_port,
+                                               const std::string& timeout, bool plain_target) {
+  const std::vector<AccountSetup> accounts{
+      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
+  auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
+  const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
+  d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
+                                 d->adminYaml() + "database:\n  url: " + url +
+                                     "\n  password_file: " + secret.string() +
+                                     "\n  lease_ttl: 5s\n",
+                                 1, target_port, timeout);
+  if (plain_target) {
+    std::string yaml = readFile(d->config);
+    const std::string starttls = "  tls: starttls\n";
+    BOOST_REQUIRE(yaml.find(starttls) != std::string::npos);
+    yaml.replace(yaml.find(starttls), starttls.size(), "  tls: none\n");
+    d->config = d->dir.write("popgate.yaml", yaml);
+  }
+  d->start();
+  return d;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne) {
@@ -239,18 +266,8 @@ BOOST_AUTO_TEST_CASE(testAReplicaPausedMidAppendCannotFinishItAfterATakeover) {
   }
   FaultProxy proxy(dovecot.imapPort(),
                    Fault{Fault::Action::Stall, Fault::Direction::ToServer, 1u << 20, 0});
-  const std::vector<AccountSetup> accounts{
-      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
   auto replica = [&](std::uint16_t target_port) {
-    auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
-    const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
-    d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
-                                   d->adminYaml() + "database:\n  url: " + url +
-                                       "\n  password_file: " + secret.string() +
-                                       "\n  lease_ttl: 5s\n",
-                                   1, target_port);
-    d->start();
-    return d;
+    return startIspReplica(dovecot, pg, url, target_port, "20s", false);
   };
   auto a = replica(proxy.port());
   BOOST_TEST_REQUIRE(waitFor([&] { return proxy.fired(); }, 60s), a->log());
@@ -292,24 +309,9 @@ BOOST_AUTO_TEST_CASE(testAnAppendStillInTheNetworkArrivesBeforeTheNewHolderLooks
   // From 64 KiB into what A sends the target (inside the literal), the network holds on.
   FaultProxy proxy(dovecot.imapPort(),
                    Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
-  const std::vector<AccountSetup> accounts{
-      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
   // The target in plain IMAP, so the proxy can tell when A has written the APPEND's last byte.
   auto replica = [&](std::uint16_t target_port) {
-    auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
-    const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
-    d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
-                                   d->adminYaml() + "database:\n  url: " + url +
-                                       "\n  password_file: " + secret.string() +
-                                       "\n  lease_ttl: 5s\n",
-                                   1, target_port, "6s");
-    std::string yaml = readFile(d->config);
-    const std::string starttls = "  tls: starttls\n";
-    BOOST_REQUIRE(yaml.find(starttls) != std::string::npos);
-    yaml.replace(yaml.find(starttls), starttls.size(), "  tls: none\n");
-    d->config = d->dir.write("popgate.yaml", yaml);
-    d->start();
-    return d;
+    return startIspReplica(dovecot, pg, url, target_port, "6s", true);
   };
   auto epoch = [&] {
     return pg.query("SELECT epoch FROM leases WHERE account = 'isp'"
