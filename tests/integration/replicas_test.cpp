@@ -32,23 +32,28 @@ constexpr std::size_t kAccounts = 30;
 std::string user(std::size_t i) { return "acct" + std::to_string(i); }
 std::string folder(std::size_t i) { return "From" + std::to_string(i); }
 
-// A replica on the ledger at `url` (lease_ttl 5 s) with the one account `isp` (plain POP3, polled
-// every second, keep: false), started; its target is the sandbox's IMAP at `target_port` (0: the
-// sandbox's own port), with `timeout`, in plain IMAP when `plain_target`.
-std::unique_ptr<RunningDaemon> startIspReplica(DovecotSandbox& dovecot, PostgresSandbox& pg,
-                                               const std::string& url,
-                                               std::uint16_t target_port,
-                                               const std::string& timeout, bool plain_target) {
-  const std::vector<AccountSetup> accounts{
-      AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}};
+// Where a replica's target is: the sandbox's IMAP at `port` (0: the sandbox's own port), with
+// `connections` and `timeout` (which is also the takeover grace), in plain IMAP when `plain`.
+struct ReplicaTarget {
+  std::size_t connections = 1;
+  std::uint16_t port = 0;
+  std::string timeout = "20s";
+  bool plain = false;
+};
+
+// A replica of `accounts` on the ledger at `url` (lease_ttl 5 s), started.
+std::unique_ptr<RunningDaemon> startReplica(DovecotSandbox& dovecot, PostgresSandbox& pg,
+                                            const std::string& url,
+                                            const std::vector<AccountSetup>& accounts,
+                                            const ReplicaTarget& target) {
   auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
   const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
   d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
                                  d->adminYaml() + "database:\n  url: " + url +
                                      "\n  password_file: " + secret.string() +
                                      "\n  lease_ttl: 5s\n",
-                                 1, target_port, timeout);
-  if (plain_target) {
+                                 target.connections, target.port, target.timeout);
+  if (target.plain) {
     std::string yaml = readFile(d->config);
     const std::string starttls = "  tls: starttls\n";
     BOOST_REQUIRE(yaml.find(starttls) != std::string::npos);
@@ -57,6 +62,14 @@ std::unique_ptr<RunningDaemon> startIspReplica(DovecotSandbox& dovecot, Postgres
   }
   d->start();
   return d;
+}
+
+// The one account `isp` (plain POP3, polled every second, keep: false) of the APPEND cases.
+std::unique_ptr<RunningDaemon> startIspReplica(DovecotSandbox& dovecot, PostgresSandbox& pg,
+                                               const std::string& url,
+                                               const ReplicaTarget& target) {
+  return startReplica(dovecot, pg, url,
+                      {AccountSetup{"isp", "ISP", "none", false, {}, interval("1s")}}, target);
 }
 
 }  // namespace
@@ -110,16 +123,8 @@ BOOST_AUTO_TEST_CASE(testThreeReplicasShareTheAccountsAndTakeOverFromAKilledOne)
   deliverMore(1, 5);
   std::vector<std::unique_ptr<RunningDaemon>> replicas;
   for (int r = 0; r < 3; ++r) {
-    auto d = std::make_unique<RunningDaemon>(dovecot, accounts);
-    const auto secret = d->dir.writePrivate("secrets/pg", pg.password() + "\n");
     // A takeover from a lapsed lease waits the targets' timeout: 8 s here.
-    d->config = writeGatewayConfig(d->dir, dovecot, "me", accounts,
-                                   d->adminYaml() + "database:\n  url: " + url +
-                                       "\n  password_file: " + secret.string() +
-                                       "\n  lease_ttl: 5s\n",
-                                   4, 0, "8s");
-    d->start();
-    replicas.push_back(std::move(d));
+    replicas.push_back(startReplica(dovecot, pg, url, accounts, ReplicaTarget{4, 0, "8s", false}));
   }
   BOOST_TEST_REQUIRE(waitFor(allDelivered, 60s), "first round not delivered");
   checkExact();
@@ -267,7 +272,7 @@ BOOST_AUTO_TEST_CASE(testAReplicaPausedMidAppendCannotFinishItAfterATakeover) {
   FaultProxy proxy(dovecot.imapPort(),
                    Fault{Fault::Action::Stall, Fault::Direction::ToServer, 1u << 20, 0});
   auto replica = [&](std::uint16_t target_port) {
-    return startIspReplica(dovecot, pg, url, target_port, "20s", false);
+    return startIspReplica(dovecot, pg, url, ReplicaTarget{1, target_port, "20s", false});
   };
   auto a = replica(proxy.port());
   BOOST_TEST_REQUIRE(waitFor([&] { return proxy.fired(); }, 60s), a->log());
@@ -311,7 +316,7 @@ BOOST_AUTO_TEST_CASE(testAnAppendStillInTheNetworkArrivesBeforeTheNewHolderLooks
                    Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
   // The target in plain IMAP, so the proxy can tell when A has written the APPEND's last byte.
   auto replica = [&](std::uint16_t target_port) {
-    return startIspReplica(dovecot, pg, url, target_port, "6s", true);
+    return startIspReplica(dovecot, pg, url, ReplicaTarget{1, target_port, "6s", true});
   };
   auto epoch = [&] {
     return pg.query("SELECT epoch FROM leases WHERE account = 'isp'"
