@@ -3,10 +3,14 @@
 //   connection at a random byte offset in either direction, each followed by a clean pass:
 //   0 lost, 0 duplicated, the POP box empty; stalls end in the configured timeout;
 // - `popgate once` with keep: false on a few hundred messages killed with SIGKILL at random
-//   moments 20+ times, then finished: 0 lost, 0 duplicated, the POP box empty.
+//   moments 20+ times, then finished: 0 lost, 0 duplicated, the POP box empty;
+// - `popgate once` killed with a whole APPEND still on its way through a slow network, restarted
+//   at once: the new pass waits out the target's timeout before it looks for the message, finds
+//   the copy the network delivered meanwhile and appends none.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <functional>
 #include <random>
@@ -116,7 +120,10 @@ void killNineRounds(const std::function<std::string(int round, std::size_t i)>& 
   TempDir dir;
   AccountSetup account{"work", "Work", "implicit", false};
   account.port = pop.port();
-  const auto config = writeGatewayConfig(dir, dovecot, "me", {account}, {}, 4, imap.port());
+  // A small target timeout: a pass restarted after a kill waits it out (from the killed pass's
+  // last sign of life) before it looks for the messages that pass left in flight.
+  constexpr auto kGrace = 2s;
+  const auto config = writeGatewayConfig(dir, dovecot, "me", {account}, {}, 4, imap.port(), "2s");
 
   std::mt19937 rng(4242);
   std::uniform_int_distribution<int> delay_ms(20, longest_delay_ms);
@@ -132,6 +139,12 @@ void killNineRounds(const std::function<std::string(int round, std::size_t i)>& 
       Process popgate({popgateBinary().string(), "once", "--config", config.string()});
       ++passes;
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+      // A pass waiting out that grace is killed as much later, so that the kills keep striking
+      // passes at work, not only passes that wait.
+      if (popgate.running() &&
+          popgate.errorOutput().find("before looking for") != std::string::npos) {
+        std::this_thread::sleep_for(kGrace);
+      }
       if (popgate.running()) {
         popgate.kill(SIGKILL);
         ++kills;
@@ -174,4 +187,62 @@ BOOST_AUTO_TEST_CASE(testKillNineWithReusedMessageIdsLosesAndDuplicatesNothing) 
     if (i % 9 == 8 && round > 0) return lookAlikeOf(lookAlikeOf(plain(round - 1, i)));
     return plain(round, i);
   }, /*longest_delay_ms=*/700);  // passes that finish make later rounds, with older twins
+}
+
+// The gap of an immediate restart after kill -9: bytes of an APPEND the dead popgate had already
+// written are still on their way (socket buffers, the network, the server storing them). A proxy
+// holds what `popgate once` writes to the target from 64 KiB on (inside the literal of a 256 KiB
+// message); once it holds the whole APPEND (literal and final CRLF), popgate is killed and a
+// second `popgate once` started at once, on the same state_dir and the same target address. The
+// network delivers the old APPEND while that pass runs (a second into its wait, or after it ended
+// had it not waited). The second pass must not judge the message absent before the previous
+// popgate's last sign of life plus the target's timeout (4 s here): it then finds the copy,
+// appends none (1 recovered) and deletes the message from POP. Without that wait it looked at
+// once, found nothing, appended the message again and the held APPEND made a second copy.
+BOOST_AUTO_TEST_CASE(testAnAppendStillOnItsWayWhenPopgateIsKilledIsNotAppendedAgain) {
+  DovecotSandbox dovecot({"work", "me"});
+  const std::string message = largeAttachmentMessage(256 * 1024).bytes;
+  dovecot.seed("work", message);
+  dovecot.createFolder("me", "Work");  // the first APPEND is the one that counts (no TRYCREATE)
+  const std::string expected = popDelivered(message);
+  BOOST_REQUIRE(expected.size() > (128u << 10));
+  FaultProxy proxy(dovecot.imapPort(),
+                   Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
+  TempDir dir;
+  // Plain IMAP, so the proxy can tell when popgate has written the APPEND's last byte.
+  const auto config = writeGatewayConfig(dir, dovecot, "me", {{"work", "Work", "implicit", false}},
+                                         {}, 1, proxy.port(), "4s", "none");
+
+  Process first({popgateBinary().string(), "once", "--config", config.string()});
+  const std::string end = expected.substr(expected.size() - 64) + "\r\n";
+  BOOST_TEST_REQUIRE(waitFor([&] { return proxy.heldEndsWith(end); }, 60s),
+                     "held " << proxy.heldBytes() << " bytes of " << expected.size() << "\n"
+                             << first.errorOutput());
+  BOOST_TEST(countOrZero(dovecot, "me", "Work") == 0u);  // nothing has reached the target yet
+  first.kill(SIGKILL);
+  BOOST_TEST_REQUIRE(first.wait(10s).has_value());
+
+  const auto started = std::chrono::steady_clock::now();
+  Process second({popgateBinary().string(), "once", "--config", config.string()});
+  // The network heals while the second pass runs: a second into its wait for the old APPEND, or
+  // as soon as it has ended when it does not wait.
+  const bool waits = waitFor([&] {
+    return second.errorOutput().find("before looking for") != std::string::npos ||
+           !second.running();
+  }, 60s) && second.running();
+  if (waits) waitFor([&] { return !second.running(); }, 1s);
+  proxy.release();
+  const auto status = second.wait(120s);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  BOOST_TEST(proxy.waitIdle(30s));  // the old APPEND has reached Dovecot
+  BOOST_TEST_REQUIRE(status.has_value(), second.errorOutput());
+  BOOST_TEST(status->success(), status->describe() << "\n" << second.output() << second.errorOutput());
+  BOOST_TEST(second.output().find("1 recovered") != std::string::npos,
+             second.output() << second.errorOutput());
+  BOOST_TEST(dovecot.popBoxSize("work") == 0u);
+  const Tally t = tally({expected}, dovecot.messages("me", "Work"));
+  BOOST_TEST(t.exact(), t);
+  BOOST_TEST_MESSAGE("the pass restarted after kill -9 " << (waits ? "waited" : "did not wait")
+                     << " and took " << took << " s (target timeout 4 s); " << t);
 }

@@ -26,11 +26,12 @@ std::string secretFile(const TempDir& dir, const std::string& name, const std::s
 // The settings of one IMAP target on the sandbox, each line indented by `indent`.
 std::string targetLines(const TempDir& dir, const DovecotSandbox& sandbox, const std::string& indent,
                         const std::string& secret_name, const std::string& user,
-                        std::size_t connections, std::uint16_t port, const std::string& timeout) {
+                        std::size_t connections, std::uint16_t port, const std::string& timeout,
+                        const std::string& tls = "starttls") {
   std::string y;
   y += indent + "host: localhost\n";
   y += indent + "port: " + std::to_string(port != 0 ? port : sandbox.imapPort()) + "\n";
-  y += indent + "tls: starttls\n";
+  y += indent + "tls: " + tls + "\n";
   y += indent + "ca_file: " + sandbox.caFile().string() + "\n";
   y += indent + "username: " + user + "\n";
   y += indent + "password_file: " +
@@ -75,10 +76,12 @@ std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbo
                                          const std::string& target_user,
                                          const std::vector<AccountSetup>& accounts,
                                          const std::string& extra_top, std::size_t connections,
-                                         std::uint16_t target_port, const std::string& timeout) {
+                                         std::uint16_t target_port, const std::string& timeout,
+                                         const std::string& target_tls) {
   std::string y = topLines(dir, extra_top);
   y += "target:\n";
-  y += targetLines(dir, sandbox, "  ", "target", target_user, connections, target_port, timeout);
+  y += targetLines(dir, sandbox, "  ", "target", target_user, connections, target_port, timeout,
+                   target_tls);
   y += accountLines(dir, sandbox, accounts, timeout);
   return dir.write("popgate.yaml", y);
 }

@@ -37,16 +37,18 @@ struct TargetSetup {
   std::string extra{};           // more YAML lines for the target, each "    key: value\n"
 };
 
-// Gateway configuration for `sandbox` with target user `target_user` (IMAP STARTTLS on the plain
-// port, or `target_port` when not 0; the sandbox CA as ca_file), secrets written as files into
-// `dir` (mode 0600), `timeout` for every server. `extra_top` is added at the top level (e.g. "admin: ...").
+// Gateway configuration for `sandbox` with target user `target_user` (IMAP with `target_tls`,
+// STARTTLS by default, on the plain port, or `target_port` when not 0; the sandbox CA as ca_file),
+// secrets written as files into `dir` (mode 0600), `timeout` for every server. `extra_top` is
+// added at the top level (e.g. "admin: ...").
 std::filesystem::path writeGatewayConfig(const TempDir& dir, const DovecotSandbox& sandbox,
                                          const std::string& target_user,
                                          const std::vector<AccountSetup>& accounts,
                                          const std::string& extra_top = {},
                                          std::size_t connections = 4,
                                          std::uint16_t target_port = 0,
-                                         const std::string& timeout = "20s");
+                                         const std::string& timeout = "20s",
+                                         const std::string& target_tls = "starttls");
 
 // The same with several named targets (`targets:`, IMAP STARTTLS on the sandbox's plain port);
 // `extra_top` may hold a defaults: section.
