@@ -627,7 +627,7 @@ std::string ImapClient::encodeMailbox(std::string_view mailbox) {
   return std::string(codec::personalPrefixFor(name, ns)) + *encoded;
 }
 
-void ImapClient::create(std::string_view mailbox) {
+bool ImapClient::create(std::string_view mailbox) {
   const std::string encoded = encodeMailbox(mailbox);
   // Gmail's system folders live under "[Gmail]/" (Sent Mail, All Mail, ...): a label there cannot
   // be created, and trying would at best make a label that looks like a system folder.
@@ -648,7 +648,7 @@ void ImapClient::create(std::string_view mailbox) {
   const Listed found = said_ok ? Listed::Selectable : listed(encoded);
   if (found == Listed::Selectable) {
     known_.insert(encoded);
-    return;
+    return reply.status == codec::ImapStatus::Ok;
   }
   if (found == Listed::NoSelect) {
     // It exists, but only as a node of the hierarchy: no message can be appended to it.
@@ -679,7 +679,7 @@ ImapClient::Listed ImapClient::listed(const std::string& encoded) {
         }
         found = codec::hasAttribute(*entry, "\\Noselect") ? Listed::NoSelect : Listed::Selectable;
       });
-  return reply.status == codec::ImapStatus::Ok ? found : Listed::Missing;
+  return reply.status == codec::ImapStatus::Ok ? found : Listed::Unanswered;
 }
 
 std::string ImapClient::appendArguments(const AppendItem& item) const {
@@ -834,12 +834,15 @@ std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
       if (wantsCreate(p.outcomes[i])) retry.push_back(i);
     }
     if (retry.empty()) break;
-    if (known_.count(p.encoded) == 0) {
-      create(p.mailbox);
-    } else if (notice_) {
-      notice_(connection_.label() + " answered [TRYCREATE] for folder \"" + p.mailbox +
-              "\", which exists (" + p.outcomes[retry.front()].reply + "); appending " +
-              std::to_string(retry.size()) + " message(s) again");
+    const bool made = known_.count(p.encoded) == 0 && create(p.mailbox);
+    if (!made) {
+      if (notice_) {
+        notice_(connection_.label() + " answered [TRYCREATE] for folder \"" + p.mailbox +
+                "\", which exists (" + p.outcomes[retry.front()].reply + "); looking for " +
+                std::to_string(retry.size()) + " message(s) there before appending them again");
+      }
+      retry = notStoredOf(p, retry);
+      if (retry.empty()) break;
     }
     run(retry);
   }
@@ -855,6 +858,26 @@ std::vector<AppendOutcome> ImapClient::appendFinish(PendingAppend& p) {
     run(p.sent);
   }
   return std::move(p.outcomes);
+}
+
+std::vector<std::size_t> ImapClient::notStoredOf(PendingAppend& p,
+                                                 const std::vector<std::size_t>& refused) {
+  std::vector<std::size_t> absent;
+  for (const std::size_t i : refused) {
+    const std::optional<MessageFingerprint> fingerprint = p.items[i].message->recoveryFingerprint();
+    if (!fingerprint || lookup(p.mailbox, *fingerprint).presence != Lookup::Presence::Present) {
+      absent.push_back(i);  // not there, or not to be told (Unknown): appended again
+      continue;
+    }
+    AppendOutcome& outcome = p.outcomes[i];
+    outcome.ok = true;
+    outcome.uid.reset();
+    outcome.retry_after.reset();
+    outcome.reply += " (and yet stored: found in the folder)";
+  }
+  // A lookup EXAMINEs the folder; Courier refuses an APPEND to a mailbox open read-only.
+  if (selected_ == p.encoded) leaveMailbox();
+  return absent;
 }
 
 std::vector<AppendOutcome> ImapClient::append(std::string_view mailbox,
@@ -968,6 +991,9 @@ Lookup ImapClient::lookup(std::string_view mailbox, const MessageFingerprint& fi
   if (opened.status != codec::ImapStatus::Ok) {
     const std::string code = codec::codeName(opened.code);
     if (code == "NONEXISTENT" || code == "TRYCREATE") return Lookup::absent();
+    // Not every server names the reason (GNU mailutils: "NO EXAMINE Could not open Work: No such
+    // file or directory"; Microsoft 365): a mailbox LIST does not show holds nothing.
+    if (listed(encoded) == Listed::Missing) return Lookup::absent();
     return Lookup::unknown(connection_.label() + " could not open \"" + std::string(mailbox) +
                            "\": " + taggedLine(opened));
   }
@@ -1027,13 +1053,7 @@ CopySearch ImapClient::findCopies(const std::string& encoded, const std::vector<
     const std::string code = codec::codeName(opened.code);
     if (code == "NONEXISTENT" || code == "TRYCREATE") return result;
     // Not every server names the reason (Microsoft 365): a mailbox LIST does not show is absent.
-    bool listed = false;
-    std::vector<Piece> pieces{Piece{"LIST \"\" ", nullptr, false}};
-    appendAstring(pieces, encoded);
-    const codec::ImapTagged list =
-        simpleCommand(pieces, "LIST reply", "LIST \"\" " + encoded,
-                      [&](const codec::ImapUntagged& u) { listed = listed || u.keyword == "LIST"; });
-    if (list.status == codec::ImapStatus::Ok && !listed) return result;
+    if (listed(encoded) == Listed::Missing) return result;
     result.refused = taggedLine(opened);
     return result;
   }

@@ -56,9 +56,12 @@ class ImapClient {
 
   // Appends `items` to `mailbox` (UTF-8 name). Without waiting for "+" where LITERAL+/LITERAL-
   // allow it, several APPENDs travel pipelined. A missing mailbox ([TRYCREATE]) is created and the
-  // refused appends retried; a [TRYCREATE] for a mailbox this session knows exists (it created or
-  // listed it: GNU mailutils says it for any failed APPEND, a race of its own sessions included)
-  // is retried as it is, up to kTryCreateRounds rounds in all. Returns one outcome per item, in
+  // refused appends retried. A [TRYCREATE] for a mailbox that exists (this session created or
+  // listed it before, or CREATE finds it there: GNU mailutils says it for any failed APPEND, a
+  // race of its own sessions included, and may have stored the message before it failed the
+  // command) is retried only for the messages a lookup() does not find there (each item's
+  // recoveryFingerprint(); one found counts as appended, without a UID), up to kTryCreateRounds
+  // rounds in all. Returns one outcome per item, in
   // order; throws only when the connection fails (outcomes of that call are then unknown: treat
   // all as not uploaded).
   std::vector<AppendOutcome> append(std::string_view mailbox, const std::vector<AppendItem>& items);
@@ -115,8 +118,9 @@ class ImapClient {
   // exists"), so any answer but OK or NO [ALREADYEXISTS] is followed by a LIST of the name, and
   // only a mailbox that LIST does not show fails: Error(MailboxProblem) with the server's answer
   // to the CREATE. One that LIST shows \Noselect (it cannot hold messages), and on Gmail any name
-  // under "[Gmail]/" (never CREATEd there), is Error(Config) saying so.
-  void create(std::string_view mailbox);
+  // under "[Gmail]/" (never CREATEd there), is Error(Config) saying so. Returns true when this
+  // CREATE made the mailbox, false when it was there already.
+  bool create(std::string_view mailbox);
 
   // Every write of this session first asks `guard` (net::Connection::setWriteGuard); when it
   // throws, the session must be abandoned. Empty: no guard. Set by whoever borrows the session.
@@ -180,7 +184,9 @@ class ImapClient {
   codec::ImapTagged loginCommand(const Credentials& credentials);
   // How LIST shows the mailbox `encoded`: absent (or LIST refused), as one that can hold messages,
   // or as \Noselect (a node of the hierarchy only).
-  enum class Listed { Missing, Selectable, NoSelect };
+  // What LIST "" name shows: not there, a folder, a node that holds no messages, or no answer (a
+  // refused LIST).
+  enum class Listed { Missing, Selectable, NoSelect, Unanswered };
   Listed listed(const std::string& encoded);
   void readCapabilities();
   void noteCapabilities(std::string_view list);
@@ -193,6 +199,9 @@ class ImapClient {
   // EXAMINE; the tagged reply (selected_ follows it).
   // Closes the EXAMINEd mailbox (UNSELECT, else CLOSE).
   void leaveMailbox();
+  // Of the `refused` items of `p` (a [TRYCREATE] for a folder that exists), those lookup() does
+  // not find in the folder; the ones it finds get an OK outcome. Leaves the folder unselected.
+  std::vector<std::size_t> notStoredOf(PendingAppend& p, const std::vector<std::size_t>& refused);
   codec::ImapTagged examine(std::string_view encoded_mailbox);
   // UID SEARCH in the EXAMINEd mailbox: the UIDs, or nullopt when refused (the server's line
   // goes to `refusal`).

@@ -18,6 +18,14 @@
 
 namespace popgate::imap {
 
+// What is known of a message whose upload may or may not have happened before a crash.
+struct MessageFingerprint {
+  std::uint64_t size = 0;
+  std::string sha256;                              // lower-case hex of the bytes; "" = unknown
+  std::optional<std::string> message_id;           // the Message-ID header value
+  std::optional<std::string> date, from, subject;  // searched when there is no Message-ID
+};
+
 // The bytes of one message, readable more than once (a refused batch is sent again).
 class MessageSource {
  public:
@@ -27,6 +35,9 @@ class MessageSource {
   virtual void forEachChunk(const std::function<void(std::string_view)>& chunk) const = 0;
   // True when the message holds a NUL byte, which only a BINARY (RFC 3516) literal may carry.
   virtual bool containsNul() const { return false; }
+  // How to look for the message in the target (ImapClient::lookup) when the server's answer to
+  // its APPEND cannot be trusted; nullopt: it cannot be looked for (it is appended again).
+  virtual std::optional<MessageFingerprint> recoveryFingerprint() const { return std::nullopt; }
 };
 
 // A message held in a string (which must outlive it): small messages popgate writes itself.
@@ -58,14 +69,6 @@ struct AppendOutcome {
   std::string reply;                            // the server's tagged line (logs, quarantine)
   bool slow_down = false;  // ok, but the server asks for a pause (Gmail's "OK ... [THROTTLED]")
   std::optional<std::chrono::milliseconds> retry_after;  // Throttled: the wait it suggested
-};
-
-// What is known of a message whose upload may or may not have happened before a crash.
-struct MessageFingerprint {
-  std::uint64_t size = 0;
-  std::string sha256;                              // lower-case hex of the bytes; "" = unknown
-  std::optional<std::string> message_id;           // the Message-ID header value
-  std::optional<std::string> date, from, subject;  // searched when there is no Message-ID
 };
 
 // The answer of a recovery lookup. Only Present is proof that the message is in the target:

@@ -22,6 +22,7 @@
 #include "gateway/service/PassRunner.h"
 #include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
+#include "gateway/service/UploadSettle.h"
 #include "gateway/admin/AdminClient.h"
 #include "gateway/admin/HealthProbe.h"
 #include "gateway/admin/StatusTable.h"
@@ -209,6 +210,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
   for (const std::string& warning : config::warnings(cfg)) logWarning(warning);
   prepareStateDir(cfg.state_dir, cfg.source);
   StateLock lock(cfg.state_dir);
+  const UploadSettle settle(lock.previousHolderAlive());
   const std::unique_ptr<Ledger> opened = openLedger(cfg);
   Ledger& ledger = *opened;
   PollOptions options;
@@ -266,7 +268,7 @@ int commandOnce(const config::GatewayConfig& cfg, const std::optional<std::strin
     keeper->keepOnly(polled);
   }
   const std::vector<PollResult> results = runPasses(cfg, ledger, accounts, cfg.max_parallel_polls,
-                                                    options, events, keeper.get());
+                                                    options, events, keeper.get(), &settle);
   if (keeper) keeper->leave();
   above.reset();  // the last frame; the report follows below it
   int code = kOk;

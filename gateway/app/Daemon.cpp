@@ -25,6 +25,7 @@
 #include "gateway/service/Scheduler.h"
 #include "gateway/service/StateDir.h"
 #include "gateway/service/StateLock.h"
+#include "gateway/service/UploadSettle.h"
 #include "gateway/service/SystemdNotifier.h"
 #include "gateway/service/TargetPools.h"
 #include "gateway/service/WatchdogFeeder.h"
@@ -118,6 +119,8 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
 
   prepareStateDir(cfg->state_dir, cfg->source);
   StateLock lock(cfg->state_dir);
+  // What an earlier process (or a failed pass) may still have on its way to a target.
+  UploadSettle settle(lock.previousHolderAlive());
   const std::unique_ptr<Ledger> opened = openLedger(*cfg);
   Ledger& ledger = *opened;
   StatusBoard board(POPGATE_VERSION);
@@ -172,11 +175,14 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
     keeper = std::make_unique<LeaseKeeper>(*leases, makeReplicaId(), cfg->database->lease_ttl,
                                            cfg->takeoverGrace());
   }
-  Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper, &board](
+  Scheduler scheduler(board, [&ledger, &pools, &tokens, &keeper, &board, &settle](
                                  const config::GatewayConfig& c, const config::PopAccount& account,
                                  const std::atomic<bool>& stop) {
     PollOptions options;
     options.stop = &stop;
+    options.settle_in_flight = [&settle, &account, &stop, grace = c.targetOf(account).server.timeout] {
+      settle.await(account.name, grace, &stop);
+    };
     // /status shows how far the pass has got.
     options.progress = [&board, name = account.name](const PassProgress& p) {
       board.passProgress(name, p);
@@ -206,6 +212,7 @@ int runDaemon(const std::filesystem::path& config_file, config::GatewayConfig in
                            tokens);
     outcome.result = job->run();
     tell.clean = !outcome.result.error.has_value();
+    if (!tell.clean) settle.passFailed(account.name);
     // An idle pass knows its quarantine already: one ledger read fewer per poll.
     const auto rows = job->quarantine();
     outcome.quarantine = rows ? quarantined(*rows) : quarantineOf(ledger, account.name);

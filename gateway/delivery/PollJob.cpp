@@ -29,6 +29,11 @@ bool prunable(const std::map<std::string, LedgerEntry>& entries,
 // The pause after a throttled answer that names no time.
 constexpr std::chrono::milliseconds kThrottlePause{30000};
 
+// How long a message an earlier pass left in flight waits on the POP server, looked for again at
+// every pass, while the target cannot be searched for it; then it is appended again (a possible
+// duplicate, said so) rather than never delivered (a target that never lets itself be searched).
+constexpr std::int64_t kUnsearchableWait = 30 * 60;
+
 std::string mib(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -239,6 +244,7 @@ void PollJob::reset() {
   first_pass_ = false;
   known_uidls_.clear();
   headers_.clear();
+  settled_ = false;
   result_.dry_run = options_.dry_run;
 }
 
@@ -854,6 +860,7 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       if (prior) entry.attempts = prior->attempts;
       if (prior && prior->state == LedgerState::InFlight) {
         if (!prior->folder.empty()) entry.folder = prior->folder;
+        entry.retry_at = prior->retry_at;  // since when the target could not be searched for it
         lookups.push_back(pending.size());
       } else {
         changes.push_back(LedgerChange{entry, false});
@@ -870,13 +877,25 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
     options_.gate->admit(bytes);
   }
 
-  // An earlier pass may have appended these before it died: look before appending again.
-  std::vector<bool> recovered(pending.size(), false);
+  // An earlier pass may have appended these before it died: look before appending again, once
+  // what it wrote must have reached the target.
+  if (!lookups.empty() && options_.settle_in_flight) {
+    std::lock_guard lock(settle_mutex_);  // other upload threads wait with this one
+    if (!settled_) options_.settle_in_flight();
+    settled_ = true;
+  }
+  std::vector<bool> recovered(pending.size(), false);  // or left in flight: not appended now
   for (const std::size_t i : lookups) {
     Upload::Pending& p = pending[i];
-    const imap::Lookup found = sink.lookup(p.entry.folder, p.item->spool->fingerprint());
+    imap::Lookup found = sink.lookup(p.entry.folder, p.item->spool->fingerprint());
+    // A refusal may be the server's passing trouble (GNU mailutils fails an EXAMINE while its
+    // other sessions write the maildir): ask once more before counting it.
+    if (found.presence == imap::Lookup::Presence::Unknown) {
+      found = sink.lookup(p.entry.folder, p.item->spool->fingerprint());
+    }
     if (found.presence == imap::Lookup::Presence::Present) {
       p.entry.state = LedgerState::Uploaded;
+      p.entry.retry_at = 0;
       p.entry.uploaded_at = now();
       changes.push_back(LedgerChange{p.entry, false});
       recovered[i] = true;
@@ -889,11 +908,29 @@ std::unique_ptr<StartedBatch> PollJob::begin(std::vector<RetrievedMessage> batch
       continue;
     }
     if (found.presence == imap::Lookup::Presence::Unknown) {
+      const std::int64_t since = p.entry.retry_at != 0 ? p.entry.retry_at : now();
+      if (now() - since < kUnsearchableWait) {
+        // Appending now could make a second copy: it waits on POP, in flight, for the next pass.
+        p.entry.retry_at = since;
+        changes.push_back(LedgerChange{p.entry, false});
+        recovered[i] = true;
+        fail(Error(ErrorKind::Transient,
+                   "message " + p.item->info.uidl +
+                       " was being uploaded when an earlier pass ended, and the target could not "
+                       "be searched for it (" + found.detail + "): it waits on the POP server and "
+                       "is looked for again at the next pass"));
+        std::lock_guard lock(mutex_);
+        retrieved_not_uploaded_ = true;
+        handled(p.item->info.size);
+        continue;
+      }
       std::lock_guard lock(mutex_);
       note("message " + p.item->info.uidl +
            " was being uploaded when an earlier pass ended, and the target could not be searched "
-           "for it (" + found.detail + "): it is appended again, so a duplicate is possible");
+           "for it for " + std::to_string((now() - since) / 60) + " min (" + found.detail +
+           "): it is appended again, so a duplicate is possible");
     }
+    p.entry.retry_at = 0;
     changes.push_back(LedgerChange{p.entry, false});  // still in flight: appended again now
   }
   std::size_t kept = 0;

@@ -99,6 +99,10 @@ struct PollOptions {
   // paused past its lease cannot complete an upload after another took the account over. Empty:
   // one process, nothing to check. (The sink factory passes it on: see PassRunner.)
   std::function<void()> write_guard;
+  // Called once, before the pass first looks in the target for a message an earlier pass left in
+  // flight: returns once the bytes that pass may have written must have arrived (UploadSettle),
+  // or throws (Error(Transient) on stop). Empty: look at once.
+  std::function<void()> settle_in_flight;
 };
 
 // One message a dry run would act on: "upload", "skip" (with why) or "delete".
@@ -256,6 +260,9 @@ class PollJob final : private Uploader {
   bool first_pass_ = false;  // nothing recorded of the account yet: its backlog is taken now
   std::set<std::string> known_uidls_;  // UIDLs with a ledger row (fixed after survey())
   HeaderReader headers_;     // TOP results of this session, by message number
+  // Whether the pass has waited for an earlier pass's uploads to settle (options_.settle_in_flight).
+  std::mutex settle_mutex_;
+  bool settled_ = false;  // guarded by settle_mutex_
 
   // Shared with the upload threads: guarded by mutex_.
   std::mutex mutex_;

@@ -45,6 +45,9 @@ class Spool final : public pop3::ByteSink, public imap::MessageSource {
   std::optional<codec::MessageDate> date() const;
   // The recovery fingerprint (size, SHA-256, Message-ID, Date/From/Subject); after finish().
   imap::MessageFingerprint fingerprint() const;
+  std::optional<imap::MessageFingerprint> recoveryFingerprint() const override {
+    return fingerprint();
+  }
   bool inFile() const noexcept { return file_.has_value(); }
 
  private:

@@ -127,7 +127,7 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options,
                                   const PassEvents& events,
-                                  LeaseKeeper* leases) {
+                                  LeaseKeeper* leases, const UploadSettle* settle) {
   auto tokens = makeTokenManager(cfg);
   TargetPools pools(&ledger, tokens);
   std::vector<PollResult> results(accounts.size());
@@ -141,6 +141,12 @@ std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledg
         PollOptions mine = options;
         if (events.progress) {
           mine.progress = [&events, i](const PassProgress& p) { events.progress(i, p); };
+        }
+        if (settle != nullptr) {
+          mine.settle_in_flight = [settle, &options, account = accounts[i],
+                                   grace = cfg.targetOf(*accounts[i]).server.timeout] {
+            settle->await(account->name, grace, options.stop);
+          };
         }
         if (leases != nullptr) {
           const std::string& name = accounts[i]->name;

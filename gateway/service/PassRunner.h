@@ -15,6 +15,7 @@
 #include "gateway/delivery/PollJob.h"
 #include "LeaseKeeper.h"
 #include "StatusBoard.h"
+#include "UploadSettle.h"
 #include "config/GatewayConfig.h"
 
 namespace popgate::gateway {
@@ -58,11 +59,13 @@ struct PassEvents {
 // and to the target under the lease `leases` holds for it (HeldLedger, the keeper's write guard),
 // once that lease has settled (waited for here; `options.stop` ends the wait), and an account
 // without one fails with Error(Fenced) unpolled; each pass's end is told to `leases`
-// (passEnded()). Never throws.
+// (passEnded()). With `settle`, a pass looks for messages an earlier process left in flight only
+// once they have settled (UploadSettle::await, the account's target timeout). Never throws.
 std::vector<PollResult> runPasses(const config::GatewayConfig& cfg, Ledger& ledger,
                                   const std::vector<const config::PopAccount*>& accounts,
                                   unsigned parallel, const PollOptions& options = {},
                                   const PassEvents& events = {},
-                                  LeaseKeeper* leases = nullptr);
+                                  LeaseKeeper* leases = nullptr,
+                                  const UploadSettle* settle = nullptr);
 
 }  // namespace popgate::gateway

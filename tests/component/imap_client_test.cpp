@@ -41,9 +41,16 @@ class Bytes final : public imap::MessageSource {
   void forEachChunk(const std::function<void(std::string_view)>& f) const override {
     for (std::size_t i = 0; i < b_.size(); i += 3) f(std::string_view(b_).substr(i, 3));
   }
+  // A spool's answer: how to look for this message after an answer that cannot be trusted.
+  std::optional<imap::MessageFingerprint> recoveryFingerprint() const override { return fp_; }
+  Bytes& findableAs(imap::MessageFingerprint fp) {
+    fp_ = std::move(fp);
+    return *this;
+  }
 
  private:
   std::string b_;
+  std::optional<imap::MessageFingerprint> fp_;
 };
 
 imap::AppendItem item(const Bytes& b) {
@@ -293,8 +300,9 @@ BOOST_AUTO_TEST_CASE(testCreateOfAnExistingFolderAsRealServersAnswerIt) {
 // GNU mailutils 3.15 answers any failed APPEND with "NO APPEND [TRYCREATE] failed" (the code
 // after the command's name), even when the folder exists and the failure was a race of its own
 // sessions over one maildir. The first one makes popgate CREATE (answered "NO CREATE already
-// exists", so LIST), the next one for the same folder retries the APPEND straight away, and the
-// session's later APPENDs to it are not held up.
+// exists", so LIST), the next one for the same folder does not; a message that cannot be looked
+// for (no recoveryFingerprint(): not a spool) is appended again at once, and the session's later
+// APPENDs to it are not held up.
 BOOST_AUTO_TEST_CASE(testMailutilsTryCreateOnAnExistingFolderRetriesTheAppend) {
   const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
   ScriptedServer srv({imapGreeting(caps)
@@ -324,8 +332,9 @@ BOOST_AUTO_TEST_CASE(testMailutilsTryCreateOnAnExistingFolderRetriesTheAppend) {
   BOOST_TEST(!first[0].uid.has_value());  // no UIDPLUS
   const auto second = client->append("Work", {item(n)});
   BOOST_TEST(second[0].ok, second[0].reply);
-  BOOST_REQUIRE(notices.size() == 1u);
+  BOOST_REQUIRE(notices.size() == 2u);  // each refusal, the first one's folder found by CREATE
   BOOST_TEST(notices[0].find("NO APPEND [TRYCREATE] failed") != std::string::npos, notices[0]);
+  BOOST_TEST(notices[1].find("NO APPEND [TRYCREATE] failed") != std::string::npos, notices[1]);
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());
@@ -868,6 +877,64 @@ std::function<bool(std::string_view)> exactly(std::string line) {
 
 }  // namespace
 
+// GNU mailutils can store a message and still fail its APPEND with "NO APPEND [TRYCREATE] failed"
+// (its maildir append writes the file, then a race of its own sessions fails the command). The
+// folder exists (CREATE says so), so the answer is not about a missing folder: the message is
+// looked for before it is appended again. Found (its content proven): appended once, counted
+// as appended, no second APPEND. Not found: appended again.
+BOOST_AUTO_TEST_CASE(testTryCreateForAnExistingFolderLooksBeforeAppendingAgain) {
+  const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
+  const std::string stored = "Message-ID: <a@b>\r\nSubject: one\r\n\r\nbody\r\n";
+  const std::string lost = "Message-ID: <c@d>\r\nSubject: two\r\n\r\nbody\r\n";
+  ScriptedServer srv({imapGreeting(caps)
+                          .expectCommand("LOGIN").send("A0001 OK LOGIN Completed\r\n")
+                          .then(imapCapability(caps))
+                          .expectCommand("NAMESPACE").send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")
+                          .sendTagged("OK NAMESPACE Completed\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
+                          .expectCommand("CREATE").sendTagged("NO CREATE already exists\r\n")
+                          .expectCommand("LIST").send("* LIST () \"/\" Work\r\n")
+                          .sendTagged("OK LIST Completed\r\n")
+                          // stored all the same: found, proven, not appended again
+                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
+                          .expectCommand("UID SEARCH").send("* SEARCH 7\r\n").sendTagged("OK done\r\n")
+                          .expectCommand("UID FETCH").send(fetchAnswer(7, 7, stored))
+                          .sendTagged("OK done\r\n")
+                          .expectCommand("UNSELECT").sendTagged("OK done\r\n")
+                          // the second message really was not stored: looked for, appended again
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
+                          .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
+                          .expectCommand("UID SEARCH").send("* SEARCH\r\n").sendTagged("OK done\r\n")
+                          .expectCommand("UNSELECT").sendTagged("OK done\r\n")
+                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+                          .sendTagged("OK APPEND Completed\r\n")
+                          .expectEof()});
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  std::vector<std::string> notices;
+  client->setNotice([&](std::string_view text) { notices.emplace_back(text); });
+  Bytes one(stored), two(lost);
+  imap::MessageFingerprint f1 = fingerprintOf(stored), f2 = fingerprintOf(lost);
+  f1.message_id = "<a@b>";
+  f2.message_id = "<c@d>";
+  one.findableAs(f1);
+  two.findableAs(f2);
+  const auto first = client->append("Work", {item(one)});
+  BOOST_TEST(first[0].ok, first[0].reply);
+  BOOST_TEST(!first[0].uid.has_value());
+  const auto second = client->append("Work", {item(two)});
+  BOOST_TEST(second[0].ok, second[0].reply);
+  BOOST_REQUIRE(notices.size() == 2u);
+  BOOST_TEST(notices[0].find("looking for 1 message(s) there before appending them again") !=
+                 std::string::npos,
+             notices[0]);
+  client.reset();
+  BOOST_TEST(srv.wait());
+  BOOST_TEST(srv.failures().empty(), srv.report());
+}
+
 // The real-world case that lost mail: an automated sender reuses a Message-ID, so the target holds
 // a different message with the same ID and the same size. Only the content proves anything: the
 // look-alike (newest) is fetched and differs, the older candidate is the message. The search has no
@@ -976,9 +1043,10 @@ BOOST_AUTO_TEST_CASE(testLookupInAMissingFolderIsAbsent) {
   BOOST_TEST((client->lookup("Work", fingerprintOf("x\r\n")).presence == imap::Lookup::Presence::Absent));
 }
 
-// A target that cannot search (no SEARCH HEADER, a NO to it, a refused EXAMINE or FETCH) cannot
-// prove anything either way: Unknown, with the server's words, so that the caller appends again
-// (a possible duplicate) instead of either losing the message or retrying it forever.
+// A target that cannot search (no SEARCH HEADER, a NO to it, a refused EXAMINE of a folder LIST
+// shows, or FETCH) cannot prove anything either way: Unknown, with the server's words, so that
+// the caller neither loses the message nor appends it again on a guess. A refused EXAMINE of a
+// folder LIST does not show (GNU mailutils names no reason) is Absent: nothing can be in it.
 BOOST_AUTO_TEST_CASE(testLookupOnATargetThatRefusesToSearchIsUnknown) {
   ScriptedServer srv({examined()
                           .expectCommand("UID SEARCH").sendTagged("BAD [CLIENTBUG] HEADER not supported\r\n")
@@ -986,6 +1054,11 @@ BOOST_AUTO_TEST_CASE(testLookupOnATargetThatRefusesToSearchIsUnknown) {
                           .expectCommand("UID SEARCH").send("* SEARCH 3\r\nA0006 OK done\r\n")
                           .expectCommand("UID FETCH").sendTagged("NO fetch failed\r\n")
                           .expectCommand("EXAMINE").sendTagged("NO [SERVERBUG] cannot open\r\n")
+                          .expectCommand("LIST").send("* LIST () \"/\" Other\r\n")
+                          .sendTagged("OK LIST done\r\n")
+                          .expectCommand("EXAMINE")
+                          .sendTagged("NO EXAMINE Could not open New: No such file or directory\r\n")
+                          .expectCommand("LIST").sendTagged("OK LIST done\r\n")
                           .expectEof()});
   auto client = connect(endpoint(srv));
   client->login(creds());
@@ -1003,6 +1076,7 @@ BOOST_AUTO_TEST_CASE(testLookupOnATargetThatRefusesToSearchIsUnknown) {
   const imap::Lookup examine = client->lookup("Other", f);
   BOOST_TEST((examine.presence == imap::Lookup::Presence::Unknown));
   BOOST_TEST(examine.detail.find("cannot open") != std::string::npos, examine.detail);
+  BOOST_TEST((client->lookup("New", f).presence == imap::Lookup::Presence::Absent));
   client.reset();
   BOOST_TEST(srv.wait());
   BOOST_TEST(srv.failures().empty(), srv.report());

@@ -150,6 +150,10 @@ class FakeSink final : public gateway::MailSink {
     std::lock_guard lock(target_.mutex);
     ++target_.lookups;
     if (target_.refuse_search) return imap::Lookup::unknown("A7 NO [CANNOT] search refused");
+    if (target_.refuse_search_times > 0) {
+      --target_.refuse_search_times;
+      return imap::Lookup::unknown("A7 NO EXAMINE Could not open Work: No such file or directory");
+    }
     const auto found = target_.folders.find(folder);
     if (found == target_.folders.end()) return imap::Lookup::absent();
     const std::vector<std::string>& stored = found->second;

@@ -53,6 +53,7 @@ struct FakeTarget {
   int appends = 0;               // APPEND commands accepted or refused
   int lookups = 0;               // lookup() calls
   bool refuse_search = false;    // lookup() answers Unknown (a server that refuses SEARCH)
+  int refuse_search_times = 0;   // the next this many lookup()s answer Unknown (a passing refusal)
   bool drop_outcome = false;     // finish() returns one outcome fewer than it was given
   std::optional<std::uint64_t> append_limit;  // what appendLimit() answers (APPENDLIMIT)
   std::uint32_t next_uid = 1;

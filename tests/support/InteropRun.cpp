@@ -89,12 +89,22 @@ std::uint64_t recoveredIn(const std::string& summary) {
   return total;
 }
 
+// With POPGATE_KILL_TRACE_DIR set, pass `n`'s log (debug trace) and report go to pass-<n>.log
+// there: what a failed kill cell needs to be read pass by pass.
+void keepTrace(int n, const std::string& log, const std::string& report) {
+  const char* dir = std::getenv("POPGATE_KILL_TRACE_DIR");
+  if (dir == nullptr) return;
+  std::ofstream(std::string(dir) + "/pass-" + std::to_string(n) + ".log")
+      << log << "\n--- report\n" << report;
+}
+
 // Passes that run to their end until one succeeds (at most 10, a second apart: a POP server may
 // still hold the maildrop of a killed session), counted into `into`; the last one is its `last`.
 void cleanPasses(KillRound& into, const std::filesystem::path& config) {
   for (int attempt = 1; attempt <= 10; ++attempt) {
     into.last = runPopgate({"once", "--config", config.string()}, 300s);
     ++into.passes;
+    keepTrace(into.passes, into.last.err, into.last.out);
     into.lookups += occurrences(into.last.err, " UID SEARCH ");
     into.recovered += recoveredIn(into.last.out);
     if (into.last.exit_code == 0) break;
@@ -154,6 +164,7 @@ void killNineRounds(KillRound& into, const std::filesystem::path& config, MailSe
         ++into.kills;
       }
       popgate.wait(30s);
+      keepTrace(into.passes, popgate.errorOutput(), popgate.output());
       into.lookups += occurrences(popgate.errorOutput(), " UID SEARCH ");
       into.recovered += recoveredIn(popgate.output());
       if (!restart_at_once) waitServersDone({source.pop3Port(), target_port});
@@ -207,6 +218,7 @@ void aimedKillRounds(KillRound& into, const std::filesystem::path& config, MailS
       ++into.passes;
       killer.arm(popgate.pid(), nth(rng));
       popgate.wait(300s);
+      keepTrace(into.passes, popgate.errorOutput(), popgate.output());
       if (killer.disarm()) {
         ++struck;
         ++into.kills;
@@ -229,8 +241,10 @@ void checkKillNineCell(MailServer& source, MailServer& target, const KillCell& c
     proxy.emplace(target.imapPort(), killer.hook());
     login.port = proxy->port();
   }
+  // The servers' timeout is also how long a pass after a kill waits before it looks for what the
+  // killed one left in flight (docs/design.md, "Recovery"): short, so that the kills stay cheap.
   const auto config = writePairedConfig(
-      dir, login, {PairedAccount{"kill", pop3Login(source, "work"), cell.folder, false}}, 4, "20s",
+      dir, login, {PairedAccount{"kill", pop3Login(source, "work"), cell.folder, false}}, 4, "4s",
       "debug");
   const auto batch = [](int r) {
     return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150);

@@ -44,6 +44,7 @@ std::unique_ptr<gateway::PollJob> PollFixture::job(std::function<void(std::strin
   options.step_hook = std::move(hook);
   options.clock = [this] { return clock; };
   options.dry_run = dry_run;
+  options.settle_in_flight = settle_in_flight;
   return std::make_unique<gateway::PollJob>(account, *ledger, [this] { return drop.open(); },
                                             [this] { return target.open(); },
                                             dir.path() / "spool", options);

@@ -36,6 +36,7 @@ struct PollFixture {
   std::size_t upload_threads = 0;  // 0: retrieve and upload in turn, deterministically
   std::unique_ptr<gateway::TargetGate> gate;  // the target's limits, when a test sets some
   bool dry_run = false;
+  std::function<void()> settle_in_flight;  // PollOptions::settle_in_flight of every pass
 
   // Account "work" into folder "Work"; a fresh ledger.
   PollFixture();

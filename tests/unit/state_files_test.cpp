@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "connectors/common/Error.h"
@@ -130,6 +131,54 @@ BOOST_AUTO_TEST_CASE(testLockFileIsPrivate) {
   test::TempDir dir;
   StateLock lock(dir.path());
   BOOST_TEST(modeOf(dir.path() / "popgate.lock") == 0600u);
+}
+
+namespace {
+
+StateLock::Clock::time_point mtimeOf(const fs::path& path) {
+  struct stat st {};
+  BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+  return StateLock::Clock::time_point(std::chrono::duration_cast<StateLock::Clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
+void setMtime(const fs::path& path, std::int64_t seconds) {
+  const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  BOOST_REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+}  // namespace
+
+// The lock file's modification time says when its holder was last alive: the next holder reads
+// it (the wait for uploads a killed process left on their way counts from it).
+BOOST_AUTO_TEST_CASE(testTheLockTellsWhenThePreviousHolderWasLastAlive) {
+  test::TempDir dir;
+  const fs::path file = dir.path() / "popgate.lock";
+  {
+    StateLock first(dir.path());
+    BOOST_TEST(!first.previousHolderAlive().has_value());  // a new file: nobody held it before
+  }
+  setMtime(file, 1'750'000'000);  // a holder killed at that moment, stamping no more
+  {
+    StateLock next(dir.path());
+    BOOST_REQUIRE(next.previousHolderAlive().has_value());
+    BOOST_TEST((*next.previousHolderAlive() ==
+                StateLock::Clock::time_point(std::chrono::seconds(1'750'000'000))));
+    // While held, the stamp is renewed (every kStampEvery).
+    setMtime(file, 1'750'000'000);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (mtimeOf(file) == StateLock::Clock::time_point(std::chrono::seconds(1'750'000'000)) &&
+           std::chrono::steady_clock::now() < deadline) {
+      ::usleep(20'000);
+    }
+    BOOST_TEST((mtimeOf(file) > StateLock::Clock::time_point(std::chrono::seconds(1'750'000'000))));
+  }
+  // Released: the last stamp is the moment of release, what the next holder reads.
+  const auto released = StateLock::Clock::now();
+  StateLock after(dir.path());
+  BOOST_REQUIRE(after.previousHolderAlive().has_value());
+  BOOST_TEST((*after.previousHolderAlive() <= released));
+  BOOST_TEST((*after.previousHolderAlive() > released - std::chrono::seconds(5)));
 }
 
 BOOST_AUTO_TEST_CASE(testSpoolFilesArePrivateWithUnguessableNames) {
