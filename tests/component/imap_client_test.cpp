@@ -297,6 +297,23 @@ BOOST_AUTO_TEST_CASE(testCreateOfAnExistingFolderAsRealServersAnswerIt) {
   }
 }
 
+// GNU mailutils 3.15 logged in; its first APPEND is answered "NO APPEND [TRYCREATE] failed", and
+// the CREATE that follows finds the folder there (LIST shows it).
+Script mailutilsFirstAppendRefused() {
+  const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
+  Script script = imapGreeting(caps);
+  script.expectCommand("LOGIN").send("A0001 OK LOGIN Completed\r\n")
+      .then(imapCapability(caps))
+      .expectCommand("NAMESPACE").send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")
+      .sendTagged("OK NAMESPACE Completed\r\n")
+      .expectCommand("APPEND").readAnnouncedLiteral().expect("")
+      .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
+      .expectCommand("CREATE").sendTagged("NO CREATE already exists\r\n")
+      .expectCommand("LIST").send("* LIST () \"/\" Work\r\n")
+      .sendTagged("OK LIST Completed\r\n");
+  return script;
+}
+
 // GNU mailutils 3.15 answers any failed APPEND with "NO APPEND [TRYCREATE] failed" (the code
 // after the command's name), even when the folder exists and the failure was a race of its own
 // sessions over one maildir. The first one makes popgate CREATE (answered "NO CREATE already
@@ -304,17 +321,7 @@ BOOST_AUTO_TEST_CASE(testCreateOfAnExistingFolderAsRealServersAnswerIt) {
 // for (no recoveryFingerprint(): not a spool) is appended again at once, and the session's later
 // APPENDs to it are not held up.
 BOOST_AUTO_TEST_CASE(testMailutilsTryCreateOnAnExistingFolderRetriesTheAppend) {
-  const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
-  ScriptedServer srv({imapGreeting(caps)
-                          .expectCommand("LOGIN").send("A0001 OK LOGIN Completed\r\n")
-                          .then(imapCapability(caps))
-                          .expectCommand("NAMESPACE").send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")
-                          .sendTagged("OK NAMESPACE Completed\r\n")
-                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
-                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
-                          .expectCommand("CREATE").sendTagged("NO CREATE already exists\r\n")
-                          .expectCommand("LIST").send("* LIST () \"/\" Work\r\n")
-                          .sendTagged("OK LIST Completed\r\n")
+  ScriptedServer srv({mailutilsFirstAppendRefused()
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
@@ -883,19 +890,9 @@ std::function<bool(std::string_view)> exactly(std::string line) {
 // looked for before it is appended again. Found (its content proven): appended once, counted
 // as appended, no second APPEND. Not found: appended again.
 BOOST_AUTO_TEST_CASE(testTryCreateForAnExistingFolderLooksBeforeAppendingAgain) {
-  const std::string caps = "IMAP4rev1 NAMESPACE ID IDLE LITERAL+ UNSELECT";
   const std::string stored = "Message-ID: <a@b>\r\nSubject: one\r\n\r\nbody\r\n";
   const std::string lost = "Message-ID: <c@d>\r\nSubject: two\r\n\r\nbody\r\n";
-  ScriptedServer srv({imapGreeting(caps)
-                          .expectCommand("LOGIN").send("A0001 OK LOGIN Completed\r\n")
-                          .then(imapCapability(caps))
-                          .expectCommand("NAMESPACE").send("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n")
-                          .sendTagged("OK NAMESPACE Completed\r\n")
-                          .expectCommand("APPEND").readAnnouncedLiteral().expect("")
-                          .sendTagged("NO APPEND [TRYCREATE] failed\r\n")
-                          .expectCommand("CREATE").sendTagged("NO CREATE already exists\r\n")
-                          .expectCommand("LIST").send("* LIST () \"/\" Work\r\n")
-                          .sendTagged("OK LIST Completed\r\n")
+  ScriptedServer srv({mailutilsFirstAppendRefused()
                           // stored all the same: found, proven, not appended again
                           .expectCommand("EXAMINE").sendTagged("OK [READ-ONLY] done\r\n")
                           .expectCommand("UID SEARCH").send("* SEARCH 7\r\n").sendTagged("OK done\r\n")

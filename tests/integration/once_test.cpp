@@ -76,15 +76,17 @@ BOOST_AUTO_TEST_CASE(testKillNineDuringPassesLosesAndDuplicatesNothing) {
   for (std::size_t i = 0; i < 300; ++i) originals.push_back(bulkMessage(i, 2000 + (i % 7) * 900));
   dovecot.seedMany("work", originals);
   TempDir dir;
-  const auto config =
-      writeGatewayConfig(dir, dovecot, "me", {AccountSetup{"work", "Work", "implicit", false}});
+  // timeout 2s: a pass after a kill waits that long before it looks for what the killed one left
+  // in flight (letItWork() does not count the wait).
+  const auto config = writeGatewayConfig(
+      dir, dovecot, "me", {AccountSetup{"work", "Work", "implicit", false}}, {}, 4, 0, "2s");
 
   std::mt19937 rng(20261127);
   std::uniform_int_distribution<int> delay_ms(20, 400);
   int kills = 0;
-  for (int attempt = 0; attempt < 25 && dovecot.popBoxSize("work") > 0; ++attempt) {
+  for (int attempt = 0; attempt < 12 && dovecot.popBoxSize("work") > 0; ++attempt) {
     Process popgate({popgateBinary().string(), "once", "--config", config.string()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    letItWork(popgate, std::chrono::milliseconds(delay_ms(rng)));
     if (popgate.running()) {
       popgate.kill(SIGKILL);
       ++kills;

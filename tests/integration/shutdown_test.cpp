@@ -46,8 +46,9 @@ BOOST_AUTO_TEST_CASE(testSigtermWithASlowTargetStopsCleanlyWithinTheGracePeriod)
   // What the slow network still carries reaches Dovecot first (a message whose bytes all left
   // before the cut may yet be stored: the next pass must find it, not append it again).
   BOOST_TEST(slow.waitIdle(60s));
-  // Straight to Dovecot: the pass that finishes the job.
-  const auto direct = writeGatewayConfig(dir, dovecot, "me", {account}, {}, 4);
+  // Straight to Dovecot: the pass that finishes the job. It waits out the target's timeout (3 s
+  // here) from the daemon's end before it looks for what the daemon left in flight.
+  const auto direct = writeGatewayConfig(dir, dovecot, "me", {account}, {}, 4, 0, "3s");
   const CommandResult last = runPopgate({"once", "--config", direct.string()});
   BOOST_TEST(last.exit_code == 0, last.out << last.err);
   const Tally t = tally(originals, dovecot.messages("me", "Work"));

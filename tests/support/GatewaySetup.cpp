@@ -238,6 +238,23 @@ bool waitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeo
   return ready();
 }
 
+void letItWork(Process& popgate, std::chrono::milliseconds delay) {
+  auto until = std::chrono::steady_clock::now() + delay;
+  bool waited = false;
+  while (std::chrono::steady_clock::now() < until && popgate.running()) {
+    if (!waited) {
+      const std::string log = popgate.errorOutput();
+      const std::string announced = "; waiting ";
+      const std::size_t at = log.find(announced);
+      if (at != std::string::npos && log.find(" s before looking for", at) != std::string::npos) {
+        until += std::chrono::seconds(std::stoi(log.substr(at + announced.size())));
+        waited = true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 std::string databaseSection(const TempDir& dir, const std::string& url,
                             const std::string& password) {
   const auto file = dir.writePrivate("pg-password", password + "\n");

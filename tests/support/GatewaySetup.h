@@ -126,4 +126,9 @@ HttpResponse httpRequest(const std::string& method, std::uint16_t port, const st
 // Waits up to `timeout` until `ready()` is true, checking every 100 ms. Returns ready()'s last answer.
 bool waitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 
+// Lets the running `popgate` work for `delay` (or until it ends): the time it spends waiting for
+// an interrupted upload to settle ("waiting N s before looking for", in its log) does not count.
+// Kill tests use it, so that a kill strikes the pass's work, not (only) that wait.
+void letItWork(Process& popgate, std::chrono::milliseconds delay);
+
 }  // namespace popgate::test

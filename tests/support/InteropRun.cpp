@@ -147,7 +147,7 @@ void killNineRounds(KillRound& into, const std::filesystem::path& config, MailSe
       ++into.passes;
       if (into.passes % 2 == 1) {
         // Anywhere: connecting, listing, retrieving, uploading, deleting.
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+        letItWork(popgate, std::chrono::milliseconds(delay_ms(rng)));
       } else {
         // In the middle of the uploads, where an APPEND may be stored and not yet recorded:
         // after the n-th APPEND the trace shows (with log_level: debug; without a trace, at the

@@ -44,11 +44,13 @@ struct KillRound {
 // session): `last`. Adds to `into` (its `seeded` says which round comes next).
 //
 // A killed pass leaves commands on the wire that the servers still carry out: a target goes on
-// storing the APPENDs whose bytes had left (Cyrus for up to seconds). The next pass starts once
-// both servers have closed every connection of the killed one (source.pop3Port() and
-// `target_port` have no half-closed connection left), as a restarted daemon finds them
-// (RestartSec=10s); POPGATE_KILL_RESTART_AT_ONCE=1 starts it at once instead, which can make a
-// duplicate (a lookup that runs before the server has stored the message it looks for).
+// storing the APPENDs whose bytes had left (Cyrus for up to seconds); the next pass waits for
+// them (the servers' timeout) before it looks for what the killed one left in flight, and that
+// wait does not count in the random delays (letItWork()). The next pass starts once both servers
+// have closed every connection of the killed one (source.pop3Port() and `target_port` have no
+// half-closed connection left), as a restarted daemon finds them (RestartSec=10s);
+// POPGATE_KILL_RESTART_AT_ONCE=1 starts it at once instead. POPGATE_KILL_TRACE_DIR=DIR keeps
+// each pass's log and report in DIR/pass-N.log.
 //
 // `lookups` counts the recovery searches (UID SEARCH in the debug trace) every pass made: the
 // proof that kills struck while uploads were in flight.
