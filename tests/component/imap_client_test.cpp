@@ -297,6 +297,15 @@ BOOST_AUTO_TEST_CASE(testCreateOfAnExistingFolderAsRealServersAnswerIt) {
   }
 }
 
+// A client logged in to `srv` whose notices (warnings) go to `notices`.
+std::unique_ptr<imap::ImapClient> loggedInNoting(ScriptedServer& srv,
+                                                 std::vector<std::string>& notices) {
+  auto client = connect(endpoint(srv));
+  client->login(creds());
+  client->setNotice([&notices](std::string_view text) { notices.emplace_back(text); });
+  return client;
+}
+
 // GNU mailutils 3.15 logged in; its first APPEND is answered "NO APPEND [TRYCREATE] failed", and
 // the CREATE that follows finds the folder there (LIST shows it).
 Script mailutilsFirstAppendRefused() {
@@ -329,10 +338,8 @@ BOOST_AUTO_TEST_CASE(testMailutilsTryCreateOnAnExistingFolderRetriesTheAppend) {
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .sendTagged("OK APPEND Completed\r\n")
                           .expectEof()});
-  auto client = connect(endpoint(srv));
-  client->login(creds());
   std::vector<std::string> notices;
-  client->setNotice([&](std::string_view text) { notices.emplace_back(text); });
+  auto client = loggedInNoting(srv, notices);
   const Bytes m(kMessage), n(kMessage + "second\r\n");
   const auto first = client->append("Work", {item(m)});
   BOOST_TEST(first[0].ok, first[0].reply);
@@ -908,10 +915,8 @@ BOOST_AUTO_TEST_CASE(testTryCreateForAnExistingFolderLooksBeforeAppendingAgain) 
                           .expectCommand("APPEND").readAnnouncedLiteral().expect("")
                           .sendTagged("OK APPEND Completed\r\n")
                           .expectEof()});
-  auto client = connect(endpoint(srv));
-  client->login(creds());
   std::vector<std::string> notices;
-  client->setNotice([&](std::string_view text) { notices.emplace_back(text); });
+  auto client = loggedInNoting(srv, notices);
   Bytes one(stored), two(lost);
   imap::MessageFingerprint f1 = fingerprintOf(stored), f2 = fingerprintOf(lost);
   f1.message_id = "<a@b>";

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "tests/support/FaultProxy.h"
+#include "tests/support/HeldAppend.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 
@@ -196,21 +197,16 @@ BOOST_AUTO_TEST_CASE(testKillNineWithReusedMessageIdsLosesAndDuplicatesNothing) 
 // once, found nothing, appended the message again and the held APPEND made a second copy.
 BOOST_AUTO_TEST_CASE(testAnAppendStillOnItsWayWhenPopgateIsKilledIsNotAppendedAgain) {
   DovecotSandbox dovecot({"work", "me"});
-  const std::string message = largeAttachmentMessage(256 * 1024).bytes;
-  dovecot.seed("work", message);
-  dovecot.createFolder("me", "Work");  // the first APPEND is the one that counts (no TRYCREATE)
-  const std::string expected = popDelivered(message);
-  BOOST_REQUIRE(expected.size() > (128u << 10));
-  FaultProxy proxy(dovecot.imapPort(),
-                   Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
+  HeldAppend held(dovecot, "work", "me", "Work");
+  const std::string& expected = held.expected;
+  FaultProxy& proxy = held.proxy;
   TempDir dir;
   // Plain IMAP, so the proxy can tell when popgate has written the APPEND's last byte.
   const auto config = writeGatewayConfig(dir, dovecot, "me", {{"work", "Work", "implicit", false}},
                                          {}, 1, proxy.port(), "4s", "none");
 
   Process first({popgateBinary().string(), "once", "--config", config.string()});
-  const std::string end = expected.substr(expected.size() - 64) + "\r\n";
-  BOOST_TEST_REQUIRE(waitFor([&] { return proxy.heldEndsWith(end); }, 60s),
+  BOOST_TEST_REQUIRE(waitFor([&] { return held.holdsTheWholeAppend(); }, 60s),
                      "held " << proxy.heldBytes() << " bytes of " << expected.size() << "\n"
                              << first.errorOutput());
   BOOST_TEST(countOrZero(dovecot, "me", "Work") == 0u);  // nothing has reached the target yet

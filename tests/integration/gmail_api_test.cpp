@@ -30,10 +30,13 @@ const std::string kRefusal =
 struct ConfigChoice {
   std::string pop_tls = "implicit";  // implicit (POP3S) or none (the plain port: kill rounds
                                      // wait for its connections to close)
-  std::string scope;                 // oauth.scope; empty: the kind's default
+  std::string scope{};               // oauth.scope; empty: the kind's default
   std::string log_level = "info";
   std::string extra_top{};    // more top-level YAML (an admin: section for the daemon)
   std::string account_extra{};  // more account lines, each "    key: value\n"
+  // The API target's timeout: also how long a pass after a kill waits before it looks for what
+  // the killed one left in flight.
+  std::string target_timeout = "20s";
 };
 
 struct Rig {
@@ -56,7 +59,7 @@ struct Rig {
          "  api_url: " + gmail.baseUrl() + "\n"
          "  ca_file: " + TestCerts::caFile() + "\n"
          "  connections: 2\n"
-         "  timeout: 20s\n"
+         "  timeout: " + choice.target_timeout + "\n"
          "  oauth:\n"
          "    token_url: " + tokens.url("/token") + "\n"
          "    client_id: popgate-test-client\n"
@@ -172,7 +175,7 @@ BOOST_AUTO_TEST_CASE(testKillNineRoundsLoseAndDuplicateNothing) {
   Rig rig;
   // The default scopes include gmail.readonly: the messages in doubt can be searched for
   // (docs/gmail.md "Recovery").
-  const auto config = rig.writeConfig({"none", "", "info"});
+  const auto config = rig.writeConfig({.pop_tls = "none", .target_timeout = "3s"});
   const std::uint16_t api_port =
       static_cast<std::uint16_t>(std::stoul(rig.gmail.baseUrl().substr(rig.gmail.baseUrl().rfind(':') + 1)));
   KillRound round;

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "tests/support/FaultProxy.h"
+#include "tests/support/HeldAppend.h"
 #include "tests/support/GatewaySetup.h"
 #include "tests/support/Messages.h"
 #include "tests/support/PopSessions.h"
@@ -306,14 +307,10 @@ BOOST_AUTO_TEST_CASE(testAnAppendStillInTheNetworkArrivesBeforeTheNewHolderLooks
   PostgresSandbox pg;
   const std::string url = pg.createDatabase("in_network");
   DovecotSandbox dovecot({"me", "isp"});
-  const std::string message = largeAttachmentMessage(256 * 1024).bytes;
-  dovecot.seed("isp", message);
-  dovecot.createFolder("me", "ISP");  // the first APPEND is the one that counts (no TRYCREATE)
-  const std::string expected = popDelivered(message);
-  BOOST_REQUIRE(expected.size() > (128u << 10));
   // From 64 KiB into what A sends the target (inside the literal), the network holds on.
-  FaultProxy proxy(dovecot.imapPort(),
-                   Fault{Fault::Action::Hold, Fault::Direction::ToServer, 64u << 10, 0});
+  HeldAppend held(dovecot, "isp", "me", "ISP");
+  const std::string& expected = held.expected;
+  FaultProxy& proxy = held.proxy;
   // The target in plain IMAP, so the proxy can tell when A has written the APPEND's last byte.
   auto replica = [&](std::uint16_t target_port) {
     return startIspReplica(dovecot, pg, url, ReplicaTarget{1, target_port, "6s", true});
@@ -324,8 +321,7 @@ BOOST_AUTO_TEST_CASE(testAnAppendStillInTheNetworkArrivesBeforeTheNewHolderLooks
   };
   auto a = replica(proxy.port());
   // A has written the whole APPEND: the held bytes end with the message's end and the CRLF.
-  const std::string end = expected.substr(expected.size() - 64) + "\r\n";
-  BOOST_TEST_REQUIRE(waitFor([&] { return proxy.heldEndsWith(end); }, 60s),
+  BOOST_TEST_REQUIRE(waitFor([&] { return held.holdsTheWholeAppend(); }, 60s),
                      "fired " << proxy.fired() << ", held " << proxy.heldBytes() << " bytes of "
                               << expected.size() << "\n" << a->log() << [&] {
                                 std::ostringstream out;

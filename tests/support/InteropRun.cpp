@@ -244,7 +244,7 @@ void checkKillNineCell(MailServer& source, MailServer& target, const KillCell& c
   // The servers' timeout is also how long a pass after a kill waits before it looks for what the
   // killed one left in flight (docs/design.md, "Recovery"): short, so that the kills stay cheap.
   const auto config = writePairedConfig(
-      dir, login, {PairedAccount{"kill", pop3Login(source, "work"), cell.folder, false}}, 4, "4s",
+      dir, login, {PairedAccount{"kill", pop3Login(source, "work"), cell.folder, false}}, 4, "2s",
       "debug");
   const auto batch = [](int r) {
     return killRoundMessages(static_cast<std::size_t>(r) * 1000, 150);
