@@ -110,7 +110,7 @@ std::string withoutIdentity(std::string message, std::size_t i) {
 
 
 // Rounds of 200 fresh messages (made by `make(round, i)`), each pass of `popgate once` with
-// keep: false killed at a random moment until the POP box is empty, until 25 kills have struck;
+// keep: false killed at a random moment until the POP box is empty, until 20 kills have struck;
 // then a clean pass. Everything sent must be in the target exactly once.
 void killNineRounds(const std::function<std::string(int round, std::size_t i)>& make,
                     int longest_delay_ms = 400) {
@@ -129,13 +129,13 @@ void killNineRounds(const std::function<std::string(int round, std::size_t i)>& 
   std::uniform_int_distribution<int> delay_ms(20, longest_delay_ms);
   std::vector<std::string> originals;
   int kills = 0, passes = 0, rounds = 0;
-  for (int round = 0; round < 40 && kills < 25; ++round) {
+  for (int round = 0; round < 40 && kills < 20; ++round) {
     std::vector<std::string> batch;
     ++rounds;
     for (std::size_t i = 0; i < 200; ++i) batch.push_back(make(round, i));
     dovecot.seedMany("work", batch);
     originals.insert(originals.end(), batch.begin(), batch.end());
-    while (kills < 25 && dovecot.popBoxSize("work") > 0) {
+    while (kills < 20 && dovecot.popBoxSize("work") > 0) {
       Process popgate({popgateBinary().string(), "once", "--config", config.string()});
       ++passes;
       // The pass's wait for what the killed one left in flight does not count: the kills keep
